@@ -1,0 +1,72 @@
+//! Static configuration of a consensus core.
+
+use phalanx_types::{SecretKey, ValidatorSet};
+
+/// How a core is set up. Every honest validator uses the same values except `key`.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// Chain id; bound into every signature.
+    pub chain_id: String,
+    /// The validator set (primary order).
+    pub validators: ValidatorSet,
+    /// This validator's signing key; `None` for a non-voting observer.
+    pub key: Option<SecretKey>,
+    /// First view-change timeout (ms); doubles with each consecutive failed view.
+    pub base_timeout_ms: u64,
+    /// Cap on the view-change timeout (ms).
+    pub max_timeout_ms: u64,
+    /// Messages for heights beyond `height + window` are dropped (the paper's high watermark).
+    pub window: u64,
+    /// Most buffered future-height messages kept per peer.
+    pub max_buffered_per_peer: usize,
+    /// How far ahead of the current view votes are kept.
+    pub max_view_lookahead: u64,
+    /// TEST ONLY: use f+1 instead of 2f+1 for every quorum. Breaks safety on purpose so the
+    /// simulator can prove its checker catches violations. Never set outside tests.
+    #[doc(hidden)]
+    pub weaken_quorum_for_tests: bool,
+}
+
+impl Config {
+    /// Defaults for timeouts and bounds.
+    pub fn new(
+        chain_id: impl Into<String>,
+        validators: ValidatorSet,
+        key: Option<SecretKey>,
+    ) -> Config {
+        Config {
+            chain_id: chain_id.into(),
+            validators,
+            key,
+            base_timeout_ms: 2_000,
+            max_timeout_ms: 10_000,
+            window: 16,
+            max_buffered_per_peer: 256,
+            max_view_lookahead: 64,
+            weaken_quorum_for_tests: false,
+        }
+    }
+
+    /// 2f+1 (or f+1 under the test-only switch).
+    pub fn quorum(&self) -> usize {
+        if self.weaken_quorum_for_tests {
+            self.validators.weak_quorum()
+        } else {
+            self.validators.quorum()
+        }
+    }
+
+    /// f+1.
+    pub fn weak_quorum(&self) -> usize {
+        self.validators.weak_quorum()
+    }
+
+    /// The view-change timeout after `failed_views` consecutive failed views: exponential
+    /// back-off, capped (Besu users met "round expires in 4096 seconds" without a cap).
+    pub fn timeout_ms(&self, failed_views: u32) -> u64 {
+        let factor = 1u64.checked_shl(failed_views.min(32)).unwrap_or(u64::MAX);
+        self.base_timeout_ms
+            .saturating_mul(factor)
+            .min(self.max_timeout_ms)
+    }
+}

@@ -1,0 +1,113 @@
+//! pBFT (Castro & Liskov, OSDI '99 / TOCS 2002) as a pure state machine.
+//!
+//! [`Core::handle`] takes one [`Input`] and returns the [`Output`]s the node must carry out,
+//! in order. There is no I/O, clock, randomness or async runtime inside: time is logical
+//! (the core asks for timeouts, the node owns the timers), so the same inputs always give the
+//! same outputs, and a simulator can drive many cores deterministically.
+//!
+//! One block is decided per height (the paper's sequence number n). Views persist across
+//! heights: the primary of view v (validator v mod n) keeps proposing until replicas vote
+//! it out with a view change. Comments tag each rule with the paper's section (TOCS 2002):
+//! §4.2 normal case, §4.3 garbage collection / watermarks, §4.4 view changes, §4.5.2 the
+//! f+1 rule for joining a view change, §4.4 "Correctness" for the new-view safety rule.
+//!
+//! Modules: [`votes`] (quorums and equivocation evidence), [`log`] (bounded buffer of
+//! future messages), [`view_change`] (VIEW-CHANGE / NEW-VIEW checks), [`wal`] (what is
+//! persisted before signing, and recovery), [`core`] (the state machine).
+
+pub mod config;
+pub mod core;
+pub mod log;
+pub mod view_change;
+pub mod votes;
+pub mod wal;
+
+pub use crate::config::Config;
+pub use crate::core::{Core, Status};
+pub use crate::wal::WalEntry;
+
+use phalanx_types::consensus::{Evidence, SignedMessage};
+use phalanx_types::{Address, Block, CommitCertificate, Hash, Height, View};
+
+/// A timer the core asked for. When it fires the node feeds it back as [`Input::Timeout`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Timeout {
+    /// The height that must be decided before the timer fires.
+    pub height: Height,
+    /// The view the replica was in (or changing to) when the timer was set.
+    pub view: View,
+}
+
+/// Everything that can happen to a replica.
+#[derive(Debug, Clone)]
+pub enum Input {
+    /// A signed message from a peer (unverified; the core verifies it).
+    Message(SignedMessage),
+    /// A timer fired.
+    Timeout(Timeout),
+    /// The node finished validating (executing) a proposed block.
+    BlockValidated {
+        /// Height of the block.
+        height: Height,
+        /// The block's hash.
+        block_hash: Hash,
+        /// True if the block is valid and its header's state root matches execution.
+        valid: bool,
+    },
+    /// The node built the block the core asked for with [`Output::RequestProposal`].
+    Proposal(Block),
+    /// A committed block with its certificate, fetched from a peer by sync.
+    Decided {
+        /// The block.
+        block: Block,
+        /// Its commit certificate (verified by the core).
+        certificate: CommitCertificate,
+    },
+}
+
+/// What the node must do, in the order given.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Output {
+    /// Write this to stable storage before carrying out any later output.
+    Persist(WalEntry),
+    /// Send a message to every other validator.
+    Broadcast(SignedMessage),
+    /// Call back with [`Input::Timeout`] after `after_ms` milliseconds.
+    ScheduleTimeout {
+        /// The timer.
+        timeout: Timeout,
+        /// Delay in milliseconds.
+        after_ms: u64,
+    },
+    /// Execute this proposed block and answer with [`Input::BlockValidated`].
+    ValidateBlock {
+        /// The block.
+        block: Block,
+    },
+    /// Build a block for (view, height) and answer with [`Input::Proposal`].
+    RequestProposal {
+        /// View.
+        view: View,
+        /// Height.
+        height: Height,
+        /// Hash of the parent (the last committed block).
+        parent_hash: Hash,
+    },
+    /// The block is final: store it with its certificate (atomically with its state).
+    Commit {
+        /// The block.
+        block: Block,
+        /// 2f+1 commits.
+        certificate: CommitCertificate,
+    },
+    /// A validator equivocated; store the evidence.
+    Evidence(Evidence),
+    /// This replica is behind: fetch committed blocks from `from_height` on from these peers
+    /// and feed them back as [`Input::Decided`].
+    SyncNeeded {
+        /// The first height this replica lacks.
+        from_height: Height,
+        /// Validators that showed they are ahead.
+        peers: Vec<Address>,
+    },
+}

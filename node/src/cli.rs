@@ -1,0 +1,141 @@
+//! Command-line interface (clap).
+
+use crate::{home, keys, node};
+use anyhow::Result;
+use clap::{Parser, Subcommand, ValueEnum};
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+/// Phalanx: a permissioned blockchain node with pBFT finality and wasm contracts.
+#[derive(Debug, Parser)]
+#[command(name = "phalanx", version, about)]
+pub struct Cli {
+    /// Log format (level from RUST_LOG, default info).
+    #[arg(long, global = true, value_enum, default_value_t = LogFormat::Plain)]
+    pub log_format: LogFormat,
+    /// Output format of client commands.
+    #[arg(long, global = true, value_enum, default_value_t = OutputFormat::Human)]
+    pub output: OutputFormat,
+    /// The command.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// Log formats.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum LogFormat {
+    /// Human-readable lines.
+    Plain,
+    /// One JSON object per line.
+    Json,
+}
+
+/// Output formats.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum OutputFormat {
+    /// For people.
+    Human,
+    /// For scripts.
+    Json,
+}
+
+/// Commands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Start a single-validator development chain (creates its home on first run).
+    Dev {
+        /// Node home.
+        #[arg(long, default_value_os_t = home::default_home())]
+        home: PathBuf,
+        /// JSON-RPC listen address.
+        #[arg(long, default_value = "127.0.0.1:8645")]
+        rpc: SocketAddr,
+    },
+    /// Create keys, config and a one-validator genesis in a new home.
+    Init {
+        /// Node home to create.
+        #[arg(long, default_value_os_t = home::default_home())]
+        home: PathBuf,
+        /// Chain id.
+        #[arg(long)]
+        chain_id: String,
+    },
+    /// Write the homes of an N-validator network on 127.0.0.1.
+    Testnet {
+        /// Number of validators.
+        #[arg(long, default_value_t = 4)]
+        validators: usize,
+        /// Output directory (gets node0 … node{N-1}, client.key, testnet.json).
+        #[arg(long)]
+        out: PathBuf,
+        /// First port; node i uses P+2i for p2p and P+2i+1 for RPC.
+        #[arg(long, default_value_t = 26600)]
+        base_port: u16,
+        /// Chain id.
+        #[arg(long, default_value = "phalanx-testnet")]
+        chain_id: String,
+    },
+    /// Run a node from its home.
+    Start {
+        /// Node home.
+        #[arg(long, default_value_os_t = home::default_home())]
+        home: PathBuf,
+        /// Override the JSON-RPC listen address.
+        #[arg(long)]
+        rpc: Option<SocketAddr>,
+        /// Override the p2p listen multiaddr.
+        #[arg(long)]
+        p2p: Option<String>,
+    },
+    /// Account keys.
+    #[command(subcommand)]
+    Keys(KeysCommand),
+}
+
+/// `phalanx keys …`
+#[derive(Debug, Subcommand)]
+pub enum KeysCommand {
+    /// Make a new ed25519 account key (file mode 0600).
+    New {
+        /// Where to write it; refuses to overwrite.
+        #[arg(long)]
+        out: PathBuf,
+    },
+    /// Print a key's address and public key (never the secret).
+    Show {
+        /// The key file.
+        file: PathBuf,
+    },
+}
+
+/// Sets up `tracing` with RUST_LOG (default `info`).
+pub fn init_logging(format: LogFormat) -> Result<()> {
+    use tracing_subscriber::EnvFilter;
+    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    let result = match format {
+        LogFormat::Plain => builder.try_init(),
+        LogFormat::Json => builder.json().try_init(),
+    };
+    result.map_err(|e| anyhow::anyhow!("cannot set up logging: {e}"))
+}
+
+/// Runs a parsed command.
+pub fn run(cli: Cli) -> Result<()> {
+    let json = cli.output == OutputFormat::Json;
+    match cli.command {
+        Command::Keys(KeysCommand::New { out }) => keys::cmd_new(&out, json),
+        Command::Keys(KeysCommand::Show { file }) => keys::cmd_show(&file, json),
+        Command::Init { home, chain_id } => home::cmd_init(&home, &chain_id, json),
+        Command::Testnet {
+            validators,
+            out,
+            base_port,
+            chain_id,
+        } => home::cmd_testnet(validators, &out, base_port, &chain_id, json),
+        Command::Start { home, rpc, p2p } => node::cmd_start(&home, rpc, p2p),
+        Command::Dev { home, rpc } => node::cmd_dev(&home, rpc),
+    }
+}

@@ -1,0 +1,120 @@
+//! `config/config.toml`: the node's local settings (network addresses, RPC limits).
+//! Consensus parameters live in genesis, since every node must agree on them.
+
+use anyhow::{Context, Result};
+use serde::{Deserialize, Serialize};
+use std::net::SocketAddr;
+use std::path::Path;
+
+/// The whole config file.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct NodeConfig {
+    /// Name in logs.
+    pub moniker: String,
+    /// Peer-to-peer settings.
+    pub p2p: P2pConfig,
+    /// JSON-RPC settings.
+    pub rpc: RpcConfig,
+}
+
+/// Peer-to-peer settings.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct P2pConfig {
+    /// Listen multiaddr.
+    pub listen: String,
+    /// Peers to dial: multiaddrs ending in `/p2p/<peer id>`.
+    pub peers: Vec<String>,
+}
+
+/// JSON-RPC settings (CometBFT-like defaults).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RpcConfig {
+    /// Listen address; loopback by default.
+    pub listen: SocketAddr,
+    /// Largest request body.
+    pub max_body_bytes: usize,
+    /// Most requests in one batch.
+    pub max_batch: usize,
+    /// Most open connections.
+    pub max_connections: usize,
+    /// Request timeout (ms).
+    pub timeout_ms: u64,
+    /// Most subscriptions per WebSocket.
+    pub max_subscriptions: usize,
+    /// Gas cap of read-only queries.
+    pub query_gas_cap: u64,
+    /// Allowed CORS origins (empty: CORS off).
+    pub cors_origins: Vec<String>,
+}
+
+impl Default for NodeConfig {
+    fn default() -> Self {
+        NodeConfig {
+            moniker: "phalanx".into(),
+            p2p: P2pConfig::default(),
+            rpc: RpcConfig::default(),
+        }
+    }
+}
+
+impl Default for P2pConfig {
+    fn default() -> Self {
+        P2pConfig {
+            listen: "/ip4/127.0.0.1/tcp/26656".into(),
+            peers: Vec::new(),
+        }
+    }
+}
+
+impl Default for RpcConfig {
+    fn default() -> Self {
+        RpcConfig {
+            listen: "127.0.0.1:8645".parse().expect("valid default address"),
+            max_body_bytes: 1024 * 1024,
+            max_batch: 100,
+            max_connections: 900,
+            timeout_ms: 10_000,
+            max_subscriptions: 5,
+            query_gas_cap: 100_000_000,
+            cors_origins: Vec::new(),
+        }
+    }
+}
+
+impl NodeConfig {
+    /// Reads `path`; unknown keys are errors.
+    pub fn load(path: &Path) -> Result<NodeConfig> {
+        let text = std::fs::read_to_string(path)
+            .with_context(|| format!("cannot read {}", path.display()))?;
+        toml::from_str(&text).with_context(|| format!("invalid config {}", path.display()))
+    }
+
+    /// Writes `path`.
+    pub fn save(&self, path: &Path) -> Result<()> {
+        let text = toml::to_string_pretty(self)?;
+        std::fs::write(path, text).with_context(|| format!("cannot write {}", path.display()))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn round_trip_and_unknown_keys() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("config.toml");
+        let mut c = NodeConfig::default();
+        c.p2p.peers.push("/ip4/127.0.0.1/tcp/1/p2p/x".into());
+        c.save(&p).unwrap();
+        assert_eq!(NodeConfig::load(&p).unwrap(), c);
+        std::fs::write(&p, "bogus = 1\n").unwrap();
+        let err = NodeConfig::load(&p).unwrap_err();
+        assert!(format!("{err:#}").contains("bogus"), "{err:#}");
+        std::fs::write(&p, "[rpc]\nlisten = \"127.0.0.1:9\"\n").unwrap();
+        assert_eq!(NodeConfig::load(&p).unwrap().rpc.listen.port(), 9);
+    }
+}

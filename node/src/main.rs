@@ -1,0 +1,24 @@
+//! `phalanx`: the Phalanx node and its command-line client.
+
+mod cli;
+mod config;
+mod home;
+mod keys;
+mod node;
+
+use clap::Parser;
+
+fn main() -> std::process::ExitCode {
+    let cli = cli::Cli::parse();
+    if let Err(e) = cli::init_logging(cli.log_format) {
+        eprintln!("error: {e:#}");
+        return std::process::ExitCode::from(2);
+    }
+    match cli::run(cli) {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}

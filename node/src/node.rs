@@ -1,0 +1,187 @@
+//! `phalanx start` and `phalanx dev`: open the home, check genesis against the store, and run.
+
+use crate::config::NodeConfig;
+use crate::home::{Home, init_home};
+use crate::keys;
+use anyhow::{Context, Result, bail};
+use phalanx_genesis::{ConsensusParams, DeployPolicy, Genesis};
+use phalanx_storage::{
+    BlockStore, Column, Durability, KvStore, RocksStore, StateStore, WriteBatch,
+};
+use std::net::SocketAddr;
+use std::path::Path;
+use std::sync::Arc;
+
+const GENESIS_HASH_KEY: &[u8] = b"genesis_hash";
+
+/// Chain id of `phalanx dev`.
+pub const DEV_CHAIN_ID: &str = "phalanx-dev";
+
+/// Opens the store and makes sure it holds this genesis: on first start it writes the genesis
+/// state (version 0 of the state tree); afterwards it refuses a different genesis.
+pub fn open_chain(home: &Home, genesis: &Genesis) -> Result<Arc<dyn KvStore>> {
+    let store = RocksStore::open(home.data())
+        .with_context(|| format!("cannot open the database in {}", home.data().display()))?;
+    let kv: Arc<dyn KvStore> = Arc::new(store);
+    let hash = genesis.hash();
+    match kv.get(Column::Meta, GENESIS_HASH_KEY)? {
+        Some(stored) if stored == hash.0 => {}
+        Some(stored) => bail!(
+            "{} holds chain data of genesis {}, but config/genesis.json has hash {}",
+            home.data().display(),
+            hex_of(&stored),
+            hash
+        ),
+        None => {
+            if !genesis.contracts.is_empty() {
+                bail!(
+                    "genesis preloads contracts; the contract runtime is not part of this build yet"
+                );
+            }
+            let mut batch = WriteBatch::new();
+            let root =
+                StateStore::new(kv.clone()).stage_commit(&mut batch, 0, &Default::default())?;
+            batch.put(Column::Meta, GENESIS_HASH_KEY, hash.0);
+            kv.write(batch, Durability::Sync)?;
+            tracing::info!(genesis = %hash, state_root = %root, "initialized chain state from genesis");
+        }
+    }
+    Ok(kv)
+}
+
+fn hex_of(b: &[u8]) -> String {
+    b.iter().map(|x| format!("{x:02x}")).collect()
+}
+
+/// `phalanx start --home DIR`
+pub fn cmd_start(dir: &Path, rpc: Option<SocketAddr>, p2p: Option<String>) -> Result<()> {
+    let home = Home(dir.to_path_buf());
+    if !home.exists() {
+        bail!(
+            "{} is not a node home (no config/config.toml); run `phalanx init --home {} --chain-id ID` first",
+            dir.display(),
+            dir.display()
+        );
+    }
+    let mut config = NodeConfig::load(&home.config())?;
+    if let Some(rpc) = rpc {
+        config.rpc.listen = rpc;
+    }
+    if let Some(p2p) = p2p {
+        config.p2p.listen = p2p;
+    }
+    run(&home, &config)
+}
+
+/// `phalanx dev [--home DIR] [--rpc ADDR]`: creates a one-validator home with a dev account
+/// key on first run, then runs it.
+pub fn cmd_dev(dir: &Path, rpc: SocketAddr) -> Result<()> {
+    let home = Home(dir.to_path_buf());
+    let dev_key = dir.join("dev.key");
+    if !home.exists() {
+        let mut config = NodeConfig {
+            moniker: "dev".into(),
+            ..NodeConfig::default()
+        };
+        config.rpc.listen = rpc;
+        let params = ConsensusParams {
+            block_interval_ms: 1_000,
+            ..ConsensusParams::default()
+        };
+        init_home(dir, DEV_CHAIN_ID, config, DeployPolicy::Anyone, params)?;
+        keys::write_key(&dev_key, &phalanx_types::SecretKey::generate())?;
+        tracing::info!(home = %dir.display(), "created dev home");
+    }
+    let mut config = NodeConfig::load(&home.config())?;
+    config.rpc.listen = rpc;
+    let dev = keys::read_key(&dev_key)?;
+    println!("phalanx dev chain {DEV_CHAIN_ID}");
+    println!("  home     {}", dir.display());
+    println!("  rpc      http://{}", config.rpc.listen);
+    println!(
+        "  dev key  {} (address {})",
+        dev_key.display(),
+        dev.address()
+    );
+    run(&home, &config)
+}
+
+fn run(home: &Home, config: &NodeConfig) -> Result<()> {
+    let genesis = Genesis::load(home.genesis())?;
+    let validator = keys::read_key(&home.validator_key())?;
+    let kv = open_chain(home, &genesis)?;
+    let blocks = BlockStore::new(kv.clone());
+    let height = blocks.latest_height()?;
+    let is_validator = genesis.validator_set().contains(&validator.address());
+    tracing::info!(
+        moniker = %config.moniker,
+        chain_id = %genesis.chain_id,
+        validators = genesis.validators.len(),
+        height,
+        validator = %validator.address(),
+        is_validator,
+        "node ready; block production arrives with the node (issue 6)"
+    );
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?;
+    runtime.block_on(async {
+        shutdown_signal().await;
+    });
+    tracing::info!("shutting down");
+    Ok(())
+}
+
+async fn shutdown_signal() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        let mut term = match signal(SignalKind::terminate()) {
+            Ok(s) => s,
+            Err(_) => {
+                let _ = tokio::signal::ctrl_c().await;
+                return;
+            }
+        };
+        tokio::select! {
+            _ = tokio::signal::ctrl_c() => {}
+            _ = term.recv() => {}
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = tokio::signal::ctrl_c().await;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn genesis_is_written_once_and_checked() {
+        let dir = tempfile::tempdir().unwrap();
+        let genesis = init_home(
+            dir.path(),
+            "t1",
+            NodeConfig::default(),
+            DeployPolicy::Anyone,
+            ConsensusParams::default(),
+        )
+        .unwrap();
+        let home = Home(dir.path().to_path_buf());
+        let root = {
+            let kv = open_chain(&home, &genesis).unwrap();
+            StateStore::new(kv).root(0).unwrap()
+        };
+        let kv = open_chain(&home, &genesis).unwrap();
+        assert_eq!(StateStore::new(kv.clone()).root(0).unwrap(), root);
+        drop(kv);
+        let mut other = genesis.clone();
+        other.chain_id = "t2".into();
+        let err = open_chain(&home, &other)
+            .err()
+            .expect("another genesis is refused");
+        assert!(format!("{err:#}").contains("genesis"));
+    }
+}

@@ -1,0 +1,152 @@
+//! The block store: committed blocks by height and hash, their commit certificates, the tx
+//! index and receipts. Writes are staged into a [`WriteBatch`] so a commit (block,
+//! certificate, receipts and state) lands atomically.
+
+use crate::error::StorageError;
+use crate::kv::{Column, KvStore, WriteBatch};
+use phalanx_types::{Block, CommitCertificate, Hash, Height, Receipt, decode, encode};
+use serde::de::DeserializeOwned;
+use serde::{Deserialize, Serialize};
+use std::sync::Arc;
+
+const LATEST_HEIGHT: &[u8] = b"latest_height";
+
+/// Where a transaction was included.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TxLocation {
+    /// Block height.
+    pub height: Height,
+    /// Position in the block.
+    pub index: u32,
+}
+
+/// Read and stage-write access to committed blocks.
+#[derive(Clone)]
+pub struct BlockStore {
+    kv: Arc<dyn KvStore>,
+}
+
+impl std::fmt::Debug for BlockStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("BlockStore")
+    }
+}
+
+fn receipt_key(height: Height, index: u32) -> [u8; 12] {
+    let mut k = [0u8; 12];
+    k[..8].copy_from_slice(&height.to_be_bytes());
+    k[8..].copy_from_slice(&index.to_be_bytes());
+    k
+}
+
+pub(crate) fn read<T: DeserializeOwned>(
+    kv: &dyn KvStore,
+    col: Column,
+    key: &[u8],
+) -> Result<Option<T>, StorageError> {
+    match kv.get(col, key)? {
+        None => Ok(None),
+        Some(bytes) => decode(&bytes).map(Some).map_err(|e| StorageError::Corrupt {
+            column: col.name(),
+            reason: e.to_string(),
+        }),
+    }
+}
+
+impl BlockStore {
+    /// A block store over `kv`.
+    pub fn new(kv: Arc<dyn KvStore>) -> BlockStore {
+        BlockStore { kv }
+    }
+
+    /// Stages the commit of `block` with its certificate and receipts into `batch`. The caller
+    /// writes the batch (together with the state changes) with [`crate::Durability::Sync`].
+    pub fn stage_commit(
+        &self,
+        batch: &mut WriteBatch,
+        block: &Block,
+        certificate: &CommitCertificate,
+        receipts: &[Receipt],
+    ) {
+        let height = block.height();
+        let hk = height.to_be_bytes();
+        batch.put(Column::Blocks, hk, encode(block));
+        batch.put(Column::BlockIndex, block.hash().0, hk);
+        batch.put(Column::Certificates, hk, encode(certificate));
+        for (i, tx) in block.txs.iter().enumerate() {
+            let loc = TxLocation {
+                height,
+                index: i as u32,
+            };
+            batch.put(Column::TxIndex, tx.hash().0, encode(&loc));
+        }
+        for r in receipts {
+            batch.put(Column::Receipts, receipt_key(height, r.index), encode(r));
+        }
+        batch.put(Column::Meta, LATEST_HEIGHT, hk);
+    }
+
+    /// Height of the latest committed block (0 before the first block).
+    pub fn latest_height(&self) -> Result<Height, StorageError> {
+        match self.kv.get(Column::Meta, LATEST_HEIGHT)? {
+            None => Ok(0),
+            Some(b) => <[u8; 8]>::try_from(b.as_slice())
+                .map(u64::from_be_bytes)
+                .map_err(|_| StorageError::Corrupt {
+                    column: "meta",
+                    reason: "latest height is not 8 bytes".into(),
+                }),
+        }
+    }
+
+    /// The block at `height`.
+    pub fn block(&self, height: Height) -> Result<Option<Block>, StorageError> {
+        read(&*self.kv, Column::Blocks, &height.to_be_bytes())
+    }
+
+    /// The height of the block with `hash`.
+    pub fn height_of(&self, hash: &Hash) -> Result<Option<Height>, StorageError> {
+        Ok(self
+            .kv
+            .get(Column::BlockIndex, &hash.0)?
+            .and_then(|b| <[u8; 8]>::try_from(b.as_slice()).ok())
+            .map(u64::from_be_bytes))
+    }
+
+    /// The block with `hash`.
+    pub fn block_by_hash(&self, hash: &Hash) -> Result<Option<Block>, StorageError> {
+        match self.height_of(hash)? {
+            Some(h) => self.block(h),
+            None => Ok(None),
+        }
+    }
+
+    /// The commit certificate of the block at `height`.
+    pub fn certificate(&self, height: Height) -> Result<Option<CommitCertificate>, StorageError> {
+        read(&*self.kv, Column::Certificates, &height.to_be_bytes())
+    }
+
+    /// Where the tx with `hash` was included.
+    pub fn tx_location(&self, hash: &Hash) -> Result<Option<TxLocation>, StorageError> {
+        read(&*self.kv, Column::TxIndex, &hash.0)
+    }
+
+    /// The receipt of the tx at `index` in the block at `height`.
+    pub fn receipt(&self, height: Height, index: u32) -> Result<Option<Receipt>, StorageError> {
+        read(&*self.kv, Column::Receipts, &receipt_key(height, index))
+    }
+
+    /// All receipts of the block at `height`, in order.
+    pub fn receipts(&self, height: Height) -> Result<Vec<Receipt>, StorageError> {
+        self.kv
+            .scan(Column::Receipts, &height.to_be_bytes(), None, usize::MAX)?
+            .into_iter()
+            .map(|(_, v)| {
+                decode(&v).map_err(|e| StorageError::Corrupt {
+                    column: "receipts",
+                    reason: e.to_string(),
+                })
+            })
+            .collect()
+    }
+}

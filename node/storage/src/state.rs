@@ -1,0 +1,195 @@
+//! Contract state and its authenticated commitment.
+//!
+//! State is kept twice, in one atomic batch per block:
+//! * flat, in [`Column::State`], for fast reads and ordered prefix scans by contracts;
+//! * in a Jellyfish Merkle tree (the `jmt` crate, as used by Diem/Aptos and Penumbra) whose
+//!   version is the block height. Updating it touches only the paths of changed keys, so its
+//!   cost grows with the keys changed, not with total state. Old versions stay readable, so a
+//!   proof can be served at any committed height.
+//!
+//! Keys are hashed with the state-tree domain of blake3 before entering the tree.
+
+use crate::blocks::read;
+use crate::error::StorageError;
+use crate::kv::{Column, KvPair, KvStore, WriteBatch};
+use jmt::proof::SparseMerkleProof;
+use jmt::storage::{LeafNode, Node, NodeKey, TreeReader};
+use jmt::{JellyfishMerkleTree, KeyHash, OwnedValue, RootHash, SimpleHasher, Version};
+use phalanx_types::{Domain, Hash, Height, encode};
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+/// A block's state writes: key → new value, or `None` to delete. Ordered, so applying it is
+/// deterministic.
+pub type StateChanges = BTreeMap<Vec<u8>, Option<Vec<u8>>>;
+
+/// The tree's hash function: blake3 keyed with the state-tree domain.
+#[derive(Clone)]
+pub struct StateHasher(blake3::Hasher);
+
+impl SimpleHasher for StateHasher {
+    fn new() -> Self {
+        StateHasher(Domain::StateTree.hasher())
+    }
+    fn update(&mut self, data: &[u8]) {
+        self.0.update(data);
+    }
+    fn finalize(self) -> [u8; 32] {
+        *self.0.finalize().as_bytes()
+    }
+}
+
+fn key_hash(key: &[u8]) -> KeyHash {
+    KeyHash::with::<StateHasher>(key)
+}
+
+/// A Merkle proof that a key has a value, or has none, under a state root.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct StateProof(SparseMerkleProof<StateHasher>);
+
+/// Checks `proof` shows `key` ↦ `value` (or absence, for `None`) under `root`.
+pub fn verify_state_proof(
+    root: Hash,
+    key: &[u8],
+    value: Option<&[u8]>,
+    proof: &StateProof,
+) -> Result<(), StorageError> {
+    proof
+        .0
+        .verify(RootHash(root.0), key_hash(key), value)
+        .map_err(|e| StorageError::InvalidProof(e.to_string()))
+}
+
+struct Reader<'a> {
+    kv: &'a dyn KvStore,
+}
+
+fn value_key(key_hash: &KeyHash, version: Version) -> [u8; 40] {
+    // Versions are stored inverted so the newest version <= max sorts first.
+    let mut k = [0u8; 40];
+    k[..32].copy_from_slice(&key_hash.0);
+    k[32..].copy_from_slice(&(u64::MAX - version).to_be_bytes());
+    k
+}
+
+fn tree_err(e: impl std::fmt::Display) -> StorageError {
+    StorageError::Tree(e.to_string())
+}
+
+impl TreeReader for Reader<'_> {
+    fn get_node_option(&self, node_key: &NodeKey) -> anyhow::Result<Option<Node>> {
+        Ok(read(self.kv, Column::TreeNodes, &encode(node_key))?)
+    }
+
+    fn get_value_option(
+        &self,
+        max_version: Version,
+        key_hash: KeyHash,
+    ) -> anyhow::Result<Option<OwnedValue>> {
+        let start = value_key(&key_hash, max_version);
+        let found = self
+            .kv
+            .scan(Column::TreeValues, &key_hash.0, Some(&start), 1)?;
+        match found.into_iter().next() {
+            None => Ok(None),
+            Some((_, v)) => Ok(phalanx_types::decode::<Option<Vec<u8>>>(&v).map_err(|e| {
+                StorageError::Corrupt {
+                    column: "tree_values",
+                    reason: e.to_string(),
+                }
+            })?),
+        }
+    }
+
+    fn get_rightmost_leaf(&self) -> anyhow::Result<Option<(NodeKey, LeafNode)>> {
+        // Only used by jmt's snapshot restore, which Phalanx does not use (sync replays blocks).
+        Ok(None)
+    }
+}
+
+/// Contract state: flat latest values plus the versioned Merkle tree.
+#[derive(Clone)]
+pub struct StateStore {
+    kv: Arc<dyn KvStore>,
+}
+
+impl std::fmt::Debug for StateStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("StateStore")
+    }
+}
+
+impl StateStore {
+    /// State over `kv`.
+    pub fn new(kv: Arc<dyn KvStore>) -> StateStore {
+        StateStore { kv }
+    }
+
+    /// The latest committed value of `key`.
+    pub fn get(&self, key: &[u8]) -> Result<Option<Vec<u8>>, StorageError> {
+        self.kv.get(Column::State, key)
+    }
+
+    /// Up to `limit` latest committed pairs under `prefix`, from `start`, in key order.
+    pub fn scan(
+        &self,
+        prefix: &[u8],
+        start: Option<&[u8]>,
+        limit: usize,
+    ) -> Result<Vec<KvPair>, StorageError> {
+        self.kv.scan(Column::State, prefix, start, limit)
+    }
+
+    /// Computes the state root at `version` after applying `changes` on top of the tree at
+    /// `version - 1` (or the empty tree for version 0), and stages every write (tree nodes,
+    /// versioned values, flat state) into `batch`. Nothing is written until the caller writes
+    /// the batch, so a proposed block can be executed and discarded.
+    pub fn stage_commit(
+        &self,
+        batch: &mut WriteBatch,
+        version: Height,
+        changes: &StateChanges,
+    ) -> Result<Hash, StorageError> {
+        let reader = Reader { kv: &*self.kv };
+        let tree = JellyfishMerkleTree::<_, StateHasher>::new(&reader);
+        let value_set = changes.iter().map(|(k, v)| (key_hash(k), v.clone()));
+        let (root, update) = tree.put_value_set(value_set, version).map_err(tree_err)?;
+        for (node_key, node) in update.node_batch.nodes() {
+            batch.put(Column::TreeNodes, encode(node_key), encode(node));
+        }
+        for ((v, kh), value) in update.node_batch.values() {
+            batch.put(Column::TreeValues, value_key(kh, *v), encode(value));
+        }
+        for (k, v) in changes {
+            match v {
+                Some(v) => batch.put(Column::State, k.clone(), v.clone()),
+                None => batch.delete(Column::State, k.clone()),
+            }
+        }
+        Ok(Hash(root.0))
+    }
+
+    /// The state root at `version`.
+    pub fn root(&self, version: Height) -> Result<Hash, StorageError> {
+        let reader = Reader { kv: &*self.kv };
+        let tree = JellyfishMerkleTree::<_, StateHasher>::new(&reader);
+        tree.get_root_hash(version)
+            .map(|r| Hash(r.0))
+            .map_err(tree_err)
+    }
+
+    /// The value of `key` at `version` with a proof against that version's root.
+    pub fn get_with_proof(
+        &self,
+        key: &[u8],
+        version: Height,
+    ) -> Result<(Option<Vec<u8>>, StateProof), StorageError> {
+        let reader = Reader { kv: &*self.kv };
+        let tree = JellyfishMerkleTree::<_, StateHasher>::new(&reader);
+        let (value, proof) = tree
+            .get_with_proof(key_hash(key), version)
+            .map_err(tree_err)?;
+        Ok((value, StateProof(proof)))
+    }
+}

@@ -1,0 +1,41 @@
+//! The vocabulary every Phalanx crate speaks.
+//!
+//! * [`Hash`]: blake3, domain-separated per kind of object ([`Domain`]).
+//! * [`Address`], [`PublicKey`], [`Signature`], [`SecretKey`]: ed25519 with strict verification.
+//! * [`Tx`], [`SignedTx`], [`Header`], [`Block`], [`CommitCertificate`], [`ValidatorSet`],
+//!   [`Receipt`], [`Event`], and the pBFT messages in [`consensus`].
+//! * One canonical binary encoding ([`encoding`]) used for hashing, signing, storage and the
+//!   wire, with a decode size limit so untrusted bytes cannot allocate without bound.
+//!
+//! This crate does no I/O and pulls in no runtime, network or database.
+
+pub mod block;
+pub mod bytes;
+pub mod certificate;
+pub mod consensus;
+pub mod crypto;
+pub mod encoding;
+pub mod error;
+pub mod hash;
+pub mod merkle;
+pub mod receipt;
+pub mod tx;
+pub mod validator;
+
+pub use block::{Block, Header};
+pub use bytes::Bytes;
+pub use certificate::CommitCertificate;
+pub use crypto::{Address, PublicKey, SecretKey, Signature};
+pub use encoding::{decode, decode_with_limit, encode};
+pub use error::TypesError;
+pub use hash::{Domain, Hash};
+pub use receipt::{Event, Receipt, TxStatus};
+pub use tx::{GovernanceAction, SignedTx, Tx, TxPayload};
+pub use validator::{Validator, ValidatorSet};
+
+/// Height of a block. The genesis state is height 0; the first block is height 1.
+pub type Height = u64;
+/// pBFT view number. The primary of view `v` is validator `v mod n`.
+pub type View = u64;
+/// Gas amount.
+pub type Gas = u64;

@@ -1,0 +1,225 @@
+//! Transactions: what an account asks the chain to do, signed with its ed25519 key.
+
+use crate::bytes::Bytes;
+use crate::crypto::{Address, PublicKey, SecretKey, Signature};
+use crate::error::TypesError;
+use crate::hash::{Domain, Hash};
+use crate::{Gas, encoding};
+use serde::{Deserialize, Serialize};
+
+/// Largest encoded signed transaction accepted anywhere (RPC, gossip, blocks): 1 MiB.
+pub const MAX_TX_BYTES: usize = 1024 * 1024;
+/// Longest method name.
+pub const MAX_METHOD_LEN: usize = 64;
+/// Longest chain id.
+pub const MAX_CHAIN_ID_LEN: usize = 64;
+
+/// The unsigned body of a transaction.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Tx {
+    /// The chain this transaction is for; part of what is signed, so it cannot be replayed
+    /// on another chain.
+    pub chain_id: String,
+    /// The sender's public key; the sender's address is derived from it.
+    pub sender: PublicKey,
+    /// The sender's next nonce (0 for a fresh account). Each included tx consumes one.
+    pub nonce: u64,
+    /// The most gas this transaction may use.
+    pub gas_limit: Gas,
+    /// What to do.
+    pub payload: TxPayload,
+}
+
+/// What a transaction does.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum TxPayload {
+    /// Store wasm code (once per code hash) and instantiate a contract from it, calling its
+    /// `init` method with the JSON arguments.
+    Deploy {
+        /// The wasm module.
+        code: Bytes,
+        /// JSON arguments of `init` (UTF-8), empty for none.
+        init_args: Bytes,
+    },
+    /// Instantiate a contract from code already stored on chain.
+    Instantiate {
+        /// Hash of stored code.
+        code_hash: Hash,
+        /// JSON arguments of `init` (UTF-8), empty for none.
+        init_args: Bytes,
+    },
+    /// Call a contract method with JSON arguments.
+    Call {
+        /// The contract.
+        contract: Address,
+        /// The method's name.
+        method: String,
+        /// JSON arguments (UTF-8), empty for none.
+        args: Bytes,
+    },
+    /// A governance action (membership and parameters).
+    Governance(GovernanceAction),
+}
+
+/// Governance actions. Their rules are enforced by the node's execution layer.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum GovernanceAction {
+    /// Propose a change; it takes effect after approval by 2f+1 current validators.
+    Propose(Proposal),
+    /// A validator approves a pending proposal.
+    Approve {
+        /// The proposal's id.
+        proposal_id: u64,
+    },
+}
+
+/// A change to the chain's membership or parameters.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Proposal {
+    /// Add a validator.
+    AddValidator {
+        /// Its ed25519 consensus key.
+        public_key: PublicKey,
+        /// Its libp2p peer id (base58).
+        peer_id: String,
+    },
+    /// Remove a validator.
+    RemoveValidator {
+        /// Its address.
+        address: Address,
+    },
+    /// Allow an account to deploy contracts.
+    AllowDeployer {
+        /// The account.
+        address: Address,
+    },
+    /// Stop allowing an account to deploy contracts.
+    RevokeDeployer {
+        /// The account.
+        address: Address,
+    },
+}
+
+impl Tx {
+    /// The sender's address.
+    pub fn sender_address(&self) -> Address {
+        self.sender.address()
+    }
+
+    /// The hash that is signed: the domain-separated hash of the canonical encoding, which
+    /// includes the chain id.
+    pub fn signing_hash(&self) -> Hash {
+        Hash::of(Domain::TxSign, self)
+    }
+
+    /// Signs this body with `key`. The key must be the sender's.
+    pub fn sign(self, key: &SecretKey) -> SignedTx {
+        let signature = key.sign(&self.signing_hash().0);
+        SignedTx {
+            tx: self,
+            signature,
+        }
+    }
+}
+
+/// A transaction with its sender's signature.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SignedTx {
+    /// The body.
+    pub tx: Tx,
+    /// ed25519 signature by `tx.sender` over `tx.signing_hash()`.
+    pub signature: Signature,
+}
+
+impl SignedTx {
+    /// The transaction's id: the hash of its canonical signed encoding.
+    pub fn hash(&self) -> Hash {
+        Hash::of(Domain::Tx, self)
+    }
+
+    /// Canonical bytes (what `tx_submit` takes as base64).
+    pub fn to_bytes(&self) -> Vec<u8> {
+        encoding::encode(self)
+    }
+
+    /// Decodes untrusted bytes, at most [`MAX_TX_BYTES`].
+    pub fn from_bytes(bytes: &[u8]) -> Result<SignedTx, TypesError> {
+        encoding::decode_with_limit(bytes, MAX_TX_BYTES)
+    }
+
+    /// Checks everything that needs no state: chain id, sizes, method name, signature.
+    pub fn verify(&self, chain_id: &str) -> Result<(), TypesError> {
+        if self.tx.chain_id != chain_id {
+            return Err(TypesError::WrongChainId {
+                expected: chain_id.to_string(),
+                got: self.tx.chain_id.clone(),
+            });
+        }
+        if let TxPayload::Call { method, .. } = &self.tx.payload
+            && (method.is_empty()
+                || method.len() > MAX_METHOD_LEN
+                || !method
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b == b'_'))
+        {
+            return Err(TypesError::Decode(format!(
+                "method name must be 1..={MAX_METHOD_LEN} characters of [A-Za-z0-9_]"
+            )));
+        }
+        self.tx
+            .sender
+            .verify(&self.tx.signing_hash().0, &self.signature)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sample(key: &SecretKey, chain: &str) -> Tx {
+        Tx {
+            chain_id: chain.into(),
+            sender: key.public_key(),
+            nonce: 3,
+            gas_limit: 1_000_000,
+            payload: TxPayload::Call {
+                contract: Address([5; 32]),
+                method: "transfer".into(),
+                args: Bytes(br#"{"to":"00","amount":"1"}"#.to_vec()),
+            },
+        }
+    }
+
+    #[test]
+    fn sign_and_verify() {
+        let key = SecretKey::from_seed([1; 32]);
+        let stx = sample(&key, "test").sign(&key);
+        assert!(stx.verify("test").is_ok());
+        assert!(matches!(
+            stx.verify("other"),
+            Err(TypesError::WrongChainId { .. })
+        ));
+        let bytes = stx.to_bytes();
+        assert_eq!(SignedTx::from_bytes(&bytes).unwrap(), stx);
+    }
+
+    #[test]
+    fn tampering_breaks_signature() {
+        let key = SecretKey::from_seed([1; 32]);
+        let mut stx = sample(&key, "test").sign(&key);
+        stx.tx.nonce += 1;
+        assert_eq!(stx.verify("test"), Err(TypesError::InvalidSignature));
+    }
+
+    #[test]
+    fn bad_method_name_rejected() {
+        let key = SecretKey::from_seed([1; 32]);
+        let mut tx = sample(&key, "test");
+        tx.payload = TxPayload::Call {
+            contract: Address([5; 32]),
+            method: "no spaces".into(),
+            args: Bytes::default(),
+        };
+        assert!(tx.sign(&key).verify("test").is_err());
+    }
+}
