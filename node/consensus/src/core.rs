@@ -59,6 +59,7 @@ pub struct Core {
     // ---- across heights ----
     future: FutureBuffer,
     queue: VecDeque<SignedMessage>,
+    helped: BTreeMap<Address, Height>,
 }
 
 impl Core {
@@ -87,6 +88,7 @@ impl Core {
             sync_requested: false,
             future,
             queue: VecDeque::new(),
+            helped: BTreeMap::new(),
         }
     }
 
@@ -193,8 +195,8 @@ impl Core {
             // Never sign two different messages for one (height, view, phase).
             return None;
         }
-        if !self.signed.contains_key(&slot) {
-            self.signed.insert(slot, hash);
+        if let std::collections::btree_map::Entry::Vacant(e) = self.signed.entry(slot) {
+            e.insert(hash);
             out.push(Output::Persist(WalEntry::Signed {
                 height: self.height,
                 view: slot.0,
@@ -234,8 +236,12 @@ impl Core {
 
     fn on_message(&mut self, m: SignedMessage, out: &mut Vec<Output>) {
         let height = m.body.height();
-        // §4.3 watermarks: below the last commit is garbage; far ahead is dropped.
-        if height < self.height || height > self.height.saturating_add(self.cfg.window) {
+        if height < self.height {
+            self.help_lagging_peer(&m, out);
+            return;
+        }
+        // §4.3 watermarks: far ahead of the last commit is dropped.
+        if height > self.height.saturating_add(self.cfg.window) {
             return;
         }
         let view = m.body.view();
@@ -278,14 +284,33 @@ impl Core {
         }
     }
 
-    /// If f+1 validators sent messages for heights above ours, at least one honest replica
-    /// committed our height: fetch the committed blocks instead of waiting.
+    /// A validator sent a message for a height we already committed: it is behind, so offer
+    /// it our committed blocks (certificates make them self-verifying). Once per peer and
+    /// height, and only for correctly signed messages.
+    fn help_lagging_peer(&mut self, m: &SignedMessage, out: &mut Vec<Output>) {
+        let height = m.body.height();
+        if Some(m.author) == self.me || self.helped.get(&m.author).is_some_and(|h| *h >= height) {
+            return;
+        }
+        if m.verify(&self.cfg.chain_id, &self.cfg.validators).is_err() {
+            return;
+        }
+        self.helped.insert(m.author, height);
+        out.push(Output::PeerBehind {
+            peer: m.author,
+            height,
+        });
+    }
+
+    /// A validator sent correctly signed messages for heights above ours: it committed our
+    /// height, so fetch the committed blocks (each comes with a certificate, so one peer is
+    /// enough to ask; a lying peer only wastes a request).
     fn check_behind(&mut self, out: &mut Vec<Output>) {
         if self.sync_requested {
             return;
         }
         let ahead = self.future.authors_above(self.height);
-        if ahead.len() >= self.cfg.weak_quorum() {
+        if !ahead.is_empty() {
             self.sync_requested = true;
             out.push(Output::SyncNeeded {
                 from_height: self.height,
@@ -423,7 +448,7 @@ impl Core {
                 pre_prepare: pp.clone(),
                 prepares,
             };
-            out.push(Output::Persist(WalEntry::Prepared(cert.clone())));
+            out.push(Output::Persist(WalEntry::Prepared(Box::new(cert.clone()))));
             self.prepared = Some(cert);
         }
         let vote = Vote {
@@ -431,7 +456,7 @@ impl Core {
             height: self.height,
             block_hash: hash,
         };
-        if self.signed.get(&(view, Phase::Commit)).is_none()
+        if !self.signed.contains_key(&(view, Phase::Commit))
             && let Some(signed) = self.sign_and_send(ConsensusMessage::Commit(vote), out)
         {
             self.votes.add(signed);
@@ -604,10 +629,34 @@ impl Core {
         if t.view != current {
             return;
         }
-        // Still stuck: allow another sync attempt, then move to the next view.
+        // Still stuck: allow another sync attempt.
         self.sync_requested = false;
         self.check_behind(out);
+        if let Some(target) = self.changing_to {
+            // §4.5.2: the timer for view v+1 only runs once 2f+1 VIEW-CHANGEs for v+1 arrived;
+            // until then re-send ours (messages may have been lost) instead of moving on, so
+            // replicas that fell behind are not left views apart.
+            // A VIEW-CHANGE for a later view counts: its sender has left every view below it.
+            let votes = self
+                .view_changes
+                .values()
+                .filter(|v| v.body.view >= target)
+                .count();
+            if votes < self.quorum() {
+                self.resend_view_change(target, out);
+                return;
+            }
+        }
         self.start_view_change(current + 1, out);
+    }
+
+    fn resend_view_change(&mut self, target: View, out: &mut Vec<Output>) {
+        if let Some(mine) = self.me.and_then(|me| self.view_changes.get(&me))
+            && mine.body.view == target
+        {
+            out.push(Output::Broadcast(mine.clone().into_message()));
+        }
+        self.schedule_timer(target, out);
     }
 
     /// §4.4: stop accepting normal-case messages of the old view and multicast
@@ -624,12 +673,12 @@ impl Core {
             height: self.height,
             prepared: self.prepared.clone(),
         };
-        if let Some(key) = self.cfg.key.clone() {
-            if self.record_signature(target, Phase::ViewChange, None, out) {
-                let signed = Signed::new(vc, &self.cfg.chain_id, &key);
-                out.push(Output::Broadcast(signed.clone().into_message()));
-                self.view_changes.insert(signed.author, signed);
-            }
+        if let Some(key) = self.cfg.key.clone()
+            && self.record_signature(target, Phase::ViewChange, None, out)
+        {
+            let signed = Signed::new(vc, &self.cfg.chain_id, &key);
+            out.push(Output::Broadcast(signed.clone().into_message()));
+            self.view_changes.insert(signed.author, signed);
         }
         self.schedule_timer(target, out);
         self.check_new_view(target, out);

@@ -66,6 +66,9 @@ pub enum Input {
 }
 
 /// What the node must do, in the order given.
+// Outputs live for one `handle` call; boxing the message-carrying variants would only add
+// allocations on the hot path.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug, Clone, PartialEq)]
 pub enum Output {
     /// Write this to stable storage before carrying out any later output.
@@ -102,6 +105,14 @@ pub enum Output {
     },
     /// A validator equivocated; store the evidence.
     Evidence(Evidence),
+    /// `peer` is still deciding `height`, which this replica committed: send it the committed
+    /// blocks from `height` on, with their certificates (throttled: once per peer and height).
+    PeerBehind {
+        /// The lagging validator.
+        peer: Address,
+        /// The first height it lacks.
+        height: Height,
+    },
     /// This replica is behind: fetch committed blocks from `from_height` on from these peers
     /// and feed them back as [`Input::Decided`].
     SyncNeeded {

@@ -27,7 +27,7 @@ pub enum WalEntry {
         block_hash: Option<Hash>,
     },
     /// The replica prepared a block (it must carry the certificate into view changes).
-    Prepared(PreparedCertificate),
+    Prepared(Box<PreparedCertificate>),
 }
 
 impl WalEntry {
@@ -81,7 +81,7 @@ pub fn recover(height: Height, entries: &[WalEntry]) -> Recovered {
                     .as_ref()
                     .is_none_or(|p| p.pre_prepare.body.view < cert.pre_prepare.body.view);
                 if newer {
-                    r.prepared = Some(cert.clone());
+                    r.prepared = Some((**cert).clone());
                 }
             }
             WalEntry::Prepared(_) => {}

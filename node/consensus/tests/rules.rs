@@ -567,13 +567,16 @@ fn buffered_future_messages_trigger_sync_and_replay() {
         })
         .sign(CHAIN, &net.keys[i])
     };
-    assert!(core.handle(Input::Message(later(0))).is_empty());
-    let out = core.handle(Input::Message(later(1)));
+    let out = core.handle(Input::Message(later(0)));
     assert!(
         out.iter()
-            .any(|o| matches!(o, Output::SyncNeeded { from_height: 1, peers } if peers.len() == 2)),
-        "f+1 validators ahead: {out:?}"
+            .any(|o| matches!(o, Output::SyncNeeded { from_height: 1, peers } if peers.len() == 1)),
+        "a validator ahead: {out:?}"
     );
+    // Throttled: no second request until a timeout.
+    assert!(core.handle(Input::Message(later(1))).is_empty());
+    let out = core.handle(Input::Timeout(Timeout { height: 1, view: 0 }));
+    assert!(out.iter().any(|o| matches!(o, Output::SyncNeeded { .. })));
 }
 
 #[test]
@@ -588,4 +591,71 @@ fn timeouts_grow_and_are_capped() {
         vec![1_000, 2_000, 4_000, 8_000, 10_000, 10_000, 10_000, 10_000]
     );
     assert_eq!(cfg.timeout_ms(u32::MAX), 10_000);
+}
+
+#[test]
+fn view_change_timer_waits_for_a_quorum_of_view_changes() {
+    let net = Net::new(4);
+    let mut core = net.core(2);
+    core.start();
+    core.handle(Input::Timeout(Timeout { height: 1, view: 0 }));
+    // No 2f+1 VIEW-CHANGEs for view 1 yet: re-send ours, stay on view 1.
+    let out = core.handle(Input::Timeout(Timeout { height: 1, view: 1 }));
+    assert!(
+        matches!(broadcasts(&out).as_slice(), [ConsensusMessage::ViewChange(vc)] if vc.view == 1)
+    );
+    assert_eq!(core.status().changing_to, Some(1));
+    // With 2f+1 for view 1 and still no NEW-VIEW, the timer moves to view 2.
+    core.handle(Input::Message(net.view_change(0, 1, None).into_message()));
+    core.handle(Input::Message(net.view_change(3, 1, None).into_message()));
+    let out = core.handle(Input::Timeout(Timeout { height: 1, view: 1 }));
+    assert!(
+        matches!(broadcasts(&out).as_slice(), [ConsensusMessage::ViewChange(vc)] if vc.view == 2)
+    );
+}
+
+#[test]
+fn lagging_peer_is_offered_committed_blocks_once() {
+    let net = Net::new(4);
+    let block = net.block(0, 1);
+    let vote = ConsensusMessage::Commit(Vote {
+        view: 0,
+        height: 1,
+        block_hash: block.hash(),
+    });
+    let sig = |i: usize| VoteSignature {
+        validator: net.keys[i].address(),
+        signature: net.keys[i].sign(&vote.signing_hash(CHAIN).0),
+    };
+    let cert = phalanx_types::CommitCertificate {
+        height: 1,
+        view: 0,
+        block_hash: block.hash(),
+        signatures: vec![sig(0), sig(1), sig(2)],
+    };
+    let mut core = net.core(3);
+    core.start();
+    core.handle(Input::Decided {
+        block,
+        certificate: cert,
+    });
+    let stale = net.vote(2, false, 0, Hash([1; 32]));
+    let out = core.handle(Input::Message(stale.clone()));
+    assert_eq!(
+        out,
+        vec![Output::PeerBehind {
+            peer: net.keys[2].address(),
+            height: 1
+        }]
+    );
+    assert!(
+        core.handle(Input::Message(stale)).is_empty(),
+        "once per peer and height"
+    );
+    let mut forged = net.vote(1, false, 0, Hash([1; 32]));
+    forged.signature.0[0] ^= 1;
+    assert!(
+        core.handle(Input::Message(forged)).is_empty(),
+        "forged messages get no help"
+    );
 }

@@ -39,7 +39,7 @@ fn run_seeds(n: usize, default: std::ops::Range<u64>) {
 
 #[test]
 fn simulate_n1() {
-    run_seeds(1, 0..300);
+    run_seeds(1, 0..400);
 }
 
 #[test]
@@ -49,7 +49,7 @@ fn simulate_n4() {
 
 #[test]
 fn simulate_n7() {
-    run_seeds(7, 0..500);
+    run_seeds(7, 0..400);
 }
 
 #[test]

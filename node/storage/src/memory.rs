@@ -5,10 +5,13 @@ use crate::kv::{Column, Durability, KvPair, KvStore, WriteBatch};
 use std::collections::BTreeMap;
 use std::sync::RwLock;
 
+/// One column's ordered contents.
+type ColumnMap = BTreeMap<Vec<u8>, Vec<u8>>;
+
 /// A `BTreeMap` per column behind a lock.
 #[derive(Debug, Default)]
 pub struct MemoryStore {
-    columns: RwLock<BTreeMap<Column, BTreeMap<Vec<u8>, Vec<u8>>>>,
+    columns: RwLock<BTreeMap<Column, ColumnMap>>,
 }
 
 impl MemoryStore {

@@ -10,7 +10,8 @@
 //! (after the network heals, every honest replica kept committing). The same seed always
 //! yields the same trace hash.
 
-#![allow(dead_code)]
+// Test-only code: events are short-lived, and index loops mirror per-replica arrays.
+#![allow(dead_code, clippy::large_enum_variant, clippy::needless_range_loop)]
 
 pub mod rng;
 
@@ -62,7 +63,7 @@ pub struct Scenario {
 
 impl Scenario {
     /// A random scenario for `n` replicas: faults within the f budget, lossy network,
-    /// maybe a partition, heal at 8 s, run until 30 s.
+    /// maybe a partition, heal at 7 s, run until 20 s.
     pub fn random(seed: u64, n: usize) -> Scenario {
         let mut rng = Rng::new(seed.wrapping_mul(31).wrapping_add(n as u64));
         let f = (n - 1) / 3;
@@ -103,8 +104,8 @@ impl Scenario {
             min_delay_ms: 1,
             max_delay_ms: rng.range(5, 60),
             partition,
-            heal_at_ms: 8_000,
-            end_ms: 30_000,
+            heal_at_ms: 7_000,
+            end_ms: 20_000,
             min_commits_after_heal: 3,
             weaken_quorum: false,
         }
@@ -520,7 +521,7 @@ impl Sim {
                     parent_hash,
                 } => {
                     let epoch = self.nodes[i].epoch;
-                    let at = self.now + self.rng.range(5, 30);
+                    let at = self.now + self.rng.range(150, 400);
                     self.push(
                         at,
                         Event::Propose {
@@ -543,6 +544,17 @@ impl Sim {
                         .unwrap_or(usize::MAX);
                     if offender < self.s.n && self.honest(offender) {
                         self.violation(format!("node {i} blamed honest node {offender}"));
+                    }
+                }
+                Output::PeerBehind { peer, height } => {
+                    if let Some(to) = self.validators.index_of(&peer) {
+                        let node = &self.nodes[i];
+                        let start = (height.max(1) - 1) as usize;
+                        let end = (start + 16).min(node.chain.len());
+                        if start < end {
+                            let blocks = node.chain[start..end].to_vec();
+                            self.send(i, to, Net::SyncResponse(blocks));
+                        }
                     }
                 }
                 Output::SyncNeeded { from_height, peers } => {
@@ -682,10 +694,11 @@ impl Sim {
                     continue;
                 }
                 let h = self.nodes[i].chain.len() as u64;
+                let status = self.nodes[i].core.as_ref().map(|c| c.status());
                 let base = self.heights_at_heal.iter().copied().max().unwrap_or(0);
                 if h < base + self.s.min_commits_after_heal {
                     self.violation(format!(
-                        "LIVENESS: honest node {i} at height {h}, {} heights after heal required (heal max {base}, top {top})",
+                        "LIVENESS: honest node {i} at height {h}, {} heights after heal required (heal max {base}, top {top}); status {status:?}",
                         self.s.min_commits_after_heal
                     ));
                 }
