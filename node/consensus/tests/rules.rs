@@ -107,6 +107,26 @@ impl Net {
         }
     }
 
+    fn commit_cert(&self, block: &Block, signers: &[usize]) -> phalanx_types::CommitCertificate {
+        let vote = ConsensusMessage::Commit(Vote {
+            view: 0,
+            height: block.height(),
+            block_hash: block.hash(),
+        });
+        phalanx_types::CommitCertificate {
+            height: block.height(),
+            view: 0,
+            block_hash: block.hash(),
+            signatures: signers
+                .iter()
+                .map(|i| VoteSignature {
+                    validator: self.keys[*i].address(),
+                    signature: self.keys[*i].sign(&vote.signing_hash(CHAIN).0),
+                })
+                .collect(),
+        }
+    }
+
     fn view_change(
         &self,
         signer: usize,
@@ -514,21 +534,7 @@ fn restored_replica_resumes_its_view_change() {
 fn decided_block_needs_a_valid_certificate() {
     let net = Net::new(4);
     let block = net.block(0, 1);
-    let vote = ConsensusMessage::Commit(Vote {
-        view: 0,
-        height: 1,
-        block_hash: block.hash(),
-    });
-    let sig = |i: usize| VoteSignature {
-        validator: net.keys[i].address(),
-        signature: net.keys[i].sign(&vote.signing_hash(CHAIN).0),
-    };
-    let weak = phalanx_types::CommitCertificate {
-        height: 1,
-        view: 0,
-        block_hash: block.hash(),
-        signatures: vec![sig(0), sig(1)],
-    };
+    let weak = net.commit_cert(&block, &[0, 1]);
     let mut core = net.core(3);
     core.start();
     assert!(
@@ -538,12 +544,7 @@ fn decided_block_needs_a_valid_certificate() {
         }))
         .is_none()
     );
-    let good = phalanx_types::CommitCertificate {
-        height: 1,
-        view: 0,
-        block_hash: block.hash(),
-        signatures: vec![sig(0), sig(1), sig(2)],
-    };
+    let good = net.commit_cert(&block, &[0, 1, 2]);
     assert!(
         has_commit(&core.handle(Input::Decided {
             block,
@@ -618,21 +619,7 @@ fn view_change_timer_waits_for_a_quorum_of_view_changes() {
 fn lagging_peer_is_offered_committed_blocks_once() {
     let net = Net::new(4);
     let block = net.block(0, 1);
-    let vote = ConsensusMessage::Commit(Vote {
-        view: 0,
-        height: 1,
-        block_hash: block.hash(),
-    });
-    let sig = |i: usize| VoteSignature {
-        validator: net.keys[i].address(),
-        signature: net.keys[i].sign(&vote.signing_hash(CHAIN).0),
-    };
-    let cert = phalanx_types::CommitCertificate {
-        height: 1,
-        view: 0,
-        block_hash: block.hash(),
-        signatures: vec![sig(0), sig(1), sig(2)],
-    };
+    let cert = net.commit_cert(&block, &[0, 1, 2]);
     let mut core = net.core(3);
     core.start();
     core.handle(Input::Decided {
