@@ -187,22 +187,9 @@ impl Core {
         out: &mut Vec<Output>,
     ) -> Option<SignedMessage> {
         let key = self.cfg.key.clone()?;
-        let slot = (msg.view(), msg.phase());
-        let hash = msg.block_hash();
-        if let Some(prev) = self.signed.get(&slot)
-            && *prev != hash
-        {
-            // Never sign two different messages for one (height, view, phase).
+        // Never sign two different messages for one (height, view, phase).
+        if !self.record_signature(msg.view(), msg.phase(), msg.block_hash(), out) {
             return None;
-        }
-        if let std::collections::btree_map::Entry::Vacant(e) = self.signed.entry(slot) {
-            e.insert(hash);
-            out.push(Output::Persist(WalEntry::Signed {
-                height: self.height,
-                view: slot.0,
-                phase: slot.1,
-                block_hash: hash,
-            }));
         }
         let signed = msg.sign(&self.cfg.chain_id, &key);
         out.push(Output::Broadcast(signed.clone()));

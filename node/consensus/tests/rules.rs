@@ -97,14 +97,18 @@ impl Net {
         });
         PreparedCertificate {
             pre_prepare: pp,
-            prepares: voters
-                .iter()
-                .map(|i| VoteSignature {
-                    validator: self.keys[*i].address(),
-                    signature: self.keys[*i].sign(&vote.signing_hash(CHAIN).0),
-                })
-                .collect(),
+            prepares: self.vote_signatures(&vote, voters),
         }
+    }
+
+    fn vote_signatures(&self, vote: &ConsensusMessage, signers: &[usize]) -> Vec<VoteSignature> {
+        signers
+            .iter()
+            .map(|i| VoteSignature {
+                validator: self.keys[*i].address(),
+                signature: self.keys[*i].sign(&vote.signing_hash(CHAIN).0),
+            })
+            .collect()
     }
 
     fn commit_cert(&self, block: &Block, signers: &[usize]) -> phalanx_types::CommitCertificate {
@@ -117,13 +121,7 @@ impl Net {
             height: block.height(),
             view: 0,
             block_hash: block.hash(),
-            signatures: signers
-                .iter()
-                .map(|i| VoteSignature {
-                    validator: self.keys[*i].address(),
-                    signature: self.keys[*i].sign(&vote.signing_hash(CHAIN).0),
-                })
-                .collect(),
+            signatures: self.vote_signatures(&vote, signers),
         }
     }
 

@@ -547,14 +547,11 @@ impl Sim {
                     }
                 }
                 Output::PeerBehind { peer, height } => {
-                    if let Some(to) = self.validators.index_of(&peer) {
-                        let node = &self.nodes[i];
-                        let start = (height.max(1) - 1) as usize;
-                        let end = (start + 16).min(node.chain.len());
-                        if start < end {
-                            let blocks = node.chain[start..end].to_vec();
-                            self.send(i, to, Net::SyncResponse(blocks));
-                        }
+                    let blocks = self.committed_from(i, height);
+                    if let Some(to) = self.validators.index_of(&peer)
+                        && !blocks.is_empty()
+                    {
+                        self.send(i, to, Net::SyncResponse(blocks));
                     }
                 }
                 Output::SyncNeeded { from_height, peers } => {
@@ -620,6 +617,14 @@ impl Sim {
         node.chain.push((block, cert));
         // The node prunes its WAL below the committed height.
         node.wal.retain(|e| e.height() > height);
+    }
+
+    /// Up to 16 of node `i`'s committed blocks from `height` on (a sync answer).
+    fn committed_from(&self, i: usize, height: u64) -> Vec<(Block, CommitCertificate)> {
+        let chain = &self.nodes[i].chain;
+        let start = ((height.max(1) - 1) as usize).min(chain.len());
+        let end = (start + 16).min(chain.len());
+        chain[start..end].to_vec()
     }
 
     fn start_node(&mut self, i: usize) {
@@ -736,15 +741,11 @@ impl Sim {
                         self.step(to, Input::Message(m));
                     }
                     Net::SyncRequest { from_height } => {
-                        let node = &self.nodes[to];
-                        let start = (from_height.max(1) - 1) as usize;
-                        let end = (start + 16).min(node.chain.len());
-                        if start >= end {
+                        let mut blocks = self.committed_from(to, from_height);
+                        if blocks.is_empty() {
                             return;
                         }
-                        let mut blocks: Vec<(Block, CommitCertificate)> =
-                            node.chain[start..end].to_vec();
-                        if node.byz == Some(Byzantine::Noisy) {
+                        if self.nodes[to].byz == Some(Byzantine::Noisy) {
                             // A forged answer: another block under the real certificate.
                             for (b, _) in blocks.iter_mut() {
                                 b.header.timestamp_ms += 1;
