@@ -1,0 +1,598 @@
+//! Executing contracts: deploy, instantiate, call and query.
+
+use crate::cache::{ArtifactStore, CacheStats, ModuleCache};
+use crate::engine::{Concurrency, build_engine};
+use crate::error::RuntimeError;
+use crate::gas::GasSchedule;
+use crate::host::{BlockInfo, HostState, HostTrap, TxCtx, link};
+use crate::layout::{self, ContractInfo};
+use crate::state::{Overlay, StateRead};
+use crate::validate::{InvalidModule, ModuleLimits, validate};
+use phalanx_abi::{INIT_METHOD, MEMORY_EXPORT, code, limits};
+use phalanx_types::{Address, Event, Gas, Hash, TxPayload};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU32, Ordering};
+use wasmtime::{Engine, Linker, Module, Store, Trap};
+
+/// A deterministic failure of a call: a stable code and a message that is either the
+/// contract's own or the fixed description of a host code.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("error {code}: {message}")]
+pub struct ExecError {
+    /// Stable code (see `phalanx_abi::code`).
+    pub code: u32,
+    /// Contract-chosen message, or the host code's fixed description.
+    pub message: String,
+}
+
+impl ExecError {
+    /// A host failure with its fixed description.
+    pub fn host(code: u32) -> ExecError {
+        ExecError {
+            code,
+            message: code::describe(code).to_string(),
+        }
+    }
+}
+
+/// What a deploy, instantiate, call or query produced.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Outcome {
+    /// The return data, or why the call failed (then it changed no state).
+    pub result: Result<Vec<u8>, ExecError>,
+    /// Gas consumed, never more than the limit.
+    pub gas_used: Gas,
+    /// Events, in emission order (empty on failure).
+    pub events: Vec<Event>,
+    /// The instantiated contract's address (deploy and instantiate).
+    pub contract: Option<Address>,
+}
+
+/// A read-only call.
+#[derive(Debug, Clone, Copy)]
+pub struct Query<'a> {
+    /// The contract.
+    pub contract: Address,
+    /// Its method.
+    pub method: &'a str,
+    /// Argument bytes.
+    pub args: &'a [u8],
+    /// Who the contract sees as caller (the zero address if `None`).
+    pub caller: Option<Address>,
+    /// Most gas the query may use.
+    pub gas_cap: Gas,
+}
+
+/// Who runs a transaction and with what budget.
+#[derive(Debug, Clone)]
+pub struct TxEnv {
+    /// The block.
+    pub block: BlockInfo,
+    /// The account that signed the transaction (caller of the outermost call).
+    pub origin: Address,
+    /// The transaction's nonce (makes contract addresses unique).
+    pub nonce: u64,
+    /// Gas available to the transaction's execution.
+    pub gas_limit: Gas,
+}
+
+/// How the runtime is set up.
+#[derive(Debug, Clone, Default)]
+pub struct RuntimeConfig {
+    /// Deploy-time module limits (also the memory and table limits of instances).
+    pub limits: ModuleLimits,
+    /// The gas schedule.
+    pub schedule: GasSchedule,
+    /// Concurrency the instance pool is sized for.
+    pub concurrency: Concurrency,
+    /// Compiled modules kept in memory.
+    pub cache_capacity: usize,
+}
+
+pub(crate) struct Inner {
+    pub engine: Engine,
+    pub linker: Linker<HostState>,
+    pub cache: ModuleCache,
+    pub schedule: GasSchedule,
+    pub limits: ModuleLimits,
+    queries: AtomicU32,
+    max_queries: u32,
+}
+
+/// The contract runtime. Cheap to clone; share one per node.
+#[derive(Clone)]
+pub struct Runtime {
+    inner: Arc<Inner>,
+}
+
+impl std::fmt::Debug for Runtime {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Runtime")
+            .field("cache", &self.inner.cache.stats())
+            .finish()
+    }
+}
+
+/// The result of running one call frame.
+pub(crate) struct Frame {
+    pub tx: TxCtx,
+    pub result: Result<Vec<u8>, ExecError>,
+    pub fuel_left: u64,
+}
+
+/// Maps a wasmtime error from a call or instantiation to a deterministic failure, or to a node
+/// fault when it is not something the contract caused.
+fn classify(err: wasmtime::Error) -> Result<ExecError, RuntimeError> {
+    if let Some(trap) = err.downcast_ref::<HostTrap>() {
+        return match trap {
+            HostTrap::Exec(e) => Ok(e.clone()),
+            HostTrap::Fault(f) => Err(RuntimeError::Engine(f.to_string())),
+        };
+    }
+    if let Some(trap) = err.downcast_ref::<Trap>() {
+        let c = match trap {
+            Trap::OutOfFuel => code::OUT_OF_GAS,
+            Trap::StackOverflow => code::STACK_OVERFLOW,
+            Trap::MemoryOutOfBounds => code::MEMORY_OUT_OF_BOUNDS,
+            Trap::UnreachableCodeReached => code::UNREACHABLE,
+            Trap::IntegerOverflow | Trap::IntegerDivisionByZero | Trap::BadConversionToInteger => {
+                code::ARITHMETIC
+            }
+            _ => code::TRAP,
+        };
+        return Ok(ExecError::host(c));
+    }
+    Err(RuntimeError::engine(err))
+}
+
+/// Runs `method` of `contract` in a fresh instance with `fuel`, taking the transaction context
+/// and handing it back. Opens an overlay layer that is kept only if the call succeeds.
+pub(crate) fn run_frame(
+    inner: &Arc<Inner>,
+    mut tx: TxCtx,
+    caller: Address,
+    contract: Address,
+    method: &str,
+    input: Vec<u8>,
+    fuel: u64,
+) -> Result<Frame, RuntimeError> {
+    let fail = |tx: TxCtx, code: u32, fuel_left: u64| {
+        Ok(Frame {
+            tx,
+            result: Err(ExecError::host(code)),
+            fuel_left,
+        })
+    };
+    if input.len() > limits::MAX_ARGS_LEN as usize {
+        return fail(tx, code::ARGS_TOO_LARGE, fuel);
+    }
+    let Some(info) = tx.overlay.get(&layout::contract_key(&contract))? else {
+        return fail(tx, code::UNKNOWN_CONTRACT, fuel);
+    };
+    let info = ContractInfo::from_bytes(&info)?;
+    let prepared = inner
+        .cache
+        .get(&inner.engine, &inner.linker, &info.code_hash, || {
+            tx.overlay.get(&layout::code_key(&info.code_hash))
+        })?;
+    let Some(prepared) = prepared else {
+        return Err(RuntimeError::Corrupt {
+            what: "contract code",
+            reason: format!("no code stored for hash {}", info.code_hash),
+        });
+    };
+    let instantiate = inner.schedule.instantiate;
+    if fuel < instantiate {
+        return fail(tx, code::OUT_OF_GAS, 0);
+    }
+
+    tx.overlay.begin();
+    tx.stack.push(contract);
+    let events_mark = tx.events.len();
+    let input_len = input.len() as i32;
+    let mut store = Store::new(
+        &inner.engine,
+        HostState {
+            inner: inner.clone(),
+            tx: Some(tx),
+            contract,
+            caller,
+            input,
+            return_data: Vec::new(),
+            result: Vec::new(),
+            memory: None,
+        },
+    );
+    store.limiter(|s| s);
+    store
+        .set_fuel(fuel - instantiate)
+        .map_err(RuntimeError::engine)?;
+
+    let run = (|| -> Result<Result<(), ExecError>, RuntimeError> {
+        let instance = match prepared.instantiate(&mut store) {
+            Ok(i) => i,
+            Err(e) => return classify(e).map(Err),
+        };
+        let Some(memory) = instance.get_memory(&mut store, MEMORY_EXPORT) else {
+            return Ok(Err(ExecError::host(code::INVALID_MODULE)));
+        };
+        store.data_mut().memory = Some(memory);
+        let Ok(func) = instance.get_typed_func::<i32, ()>(&mut store, method) else {
+            return Ok(Err(ExecError::host(code::UNKNOWN_METHOD)));
+        };
+        match func.call(&mut store, input_len) {
+            Ok(()) => Ok(Ok(())),
+            Err(e) => classify(e).map(Err),
+        }
+    })();
+    let fuel_left = store.get_fuel().unwrap_or(0);
+    let state = store.into_data();
+    let run = run?;
+    let Some(mut tx) = state.tx else {
+        return Err(RuntimeError::Engine(
+            "transaction context lost in a call".into(),
+        ));
+    };
+    tx.stack.pop();
+    let result = match run {
+        Ok(()) => {
+            tx.overlay.commit();
+            Ok(state.return_data)
+        }
+        Err(e) => {
+            tx.overlay.rollback();
+            tx.events.truncate(events_mark);
+            Err(e)
+        }
+    };
+    let fuel_left = if matches!(&result, Err(e) if e.code == code::OUT_OF_GAS) {
+        0
+    } else {
+        fuel_left
+    };
+    Ok(Frame {
+        tx,
+        result,
+        fuel_left,
+    })
+}
+
+/// Gas accounting for the work done before any contract code runs.
+struct Meter {
+    limit: Gas,
+    used: Gas,
+}
+
+impl Meter {
+    fn charge(&mut self, gas: Gas) -> Result<(), ExecError> {
+        let total = self.used.saturating_add(gas);
+        if total > self.limit {
+            self.used = self.limit;
+            return Err(ExecError::host(code::OUT_OF_GAS));
+        }
+        self.used = total;
+        Ok(())
+    }
+
+    fn left(&self) -> Gas {
+        self.limit - self.used
+    }
+}
+
+impl Runtime {
+    /// A runtime with `config`. Compiled modules are cached in memory only.
+    pub fn new(config: RuntimeConfig) -> Result<Runtime, RuntimeError> {
+        Runtime::build(config, None)
+    }
+
+    /// A runtime that also persists compiled modules in `kv`, so they survive restarts.
+    pub fn with_store(
+        config: RuntimeConfig,
+        kv: Arc<dyn ArtifactStore>,
+    ) -> Result<Runtime, RuntimeError> {
+        Runtime::build(config, Some(kv))
+    }
+
+    fn build(
+        config: RuntimeConfig,
+        kv: Option<Arc<dyn ArtifactStore>>,
+    ) -> Result<Runtime, RuntimeError> {
+        let engine = build_engine(&config.limits, config.concurrency)?;
+        let mut linker = Linker::new(&engine);
+        link(&mut linker)?;
+        let capacity = if config.cache_capacity == 0 {
+            256
+        } else {
+            config.cache_capacity
+        };
+        Ok(Runtime {
+            inner: Arc::new(Inner {
+                engine,
+                linker,
+                cache: ModuleCache::new(capacity, kv),
+                schedule: config.schedule,
+                limits: config.limits,
+                queries: AtomicU32::new(0),
+                max_queries: config.concurrency.queries,
+            }),
+        })
+    }
+
+    /// Module cache counters.
+    pub fn cache_stats(&self) -> CacheStats {
+        self.inner.cache.stats()
+    }
+
+    /// The gas schedule in force.
+    pub fn schedule(&self) -> &GasSchedule {
+        &self.inner.schedule
+    }
+
+    /// Checks that `code` would be accepted by a deploy (limits, ABI imports, wasm validity),
+    /// with a readable reason. For RPC and mempool admission; execution records only the code.
+    pub fn check_code(&self, code: &[u8]) -> Result<(), InvalidModule> {
+        validate(code, &self.inner.limits)?;
+        Module::validate(&self.inner.engine, code).map_err(|e| InvalidModule(e.to_string()))
+    }
+
+    /// Executes a transaction payload in its own overlay layer (kept on success, dropped on
+    /// failure). Governance payloads are not for the runtime and fail with `UNSUPPORTED`.
+    pub fn apply(
+        &self,
+        overlay: &mut Overlay,
+        env: &TxEnv,
+        payload: &TxPayload,
+    ) -> Result<Outcome, RuntimeError> {
+        match payload {
+            TxPayload::Deploy { code, init_args } => {
+                self.deploy(overlay, env, &code.0, &init_args.0)
+            }
+            TxPayload::Instantiate {
+                code_hash,
+                init_args,
+            } => self.instantiate(overlay, env, code_hash, &init_args.0),
+            TxPayload::Call {
+                contract,
+                method,
+                args,
+            } => self.call(overlay, env, contract, method, &args.0),
+            TxPayload::Governance(_) => Ok(Outcome {
+                result: Err(ExecError::host(code::UNSUPPORTED)),
+                gas_used: 0,
+                events: Vec::new(),
+                contract: None,
+            }),
+        }
+    }
+
+    /// Stores `code` (once per hash) and instantiates a contract from it.
+    pub fn deploy(
+        &self,
+        overlay: &mut Overlay,
+        env: &TxEnv,
+        code_bytes: &[u8],
+        init_args: &[u8],
+    ) -> Result<Outcome, RuntimeError> {
+        let mut meter = Meter {
+            limit: env.gas_limit,
+            used: 0,
+        };
+        let s = &self.inner.schedule;
+        let per_byte = s.deploy_byte + s.storage_write_byte;
+        let charged =
+            meter.charge(s.storage_write + per_byte.saturating_mul(code_bytes.len() as u64));
+        if let Err(e) = charged {
+            return Ok(failed(e, meter.used));
+        }
+        let hash = layout::code_hash(code_bytes);
+        overlay.begin();
+        let key = layout::code_key(&hash);
+        if overlay.get(&key)?.is_none() {
+            if self.check_code(code_bytes).is_err() {
+                overlay.rollback();
+                return Ok(failed(ExecError::host(code::INVALID_MODULE), meter.used));
+            }
+            let module = Module::from_binary(&self.inner.engine, code_bytes)
+                .map_err(RuntimeError::engine)?;
+            self.inner.cache.store_compiled(&hash, &module)?;
+            self.inner
+                .cache
+                .prepare(&self.inner.linker, hash, &module)?;
+            overlay.set(key, code_bytes.to_vec());
+        }
+        let mut outcome = self.instantiate_with(overlay, env, &hash, init_args, meter)?;
+        if outcome.result.is_ok() {
+            overlay.commit();
+        } else {
+            overlay.rollback();
+            outcome.contract = None;
+        }
+        Ok(outcome)
+    }
+
+    /// Instantiates a contract from stored code and runs its `init`.
+    pub fn instantiate(
+        &self,
+        overlay: &mut Overlay,
+        env: &TxEnv,
+        code_hash: &Hash,
+        init_args: &[u8],
+    ) -> Result<Outcome, RuntimeError> {
+        let meter = Meter {
+            limit: env.gas_limit,
+            used: 0,
+        };
+        self.instantiate_with(overlay, env, code_hash, init_args, meter)
+    }
+
+    fn instantiate_with(
+        &self,
+        overlay: &mut Overlay,
+        env: &TxEnv,
+        code_hash: &Hash,
+        init_args: &[u8],
+        mut meter: Meter,
+    ) -> Result<Outcome, RuntimeError> {
+        if let Err(e) = meter.charge(self.inner.schedule.new_contract) {
+            return Ok(failed(e, meter.used));
+        }
+        if overlay.get(&layout::code_key(code_hash))?.is_none() {
+            return Ok(failed(ExecError::host(code::UNKNOWN_CODE), meter.used));
+        }
+        let address = layout::contract_address(&env.origin, env.nonce);
+        let key = layout::contract_key(&address);
+        if overlay.get(&key)?.is_some() {
+            return Ok(failed(ExecError::host(code::CONTRACT_EXISTS), meter.used));
+        }
+        overlay.begin();
+        let info = ContractInfo {
+            code_hash: *code_hash,
+            deployer: env.origin,
+            height: env.block.height,
+        };
+        overlay.set(key, info.to_bytes());
+        let mut outcome = self.run_top(
+            overlay,
+            env,
+            &address,
+            INIT_METHOD,
+            init_args,
+            meter,
+            false,
+            true,
+        )?;
+        if outcome.result.is_ok() {
+            overlay.commit();
+            outcome.contract = Some(address);
+        } else {
+            overlay.rollback();
+        }
+        Ok(outcome)
+    }
+
+    /// Calls `method` of `contract` with `args`.
+    pub fn call(
+        &self,
+        overlay: &mut Overlay,
+        env: &TxEnv,
+        contract: &Address,
+        method: &str,
+        args: &[u8],
+    ) -> Result<Outcome, RuntimeError> {
+        let meter = Meter {
+            limit: env.gas_limit,
+            used: 0,
+        };
+        self.run_top(overlay, env, contract, method, args, meter, false, false)
+    }
+
+    /// A read-only call against `state`. Any write fails with `READ_ONLY`; events are
+    /// discarded.
+    pub fn query(
+        &self,
+        state: Arc<dyn StateRead>,
+        block: BlockInfo,
+        q: &Query<'_>,
+    ) -> Result<Outcome, RuntimeError> {
+        let Query {
+            contract,
+            method,
+            args,
+            caller,
+            gas_cap,
+        } = *q;
+        let inner = &self.inner;
+        let active = inner.queries.fetch_add(1, Ordering::AcqRel);
+        let _guard = QueryGuard(&inner.queries);
+        if active >= inner.max_queries {
+            return Err(RuntimeError::Busy);
+        }
+        let mut overlay = Overlay::new(state);
+        let env = TxEnv {
+            block,
+            origin: caller.unwrap_or(Address([0; 32])),
+            nonce: 0,
+            gas_limit: gas_cap,
+        };
+        let meter = Meter {
+            limit: gas_cap,
+            used: 0,
+        };
+        let mut outcome = self.run_top(
+            &mut overlay,
+            &env,
+            &contract,
+            method,
+            args,
+            meter,
+            true,
+            false,
+        )?;
+        outcome.events.clear();
+        Ok(outcome)
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn run_top(
+        &self,
+        overlay: &mut Overlay,
+        env: &TxEnv,
+        contract: &Address,
+        method: &str,
+        args: &[u8],
+        meter: Meter,
+        read_only: bool,
+        allow_init: bool,
+    ) -> Result<Outcome, RuntimeError> {
+        if method == INIT_METHOD && !allow_init {
+            return Ok(failed(ExecError::host(code::UNKNOWN_METHOD), meter.used));
+        }
+        let placeholder = Overlay::new(Arc::new(crate::state::EmptyState));
+        let tx = TxCtx {
+            overlay: std::mem::replace(overlay, placeholder),
+            events: Vec::new(),
+            stack: Vec::new(),
+            origin: env.origin,
+            block: Arc::new(env.block.clone()),
+            read_only,
+        };
+        let frame = run_frame(
+            &self.inner,
+            tx,
+            env.origin,
+            *contract,
+            method,
+            args.to_vec(),
+            meter.left(),
+        );
+        let frame = frame?;
+        *overlay = frame.tx.overlay;
+        let gas_used = meter.limit - frame.fuel_left.min(meter.limit);
+        Ok(match frame.result {
+            Ok(ret) => Outcome {
+                result: Ok(ret),
+                gas_used,
+                events: frame.tx.events,
+                contract: None,
+            },
+            Err(e) => failed(e, gas_used),
+        })
+    }
+}
+
+fn failed(error: ExecError, gas_used: Gas) -> Outcome {
+    Outcome {
+        result: Err(error),
+        gas_used,
+        events: Vec::new(),
+        contract: None,
+    }
+}
+
+struct QueryGuard<'a>(&'a AtomicU32);
+
+impl Drop for QueryGuard<'_> {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::AcqRel);
+    }
+}

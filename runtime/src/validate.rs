@@ -1,0 +1,272 @@
+//! Deploy-time checks on a wasm module, before it is compiled.
+//!
+//! These bound the work the compiler and the instance allocator can be made to do, and make
+//! sure the module can only talk to the host through the ABI. The wasm specification itself
+//! (and the disabled proposals: threads, SIMD, memory64, multi-memory, ...) is checked by
+//! wasmtime when it compiles the module with the runtime's engine configuration.
+//!
+//! Floating-point instructions are allowed: the engine canonicalizes every NaN it produces,
+//! which makes float arithmetic deterministic (IEEE 754 fixes everything else), and Rust's
+//! JSON and formatting code uses floats even when a contract never does.
+
+use phalanx_abi::{HostFn, MEMORY_EXPORT, MODULE, ValType as AbiType, host_fn};
+use wasmparser::{CompositeInnerType, ExternalKind, Parser, Payload, TypeRef, ValType as WasmType};
+
+/// Structural limits on a deployable module.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ModuleLimits {
+    /// Largest module, in bytes.
+    pub max_code_bytes: usize,
+    /// Most functions (imported and defined).
+    pub max_functions: u32,
+    /// Most parameters of one function type.
+    pub max_params: usize,
+    /// Most results of one function type.
+    pub max_results: usize,
+    /// Most locals (excluding parameters) of one function.
+    pub max_locals: u64,
+    /// Largest function body, in bytes.
+    pub max_body_bytes: usize,
+    /// Most types.
+    pub max_types: u32,
+    /// Most globals.
+    pub max_globals: u32,
+    /// Most exports.
+    pub max_exports: u32,
+    /// Most data segments.
+    pub max_data_segments: u32,
+    /// Most initial elements of the (single) table.
+    pub max_table_elements: u64,
+    /// Most pages (64 KiB) a memory may start or grow to.
+    pub max_memory_pages: u64,
+}
+
+impl Default for ModuleLimits {
+    fn default() -> Self {
+        ModuleLimits {
+            max_code_bytes: 768 * 1024,
+            max_functions: 4_096,
+            max_params: 32,
+            max_results: 8,
+            max_locals: 4_096,
+            max_body_bytes: 256 * 1024,
+            max_types: 1_024,
+            max_globals: 256,
+            max_exports: 512,
+            max_data_segments: 1_024,
+            max_table_elements: 8_192,
+            max_memory_pages: 256,
+        }
+    }
+}
+
+/// Why a module was refused. The text names the rule; it is shown to the deployer (RPC, CLI)
+/// but never enters a receipt, which only records the stable `INVALID_MODULE` code.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{0}")]
+pub struct InvalidModule(pub String);
+
+fn invalid(msg: impl Into<String>) -> InvalidModule {
+    InvalidModule(msg.into())
+}
+
+fn check_count(what: &str, count: u64, max: u64) -> Result<(), InvalidModule> {
+    if count > max {
+        return Err(invalid(format!(
+            "{what}: {count} is over the limit of {max}"
+        )));
+    }
+    Ok(())
+}
+
+fn same_signature(abi: &HostFn, params: &[WasmType], results: &[WasmType]) -> bool {
+    fn eq(a: &[AbiType], w: &[WasmType]) -> bool {
+        a.len() == w.len()
+            && a.iter().zip(w).all(|(a, w)| {
+                matches!(
+                    (a, w),
+                    (AbiType::I32, WasmType::I32) | (AbiType::I64, WasmType::I64)
+                )
+            })
+    }
+    eq(abi.params, params) && eq(abi.results, results)
+}
+
+/// Checks `code` against `limits` and the host ABI.
+pub fn validate(code: &[u8], limits: &ModuleLimits) -> Result<(), InvalidModule> {
+    check_count(
+        "module size in bytes",
+        code.len() as u64,
+        limits.max_code_bytes as u64,
+    )?;
+    // Function types by type index; `None` for non-function types.
+    let mut types: Vec<Option<(Vec<WasmType>, Vec<WasmType>)>> = Vec::new();
+    let mut functions: u64 = 0;
+    let mut memories = 0u32;
+    let mut tables = 0u32;
+    let mut memory_exported = false;
+    for payload in Parser::new(0).parse_all(code) {
+        let payload = payload.map_err(|e| invalid(format!("malformed module: {}", e.message())))?;
+        match payload {
+            Payload::TypeSection(reader) => {
+                check_count("types", reader.count() as u64, limits.max_types as u64)?;
+                for group in reader {
+                    let group = group.map_err(|e| invalid(e.message().to_string()))?;
+                    for sub in group.into_types() {
+                        match &sub.composite_type.inner {
+                            CompositeInnerType::Func(f) => {
+                                check_count(
+                                    "function parameters",
+                                    f.params().len() as u64,
+                                    limits.max_params as u64,
+                                )?;
+                                check_count(
+                                    "function results",
+                                    f.results().len() as u64,
+                                    limits.max_results as u64,
+                                )?;
+                                types.push(Some((f.params().to_vec(), f.results().to_vec())));
+                            }
+                            _ => types.push(None),
+                        }
+                    }
+                }
+            }
+            Payload::ImportSection(reader) => {
+                for import in reader.into_imports() {
+                    let import = import.map_err(|e| invalid(e.message().to_string()))?;
+                    if import.module != MODULE {
+                        return Err(invalid(format!(
+                            "import {}.{}: only the `{MODULE}` host module may be imported",
+                            import.module, import.name
+                        )));
+                    }
+                    let Some(abi) = host_fn(import.name) else {
+                        return Err(invalid(format!("unknown host function `{}`", import.name)));
+                    };
+                    let TypeRef::Func(ty) = import.ty else {
+                        return Err(invalid(format!(
+                            "import `{}` must be a function; memories, tables and globals cannot be imported",
+                            import.name
+                        )));
+                    };
+                    let Some(Some((params, results))) = types.get(ty as usize) else {
+                        return Err(invalid(format!(
+                            "import `{}` has a bad type index",
+                            import.name
+                        )));
+                    };
+                    if !same_signature(abi, params, results) {
+                        return Err(invalid(format!(
+                            "import `{}` has the wrong signature (expected {:?} -> {:?})",
+                            import.name, abi.params, abi.results
+                        )));
+                    }
+                    functions += 1;
+                }
+            }
+            Payload::FunctionSection(reader) => {
+                functions += u64::from(reader.count());
+                check_count("functions", functions, limits.max_functions as u64)?;
+            }
+            Payload::TableSection(reader) => {
+                for table in reader {
+                    let table = table.map_err(|e| invalid(e.message().to_string()))?;
+                    tables += 1;
+                    check_count("tables", tables as u64, 1)?;
+                    check_count(
+                        "table elements",
+                        table.ty.initial,
+                        limits.max_table_elements,
+                    )?;
+                }
+            }
+            Payload::MemorySection(reader) => {
+                for memory in reader {
+                    let memory = memory.map_err(|e| invalid(e.message().to_string()))?;
+                    memories += 1;
+                    check_count("memories", memories as u64, 1)?;
+                    if memory.memory64 || memory.shared {
+                        return Err(invalid("64-bit and shared memories are not supported"));
+                    }
+                    check_count(
+                        "initial memory pages",
+                        memory.initial,
+                        limits.max_memory_pages,
+                    )?;
+                }
+            }
+            Payload::GlobalSection(reader) => {
+                check_count("globals", reader.count() as u64, limits.max_globals as u64)?;
+            }
+            Payload::ExportSection(reader) => {
+                check_count("exports", reader.count() as u64, limits.max_exports as u64)?;
+                for export in reader {
+                    let export = export.map_err(|e| invalid(e.message().to_string()))?;
+                    if export.name == MEMORY_EXPORT {
+                        memory_exported = export.kind == ExternalKind::Memory;
+                    }
+                }
+            }
+            Payload::StartSection { .. } => {
+                return Err(invalid(
+                    "a start function is not allowed; use the `init` method",
+                ));
+            }
+            Payload::DataSection(reader) => {
+                check_count(
+                    "data segments",
+                    reader.count() as u64,
+                    limits.max_data_segments as u64,
+                )?;
+            }
+            Payload::CodeSectionEntry(body) => {
+                let size = body.range().len();
+                check_count(
+                    "function body bytes",
+                    size as u64,
+                    limits.max_body_bytes as u64,
+                )?;
+                let mut locals: u64 = 0;
+                let reader = body
+                    .get_locals_reader()
+                    .map_err(|e| invalid(e.message().to_string()))?;
+                for local in reader {
+                    let (count, _) = local.map_err(|e| invalid(e.message().to_string()))?;
+                    locals += u64::from(count);
+                    check_count("locals of one function", locals, limits.max_locals)?;
+                }
+            }
+            Payload::TagSection(_) => {
+                return Err(invalid("exception handling is not supported"));
+            }
+            Payload::ModuleSection { .. }
+            | Payload::InstanceSection(_)
+            | Payload::CoreTypeSection(_)
+            | Payload::ComponentSection { .. }
+            | Payload::ComponentInstanceSection(_)
+            | Payload::ComponentAliasSection(_)
+            | Payload::ComponentTypeSection(_)
+            | Payload::ComponentCanonicalSection(_)
+            | Payload::ComponentStartSection { .. }
+            | Payload::ComponentImportSection(_)
+            | Payload::ComponentExportSection(_) => {
+                return Err(invalid(
+                    "components are not supported; deploy a core wasm module",
+                ));
+            }
+            Payload::Version { encoding, .. } if encoding != wasmparser::Encoding::Module => {
+                return Err(invalid(
+                    "components are not supported; deploy a core wasm module",
+                ));
+            }
+            _ => {}
+        }
+    }
+    if memories != 1 || !memory_exported {
+        return Err(invalid(format!(
+            "the module must define one memory and export it as `{MEMORY_EXPORT}`"
+        )));
+    }
+    Ok(())
+}
