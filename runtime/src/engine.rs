@@ -13,8 +13,8 @@ use crate::error::RuntimeError;
 use crate::validate::ModuleLimits;
 use phalanx_abi::limits::MAX_CALL_DEPTH;
 use wasmtime::{
-    Config, Engine, InstanceAllocationStrategy, OperatorCost, OptLevel, PoolingAllocationConfig,
-    WasmFeatures,
+    Config, Enabled, Engine, InstanceAllocationStrategy, OperatorCost, OptLevel,
+    PoolingAllocationConfig, WasmFeatures,
 };
 
 /// Wasm stack available to each (nested) call. With [`MAX_CALL_DEPTH`] nested calls the
@@ -24,6 +24,9 @@ pub const MAX_WASM_STACK: usize = 128 * 1024;
 
 /// Native stack a thread needs to run contracts safely at the deepest call nesting.
 pub const EXEC_STACK_BYTES: usize = 8 * 1024 * 1024;
+
+/// Memory kept resident per instance slot between calls (reset with `memset`).
+const RESIDENT_BYTES: usize = 2 * 1024 * 1024;
 
 /// Size of one wasm page.
 pub const WASM_PAGE: u64 = 64 * 1024;
@@ -86,7 +89,12 @@ pub fn build_engine(
         .max_memories_per_module(1)
         .max_tables_per_module(1)
         .table_elements(limits.max_table_elements as usize)
-        .max_memory_size(max_memory as usize);
+        .max_memory_size(max_memory as usize)
+        // Reset only the pages a call dirtied (PAGEMAP_SCAN, Linux 6.7+) and keep them
+        // resident, instead of unmapping every page and faulting it back in on the next call.
+        .pagemap_scan(Enabled::Auto)
+        .linear_memory_keep_resident(RESIDENT_BYTES)
+        .table_keep_resident(RESIDENT_BYTES);
     config
         .allocation_strategy(InstanceAllocationStrategy::Pooling(pool))
         .memory_reservation(max_memory)

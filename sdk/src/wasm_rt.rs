@@ -12,6 +12,11 @@ use core::cell::Cell;
 
 const PAGE: usize = 64 * 1024;
 
+unsafe extern "C" {
+    /// First byte after the stack and static data (defined by wasm-ld).
+    static __heap_base: u8;
+}
+
 struct Bump {
     next: Cell<usize>,
     end: Cell<usize>,
@@ -30,10 +35,12 @@ static ALLOC: Bump = Bump {
 unsafe impl GlobalAlloc for Bump {
     unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
         if self.end.get() == 0 {
-            // Start above everything the module already uses (data, stack, static heap).
-            let top = core::arch::wasm32::memory_size(0) * PAGE;
-            self.next.set(top);
-            self.end.set(top);
+            // The heap starts where the linker put it, after the stack and static data; the
+            // rest of the initial memory is used before any page is grown.
+            // `__heap_base` is a linker-defined symbol; only its address is taken.
+            let base = core::ptr::addr_of!(__heap_base) as usize;
+            self.next.set(base);
+            self.end.set(core::arch::wasm32::memory_size(0) * PAGE);
         }
         let align = layout.align();
         let Some(start) = self
