@@ -4,7 +4,10 @@ use crate::config::NodeConfig;
 use crate::home::{Home, init_home};
 use crate::keys;
 use anyhow::{Context, Result, bail};
+use phalanx_executor::adapters::KvArtifacts;
+use phalanx_executor::genesis::genesis_state;
 use phalanx_genesis::{ConsensusParams, DeployPolicy, Genesis};
+use phalanx_runtime::{EXEC_STACK_BYTES, Runtime, RuntimeConfig, StateChanges};
 use phalanx_storage::{
     BlockStore, Column, Durability, KvStore, RocksStore, StateStore, WriteBatch,
 };
@@ -33,20 +36,32 @@ pub fn open_chain(home: &Home, genesis: &Genesis) -> Result<Arc<dyn KvStore>> {
             hash
         ),
         None => {
-            if !genesis.contracts.is_empty() {
-                bail!(
-                    "genesis preloads contracts; the contract runtime is not part of this build yet"
-                );
-            }
+            let changes = genesis_changes(kv.clone(), genesis)?;
             let mut batch = WriteBatch::new();
-            let root =
-                StateStore::new(kv.clone()).stage_commit(&mut batch, 0, &Default::default())?;
+            let root = StateStore::new(kv.clone()).stage_commit(&mut batch, 0, &changes)?;
             batch.put(Column::Meta, GENESIS_HASH_KEY, hash.0);
             kv.write(batch, Durability::Sync)?;
             tracing::info!(genesis = %hash, state_root = %root, "initialized chain state from genesis");
         }
     }
     Ok(kv)
+}
+
+/// The state of height 0: genesis contracts deployed with the real runtime, on a thread with
+/// the stack the runtime needs.
+fn genesis_changes(kv: Arc<dyn KvStore>, genesis: &Genesis) -> Result<StateChanges> {
+    if genesis.contracts.is_empty() {
+        return Ok(StateChanges::new());
+    }
+    let runtime = Runtime::with_store(RuntimeConfig::default(), Arc::new(KvArtifacts(kv)))?;
+    let genesis = genesis.clone();
+    let changes = std::thread::Builder::new()
+        .name("genesis".into())
+        .stack_size(EXEC_STACK_BYTES)
+        .spawn(move || genesis_state(&runtime, &genesis))?
+        .join()
+        .map_err(|_| anyhow::anyhow!("genesis execution panicked"))??;
+    Ok(changes)
 }
 
 fn hex_of(b: &[u8]) -> String {
@@ -183,5 +198,59 @@ mod tests {
             .err()
             .expect("another genesis is refused");
         assert!(format!("{err:#}").contains("genesis"));
+    }
+
+    #[test]
+    fn genesis_contracts_are_deployed_into_the_genesis_state() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut genesis = init_home(
+            dir.path(),
+            "t1",
+            NodeConfig::default(),
+            DeployPolicy::Anyone,
+            ConsensusParams::default(),
+        )
+        .unwrap();
+        let empty_root = {
+            let other = tempfile::tempdir().unwrap();
+            let home = Home(other.path().to_path_buf());
+            std::fs::create_dir_all(home.data()).unwrap();
+            StateStore::new(open_chain(&home, &genesis).unwrap())
+                .root(0)
+                .unwrap()
+        };
+        let deployer = phalanx_types::SecretKey::from_seed([5; 32]).address();
+        let code = wat::parse_str(
+            r#"(module
+  (import "phalanx" "storage_write" (func $w (param i32 i32 i32 i32)))
+  (memory (export "memory") 1)
+  (data (i32.const 0) "k")
+  (func (export "init") (param i32) (call $w (i32.const 0) (i32.const 1) (i32.const 0) (i32.const 1))))"#,
+        )
+        .unwrap();
+        genesis.contracts = vec![phalanx_genesis::GenesisContract {
+            name: "marker".into(),
+            code: phalanx_types::Bytes(code),
+            deployer,
+            init_args: String::new(),
+        }];
+        let home = Home(dir.path().to_path_buf());
+        let kv = open_chain(&home, &genesis).unwrap();
+        let state = StateStore::new(kv.clone());
+        assert_ne!(state.root(0).unwrap(), empty_root);
+        let address = phalanx_runtime::layout::contract_address(&deployer, 0);
+        assert!(
+            state
+                .get(&phalanx_runtime::layout::contract_key(&address))
+                .unwrap()
+                .is_some()
+        );
+        assert_eq!(
+            state
+                .get(&phalanx_runtime::layout::storage_key(&address, b"k"))
+                .unwrap(),
+            Some(b"k".to_vec()),
+            "init ran"
+        );
     }
 }

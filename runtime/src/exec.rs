@@ -264,6 +264,10 @@ struct Meter {
 }
 
 impl Meter {
+    fn new(limit: Gas) -> Meter {
+        Meter { limit, used: 0 }
+    }
+
     fn charge(&mut self, gas: Gas) -> Result<(), ExecError> {
         let total = self.used.saturating_add(gas);
         if total > self.limit {
@@ -373,10 +377,7 @@ impl Runtime {
         code_bytes: &[u8],
         init_args: &[u8],
     ) -> Result<Outcome, RuntimeError> {
-        let mut meter = Meter {
-            limit: env.gas_limit,
-            used: 0,
-        };
+        let mut meter = Meter::new(env.gas_limit);
         let s = &self.inner.schedule;
         let per_byte = s.deploy_byte + s.storage_write_byte;
         let charged =
@@ -418,10 +419,7 @@ impl Runtime {
         code_hash: &Hash,
         init_args: &[u8],
     ) -> Result<Outcome, RuntimeError> {
-        let meter = Meter {
-            limit: env.gas_limit,
-            used: 0,
-        };
+        let meter = Meter::new(env.gas_limit);
         self.instantiate_with(overlay, env, code_hash, init_args, meter)
     }
 
@@ -479,10 +477,7 @@ impl Runtime {
         method: &str,
         args: &[u8],
     ) -> Result<Outcome, RuntimeError> {
-        let meter = Meter {
-            limit: env.gas_limit,
-            used: 0,
-        };
+        let meter = Meter::new(env.gas_limit);
         self.run_top(overlay, env, contract, method, args, meter, false, false)
     }
 
@@ -514,10 +509,7 @@ impl Runtime {
             nonce: 0,
             gas_limit: gas_cap,
         };
-        let meter = Meter {
-            limit: gas_cap,
-            used: 0,
-        };
+        let meter = Meter::new(gas_cap);
         let mut outcome = self.run_top(
             &mut overlay,
             &env,

@@ -3,6 +3,7 @@
 mod common;
 
 use common::*;
+use phalanx_executor::adapters::{KvArtifacts, StoreView};
 use phalanx_runtime::abi::code;
 use phalanx_runtime::{MemoryState, Overlay, Runtime, RuntimeConfig, TxEnv, layout};
 use phalanx_storage::{Durability, KvStore, MemoryStore, RocksStore, StateStore, WriteBatch};

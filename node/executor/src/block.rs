@@ -1,0 +1,173 @@
+//! Executing a block: every transaction in order against one overlay of committed state.
+//!
+//! A transaction is **invalid** (and so is any block holding it) if its signature, chain id,
+//! nonce or gas limit is wrong; the mempool refuses those up front. A valid transaction always
+//! gets a receipt: it consumes its nonce and pays its gas even when its execution fails, in
+//! which case its other state changes are dropped.
+
+use crate::account;
+use crate::error::{ExecutorError, InvalidTx};
+use phalanx_genesis::{ConsensusParams, DeployPolicy};
+use phalanx_runtime::abi::code;
+use phalanx_runtime::{BlockInfo, ExecError, Overlay, Runtime, StateChanges, StateRead, TxEnv};
+use phalanx_types::{Bytes, Gas, Height, Receipt, SignedTx, TxPayload, TxStatus};
+use std::sync::Arc;
+
+/// Flat gas every transaction pays before execution (signature check, nonce, receipt).
+pub const TX_BASE_GAS: Gas = 50_000;
+/// Gas per byte of the encoded transaction (it is stored forever in the block).
+pub const TX_BYTE_GAS: Gas = 20;
+
+/// The gas a transaction pays before any contract code runs.
+pub fn intrinsic_gas(tx: &SignedTx) -> Gas {
+    TX_BASE_GAS + TX_BYTE_GAS * tx.to_bytes().len() as Gas
+}
+
+/// The block being executed and the chain rules in force.
+#[derive(Debug, Clone)]
+pub struct BlockEnv {
+    /// Chain id.
+    pub chain_id: String,
+    /// Height of the block.
+    pub height: Height,
+    /// Its timestamp (ms).
+    pub time_ms: u64,
+    /// Gas and size limits.
+    pub params: ConsensusParams,
+    /// Who may deploy code.
+    pub deploy_policy: DeployPolicy,
+}
+
+/// The result of executing a block.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Executed {
+    /// One receipt per transaction, in order.
+    pub receipts: Vec<Receipt>,
+    /// Every state change of the block.
+    pub changes: StateChanges,
+    /// Total gas used.
+    pub gas_used: Gas,
+}
+
+/// Checks what can be checked without state: signature, chain id, gas limit bounds.
+pub fn check_stateless(
+    tx: &SignedTx,
+    chain_id: &str,
+    params: &ConsensusParams,
+) -> Result<(), InvalidTx> {
+    tx.verify(chain_id)
+        .map_err(|e| InvalidTx::Malformed(e.to_string()))?;
+    if tx.tx.gas_limit > params.max_tx_gas {
+        return Err(InvalidTx::GasLimitTooHigh {
+            limit: tx.tx.gas_limit,
+            max: params.max_tx_gas,
+        });
+    }
+    let intrinsic = intrinsic_gas(tx);
+    if tx.tx.gas_limit < intrinsic {
+        return Err(InvalidTx::GasLimitTooLow {
+            limit: tx.tx.gas_limit,
+            intrinsic,
+        });
+    }
+    Ok(())
+}
+
+fn may_deploy(policy: &DeployPolicy, tx: &SignedTx) -> bool {
+    match policy {
+        DeployPolicy::Anyone => true,
+        DeployPolicy::Allowlist(list) => list.contains(&tx.tx.sender_address()),
+    }
+}
+
+/// Executes `txs` on top of `base` (the state after the parent block).
+pub fn execute_block(
+    runtime: &Runtime,
+    base: Arc<dyn StateRead>,
+    env: &BlockEnv,
+    txs: &[SignedTx],
+) -> Result<Executed, ExecutorError> {
+    let mut overlay = Overlay::new(base);
+    let block = BlockInfo {
+        height: env.height,
+        time_ms: env.time_ms,
+        chain_id: env.chain_id.clone(),
+    };
+    let mut receipts = Vec::with_capacity(txs.len());
+    let mut gas_used: Gas = 0;
+    let mut gas_reserved: Gas = 0;
+    for (index, tx) in txs.iter().enumerate() {
+        let invalid = |reason| ExecutorError::Invalid { index, reason };
+        check_stateless(tx, &env.chain_id, &env.params).map_err(invalid)?;
+        gas_reserved = gas_reserved.saturating_add(tx.tx.gas_limit);
+        if gas_reserved > env.params.block_gas_limit {
+            return Err(invalid(InvalidTx::BlockGasExceeded));
+        }
+        let sender = tx.tx.sender_address();
+        let mut acct = account::load(&overlay, &sender)?;
+        if acct.nonce != tx.tx.nonce {
+            return Err(invalid(InvalidTx::BadNonce {
+                expected: acct.nonce,
+                got: tx.tx.nonce,
+            }));
+        }
+        acct.nonce += 1;
+        account::save(&mut overlay, &sender, &acct);
+
+        let intrinsic = intrinsic_gas(tx);
+        let tx_env = TxEnv {
+            block: block.clone(),
+            origin: sender,
+            nonce: tx.tx.nonce,
+            gas_limit: tx.tx.gas_limit - intrinsic,
+        };
+        let deploys = matches!(
+            tx.tx.payload,
+            TxPayload::Deploy { .. } | TxPayload::Instantiate { .. }
+        );
+        let outcome = if deploys && !may_deploy(&env.deploy_policy, tx) {
+            Err((ExecError::host(code::NOT_ALLOWED), 0))
+        } else {
+            let out = runtime.apply(&mut overlay, &tx_env, &tx.tx.payload)?;
+            match out.result {
+                Ok(ret) => Ok((ret, out.events, out.gas_used, out.contract)),
+                Err(e) => Err((e, out.gas_used)),
+            }
+        };
+        let (status, return_data, events, used) = match outcome {
+            Ok((ret, events, used, contract)) => {
+                // A deploy returns the new contract's address.
+                let ret = match contract {
+                    Some(address) => address.0.to_vec(),
+                    None => ret,
+                };
+                (TxStatus::Ok, ret, events, used)
+            }
+            Err((e, used)) => (
+                TxStatus::Failed {
+                    code: e.code,
+                    message: e.message,
+                },
+                Vec::new(),
+                Vec::new(),
+                used,
+            ),
+        };
+        let used = intrinsic + used;
+        gas_used += used;
+        receipts.push(Receipt {
+            tx_hash: tx.hash(),
+            status,
+            gas_used: used,
+            return_data: Bytes(return_data),
+            events,
+            height: env.height,
+            index: index as u32,
+        });
+    }
+    Ok(Executed {
+        receipts,
+        changes: overlay.into_changes(),
+        gas_used,
+    })
+}

@@ -1,0 +1,16 @@
+//! Block execution for Phalanx: the deterministic function from (committed state, block) to
+//! (state changes, receipts, state root), shared by the proposer, every replica and sync.
+//!
+//! - [`adapters`]: the contract runtime's view of the storage crate (state, compiled modules).
+//! - [`account`]: account records (nonces) in state.
+//! - [`block`]: executing a block's transactions.
+//! - [`genesis`]: the state at height 0, including preloaded contracts.
+
+pub mod account;
+pub mod adapters;
+pub mod block;
+mod error;
+pub mod genesis;
+
+pub use block::{BlockEnv, Executed, execute_block, intrinsic_gas};
+pub use error::{ExecutorError, InvalidTx};

@@ -1,0 +1,299 @@
+//! Block execution over real storage: nonces, failed receipts, deploy policy, state roots.
+
+use phalanx_executor::adapters::StoreView;
+use phalanx_executor::genesis::genesis_state;
+use phalanx_executor::{BlockEnv, ExecutorError, InvalidTx, execute_block, intrinsic_gas};
+use phalanx_genesis::{ConsensusParams, DeployPolicy};
+use phalanx_runtime::abi::code;
+use phalanx_runtime::{Runtime, RuntimeConfig, layout};
+use phalanx_storage::{Durability, KvStore, MemoryStore, StateStore, WriteBatch};
+use phalanx_types::{Address, Bytes, Hash, SecretKey, SignedTx, Tx, TxPayload, TxStatus};
+use std::sync::Arc;
+
+const CHAIN: &str = "exec-test";
+
+/// A counter in WAT: `inc` adds one to a u64 and returns it; `boom` writes then aborts.
+fn counter() -> Vec<u8> {
+    let text = r#"(module
+  (import "phalanx" "storage_read" (func $sread (param i32 i32 i32 i32) (result i64)))
+  (import "phalanx" "storage_write" (func $swrite (param i32 i32 i32 i32)))
+  (import "phalanx" "return_data" (func $ret (param i32 i32)))
+  (import "phalanx" "abort" (func $abort (param i32 i32 i32)))
+  (memory (export "memory") 1)
+  (data (i32.const 0) "n")
+  (data (i32.const 32) "boom")
+  (func (export "init") (param i32))
+  (func (export "inc") (param i32)
+    (drop (call $sread (i32.const 0) (i32.const 1) (i32.const 100) (i32.const 8)))
+    (i64.store (i32.const 100) (i64.add (i64.load (i32.const 100)) (i64.const 1)))
+    (call $swrite (i32.const 0) (i32.const 1) (i32.const 100) (i32.const 8))
+    (call $ret (i32.const 100) (i32.const 8)))
+  (func (export "boom") (param i32)
+    (call $swrite (i32.const 0) (i32.const 1) (i32.const 32) (i32.const 4))
+    (call $abort (i32.const 1500) (i32.const 32) (i32.const 4))))"#;
+    wat::parse_str(text).expect("wat")
+}
+
+struct Chain {
+    rt: Runtime,
+    kv: Arc<dyn KvStore>,
+    state: StateStore,
+    height: u64,
+    env: BlockEnv,
+    root: Hash,
+}
+
+impl Chain {
+    fn new(policy: DeployPolicy) -> Chain {
+        let kv: Arc<dyn KvStore> = Arc::new(MemoryStore::new());
+        let state = StateStore::new(kv.clone());
+        let mut batch = WriteBatch::new();
+        let root = state
+            .stage_commit(&mut batch, 0, &Default::default())
+            .unwrap();
+        kv.write(batch, Durability::Sync).unwrap();
+        Chain {
+            rt: Runtime::new(RuntimeConfig::default()).unwrap(),
+            kv,
+            state,
+            height: 0,
+            env: BlockEnv {
+                chain_id: CHAIN.into(),
+                height: 0,
+                time_ms: 1_000,
+                params: ConsensusParams::default(),
+                deploy_policy: policy,
+            },
+            root,
+        }
+    }
+
+    fn execute(&self, txs: &[SignedTx]) -> Result<phalanx_executor::Executed, ExecutorError> {
+        let mut env = self.env.clone();
+        env.height = self.height + 1;
+        env.time_ms += 1000 * env.height;
+        let rt = self.rt.clone();
+        let base = Arc::new(StoreView(self.state.clone()));
+        let txs = txs.to_vec();
+        std::thread::Builder::new()
+            .stack_size(phalanx_runtime::EXEC_STACK_BYTES)
+            .spawn(move || execute_block(&rt, base, &env, &txs))
+            .unwrap()
+            .join()
+            .unwrap()
+    }
+
+    fn commit(&mut self, txs: &[SignedTx]) -> phalanx_executor::Executed {
+        let out = self.execute(txs).expect("valid block");
+        self.height += 1;
+        let mut batch = WriteBatch::new();
+        self.root = self
+            .state
+            .stage_commit(&mut batch, self.height, &out.changes)
+            .unwrap();
+        self.kv.write(batch, Durability::Sync).unwrap();
+        out
+    }
+}
+
+fn key(seed: u8) -> SecretKey {
+    SecretKey::from_seed([seed; 32])
+}
+
+fn tx(key: &SecretKey, nonce: u64, payload: TxPayload) -> SignedTx {
+    Tx {
+        chain_id: CHAIN.into(),
+        sender: key.public_key(),
+        nonce,
+        gas_limit: 100_000_000,
+        payload,
+    }
+    .sign(key)
+}
+
+fn deploy(code: Vec<u8>) -> TxPayload {
+    TxPayload::Deploy {
+        code: Bytes(code),
+        init_args: Bytes(vec![]),
+    }
+}
+
+fn call(contract: Address, method: &str) -> TxPayload {
+    TxPayload::Call {
+        contract,
+        method: method.into(),
+        args: Bytes(vec![]),
+    }
+}
+
+#[test]
+fn receipts_nonces_and_failed_transactions() {
+    let mut chain = Chain::new(DeployPolicy::Anyone);
+    let alice = key(1);
+    let out = chain.commit(&[tx(&alice, 0, deploy(counter()))]);
+    assert_eq!(out.receipts[0].status, TxStatus::Ok);
+    let contract = Address::from_slice(&out.receipts[0].return_data.0).unwrap();
+    assert_eq!(contract, layout::contract_address(&alice.address(), 0));
+
+    let out = chain.commit(&[
+        tx(&alice, 1, call(contract, "inc")),
+        tx(&alice, 2, call(contract, "boom")),
+        tx(&alice, 3, call(contract, "inc")),
+    ]);
+    assert_eq!(out.receipts.len(), 3);
+    assert_eq!(out.receipts[0].return_data.0, 1u64.to_le_bytes());
+    assert_eq!(
+        out.receipts[1].status,
+        TxStatus::Failed {
+            code: 1500,
+            message: "boom".into()
+        }
+    );
+    assert!(out.receipts[1].gas_used >= intrinsic_gas(&tx(&alice, 2, call(contract, "boom"))));
+    // The failed call's write is gone; the next call sees the first increment.
+    assert_eq!(out.receipts[2].return_data.0, 2u64.to_le_bytes());
+    assert_eq!(
+        out.gas_used,
+        out.receipts.iter().map(|r| r.gas_used).sum::<u64>()
+    );
+    for (i, r) in out.receipts.iter().enumerate() {
+        assert_eq!((r.index, r.height), (i as u32, 2));
+    }
+
+    // The failed transaction consumed its nonce: 3 is used, 4 is next.
+    let replay = chain
+        .execute(&[tx(&alice, 3, call(contract, "inc"))])
+        .unwrap_err();
+    assert!(matches!(
+        replay,
+        ExecutorError::Invalid {
+            index: 0,
+            reason: InvalidTx::BadNonce {
+                expected: 4,
+                got: 3
+            }
+        }
+    ));
+}
+
+#[test]
+fn invalid_transactions_invalidate_the_block() {
+    let chain = Chain::new(DeployPolicy::Anyone);
+    let alice = key(1);
+    let mut wrong_chain = tx(&alice, 0, deploy(counter()));
+    wrong_chain.tx.chain_id = "other".into();
+    let resigned = wrong_chain.tx.clone().sign(&alice);
+    let mut forged = tx(&alice, 0, deploy(counter()));
+    forged.tx.nonce = 1;
+    let mut too_much = tx(&alice, 0, deploy(counter()));
+    too_much.tx.gas_limit = u64::MAX;
+    let too_much = too_much.tx.sign(&alice);
+    let mut too_little = tx(&alice, 0, deploy(counter()));
+    too_little.tx.gas_limit = 10;
+    let too_little = too_little.tx.sign(&alice);
+    for bad in [resigned, forged, too_much, too_little] {
+        let err = chain.execute(&[bad]).unwrap_err();
+        assert!(
+            matches!(err, ExecutorError::Invalid { index: 0, .. }),
+            "{err}"
+        );
+    }
+    // Gas limits of a block's transactions are bounded by the block gas limit.
+    let mut small = Chain::new(DeployPolicy::Anyone);
+    small.env.params.block_gas_limit = 150_000_000;
+    let err = small
+        .execute(&[
+            tx(&alice, 0, deploy(counter())),
+            tx(&alice, 1, deploy(counter())),
+        ])
+        .unwrap_err();
+    assert!(matches!(
+        err,
+        ExecutorError::Invalid {
+            index: 1,
+            reason: InvalidTx::BlockGasExceeded
+        }
+    ));
+}
+
+#[test]
+fn the_deploy_allowlist_is_enforced_and_costs_the_nonce() {
+    let allowed = key(1);
+    let other = key(2);
+    let mut chain = Chain::new(DeployPolicy::Allowlist(vec![allowed.address()]));
+    let out = chain.commit(&[
+        tx(&other, 0, deploy(counter())),
+        tx(&allowed, 0, deploy(counter())),
+    ]);
+    assert!(
+        matches!(out.receipts[0].status, TxStatus::Failed { code, .. } if code == code::NOT_ALLOWED)
+    );
+    assert_eq!(out.receipts[1].status, TxStatus::Ok);
+    let err = chain
+        .execute(&[tx(&other, 0, deploy(counter()))])
+        .unwrap_err();
+    assert!(matches!(
+        err,
+        ExecutorError::Invalid {
+            reason: InvalidTx::BadNonce {
+                expected: 1,
+                got: 0
+            },
+            ..
+        }
+    ));
+}
+
+#[test]
+fn identical_blocks_give_identical_roots() {
+    let alice = key(7);
+    let run = || {
+        let mut chain = Chain::new(DeployPolicy::Anyone);
+        let out = chain.commit(&[tx(&alice, 0, deploy(counter()))]);
+        let c = Address::from_slice(&out.receipts[0].return_data.0).unwrap();
+        let out2 = chain.commit(&[
+            tx(&alice, 1, call(c, "inc")),
+            tx(&alice, 2, call(c, "boom")),
+        ]);
+        (out.receipts, out2.receipts, chain.root)
+    };
+    let (a, b) = (run(), run());
+    assert_eq!(a, b);
+}
+
+#[test]
+fn genesis_contracts_deploy_at_known_addresses() {
+    let rt = Runtime::new(RuntimeConfig::default()).unwrap();
+    let deployer = key(3).address();
+    let mut genesis =
+        phalanx_genesis::Genesis::from_json(include_str!("../../../genesis/samples/example.json"))
+            .unwrap();
+    genesis.contracts = vec![phalanx_genesis::GenesisContract {
+        name: "counter".into(),
+        code: Bytes(counter()),
+        deployer,
+        init_args: String::new(),
+    }];
+    let changes = std::thread::Builder::new()
+        .stack_size(phalanx_runtime::EXEC_STACK_BYTES)
+        .spawn(move || genesis_state(&rt, &genesis))
+        .unwrap()
+        .join()
+        .unwrap()
+        .unwrap();
+    let address = layout::contract_address(&deployer, 0);
+    assert!(changes.contains_key(&layout::contract_key(&address)));
+    // A broken genesis contract is a clear startup error.
+    let rt = Runtime::new(RuntimeConfig::default()).unwrap();
+    let mut genesis =
+        phalanx_genesis::Genesis::from_json(include_str!("../../../genesis/samples/example.json"))
+            .unwrap();
+    genesis.contracts = vec![phalanx_genesis::GenesisContract {
+        name: "broken".into(),
+        code: Bytes(b"not wasm".to_vec()),
+        deployer,
+        init_args: String::new(),
+    }];
+    let err = genesis_state(&rt, &genesis).unwrap_err();
+    assert!(err.to_string().contains("broken"), "{err}");
+}
