@@ -5,12 +5,15 @@
 //! - [`account`]: account records (nonces) in state.
 //! - [`block`]: executing a block's transactions.
 //! - [`genesis`]: the state at height 0, including preloaded contracts.
+//! - [`mempool`]: admission (the same validity rules, checked before execution) and the
+//!   bounded pool a proposer fills blocks from.
 
 pub mod account;
 pub mod adapters;
 pub mod block;
 mod error;
 pub mod genesis;
+pub mod mempool;
 
 pub use block::{BlockEnv, Executed, execute_block, intrinsic_gas};
 pub use error::{ExecutorError, InvalidTx};

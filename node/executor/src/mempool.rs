@@ -1,0 +1,361 @@
+//! The mempool: valid transactions waiting for a block, bounded in count and bytes.
+//!
+//! Admission checks everything that can be checked before execution (signature, chain id,
+//! gas bounds, nonce against the committed account state) and answers the submitter with a
+//! clear error. Transactions are kept per sender in nonce order; a block takes, for each
+//! sender, the run of consecutive nonces starting at the sender's committed nonce. When the
+//! pool is full new transactions are refused, so a flood cannot grow memory without bound.
+
+use crate::block::check_stateless;
+use crate::error::InvalidTx;
+use phalanx_genesis::ConsensusParams;
+use phalanx_types::{Address, Hash, SignedTx};
+use std::collections::{BTreeMap, HashMap};
+
+/// Bounds of the pool.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct MempoolLimits {
+    /// Most transactions held.
+    pub max_txs: usize,
+    /// Most encoded bytes held.
+    pub max_bytes: usize,
+    /// How far ahead of its committed nonce a sender may queue.
+    pub max_nonce_gap: u64,
+}
+
+impl Default for MempoolLimits {
+    fn default() -> Self {
+        MempoolLimits {
+            max_txs: 50_000,
+            max_bytes: 64 * 1024 * 1024,
+            max_nonce_gap: 64,
+        }
+    }
+}
+
+/// Why a transaction was refused.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum AdmitError {
+    /// It can never be included.
+    #[error(transparent)]
+    Invalid(#[from] InvalidTx),
+    /// Its nonce was already used.
+    #[error("nonce too low: the account's next nonce is {expected}, got {got}")]
+    NonceTooLow {
+        /// The account's next nonce.
+        expected: u64,
+        /// The transaction's.
+        got: u64,
+    },
+    /// Its nonce is too far ahead of the account's.
+    #[error(
+        "nonce too high: the account's next nonce is {expected}, got {got} (at most {max_gap} ahead)"
+    )]
+    NonceTooHigh {
+        /// The account's next nonce.
+        expected: u64,
+        /// The transaction's.
+        got: u64,
+        /// Allowed queue depth.
+        max_gap: u64,
+    },
+    /// The same transaction is already pending.
+    #[error("transaction already pending")]
+    Duplicate,
+    /// Another transaction with this nonce is already pending.
+    #[error("another transaction with nonce {0} is already pending for this account")]
+    NonceTaken(u64),
+    /// The pool is at its limit.
+    #[error("mempool full")]
+    Full,
+}
+
+struct Pending {
+    tx: SignedTx,
+    hash: Hash,
+    bytes: usize,
+}
+
+/// Pending transactions.
+#[derive(Default)]
+pub struct Mempool {
+    limits: MempoolLimits,
+    by_sender: BTreeMap<Address, BTreeMap<u64, Pending>>,
+    by_hash: HashMap<Hash, (Address, u64)>,
+    bytes: usize,
+}
+
+impl std::fmt::Debug for Mempool {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Mempool")
+            .field("txs", &self.len())
+            .field("bytes", &self.bytes)
+            .finish()
+    }
+}
+
+impl Mempool {
+    /// An empty pool with `limits`.
+    pub fn new(limits: MempoolLimits) -> Mempool {
+        Mempool {
+            limits,
+            ..Mempool::default()
+        }
+    }
+
+    /// Transactions held.
+    pub fn len(&self) -> usize {
+        self.by_hash.len()
+    }
+
+    /// Whether the pool is empty.
+    pub fn is_empty(&self) -> bool {
+        self.by_hash.is_empty()
+    }
+
+    /// Encoded bytes held.
+    pub fn bytes(&self) -> usize {
+        self.bytes
+    }
+
+    /// Whether `hash` is pending.
+    pub fn contains(&self, hash: &Hash) -> bool {
+        self.by_hash.contains_key(hash)
+    }
+
+    /// Admits `tx` if it is valid against the committed `account_nonce` of its sender.
+    pub fn admit(
+        &mut self,
+        tx: SignedTx,
+        account_nonce: u64,
+        chain_id: &str,
+        params: &ConsensusParams,
+    ) -> Result<Hash, AdmitError> {
+        let hash = tx.hash();
+        if self.by_hash.contains_key(&hash) {
+            return Err(AdmitError::Duplicate);
+        }
+        check_stateless(&tx, chain_id, params)?;
+        let nonce = tx.tx.nonce;
+        if nonce < account_nonce {
+            return Err(AdmitError::NonceTooLow {
+                expected: account_nonce,
+                got: nonce,
+            });
+        }
+        if nonce - account_nonce >= self.limits.max_nonce_gap {
+            return Err(AdmitError::NonceTooHigh {
+                expected: account_nonce,
+                got: nonce,
+                max_gap: self.limits.max_nonce_gap,
+            });
+        }
+        let sender = tx.tx.sender_address();
+        if self
+            .by_sender
+            .get(&sender)
+            .is_some_and(|q| q.contains_key(&nonce))
+        {
+            return Err(AdmitError::NonceTaken(nonce));
+        }
+        let bytes = tx.to_bytes().len();
+        if self.len() >= self.limits.max_txs || self.bytes + bytes > self.limits.max_bytes {
+            return Err(AdmitError::Full);
+        }
+        self.bytes += bytes;
+        self.by_hash.insert(hash, (sender, nonce));
+        self.by_sender
+            .entry(sender)
+            .or_default()
+            .insert(nonce, Pending { tx, hash, bytes });
+        Ok(hash)
+    }
+
+    /// Transactions for the next block: for each sender (in address order), the consecutive
+    /// nonces from its committed nonce, within the block's count, byte and gas limits.
+    pub fn select(
+        &self,
+        account_nonce: impl Fn(&Address) -> u64,
+        params: &ConsensusParams,
+    ) -> Vec<SignedTx> {
+        let mut out = Vec::new();
+        let (mut bytes, mut gas) = (0u64, 0u64);
+        'senders: for (sender, queue) in &self.by_sender {
+            let first = account_nonce(sender);
+            for (expected, (nonce, p)) in (first..).zip(queue.range(first..)) {
+                if *nonce != expected {
+                    break;
+                }
+                let full = out.len() as u64 >= u64::from(params.max_block_txs)
+                    || bytes + p.bytes as u64 > params.max_block_bytes
+                    || gas + p.tx.tx.gas_limit > params.block_gas_limit;
+                if full {
+                    break 'senders;
+                }
+                bytes += p.bytes as u64;
+                gas += p.tx.tx.gas_limit;
+                out.push(p.tx.clone());
+            }
+        }
+        out
+    }
+
+    /// Drops every transaction whose nonce is below its sender's committed nonce (after a
+    /// block commits: the included ones and any that can no longer be included).
+    pub fn prune(&mut self, account_nonce: impl Fn(&Address) -> u64) {
+        let mut emptied = Vec::new();
+        for (sender, queue) in self.by_sender.iter_mut() {
+            let floor = account_nonce(sender);
+            let stale: Vec<u64> = queue.range(..floor).map(|(n, _)| *n).collect();
+            for n in stale {
+                if let Some(p) = queue.remove(&n) {
+                    self.bytes -= p.bytes;
+                    self.by_hash.remove(&p.hash);
+                }
+            }
+            if queue.is_empty() {
+                emptied.push(*sender);
+            }
+        }
+        for s in emptied {
+            self.by_sender.remove(&s);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use phalanx_types::{Bytes, SecretKey, Tx, TxPayload};
+
+    const CHAIN: &str = "mempool-test";
+
+    fn tx(key: &SecretKey, nonce: u64) -> SignedTx {
+        Tx {
+            chain_id: CHAIN.into(),
+            sender: key.public_key(),
+            nonce,
+            gas_limit: 1_000_000,
+            payload: TxPayload::Call {
+                contract: Address([1; 32]),
+                method: "ping".into(),
+                args: Bytes(vec![0; 100]),
+            },
+        }
+        .sign(key)
+    }
+
+    fn params() -> ConsensusParams {
+        ConsensusParams::default()
+    }
+
+    #[test]
+    fn admission_gives_clear_errors_and_loses_nothing() {
+        let mut pool = Mempool::new(MempoolLimits::default());
+        let k = SecretKey::from_seed([1; 32]);
+        let h = pool.admit(tx(&k, 5), 5, CHAIN, &params()).unwrap();
+        assert!(pool.contains(&h));
+        assert_eq!(
+            pool.admit(tx(&k, 5), 5, CHAIN, &params()),
+            Err(AdmitError::Duplicate)
+        );
+        assert_eq!(
+            pool.admit(tx(&k, 4), 5, CHAIN, &params()),
+            Err(AdmitError::NonceTooLow {
+                expected: 5,
+                got: 4
+            })
+        );
+        assert!(matches!(
+            pool.admit(tx(&k, 500), 5, CHAIN, &params()),
+            Err(AdmitError::NonceTooHigh { .. })
+        ));
+        let mut other = tx(&k, 5);
+        other.tx.gas_limit += 1;
+        let other = other.tx.sign(&k);
+        assert_eq!(
+            pool.admit(other, 5, CHAIN, &params()),
+            Err(AdmitError::NonceTaken(5))
+        );
+        let mut forged = tx(&k, 6);
+        forged.tx.nonce = 7;
+        assert!(matches!(
+            pool.admit(forged, 5, CHAIN, &params()),
+            Err(AdmitError::Invalid(_))
+        ));
+        assert!(matches!(
+            pool.admit(tx(&k, 6), 5, "other-chain", &params()),
+            Err(AdmitError::Invalid(_))
+        ));
+        assert_eq!(
+            pool.len(),
+            1,
+            "refused transactions leave the pool unchanged"
+        );
+    }
+
+    #[test]
+    fn selection_follows_nonces_and_limits_and_prune_evicts() {
+        let mut pool = Mempool::new(MempoolLimits::default());
+        let a = SecretKey::from_seed([1; 32]);
+        let b = SecretKey::from_seed([2; 32]);
+        for n in [2, 0, 1, 4] {
+            pool.admit(tx(&a, n), 0, CHAIN, &params()).unwrap();
+        }
+        pool.admit(tx(&b, 0), 0, CHAIN, &params()).unwrap();
+        let picked = pool.select(|_| 0, &params());
+        let a_nonces: Vec<u64> = picked
+            .iter()
+            .filter(|t| t.tx.sender == a.public_key())
+            .map(|t| t.tx.nonce)
+            .collect();
+        assert_eq!(a_nonces, vec![0, 1, 2], "stops at the gap before 4");
+        assert_eq!(picked.len(), 4);
+        let mut small = params();
+        small.max_block_txs = 2;
+        assert_eq!(pool.select(|_| 0, &small).len(), 2);
+
+        // After a block that used a's nonces 0..=2, only a's 4 and b's 0 remain.
+        pool.prune(|s| if *s == a.address() { 3 } else { 0 });
+        assert_eq!(pool.len(), 2);
+        let before = pool.bytes();
+        pool.prune(|_| 10);
+        assert!(pool.is_empty());
+        assert!(before > 0 && pool.bytes() == 0);
+    }
+
+    #[test]
+    fn a_flood_is_refused_at_the_limit() {
+        let limits = MempoolLimits {
+            max_txs: 100,
+            max_bytes: 1 << 20,
+            max_nonce_gap: 64,
+        };
+        let mut pool = Mempool::new(limits);
+        let mut refused = 0;
+        for seed in 0..200u8 {
+            let k = SecretKey::from_seed([seed; 32]);
+            match pool.admit(tx(&k, 0), 0, CHAIN, &params()) {
+                Ok(_) => {}
+                Err(AdmitError::Full) => refused += 1,
+                Err(e) => panic!("{e}"),
+            }
+        }
+        assert_eq!((pool.len(), refused), (100, 100));
+        let limits = MempoolLimits {
+            max_txs: 10_000,
+            max_bytes: 3_000,
+            max_nonce_gap: 64,
+        };
+        let mut pool = Mempool::new(limits);
+        for seed in 0..100u8 {
+            let _ = pool.admit(
+                tx(&SecretKey::from_seed([seed; 32]), 0),
+                0,
+                CHAIN,
+                &params(),
+            );
+        }
+        assert!(pool.bytes() <= 3_000 && pool.len() < 100);
+    }
+}
