@@ -18,6 +18,12 @@ fn setup() -> (TestEnv, Address, Address, Address) {
     (env, token, alice, bob)
 }
 
+/// Calls `method` and asserts it succeeded.
+fn ok(env: &mut TestEnv, from: Address, token: Address, method: &str, args: Value) {
+    let r = env.call::<Value>(from, token, method, args);
+    assert!(r.result.is_ok(), "{method}: {:?}", r.result);
+}
+
 fn balance(env: &TestEnv, token: Address, who: Address) -> String {
     env.query::<String>(token, "balance_of", json!({"account": who}))
         .unwrap()
@@ -61,26 +67,20 @@ fn transfer_moves_tokens_and_reports_gas() {
 fn double_spend_and_overdraft_fail_cleanly() {
     let (mut env, token, alice, bob) = setup();
     let carol = TestEnv::account("carol");
-    assert!(
-        env.call::<()>(
-            alice,
-            token,
-            "transfer",
-            json!({"to": bob, "amount": "100"})
-        )
-        .result
-        .is_ok()
+    ok(
+        &mut env,
+        alice,
+        token,
+        "transfer",
+        json!({"to": bob, "amount": "100"}),
     );
     // Bob spends his 100 once; the second spend of the same coins fails.
-    assert!(
-        env.call::<()>(
-            bob,
-            token,
-            "transfer",
-            json!({"to": carol, "amount": "100"})
-        )
-        .result
-        .is_ok()
+    ok(
+        &mut env,
+        bob,
+        token,
+        "transfer",
+        json!({"to": carol, "amount": "100"}),
     );
     let again = env.call::<()>(
         bob,
@@ -110,15 +110,12 @@ fn double_spend_and_overdraft_fail_cleanly() {
 fn allowances_are_spent_exactly_once() {
     let (mut env, token, alice, bob) = setup();
     let carol = TestEnv::account("carol");
-    assert!(
-        env.call::<()>(
-            alice,
-            token,
-            "approve",
-            json!({"spender": bob, "amount": "70"})
-        )
-        .result
-        .is_ok()
+    ok(
+        &mut env,
+        alice,
+        token,
+        "approve",
+        json!({"spender": bob, "amount": "70"}),
     );
     assert_eq!(
         env.query::<String>(token, "allowance", json!({"owner": alice, "spender": bob}))
@@ -133,15 +130,12 @@ fn allowances_are_spent_exactly_once() {
         json!({"from": alice, "to": carol, "amount": "1"}),
     );
     assert_eq!(denied.result.unwrap_err().code, 1101);
-    assert!(
-        env.call::<()>(
-            bob,
-            token,
-            "transfer_from",
-            json!({"from": alice, "to": carol, "amount": "50"})
-        )
-        .result
-        .is_ok()
+    ok(
+        &mut env,
+        bob,
+        token,
+        "transfer_from",
+        json!({"from": alice, "to": carol, "amount": "50"}),
     );
     let over = env.call::<()>(
         bob,
@@ -172,10 +166,12 @@ fn the_full_u128_range_moves_and_is_bounded() {
         )
         .unwrap();
     // The whole u128 supply moves; nothing more exists to move.
-    assert!(
-        env.call::<()>(alice, a, "transfer", json!({"to": bob, "amount": max}))
-            .result
-            .is_ok()
+    ok(
+        &mut env,
+        alice,
+        a,
+        "transfer",
+        json!({"to": bob, "amount": max}),
     );
     assert_eq!(balance(&env, a, bob), max);
     assert_eq!(balance(&env, a, alice), "0");
