@@ -54,6 +54,16 @@ pub enum DeployPolicy {
     Allowlist(Vec<Address>),
 }
 
+impl DeployPolicy {
+    /// True if `address` may deploy contracts under this policy.
+    pub fn allows(&self, address: &Address) -> bool {
+        match self {
+            DeployPolicy::Anyone => true,
+            DeployPolicy::Allowlist(list) => list.contains(address),
+        }
+    }
+}
+
 /// A contract instantiated at genesis.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -181,10 +191,7 @@ impl Genesis {
 
     /// True if `address` may deploy contracts at genesis.
     pub fn may_deploy(&self, address: &Address) -> bool {
-        match &self.deploy_policy {
-            DeployPolicy::Anyone => true,
-            DeployPolicy::Allowlist(list) => list.contains(address),
-        }
+        self.deploy_policy.allows(address)
     }
 }
 

@@ -73,13 +73,6 @@ pub fn check_stateless(
     Ok(())
 }
 
-fn may_deploy(policy: &DeployPolicy, tx: &SignedTx) -> bool {
-    match policy {
-        DeployPolicy::Anyone => true,
-        DeployPolicy::Allowlist(list) => list.contains(&tx.tx.sender_address()),
-    }
-}
-
 /// Executes `txs` on top of `base` (the state after the parent block).
 pub fn execute_block(
     runtime: &Runtime,
@@ -125,7 +118,7 @@ pub fn execute_block(
             tx.tx.payload,
             TxPayload::Deploy { .. } | TxPayload::Instantiate { .. }
         );
-        let outcome = if deploys && !may_deploy(&env.deploy_policy, tx) {
+        let outcome = if deploys && !env.deploy_policy.allows(&sender) {
             Err((ExecError::host(code::NOT_ALLOWED), 0))
         } else {
             let out = runtime.apply(&mut overlay, &tx_env, &tx.tx.payload)?;
