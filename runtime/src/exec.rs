@@ -389,19 +389,26 @@ impl Runtime {
         overlay.begin();
         let key = layout::code_key(&hash);
         if overlay.get(&key)?.is_none() {
-            if self.check_code(code_bytes).is_err() {
+            // Our structural rules first (cheap, bounded), then wasmtime validates the wasm
+            // while compiling it: each module is parsed and validated once.
+            let module = match validate(code_bytes, &self.inner.limits) {
+                Ok(()) => Module::from_binary(&self.inner.engine, code_bytes).ok(),
+                Err(_) => None,
+            };
+            let Some(module) = module else {
                 overlay.rollback();
                 return Ok(failed(ExecError::host(code::INVALID_MODULE), meter.used));
-            }
-            let module = Module::from_binary(&self.inner.engine, code_bytes)
-                .map_err(RuntimeError::engine)?;
+            };
             self.inner.cache.store_compiled(&hash, &module)?;
             self.inner
                 .cache
                 .prepare(&self.inner.linker, hash, &module)?;
             overlay.set(key, code_bytes.to_vec());
         }
-        let mut outcome = self.instantiate_with(overlay, env, &hash, init_args, meter)?;
+        let mut outcome = match meter.charge(self.inner.schedule.new_contract) {
+            Ok(()) => self.create_contract(overlay, env, &hash, init_args, meter)?,
+            Err(e) => failed(e, meter.used),
+        };
         if outcome.result.is_ok() {
             overlay.commit();
         } else {
@@ -419,24 +426,26 @@ impl Runtime {
         code_hash: &Hash,
         init_args: &[u8],
     ) -> Result<Outcome, RuntimeError> {
-        let meter = Meter::new(env.gas_limit);
-        self.instantiate_with(overlay, env, code_hash, init_args, meter)
-    }
-
-    fn instantiate_with(
-        &self,
-        overlay: &mut Overlay,
-        env: &TxEnv,
-        code_hash: &Hash,
-        init_args: &[u8],
-        mut meter: Meter,
-    ) -> Result<Outcome, RuntimeError> {
+        let mut meter = Meter::new(env.gas_limit);
         if let Err(e) = meter.charge(self.inner.schedule.new_contract) {
             return Ok(failed(e, meter.used));
         }
         if overlay.get(&layout::code_key(code_hash))?.is_none() {
             return Ok(failed(ExecError::host(code::UNKNOWN_CODE), meter.used));
         }
+        self.create_contract(overlay, env, code_hash, init_args, meter)
+    }
+
+    /// Records a contract of stored code `code_hash` at its derived address and runs its
+    /// `init` (the `new_contract` gas is already charged).
+    fn create_contract(
+        &self,
+        overlay: &mut Overlay,
+        env: &TxEnv,
+        code_hash: &Hash,
+        init_args: &[u8],
+        meter: Meter,
+    ) -> Result<Outcome, RuntimeError> {
         let address = layout::contract_address(&env.origin, env.nonce);
         let key = layout::contract_key(&address);
         if overlay.get(&key)?.is_some() {
