@@ -123,12 +123,12 @@ pub(crate) struct Frame {
 /// Maps a wasmtime error from a call or instantiation to a deterministic failure, or to a node
 /// fault when it is not something the contract caused.
 fn classify(err: wasmtime::Error) -> Result<ExecError, RuntimeError> {
-    if let Some(trap) = err.downcast_ref::<HostTrap>() {
-        return match trap {
-            HostTrap::Exec(e) => Ok(e.clone()),
-            HostTrap::Fault(f) => Err(RuntimeError::Engine(f.to_string())),
-        };
-    }
+    let err = match err.downcast::<HostTrap>() {
+        Ok(HostTrap::Exec(e)) => return Ok(e),
+        // Keep the fault's own kind (a storage failure stays a storage failure).
+        Ok(HostTrap::Fault(f)) => return Err(f),
+        Err(err) => err,
+    };
     if let Some(trap) = err.downcast_ref::<Trap>() {
         let c = match trap {
             Trap::OutOfFuel => code::OUT_OF_GAS,

@@ -101,14 +101,18 @@ impl Overlay {
         self.layers.len() - 1
     }
 
+    /// The newest layer's entry for `key`: `Some(None)` if a layer deleted it, `None` if no
+    /// layer mentions it (the base decides).
+    fn layered(&self, key: &[u8]) -> Option<&Option<Vec<u8>>> {
+        self.layers.iter().rev().find_map(|layer| layer.get(key))
+    }
+
     /// The value of `key` as seen through every layer.
     pub fn get(&self, key: &[u8]) -> Result<Option<Vec<u8>>, RuntimeError> {
-        for layer in self.layers.iter().rev() {
-            if let Some(v) = layer.get(key) {
-                return Ok(v.clone());
-            }
+        match self.layered(key) {
+            Some(v) => Ok(v.clone()),
+            None => self.base.get(key),
         }
-        self.base.get(key)
     }
 
     /// Sets `key` in the top layer.
@@ -137,41 +141,33 @@ impl Overlay {
         let mut cursor: Option<Vec<u8>> = after.filter(|a| *a >= prefix).map(<[u8]>::to_vec);
         loop {
             let from_base = self.base.next(prefix, cursor.as_deref())?;
-            let mut best: Option<(Vec<u8>, Option<Vec<u8>>)> = None;
-            for layer in &self.layers {
-                let lower = match &cursor {
-                    Some(c) => Bound::Excluded(c.clone()),
-                    None => Bound::Included(prefix.to_vec()),
-                };
-                let hit = layer
-                    .range((lower, Bound::Unbounded))
-                    .next()
-                    .filter(|(k, _)| k.starts_with(prefix));
-                if let Some((k, _)) = hit
-                    && best.as_ref().is_none_or(|(b, _)| k < b)
-                {
-                    best = Some((k.clone(), None));
-                }
-            }
-            let key = match (&from_base, best) {
+            let lower = match cursor.as_deref() {
+                Some(c) => Bound::Excluded(c),
+                None => Bound::Included(prefix),
+            };
+            // The smallest key after the cursor in any layer.
+            let from_layers = self
+                .layers
+                .iter()
+                .filter_map(|layer| {
+                    layer
+                        .range::<[u8], _>((lower, Bound::Unbounded))
+                        .next()
+                        .map(|(k, _)| k)
+                        .filter(|k| k.starts_with(prefix))
+                })
+                .min();
+            let key = match (&from_base, from_layers) {
                 (None, None) => return Ok(None),
-                (Some((bk, _)), Some((lk, _))) if lk <= *bk => lk,
+                (Some((bk, _)), Some(lk)) if lk <= bk => lk.clone(),
                 (Some((bk, _)), _) => bk.clone(),
-                (None, Some((lk, _))) => lk,
+                (None, Some(lk)) => lk.clone(),
             };
             // The newest layer that mentions the key decides; otherwise the base value stands.
-            let mut value = None;
-            let mut decided = false;
-            for layer in self.layers.iter().rev() {
-                if let Some(v) = layer.get(&key) {
-                    value = v.clone();
-                    decided = true;
-                    break;
-                }
-            }
-            if !decided {
-                value = from_base.and_then(|(k, v)| (k == key).then_some(v));
-            }
+            let value = match self.layered(&key) {
+                Some(v) => v.clone(),
+                None => from_base.and_then(|(k, v)| (k == key).then_some(v)),
+            };
             match value {
                 Some(v) => return Ok(Some((key, v))),
                 None => cursor = Some(key),
