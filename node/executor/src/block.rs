@@ -49,12 +49,13 @@ pub struct Executed {
     pub gas_used: Gas,
 }
 
-/// Checks what can be checked without state: signature, chain id, gas limit bounds.
+/// Checks what can be checked without state: signature, chain id, gas limit bounds. Returns
+/// the transaction's intrinsic gas (computed once: it encodes the whole transaction).
 pub fn check_stateless(
     tx: &SignedTx,
     chain_id: &str,
     params: &ConsensusParams,
-) -> Result<(), InvalidTx> {
+) -> Result<Gas, InvalidTx> {
     tx.verify(chain_id)
         .map_err(|e| InvalidTx::Malformed(e.to_string()))?;
     if tx.tx.gas_limit > params.max_tx_gas {
@@ -70,7 +71,7 @@ pub fn check_stateless(
             intrinsic,
         });
     }
-    Ok(())
+    Ok(intrinsic)
 }
 
 /// Executes `txs` on top of `base` (the state after the parent block).
@@ -91,7 +92,7 @@ pub fn execute_block(
     let mut gas_reserved: Gas = 0;
     for (index, tx) in txs.iter().enumerate() {
         let invalid = |reason| ExecutorError::Invalid { index, reason };
-        check_stateless(tx, &env.chain_id, &env.params).map_err(invalid)?;
+        let intrinsic = check_stateless(tx, &env.chain_id, &env.params).map_err(invalid)?;
         gas_reserved = gas_reserved.saturating_add(tx.tx.gas_limit);
         if gas_reserved > env.params.block_gas_limit {
             return Err(invalid(InvalidTx::BlockGasExceeded));
@@ -107,7 +108,6 @@ pub fn execute_block(
         acct.nonce += 1;
         account::save(&mut overlay, &sender, &acct);
 
-        let intrinsic = intrinsic_gas(tx);
         let tx_env = TxEnv {
             block: block.clone(),
             origin: sender,
