@@ -5,6 +5,7 @@ mod config;
 mod home;
 mod keys;
 mod node;
+mod service;
 
 use clap::Parser;
 

@@ -3,14 +3,16 @@
 use crate::config::NodeConfig;
 use crate::home::{Home, init_home};
 use crate::keys;
+use crate::service::{Service, Standalone};
 use anyhow::{Context, Result, bail};
+use phalanx_core::chain::write_genesis;
+use phalanx_core::{Chain, ChainInfo, NodeCore};
 use phalanx_executor::adapters::KvArtifacts;
 use phalanx_executor::genesis::genesis_state;
+use phalanx_executor::mempool::MempoolLimits;
 use phalanx_genesis::{ConsensusParams, DeployPolicy, Genesis};
 use phalanx_runtime::{EXEC_STACK_BYTES, Runtime, RuntimeConfig, StateChanges};
-use phalanx_storage::{
-    BlockStore, Column, Durability, KvStore, RocksStore, StateStore, WriteBatch,
-};
+use phalanx_storage::{Column, KvStore, RocksStore, WriteBatch};
 use std::net::SocketAddr;
 use std::path::Path;
 use std::sync::Arc;
@@ -37,10 +39,9 @@ pub fn open_chain(home: &Home, genesis: &Genesis) -> Result<Arc<dyn KvStore>> {
         ),
         None => {
             let changes = genesis_changes(kv.clone(), genesis)?;
-            let mut batch = WriteBatch::new();
-            let root = StateStore::new(kv.clone()).stage_commit(&mut batch, 0, &changes)?;
-            batch.put(Column::Meta, GENESIS_HASH_KEY, hash.0);
-            kv.write(batch, Durability::Sync)?;
+            let mut marker = WriteBatch::new();
+            marker.put(Column::Meta, GENESIS_HASH_KEY, hash.0);
+            let root = write_genesis(&kv, &changes, marker)?;
             tracing::info!(genesis = %hash, state_root = %root, "initialized chain state from genesis");
         }
     }
@@ -125,25 +126,37 @@ fn run(home: &Home, config: &NodeConfig) -> Result<()> {
     let genesis = Genesis::load(home.genesis())?;
     let validator = keys::read_key(&home.validator_key())?;
     let kv = open_chain(home, &genesis)?;
-    let blocks = BlockStore::new(kv.clone());
-    let height = blocks.latest_height()?;
-    let is_validator = genesis.validator_set().contains(&validator.address());
+    let runtime = Arc::new(Runtime::with_store(
+        RuntimeConfig::default(),
+        Arc::new(KvArtifacts(kv.clone())),
+    )?);
+    let chain = Chain::open(kv, ChainInfo::from_genesis(&genesis), runtime)?;
+    let core = NodeCore::new(chain, Some(validator.clone()), MempoolLimits::default())?;
+    let tip = core.chain().tip();
     tracing::info!(
         moniker = %config.moniker,
         chain_id = %genesis.chain_id,
         validators = genesis.validators.len(),
-        height,
+        height = tip.height,
         validator = %validator.address(),
-        is_validator,
-        "node ready; block production arrives with the node (issue 6)"
+        is_validator = core.validator().is_some(),
+        "starting node"
     );
-    let runtime = tokio::runtime::Builder::new_multi_thread()
+    let rt = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()?;
-    runtime.block_on(async {
-        shutdown_signal().await;
-    });
-    tracing::info!("shutting down");
+    rt.block_on(async {
+        let service = Service::spawn(core, tokio::runtime::Handle::current(), Standalone)?;
+        let mut status = service.status.clone();
+        tokio::select! {
+            _ = shutdown_signal() => tracing::info!("shutting down"),
+            _ = async { while status.changed().await.is_ok() {} } => {
+                tracing::error!("the node core stopped");
+            }
+        }
+        service.shutdown().await
+    })?;
+    tracing::info!("stopped");
     Ok(())
 }
 
@@ -172,6 +185,7 @@ async fn shutdown_signal() {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use phalanx_storage::StateStore;
 
     #[test]
     fn genesis_is_written_once_and_checked() {

@@ -200,6 +200,23 @@ impl Mempool {
         out
     }
 
+    /// Removes the transaction with `hash` (one that turned out invalid while a block was
+    /// built). Returns whether it was pending.
+    pub fn remove(&mut self, hash: &Hash) -> bool {
+        let Some((sender, nonce)) = self.by_hash.remove(hash) else {
+            return false;
+        };
+        if let Some(queue) = self.by_sender.get_mut(&sender) {
+            if let Some(p) = queue.remove(&nonce) {
+                self.bytes -= p.bytes;
+            }
+            if queue.is_empty() {
+                self.by_sender.remove(&sender);
+            }
+        }
+        true
+    }
+
     /// Drops every transaction whose nonce is below its sender's committed nonce (after a
     /// block commits: the included ones and any that can no longer be included).
     pub fn prune(&mut self, account_nonce: impl Fn(&Address) -> u64) {
@@ -322,6 +339,23 @@ mod tests {
         pool.prune(|_| 10);
         assert!(pool.is_empty());
         assert!(before > 0 && pool.bytes() == 0);
+    }
+
+    #[test]
+    fn remove_frees_the_slot_and_its_bytes() {
+        let mut pool = Mempool::new(MempoolLimits::default());
+        let a = SecretKey::from_seed([1; 32]);
+        let h0 = pool.admit(tx(&a, 0), 0, CHAIN, &params()).unwrap();
+        let h1 = pool.admit(tx(&a, 1), 0, CHAIN, &params()).unwrap();
+        let both = pool.bytes();
+        assert!(pool.remove(&h1));
+        assert!(!pool.remove(&h1), "already gone");
+        assert!(!pool.contains(&h1) && pool.contains(&h0));
+        assert_eq!(pool.bytes(), both / 2);
+        assert!(pool.remove(&h0));
+        assert!(pool.is_empty() && pool.bytes() == 0);
+        pool.admit(tx(&a, 1), 0, CHAIN, &params())
+            .expect("the nonce is free again");
     }
 
     #[test]

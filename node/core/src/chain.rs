@@ -1,0 +1,475 @@
+//! The committed chain: block building and validation (a block is executed before anyone
+//! votes for it), atomic commits, the consensus write-ahead log and equivocation evidence.
+
+use crate::error::{BlockError, CoreError};
+use phalanx_consensus::WalEntry;
+use phalanx_executor::account::Account;
+use phalanx_executor::adapters::StoreView;
+use phalanx_executor::{BlockEnv, ExecutorError, execute_block};
+use phalanx_genesis::{ConsensusParams, DeployPolicy, Genesis};
+use phalanx_runtime::{Runtime, layout};
+use phalanx_storage::{BlockStore, Column, Durability, KvStore, StateStore, WriteBatch};
+use phalanx_types::consensus::Evidence;
+use phalanx_types::merkle::merkle_root;
+use phalanx_types::{
+    Address, Block, CommitCertificate, Gas, Hash, Header, Height, Receipt, SignedTx, ValidatorSet,
+    View, decode, encode,
+};
+use std::sync::Arc;
+
+/// The chain rules every node shares, taken from genesis.
+#[derive(Debug, Clone)]
+pub struct ChainInfo {
+    /// Chain id.
+    pub chain_id: String,
+    /// The validator set.
+    pub validators: ValidatorSet,
+    /// Block and timing parameters.
+    pub params: ConsensusParams,
+    /// Who may deploy contracts.
+    pub deploy_policy: DeployPolicy,
+    /// Genesis time (ms); block 1 must be later.
+    pub genesis_time_ms: u64,
+}
+
+impl ChainInfo {
+    /// The rules of `genesis`.
+    pub fn from_genesis(genesis: &Genesis) -> ChainInfo {
+        ChainInfo {
+            chain_id: genesis.chain_id.clone(),
+            validators: genesis.validator_set(),
+            params: genesis.params.clone(),
+            deploy_policy: genesis.deploy_policy.clone(),
+            genesis_time_ms: genesis.genesis_time_ms,
+        }
+    }
+}
+
+/// The last committed block.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Tip {
+    /// Its height (0: only genesis).
+    pub height: Height,
+    /// Its hash ([`Hash::ZERO`] at genesis).
+    pub hash: Hash,
+    /// Its timestamp (the genesis time at height 0).
+    pub timestamp_ms: u64,
+    /// The view of its commit certificate (0 at genesis).
+    pub view: View,
+    /// Its state root.
+    pub state_root: Hash,
+}
+
+/// A block executed on top of the tip, ready to commit: its receipts and the staged state
+/// writes. Valid only while the tip has not moved.
+#[derive(Debug, Clone)]
+pub struct ExecutedBlock {
+    /// Receipts, in transaction order.
+    pub receipts: Vec<Receipt>,
+    /// Gas used by all transactions.
+    pub gas_used: Gas,
+    /// The state root after the block.
+    pub state_root: Hash,
+    /// The receipts root.
+    pub receipts_root: Hash,
+    /// Parent the block was executed on.
+    parent: Hash,
+    batch: WriteBatch,
+}
+
+/// Why executing a list of transactions did not give a block.
+enum ExecFailure {
+    /// The transaction at this index can never be included.
+    Invalid(usize, String),
+    /// The node failed.
+    Fault(CoreError),
+}
+
+/// The committed chain over a key-value store.
+pub struct Chain {
+    kv: Arc<dyn KvStore>,
+    blocks: BlockStore,
+    state: StateStore,
+    runtime: Arc<Runtime>,
+    info: ChainInfo,
+    tip: Tip,
+    wal_seq: u64,
+}
+
+impl std::fmt::Debug for Chain {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Chain").field("tip", &self.tip).finish()
+    }
+}
+
+fn receipts_root(receipts: &[Receipt]) -> Hash {
+    let leaves: Vec<Hash> = receipts.iter().map(Receipt::hash).collect();
+    merkle_root(&leaves)
+}
+
+/// Writes the genesis state (version 0 of the state tree) into an empty store, staging
+/// `extra` writes (for example the genesis hash) into the same synced batch. Returns the
+/// genesis state root.
+pub fn write_genesis(
+    kv: &Arc<dyn KvStore>,
+    changes: &phalanx_runtime::StateChanges,
+    extra: WriteBatch,
+) -> Result<Hash, CoreError> {
+    let mut batch = WriteBatch::new();
+    let root = StateStore::new(kv.clone()).stage_commit(&mut batch, 0, changes)?;
+    batch.extend(extra);
+    kv.write(batch, Durability::Sync)?;
+    Ok(root)
+}
+
+impl Chain {
+    /// Opens the chain in `kv`, which must already hold the genesis state (version 0).
+    pub fn open(
+        kv: Arc<dyn KvStore>,
+        info: ChainInfo,
+        runtime: Arc<Runtime>,
+    ) -> Result<Chain, CoreError> {
+        let blocks = BlockStore::new(kv.clone());
+        let state = StateStore::new(kv.clone());
+        let height = blocks.latest_height()?;
+        let tip = if height == 0 {
+            Tip {
+                height: 0,
+                hash: Hash::ZERO,
+                timestamp_ms: info.genesis_time_ms,
+                view: 0,
+                state_root: state.root(0)?,
+            }
+        } else {
+            let block = blocks
+                .block(height)?
+                .ok_or_else(|| CoreError::Corrupt(format!("block {height} missing")))?;
+            let cert = blocks
+                .certificate(height)?
+                .ok_or_else(|| CoreError::Corrupt(format!("certificate {height} missing")))?;
+            Tip {
+                height,
+                hash: block.hash(),
+                timestamp_ms: block.header.timestamp_ms,
+                view: cert.view,
+                state_root: block.header.state_root,
+            }
+        };
+        let wal_seq = match kv.scan(Column::Wal, &[], None, usize::MAX)?.last() {
+            Some((k, _)) => seq_of(k)? + 1,
+            None => 0,
+        };
+        Ok(Chain {
+            kv,
+            blocks,
+            state,
+            runtime,
+            info,
+            tip,
+            wal_seq,
+        })
+    }
+
+    /// The chain rules.
+    pub fn info(&self) -> &ChainInfo {
+        &self.info
+    }
+
+    /// The last committed block.
+    pub fn tip(&self) -> Tip {
+        self.tip
+    }
+
+    /// The block store.
+    pub fn blocks(&self) -> &BlockStore {
+        &self.blocks
+    }
+
+    /// The committed state.
+    pub fn state(&self) -> &StateStore {
+        &self.state
+    }
+
+    /// The next nonce of `address` in committed state.
+    pub fn account_nonce(&self, address: &Address) -> Result<u64, CoreError> {
+        match self.state.get(&layout::account_key(address))? {
+            Some(bytes) => Account::from_bytes(&bytes)
+                .map(|a| a.nonce)
+                .map_err(CoreError::Execution),
+            None => Ok(0),
+        }
+    }
+
+    fn execute(
+        &self,
+        height: Height,
+        time_ms: u64,
+        txs: &[SignedTx],
+    ) -> Result<ExecutedBlock, ExecFailure> {
+        let env = BlockEnv {
+            chain_id: self.info.chain_id.clone(),
+            height,
+            time_ms,
+            params: self.info.params.clone(),
+            deploy_policy: self.info.deploy_policy.clone(),
+        };
+        let base = Arc::new(StoreView(self.state.clone()));
+        let executed = match execute_block(&self.runtime, base, &env, txs) {
+            Ok(e) => e,
+            Err(ExecutorError::Invalid { index, reason }) => {
+                return Err(ExecFailure::Invalid(index, reason.to_string()));
+            }
+            Err(e) => return Err(ExecFailure::Fault(CoreError::Execution(e))),
+        };
+        let mut batch = WriteBatch::new();
+        let state_root = self
+            .state
+            .stage_commit(&mut batch, height, &executed.changes)
+            .map_err(|e| ExecFailure::Fault(e.into()))?;
+        Ok(ExecutedBlock {
+            receipts_root: receipts_root(&executed.receipts),
+            receipts: executed.receipts,
+            gas_used: executed.gas_used,
+            state_root,
+            parent: self.tip.hash,
+            batch,
+        })
+    }
+
+    /// Builds the next block as `proposer` at (about) `now_ms` from `txs`, executing it.
+    /// Transactions that turn out invalid are dropped and returned so the caller can evict
+    /// them; the block is built from the rest.
+    pub fn build(
+        &self,
+        proposer: Address,
+        now_ms: u64,
+        mut txs: Vec<SignedTx>,
+    ) -> Result<(Block, ExecutedBlock, Vec<SignedTx>), CoreError> {
+        let height = self.tip.height + 1;
+        // Strictly after the parent even if this node's clock is behind.
+        let timestamp_ms = now_ms.max(self.tip.timestamp_ms + 1);
+        let mut dropped = Vec::new();
+        let executed = loop {
+            match self.execute(height, timestamp_ms, &txs) {
+                Ok(e) => break e,
+                Err(ExecFailure::Invalid(index, reason)) => {
+                    tracing::warn!(%reason, "dropping an invalid transaction from a proposal");
+                    dropped.push(txs.remove(index));
+                }
+                Err(ExecFailure::Fault(e)) => return Err(e),
+            }
+        };
+        let header = Header {
+            chain_id: self.info.chain_id.clone(),
+            height,
+            parent_hash: self.tip.hash,
+            timestamp_ms,
+            proposer,
+            tx_root: Block::compute_tx_root(&txs),
+            state_root: executed.state_root,
+            receipts_root: executed.receipts_root,
+            validators_hash: self.info.validators.hash(),
+        };
+        Ok((Block { header, txs }, executed, dropped))
+    }
+
+    /// Checks a proposed block against the tip, the chain rules and this node's clock, then
+    /// executes it and checks its roots. `Ok(Err(_))` is a bad block; `Err(_)` a node fault.
+    pub fn validate(
+        &self,
+        block: &Block,
+        now_ms: u64,
+    ) -> Result<Result<ExecutedBlock, BlockError>, CoreError> {
+        let drift = self.info.params.max_clock_drift_ms;
+        if block.header.timestamp_ms > now_ms.saturating_add(drift) {
+            return Ok(Err(BlockError::Timestamp {
+                got: block.header.timestamp_ms,
+                reason: format!("more than {drift} ms ahead of this node's clock ({now_ms})"),
+            }));
+        }
+        self.replay(block)
+    }
+
+    /// Like [`Chain::validate`] without the clock bound: for blocks that are already
+    /// certified (sync), whose time was checked by the validators that certified them.
+    pub fn replay(&self, block: &Block) -> Result<Result<ExecutedBlock, BlockError>, CoreError> {
+        if let Err(e) = self.check_header(block) {
+            return Ok(Err(e));
+        }
+        let h = &block.header;
+        let executed = match self.execute(h.height, h.timestamp_ms, &block.txs) {
+            Ok(e) => e,
+            Err(ExecFailure::Invalid(index, reason)) => {
+                return Ok(Err(BlockError::InvalidTx(format!("tx {index}: {reason}"))));
+            }
+            Err(ExecFailure::Fault(e)) => return Err(e),
+        };
+        if executed.state_root != h.state_root {
+            return Ok(Err(BlockError::RootMismatch {
+                what: "state root",
+                header: h.state_root,
+                executed: executed.state_root,
+            }));
+        }
+        if executed.receipts_root != h.receipts_root {
+            return Ok(Err(BlockError::RootMismatch {
+                what: "receipts root",
+                header: h.receipts_root,
+                executed: executed.receipts_root,
+            }));
+        }
+        Ok(Ok(executed))
+    }
+
+    fn check_header(&self, block: &Block) -> Result<(), BlockError> {
+        let h = &block.header;
+        let bad = |m: String| Err(BlockError::Header(m));
+        if h.chain_id != self.info.chain_id {
+            return bad(format!("chain id {:?}", h.chain_id));
+        }
+        if h.height != self.tip.height + 1 {
+            return bad(format!("height {} on tip {}", h.height, self.tip.height));
+        }
+        if h.parent_hash != self.tip.hash {
+            return bad(format!(
+                "parent {} is not the tip {}",
+                h.parent_hash, self.tip.hash
+            ));
+        }
+        if !self.info.validators.contains(&h.proposer) {
+            return bad(format!("proposer {} is not a validator", h.proposer));
+        }
+        if h.validators_hash != self.info.validators.hash() {
+            return bad("validators hash is not the validator set's".into());
+        }
+        if h.timestamp_ms <= self.tip.timestamp_ms {
+            return Err(BlockError::Timestamp {
+                got: h.timestamp_ms,
+                reason: format!("not after the parent's {}", self.tip.timestamp_ms),
+            });
+        }
+        let params = &self.info.params;
+        if block.txs.len() as u64 > u64::from(params.max_block_txs) {
+            return Err(BlockError::TooLarge(format!(
+                "{} transactions, at most {}",
+                block.txs.len(),
+                params.max_block_txs
+            )));
+        }
+        let size = encode(block).len() as u64;
+        // The limit counts transactions; the header and framing get some slack.
+        if size > params.max_block_bytes + 4096 {
+            return Err(BlockError::TooLarge(format!(
+                "{size} bytes, at most {}",
+                params.max_block_bytes
+            )));
+        }
+        if !block.tx_root_matches() {
+            return bad("tx root does not match the transactions".into());
+        }
+        Ok(())
+    }
+
+    /// Commits `block` with its certificate: block, certificate, receipts, indexes and state
+    /// land in one synced batch, and the write-ahead log below the next height is dropped.
+    pub fn commit(
+        &mut self,
+        block: &Block,
+        certificate: &CommitCertificate,
+        executed: ExecutedBlock,
+    ) -> Result<(), CoreError> {
+        let height = block.height();
+        if height != self.tip.height + 1 || executed.parent != self.tip.hash {
+            return Err(CoreError::Corrupt(format!(
+                "commit of block {height} does not extend tip {}",
+                self.tip.height
+            )));
+        }
+        let ExecutedBlock {
+            receipts,
+            state_root,
+            mut batch,
+            ..
+        } = executed;
+        self.blocks
+            .stage_commit(&mut batch, block, certificate, &receipts);
+        for (key, value) in self.kv.scan(Column::Wal, &[], None, usize::MAX)? {
+            let entry: WalEntry =
+                decode(&value).map_err(|e| CoreError::Corrupt(format!("wal entry: {e}")))?;
+            if entry.height() <= height {
+                batch.delete(Column::Wal, key);
+            }
+        }
+        self.kv.write(batch, Durability::Sync)?;
+        self.tip = Tip {
+            height,
+            hash: block.hash(),
+            timestamp_ms: block.header.timestamp_ms,
+            view: certificate.view,
+            state_root,
+        };
+        Ok(())
+    }
+
+    /// Durably appends a write-ahead-log entry (before the signature it covers goes out).
+    pub fn wal_append(&mut self, entry: &WalEntry) -> Result<(), CoreError> {
+        let mut batch = WriteBatch::new();
+        batch.put(Column::Wal, self.wal_seq.to_be_bytes(), encode(entry));
+        self.kv.write(batch, Durability::Sync)?;
+        self.wal_seq += 1;
+        Ok(())
+    }
+
+    /// The write-ahead log since the last commit, in write order.
+    pub fn wal_entries(&self) -> Result<Vec<WalEntry>, CoreError> {
+        self.kv
+            .scan(Column::Wal, &[], None, usize::MAX)?
+            .into_iter()
+            .map(|(_, v)| decode(&v).map_err(|e| CoreError::Corrupt(format!("wal entry: {e}"))))
+            .collect()
+    }
+
+    /// Stores equivocation evidence (keyed by height and offender; the first proof is kept).
+    pub fn store_evidence(&self, evidence: &Evidence) -> Result<(), CoreError> {
+        let mut key = evidence.first.body.height().to_be_bytes().to_vec();
+        key.extend_from_slice(&evidence.offender().0);
+        if self.kv.get(Column::Evidence, &key)?.is_none() {
+            let mut batch = WriteBatch::new();
+            batch.put(Column::Evidence, key, encode(evidence));
+            self.kv.write(batch, Durability::Sync)?;
+        }
+        Ok(())
+    }
+
+    /// Up to `max` committed blocks with their certificates from `from` on.
+    pub fn certified_blocks(
+        &self,
+        from: Height,
+        max: usize,
+    ) -> Result<Vec<(Block, CommitCertificate)>, CoreError> {
+        let mut out = Vec::new();
+        let end = self
+            .tip
+            .height
+            .min(from.saturating_add(max as u64).saturating_sub(1));
+        for h in from.max(1)..=end {
+            let block = self.blocks.block(h)?;
+            let cert = self.blocks.certificate(h)?;
+            match (block, cert) {
+                (Some(b), Some(c)) => out.push((b, c)),
+                _ => {
+                    return Err(CoreError::Corrupt(format!(
+                        "block {h} or its certificate missing"
+                    )));
+                }
+            }
+        }
+        Ok(out)
+    }
+}
+
+fn seq_of(key: &[u8]) -> Result<u64, CoreError> {
+    <[u8; 8]>::try_from(key)
+        .map(u64::from_be_bytes)
+        .map_err(|_| CoreError::Corrupt("wal key is not 8 bytes".into()))
+}

@@ -1,0 +1,530 @@
+//! [`NodeCore`]: the validator's decision logic around the pBFT core.
+//!
+//! It owns the consensus [`Core`], the [`Chain`] and the [`Mempool`], and carries out the
+//! consensus outputs that touch only them, in order: **persist** (a synced write-ahead-log
+//! entry, before any later output leaves), **validate** (execute the proposed block and
+//! check its roots before voting), **propose** (fill a block from the mempool and execute
+//! it), **commit** (block, certificate, receipts and state in one atomic batch). Everything
+//! that needs the outside world comes back as an [`Action`]: messages to send, timers to
+//! arm, blocks to fetch. Time is an argument (`now_ms`), so a simulator drives many
+//! `NodeCore`s on a virtual clock and in-memory stores, exactly as the node runs them.
+
+use crate::chain::{Chain, ExecutedBlock};
+use crate::error::CoreError;
+use phalanx_consensus::{Config, Core, Input, Output, Timeout};
+use phalanx_executor::mempool::{AdmitError, Mempool, MempoolLimits};
+use phalanx_types::consensus::SignedMessage;
+use phalanx_types::{
+    Address, Block, CommitCertificate, Hash, Height, Receipt, SecretKey, SignedTx, View,
+};
+use std::collections::{BTreeMap, VecDeque};
+
+/// Most blocks served or requested per sync round trip.
+pub const SYNC_BATCH: usize = 64;
+
+/// A sync answer: committed blocks with their certificates, and the sender's tip.
+#[derive(Debug, Clone, Default)]
+pub struct SyncBatch {
+    /// Consecutive certified blocks.
+    pub blocks: Vec<(Block, CommitCertificate)>,
+    /// The sender's latest height.
+    pub tip: Height,
+}
+
+/// Something that happened to the node.
+#[derive(Debug, Clone)]
+pub enum Event {
+    /// A consensus message from a peer (unverified).
+    Message(Box<SignedMessage>),
+    /// A consensus timer fired.
+    Timeout(Timeout),
+    /// The delay before proposing a block for (view, height) ended.
+    ProposalDue {
+        /// View.
+        view: View,
+        /// Height.
+        height: Height,
+    },
+    /// A transaction forwarded by a peer (admitted without forwarding it again).
+    PeerTx(SignedTx),
+    /// A peer said how far its chain goes.
+    PeerStatus {
+        /// The peer (libp2p peer id).
+        peer: String,
+        /// Its latest committed height.
+        height: Height,
+    },
+    /// A peer answered a block request (an empty batch if the request failed).
+    Blocks {
+        /// The peer.
+        peer: String,
+        /// What it sent.
+        batch: SyncBatch,
+    },
+}
+
+/// Something the node must do for the core.
+#[derive(Debug, Clone)]
+pub enum Action {
+    /// Send to every other validator.
+    Broadcast(Box<SignedMessage>),
+    /// Forward a transaction admitted here to the other validators.
+    GossipTx(SignedTx),
+    /// Feed [`Event::Timeout`] back after `after_ms`.
+    ScheduleTimeout {
+        /// The timer.
+        timeout: Timeout,
+        /// Delay (ms).
+        after_ms: u64,
+    },
+    /// Feed [`Event::ProposalDue`] back after `after_ms`.
+    ScheduleProposal {
+        /// View.
+        view: View,
+        /// Height.
+        height: Height,
+        /// Delay (ms).
+        after_ms: u64,
+    },
+    /// Ask `peer` for certified blocks from `from` and feed the answer as [`Event::Blocks`].
+    RequestBlocks {
+        /// The peer.
+        peer: String,
+        /// First height wanted.
+        from: Height,
+    },
+    /// Tell `peer` this node's height (it is behind and will fetch from us).
+    SendStatus {
+        /// The peer.
+        peer: String,
+    },
+    /// A block is final and stored.
+    Committed {
+        /// The block.
+        block: Block,
+        /// Its receipts.
+        receipts: Vec<Receipt>,
+    },
+}
+
+/// A snapshot of the node for status reporting.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NodeStatus {
+    /// Latest committed height.
+    pub height: Height,
+    /// Its hash.
+    pub hash: Hash,
+    /// Its state root.
+    pub state_root: Hash,
+    /// The consensus view.
+    pub view: View,
+    /// True while this node leads the view.
+    pub is_primary: bool,
+    /// True while a peer is known to be more than one block ahead.
+    pub syncing: bool,
+    /// Pending transactions.
+    pub mempool: usize,
+}
+
+#[derive(Debug, Clone, Copy)]
+struct ProposalRequest {
+    view: View,
+    height: Height,
+    parent: Hash,
+}
+
+/// The node's decision logic. See the module docs.
+pub struct NodeCore {
+    consensus: Core,
+    chain: Chain,
+    mempool: Mempool,
+    me: Option<Address>,
+    /// Blocks executed at the current height, by hash (dropped at each commit).
+    executed: BTreeMap<Hash, ExecutedBlock>,
+    proposal: Option<ProposalRequest>,
+    /// When the outstanding block request went out, if one is in flight.
+    sync_since: Option<u64>,
+    /// Highest height each peer reported.
+    peer_heights: BTreeMap<String, Height>,
+    /// When the last block committed (for deciding whether to sync from a peer 1 ahead).
+    last_commit_ms: u64,
+}
+
+impl std::fmt::Debug for NodeCore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("NodeCore")
+            .field("tip", &self.chain.tip())
+            .field("consensus", &self.consensus.status())
+            .finish()
+    }
+}
+
+impl NodeCore {
+    /// A node over `chain`, signing with `key` if it is a validator. The consensus state is
+    /// restored from the chain's tip and write-ahead log, so a restarted validator never
+    /// signs anything that conflicts with what it signed before.
+    pub fn new(
+        chain: Chain,
+        key: Option<SecretKey>,
+        limits: MempoolLimits,
+    ) -> Result<NodeCore, CoreError> {
+        let info = chain.info();
+        let key = key.filter(|k| info.validators.contains(&k.address()));
+        let me = key.as_ref().map(SecretKey::address);
+        let mut cfg = Config::new(info.chain_id.clone(), info.validators.clone(), key);
+        cfg.base_timeout_ms = info.params.view_timeout_ms;
+        cfg.max_timeout_ms = info.params.max_view_timeout_ms;
+        let tip = chain.tip();
+        let wal = chain.wal_entries()?;
+        let consensus = Core::restore(cfg, tip.height + 1, tip.hash, tip.view, &wal);
+        Ok(NodeCore {
+            consensus,
+            chain,
+            mempool: Mempool::new(limits),
+            me,
+            executed: BTreeMap::new(),
+            proposal: None,
+            sync_since: None,
+            peer_heights: BTreeMap::new(),
+            last_commit_ms: 0,
+        })
+    }
+
+    /// The chain.
+    pub fn chain(&self) -> &Chain {
+        &self.chain
+    }
+
+    /// This node's validator address, if it votes.
+    pub fn validator(&self) -> Option<Address> {
+        self.me
+    }
+
+    /// Where the node is.
+    pub fn status(&self) -> NodeStatus {
+        let tip = self.chain.tip();
+        let c = self.consensus.status();
+        let best_peer = self.peer_heights.values().copied().max().unwrap_or(0);
+        NodeStatus {
+            height: tip.height,
+            hash: tip.hash,
+            state_root: tip.state_root,
+            view: c.view,
+            is_primary: c.is_primary,
+            syncing: best_peer > tip.height + 1,
+            mempool: self.mempool.len(),
+        }
+    }
+
+    /// Starts the consensus core (first timer; the first proposal request if primary).
+    pub fn start(&mut self, now_ms: u64) -> Result<Vec<Action>, CoreError> {
+        self.last_commit_ms = now_ms;
+        let outputs = self.consensus.start();
+        let mut actions = Vec::new();
+        self.carry_out(outputs, now_ms, &mut actions)?;
+        Ok(actions)
+    }
+
+    /// Handles one event.
+    pub fn handle(&mut self, event: Event, now_ms: u64) -> Result<Vec<Action>, CoreError> {
+        let mut actions = Vec::new();
+        match event {
+            Event::Message(m) => self.drive(Input::Message(*m), now_ms, &mut actions)?,
+            Event::Timeout(t) => self.drive(Input::Timeout(t), now_ms, &mut actions)?,
+            Event::ProposalDue { view, height } => {
+                if self
+                    .proposal
+                    .is_some_and(|p| p.view == view && p.height == height)
+                {
+                    self.propose(now_ms, &mut actions)?;
+                }
+            }
+            Event::PeerTx(tx) => {
+                if let Err(e) = self.admit(tx) {
+                    tracing::debug!(error = %e, "refused a forwarded transaction");
+                } else if self.proposal.is_some() {
+                    self.propose(now_ms, &mut actions)?;
+                }
+            }
+            Event::PeerStatus { peer, height } => {
+                self.note_peer_height(&peer, height);
+                self.maybe_sync(&peer, height, now_ms, &mut actions);
+            }
+            Event::Blocks { peer, batch } => self.on_blocks(peer, batch, now_ms, &mut actions)?,
+        }
+        Ok(actions)
+    }
+
+    /// Submits a transaction from a client: admitted to the mempool (with a clear error if
+    /// refused) and forwarded to the other validators.
+    pub fn submit_tx(
+        &mut self,
+        tx: SignedTx,
+        now_ms: u64,
+    ) -> Result<(Result<Hash, AdmitError>, Vec<Action>), CoreError> {
+        let mut actions = Vec::new();
+        let result = self.admit(tx.clone());
+        if result.is_ok() {
+            actions.push(Action::GossipTx(tx));
+            if self.proposal.is_some() {
+                self.propose(now_ms, &mut actions)?;
+            }
+        }
+        Ok((result, actions))
+    }
+
+    fn admit(&mut self, tx: SignedTx) -> Result<Hash, AdmitError> {
+        let nonce = self
+            .chain
+            .account_nonce(&tx.tx.sender_address())
+            .unwrap_or(u64::MAX);
+        let info = self.chain.info();
+        self.mempool.admit(tx, nonce, &info.chain_id, &info.params)
+    }
+
+    fn note_peer_height(&mut self, peer: &str, height: Height) {
+        let slot = self.peer_heights.entry(peer.to_string()).or_insert(0);
+        *slot = (*slot).max(height);
+    }
+
+    /// Fetch from `peer` if it is clearly ahead: two or more blocks, or one block while this
+    /// node has not committed for a view timeout (normal operation is often one apart).
+    fn maybe_sync(&mut self, peer: &str, height: Height, now_ms: u64, actions: &mut Vec<Action>) {
+        let tip = self.chain.tip().height;
+        let stalled =
+            now_ms.saturating_sub(self.last_commit_ms) > self.chain.info().params.view_timeout_ms;
+        let ahead = height >= tip + 2 || (height > tip && stalled);
+        // A request that got no answer for 10 s is given up.
+        let busy = self
+            .sync_since
+            .is_some_and(|since| now_ms.saturating_sub(since) < 10_000);
+        if ahead && !busy {
+            self.sync_since = Some(now_ms);
+            actions.push(Action::RequestBlocks {
+                peer: peer.to_string(),
+                from: tip + 1,
+            });
+        }
+    }
+
+    fn on_blocks(
+        &mut self,
+        peer: String,
+        batch: SyncBatch,
+        now_ms: u64,
+        actions: &mut Vec<Action>,
+    ) -> Result<(), CoreError> {
+        self.sync_since = None;
+        self.note_peer_height(&peer, batch.tip);
+        let before = self.chain.tip().height;
+        for (block, certificate) in batch.blocks.into_iter().take(SYNC_BATCH) {
+            if block.height() != self.chain.tip().height + 1 {
+                continue;
+            }
+            self.drive(Input::Decided { block, certificate }, now_ms, actions)?;
+        }
+        let after = self.chain.tip().height;
+        if after > before {
+            tracing::info!(from = before + 1, to = after, peer_tip = batch.tip, %peer, "synced blocks");
+        }
+        if after > before && batch.tip > after {
+            self.maybe_sync(&peer, batch.tip, now_ms, actions);
+        }
+        Ok(())
+    }
+
+    /// Feeds `input` to consensus and carries out the outputs (and any inputs they lead to,
+    /// such as a validation result) until nothing is left.
+    fn drive(
+        &mut self,
+        input: Input,
+        now_ms: u64,
+        actions: &mut Vec<Action>,
+    ) -> Result<(), CoreError> {
+        let outputs = self.consensus.handle(input);
+        self.carry_out(outputs, now_ms, actions)
+    }
+
+    fn carry_out(
+        &mut self,
+        outputs: Vec<Output>,
+        now_ms: u64,
+        actions: &mut Vec<Action>,
+    ) -> Result<(), CoreError> {
+        let mut pending: VecDeque<Vec<Output>> = VecDeque::from([outputs]);
+        while let Some(outputs) = pending.pop_front() {
+            for output in outputs {
+                if let Some(input) = self.carry_out_one(output, now_ms, actions)? {
+                    pending.push_back(self.consensus.handle(input));
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Carries out one output; returns the input it produces, if any.
+    fn carry_out_one(
+        &mut self,
+        output: Output,
+        now_ms: u64,
+        actions: &mut Vec<Action>,
+    ) -> Result<Option<Input>, CoreError> {
+        match output {
+            // Persist before send: the entry is synced before the next output is looked at.
+            Output::Persist(entry) => self.chain.wal_append(&entry)?,
+            Output::Broadcast(m) => actions.push(Action::Broadcast(Box::new(m))),
+            Output::ScheduleTimeout { timeout, after_ms } => {
+                actions.push(Action::ScheduleTimeout { timeout, after_ms });
+            }
+            Output::ValidateBlock { block } => {
+                let hash = block.hash();
+                let valid = if self.executed.contains_key(&hash) {
+                    true
+                } else {
+                    match self.chain.validate(&block, now_ms)? {
+                        Ok(executed) => {
+                            self.executed.insert(hash, executed);
+                            true
+                        }
+                        Err(reason) => {
+                            tracing::warn!(height = block.height(), %hash, %reason, "refusing a proposed block");
+                            false
+                        }
+                    }
+                };
+                return Ok(Some(Input::BlockValidated {
+                    height: block.height(),
+                    block_hash: hash,
+                    valid,
+                }));
+            }
+            Output::RequestProposal {
+                view,
+                height,
+                parent_hash,
+            } => {
+                self.proposal = Some(ProposalRequest {
+                    view,
+                    height,
+                    parent: parent_hash,
+                });
+                if self.mempool.is_empty() {
+                    actions.push(Action::ScheduleProposal {
+                        view,
+                        height,
+                        after_ms: self.chain.info().params.block_interval_ms,
+                    });
+                } else {
+                    return self.build_proposal(now_ms);
+                }
+            }
+            Output::Commit { block, certificate } => {
+                self.commit(block, certificate, now_ms, actions)?;
+            }
+            Output::Evidence(evidence) => {
+                tracing::warn!(offender = %evidence.offender(), "equivocation evidence");
+                self.chain.store_evidence(&evidence)?;
+            }
+            Output::PeerBehind { peer, .. } => {
+                if let Some(v) = self.chain.info().validators.get(&peer) {
+                    actions.push(Action::SendStatus {
+                        peer: v.peer_id.clone(),
+                    });
+                }
+            }
+            Output::SyncNeeded { peers, .. } => {
+                let validators = &self.chain.info().validators;
+                let peer = peers
+                    .iter()
+                    .filter(|p| Some(**p) != self.me)
+                    .find_map(|p| validators.get(p))
+                    .map(|v| v.peer_id.clone());
+                if let Some(peer) = peer {
+                    let tip = self.chain.tip().height;
+                    self.maybe_sync(&peer, tip + 2, now_ms, actions);
+                }
+            }
+        }
+        Ok(None)
+    }
+
+    /// Answers the pending proposal request now (from `handle` / `submit_tx`).
+    fn propose(&mut self, now_ms: u64, actions: &mut Vec<Action>) -> Result<(), CoreError> {
+        if let Some(input) = self.build_proposal(now_ms)? {
+            let outputs = self.consensus.handle(input);
+            self.carry_out(outputs, now_ms, actions)?;
+        }
+        Ok(())
+    }
+
+    /// Builds and executes a block for the pending request, as the input to feed back.
+    fn build_proposal(&mut self, now_ms: u64) -> Result<Option<Input>, CoreError> {
+        let Some(req) = self.proposal.take() else {
+            return Ok(None);
+        };
+        let tip = self.chain.tip();
+        let Some(me) = self.me else {
+            return Ok(None);
+        };
+        if req.height != tip.height + 1 || req.parent != tip.hash {
+            return Ok(None);
+        }
+        let chain = &self.chain;
+        let txs = self.mempool.select(
+            |sender| chain.account_nonce(sender).unwrap_or(u64::MAX),
+            &chain.info().params,
+        );
+        let (block, executed, dropped) = self.chain.build(me, now_ms, txs)?;
+        for tx in dropped {
+            self.mempool.remove(&tx.hash());
+        }
+        tracing::debug!(
+            height = req.height,
+            view = req.view,
+            txs = block.txs.len(),
+            "proposing"
+        );
+        self.executed.insert(block.hash(), executed);
+        Ok(Some(Input::Proposal(block)))
+    }
+
+    fn commit(
+        &mut self,
+        block: Block,
+        certificate: CommitCertificate,
+        now_ms: u64,
+        actions: &mut Vec<Action>,
+    ) -> Result<(), CoreError> {
+        let hash = block.hash();
+        let executed = match self.executed.remove(&hash) {
+            Some(e) => e,
+            // Certified by 2f+1 validators but not executed here (sync): replay it. A block
+            // that does not execute to its header means this node diverged: stop.
+            None => self
+                .chain
+                .replay(&block)?
+                .map_err(|e| CoreError::Diverged {
+                    height: block.height(),
+                    reason: e.to_string(),
+                })?,
+        };
+        let receipts = executed.receipts.clone();
+        self.chain.commit(&block, &certificate, executed)?;
+        self.executed.clear();
+        self.proposal = None;
+        self.last_commit_ms = now_ms;
+        let chain = &self.chain;
+        self.mempool
+            .prune(|sender| chain.account_nonce(sender).unwrap_or(0));
+        tracing::info!(
+            height = block.height(),
+            %hash,
+            txs = block.txs.len(),
+            view = certificate.view,
+            state_root = %block.header.state_root,
+            "committed"
+        );
+        actions.push(Action::Committed { block, receipts });
+        Ok(())
+    }
+}

@@ -1,0 +1,199 @@
+//! The event loop: one thread owns the [`NodeCore`] and takes its inputs from a bounded
+//! channel (peer messages, timers, client transactions); tokio tasks own the timers and the
+//! network. The core thread has the stack contract execution needs, and since it is the only
+//! owner of the core, no lock is ever held, across an `.await` or otherwise.
+
+use anyhow::{Context, Result};
+use phalanx_core::{Action, CoreError, Event, NodeCore, NodeStatus};
+use phalanx_executor::mempool::AdmitError;
+use phalanx_runtime::EXEC_STACK_BYTES;
+use phalanx_types::consensus::SignedMessage;
+use phalanx_types::{Block, Hash, Height, Receipt, SignedTx};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use tokio::sync::{broadcast, mpsc, oneshot, watch};
+
+/// Capacity of the core's input queue. Senders wait when it is full (backpressure).
+pub const QUEUE: usize = 4096;
+
+/// An input to the core thread.
+// `SubmitTx` and the commit feed are for the JSON-RPC server, which lands next.
+#[allow(dead_code)]
+#[derive(Debug)]
+pub enum Command {
+    /// An event for the core.
+    Event(Event),
+    /// A client transaction; the answer says whether the mempool took it.
+    SubmitTx {
+        /// The transaction.
+        tx: SignedTx,
+        /// Where the answer goes.
+        reply: oneshot::Sender<Result<Hash, AdmitError>>,
+    },
+}
+
+/// A committed block as published to subscribers.
+#[allow(dead_code)]
+#[derive(Debug, Clone)]
+pub struct Committed {
+    /// The block.
+    pub block: Block,
+    /// Its receipts.
+    pub receipts: Vec<Receipt>,
+}
+
+/// What the core thread needs from the network.
+pub trait Outbound: Send + 'static {
+    /// Sends a consensus message to every connected validator.
+    fn broadcast(&self, message: Box<SignedMessage>);
+    /// Forwards a transaction to the validators.
+    fn gossip_tx(&self, tx: SignedTx);
+    /// Asks `peer` for certified blocks from `from`; the answer comes back as an event.
+    fn request_blocks(&self, peer: String, from: Height);
+    /// Tells `peer` our height.
+    fn send_status(&self, peer: String, height: Height);
+}
+
+/// No network (a single-validator chain).
+pub struct Standalone;
+
+impl Outbound for Standalone {
+    fn broadcast(&self, _: Box<SignedMessage>) {}
+    fn gossip_tx(&self, _: SignedTx) {}
+    fn request_blocks(&self, _: String, _: Height) {}
+    fn send_status(&self, _: String, _: Height) {}
+}
+
+/// The running core: where to send inputs, and what it publishes.
+#[allow(dead_code)]
+pub struct Service {
+    /// Inputs.
+    pub commands: mpsc::Sender<Command>,
+    /// The latest status.
+    pub status: watch::Receiver<NodeStatus>,
+    /// Committed blocks, as they land.
+    pub commits: broadcast::Sender<Arc<Committed>>,
+    stop: Arc<AtomicBool>,
+    thread: std::thread::JoinHandle<Result<(), CoreError>>,
+}
+
+/// Milliseconds since the Unix epoch (block timestamps and the drift check).
+pub fn now_ms() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_millis() as u64)
+        .unwrap_or(0)
+}
+
+impl Service {
+    /// Starts the core thread. Timers run on `rt`.
+    pub fn spawn(
+        mut core: NodeCore,
+        rt: tokio::runtime::Handle,
+        net: impl Outbound,
+    ) -> Result<Service> {
+        let (tx, mut rx) = mpsc::channel::<Command>(QUEUE);
+        let (status_tx, status) = watch::channel(core.status());
+        let (commits, _) = broadcast::channel(256);
+        let stop = Arc::new(AtomicBool::new(false));
+        let ctx = Loop {
+            rt,
+            inputs: tx.clone(),
+            net,
+            commits: commits.clone(),
+        };
+        let stop_flag = stop.clone();
+        let thread = std::thread::Builder::new()
+            .name("core".into())
+            .stack_size(EXEC_STACK_BYTES)
+            .spawn(move || -> Result<(), CoreError> {
+                let actions = core.start(now_ms())?;
+                ctx.dispatch(&core, actions);
+                while let Some(cmd) = rx.blocking_recv() {
+                    if stop_flag.load(Ordering::Acquire) {
+                        break;
+                    }
+                    let now = now_ms();
+                    let actions = match cmd {
+                        Command::Event(e) => core.handle(e, now)?,
+                        Command::SubmitTx { tx, reply } => {
+                            let (result, actions) = core.submit_tx(tx, now)?;
+                            let _ = reply.send(result);
+                            actions
+                        }
+                    };
+                    ctx.dispatch(&core, actions);
+                    status_tx.send_replace(core.status());
+                }
+                Ok(())
+            })
+            .context("cannot start the core thread")?;
+        Ok(Service {
+            commands: tx,
+            status,
+            commits,
+            stop,
+            thread,
+        })
+    }
+
+    /// Stops the core after the input it is handling (a commit in flight finishes) and waits
+    /// for it. Returns the core's error if it stopped on one.
+    pub async fn shutdown(self) -> Result<()> {
+        self.stop.store(true, Ordering::Release);
+        // Wake the thread if it waits for input; if the queue is full it is busy anyway.
+        let _ = self.commands.try_send(Command::Event(Event::PeerStatus {
+            peer: String::new(),
+            height: 0,
+        }));
+        drop(self.commands);
+        let thread = self.thread;
+        let joined = tokio::task::spawn_blocking(move || thread.join()).await?;
+        match joined {
+            Ok(result) => result.context("the node core stopped"),
+            Err(_) => anyhow::bail!("the node core panicked"),
+        }
+    }
+}
+
+struct Loop<N> {
+    rt: tokio::runtime::Handle,
+    inputs: mpsc::Sender<Command>,
+    net: N,
+    commits: broadcast::Sender<Arc<Committed>>,
+}
+
+impl<N: Outbound> Loop<N> {
+    fn later(&self, after_ms: u64, event: Event) {
+        let inputs = self.inputs.clone();
+        self.rt.spawn(async move {
+            tokio::time::sleep(Duration::from_millis(after_ms)).await;
+            let _ = inputs.send(Command::Event(event)).await;
+        });
+    }
+
+    fn dispatch(&self, core: &NodeCore, actions: Vec<Action>) {
+        for action in actions {
+            match action {
+                Action::Broadcast(m) => self.net.broadcast(m),
+                Action::GossipTx(tx) => self.net.gossip_tx(tx),
+                Action::ScheduleTimeout { timeout, after_ms } => {
+                    self.later(after_ms, Event::Timeout(timeout));
+                }
+                Action::ScheduleProposal {
+                    view,
+                    height,
+                    after_ms,
+                } => self.later(after_ms, Event::ProposalDue { view, height }),
+                Action::RequestBlocks { peer, from } => self.net.request_blocks(peer, from),
+                Action::SendStatus { peer } => {
+                    self.net.send_status(peer, core.chain().tip().height);
+                }
+                Action::Committed { block, receipts } => {
+                    let _ = self.commits.send(Arc::new(Committed { block, receipts }));
+                }
+            }
+        }
+    }
+}
