@@ -89,10 +89,10 @@ pub fn read_key(path: &Path) -> Result<SecretKey> {
 
 /// The libp2p peer id of a node key.
 pub fn peer_id(node_key: &SecretKey) -> Result<String> {
-    let mut seed = *node_key.to_seed();
-    let kp = libp2p_identity::Keypair::ed25519_from_bytes(&mut seed)
-        .map_err(|e| anyhow::anyhow!("invalid node key: {e}"))?;
-    Ok(kp.public().to_peer_id().to_base58())
+    Ok(crate::p2p::keypair(node_key)?
+        .public()
+        .to_peer_id()
+        .to_base58())
 }
 
 /// `phalanx keys new --out FILE`

@@ -1,10 +1,12 @@
 //! `phalanx`: the Phalanx node and its command-line client.
 
+mod api;
 mod cli;
 mod config;
 mod home;
 mod keys;
 mod node;
+mod p2p;
 mod service;
 
 use clap::Parser;

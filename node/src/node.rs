@@ -1,9 +1,10 @@
 //! `phalanx start` and `phalanx dev`: open the home, check genesis against the store, and run.
 
+use crate::api::Api;
 use crate::config::NodeConfig;
 use crate::home::{Home, init_home};
-use crate::keys;
 use crate::service::{Service, Standalone};
+use crate::{keys, p2p};
 use anyhow::{Context, Result, bail};
 use phalanx_core::chain::write_genesis;
 use phalanx_core::{Chain, ChainInfo, NodeCore};
@@ -11,11 +12,13 @@ use phalanx_executor::adapters::KvArtifacts;
 use phalanx_executor::genesis::genesis_state;
 use phalanx_executor::mempool::MempoolLimits;
 use phalanx_genesis::{ConsensusParams, DeployPolicy, Genesis};
+use phalanx_rpc::{NodeInfo, Rpc, RpcLimits};
 use phalanx_runtime::{EXEC_STACK_BYTES, Runtime, RuntimeConfig, StateChanges};
 use phalanx_storage::{Column, KvStore, RocksStore, WriteBatch};
 use std::net::SocketAddr;
 use std::path::Path;
 use std::sync::Arc;
+use std::time::Duration;
 
 const GENESIS_HASH_KEY: &[u8] = b"genesis_hash";
 
@@ -125,12 +128,13 @@ pub fn cmd_dev(dir: &Path, rpc: SocketAddr) -> Result<()> {
 fn run(home: &Home, config: &NodeConfig) -> Result<()> {
     let genesis = Genesis::load(home.genesis())?;
     let validator = keys::read_key(&home.validator_key())?;
+    let node_key = keys::read_key(&home.node_key())?;
     let kv = open_chain(home, &genesis)?;
     let runtime = Arc::new(Runtime::with_store(
         RuntimeConfig::default(),
         Arc::new(KvArtifacts(kv.clone())),
     )?);
-    let chain = Chain::open(kv, ChainInfo::from_genesis(&genesis), runtime)?;
+    let chain = Chain::open(kv.clone(), ChainInfo::from_genesis(&genesis), runtime)?;
     let core = NodeCore::new(chain, Some(validator.clone()), MempoolLimits::default())?;
     let tip = core.chain().tip();
     tracing::info!(
@@ -145,8 +149,70 @@ fn run(home: &Home, config: &NodeConfig) -> Result<()> {
     let rt = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()?;
+    // A lone validator with no observers has nobody to talk to (`phalanx dev`).
+    let networked = genesis.validators.len() > 1 || !genesis.observers.is_empty();
+    let net_config = if networked {
+        Some(p2p::network_config(&node_key, config, &genesis)?)
+    } else {
+        None
+    };
+    let blocks = core.chain().blocks().clone();
+    let info = NodeInfo {
+        chain_id: genesis.chain_id.clone(),
+        peer_id: keys::peer_id(&node_key)?,
+        validator: core.validator(),
+        validators: genesis
+            .validators
+            .iter()
+            .map(|v| {
+                (
+                    v.public_key.address(),
+                    v.public_key.to_string(),
+                    v.peer_id.clone(),
+                )
+            })
+            .collect(),
+    };
+    let limits = RpcLimits {
+        max_body_bytes: config.rpc.max_body_bytes,
+        max_batch: config.rpc.max_batch,
+        max_concurrent: config.rpc.max_connections,
+        timeout: Duration::from_millis(config.rpc.timeout_ms),
+    };
     rt.block_on(async {
-        let service = Service::spawn(core, tokio::runtime::Handle::current(), Standalone)?;
+        let listener = tokio::net::TcpListener::bind(config.rpc.listen)
+            .await
+            .with_context(|| format!("cannot listen for JSON-RPC on {}", config.rpc.listen))?;
+        let (service, net) = match net_config {
+            Some(net_config) => {
+                let (net, events) =
+                    phalanx_network::spawn(net_config, p2p::StoreSource(blocks.clone()))?;
+                tracing::info!(peer_id = %net.local_peer_id(), "p2p started");
+                let service = Service::spawn(
+                    core,
+                    tokio::runtime::Handle::current(),
+                    p2p::P2p(net.clone()),
+                )?;
+                tokio::spawn(p2p::forward(events, service.commands.clone()));
+                (service, Some(net))
+            }
+            None => (
+                Service::spawn(core, tokio::runtime::Handle::current(), Standalone)?,
+                None,
+            ),
+        };
+        let api = Arc::new(Api {
+            commands: service.commands.clone(),
+            status: service.status.clone(),
+            commits: service.commits.clone(),
+            net,
+        });
+        let rpc = Rpc::new(api, info, kv, limits);
+        let (stop, stopped) = tokio::sync::watch::channel(false);
+        let mut stopped_rpc = stopped.clone();
+        let server = tokio::spawn(phalanx_rpc::serve(rpc, listener, async move {
+            let _ = stopped_rpc.changed().await;
+        }));
         let mut status = service.status.clone();
         tokio::select! {
             _ = shutdown_signal() => tracing::info!("shutting down"),
@@ -154,7 +220,16 @@ fn run(home: &Home, config: &NodeConfig) -> Result<()> {
                 tracing::error!("the node core stopped");
             }
         }
-        service.shutdown().await
+        // Stop taking requests, then let the core finish what it is doing.
+        let _ = stop.send(true);
+        drop(stopped);
+        let result = service.shutdown().await;
+        match tokio::time::timeout(Duration::from_secs(3), server).await {
+            Ok(Ok(Err(e))) => tracing::warn!(error = %e, "json-rpc server error"),
+            Err(_) => tracing::warn!("json-rpc connections still open at shutdown"),
+            _ => {}
+        }
+        result
     })?;
     tracing::info!("stopped");
     Ok(())

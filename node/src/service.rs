@@ -4,11 +4,11 @@
 //! owner of the core, no lock is ever held, across an `.await` or otherwise.
 
 use anyhow::{Context, Result};
-use phalanx_core::{Action, CoreError, Event, NodeCore, NodeStatus};
+use phalanx_core::{Action, CommittedBlock, CoreError, Event, NodeCore, NodeStatus};
 use phalanx_executor::mempool::AdmitError;
 use phalanx_runtime::EXEC_STACK_BYTES;
 use phalanx_types::consensus::SignedMessage;
-use phalanx_types::{Block, Hash, Height, Receipt, SignedTx};
+use phalanx_types::{Hash, Height, SignedTx};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
@@ -18,8 +18,6 @@ use tokio::sync::{broadcast, mpsc, oneshot, watch};
 pub const QUEUE: usize = 4096;
 
 /// An input to the core thread.
-// `SubmitTx` and the commit feed are for the JSON-RPC server, which lands next.
-#[allow(dead_code)]
 #[derive(Debug)]
 pub enum Command {
     /// An event for the core.
@@ -31,16 +29,6 @@ pub enum Command {
         /// Where the answer goes.
         reply: oneshot::Sender<Result<Hash, AdmitError>>,
     },
-}
-
-/// A committed block as published to subscribers.
-#[allow(dead_code)]
-#[derive(Debug, Clone)]
-pub struct Committed {
-    /// The block.
-    pub block: Block,
-    /// Its receipts.
-    pub receipts: Vec<Receipt>,
 }
 
 /// What the core thread needs from the network.
@@ -66,14 +54,13 @@ impl Outbound for Standalone {
 }
 
 /// The running core: where to send inputs, and what it publishes.
-#[allow(dead_code)]
 pub struct Service {
     /// Inputs.
     pub commands: mpsc::Sender<Command>,
     /// The latest status.
     pub status: watch::Receiver<NodeStatus>,
     /// Committed blocks, as they land.
-    pub commits: broadcast::Sender<Arc<Committed>>,
+    pub commits: broadcast::Sender<Arc<CommittedBlock>>,
     stop: Arc<AtomicBool>,
     thread: std::thread::JoinHandle<Result<(), CoreError>>,
 }
@@ -161,7 +148,7 @@ struct Loop<N> {
     rt: tokio::runtime::Handle,
     inputs: mpsc::Sender<Command>,
     net: N,
-    commits: broadcast::Sender<Arc<Committed>>,
+    commits: broadcast::Sender<Arc<CommittedBlock>>,
 }
 
 impl<N: Outbound> Loop<N> {
@@ -191,7 +178,9 @@ impl<N: Outbound> Loop<N> {
                     self.net.send_status(peer, core.chain().tip().height);
                 }
                 Action::Committed { block, receipts } => {
-                    let _ = self.commits.send(Arc::new(Committed { block, receipts }));
+                    let _ = self
+                        .commits
+                        .send(Arc::new(CommittedBlock { block, receipts }));
                 }
             }
         }

@@ -3,11 +3,11 @@
 
 use crate::error::{BlockError, CoreError};
 use phalanx_consensus::WalEntry;
-use phalanx_executor::account::Account;
+use phalanx_executor::account::committed_nonce;
 use phalanx_executor::adapters::StoreView;
 use phalanx_executor::{BlockEnv, ExecutorError, execute_block};
 use phalanx_genesis::{ConsensusParams, DeployPolicy, Genesis};
-use phalanx_runtime::{Runtime, layout};
+use phalanx_runtime::Runtime;
 use phalanx_storage::{BlockStore, Column, Durability, KvStore, StateStore, WriteBatch};
 use phalanx_types::consensus::Evidence;
 use phalanx_types::merkle::merkle_root;
@@ -192,12 +192,7 @@ impl Chain {
 
     /// The next nonce of `address` in committed state.
     pub fn account_nonce(&self, address: &Address) -> Result<u64, CoreError> {
-        match self.state.get(&layout::account_key(address))? {
-            Some(bytes) => Account::from_bytes(&bytes)
-                .map(|a| a.nonce)
-                .map_err(CoreError::Execution),
-            None => Ok(0),
-        }
+        committed_nonce(&self.state, address).map_err(CoreError::Execution)
     }
 
     fn execute(
@@ -441,30 +436,15 @@ impl Chain {
         Ok(())
     }
 
-    /// Up to `max` committed blocks with their certificates from `from` on.
+    /// Up to `max` committed blocks with their certificates from `from` on, about
+    /// `max_bytes` in total.
     pub fn certified_blocks(
         &self,
         from: Height,
         max: usize,
+        max_bytes: usize,
     ) -> Result<Vec<(Block, CommitCertificate)>, CoreError> {
-        let mut out = Vec::new();
-        let end = self
-            .tip
-            .height
-            .min(from.saturating_add(max as u64).saturating_sub(1));
-        for h in from.max(1)..=end {
-            let block = self.blocks.block(h)?;
-            let cert = self.blocks.certificate(h)?;
-            match (block, cert) {
-                (Some(b), Some(c)) => out.push((b, c)),
-                _ => {
-                    return Err(CoreError::Corrupt(format!(
-                        "block {h} or its certificate missing"
-                    )));
-                }
-            }
-        }
-        Ok(out)
+        Ok(self.blocks.certified_blocks(from, max, max_bytes)?)
     }
 }
 

@@ -107,6 +107,15 @@ pub enum Action {
     },
 }
 
+/// A committed block with its receipts, as published to subscribers.
+#[derive(Debug, Clone)]
+pub struct CommittedBlock {
+    /// The block.
+    pub block: Block,
+    /// Its receipts.
+    pub receipts: Vec<Receipt>,
+}
+
 /// A snapshot of the node for status reporting.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct NodeStatus {

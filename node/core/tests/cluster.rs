@@ -272,7 +272,7 @@ impl Sim {
                     let j = Sim::index_of(&peer);
                     let batch = match &self.nodes[j].core {
                         Some(core) => SyncBatch {
-                            blocks: core.chain().certified_blocks(from, 8).unwrap(),
+                            blocks: core.chain().certified_blocks(from, 8, 1 << 20).unwrap(),
                             tip: core.chain().tip().height,
                         },
                         None => SyncBatch::default(),

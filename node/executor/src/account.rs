@@ -2,7 +2,7 @@
 
 use crate::error::ExecutorError;
 use phalanx_runtime::{Overlay, layout};
-use phalanx_storage::StorageError;
+use phalanx_storage::{StateStore, StorageError};
 use phalanx_types::{Address, decode, encode};
 use serde::{Deserialize, Serialize};
 
@@ -36,4 +36,12 @@ pub fn load(overlay: &Overlay, address: &Address) -> Result<Account, ExecutorErr
 /// Stores `account`.
 pub fn save(overlay: &mut Overlay, address: &Address, account: &Account) {
     overlay.set(layout::account_key(address), encode(account));
+}
+
+/// The committed next nonce of `address` in `state` (0 for a fresh account).
+pub fn committed_nonce(state: &StateStore, address: &Address) -> Result<u64, ExecutorError> {
+    match state.get(&layout::account_key(address))? {
+        Some(bytes) => Account::from_bytes(&bytes).map(|a| a.nonce),
+        None => Ok(0),
+    }
 }

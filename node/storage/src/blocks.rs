@@ -126,6 +126,43 @@ impl BlockStore {
         read(&*self.kv, Column::Certificates, &height.to_be_bytes())
     }
 
+    /// Consecutive committed blocks with their certificates from `from` (at least 1): at most
+    /// `max` of them, and no more once `max_bytes` of encoded blocks are reached (the first
+    /// block is always included, so a large block still syncs).
+    pub fn certified_blocks(
+        &self,
+        from: Height,
+        max: usize,
+        max_bytes: usize,
+    ) -> Result<Vec<(Block, CommitCertificate)>, StorageError> {
+        let tip = self.latest_height()?;
+        let mut out = Vec::new();
+        let mut bytes = 0usize;
+        let mut h = from.max(1);
+        while h <= tip && out.len() < max {
+            let Some(raw) = self.kv.get(Column::Blocks, &h.to_be_bytes())? else {
+                break;
+            };
+            if !out.is_empty() && bytes + raw.len() > max_bytes {
+                break;
+            }
+            bytes += raw.len();
+            let block: Block = decode(&raw).map_err(|e| StorageError::Corrupt {
+                column: "blocks",
+                reason: e.to_string(),
+            })?;
+            let Some(cert) = self.certificate(h)? else {
+                return Err(StorageError::Corrupt {
+                    column: "certificates",
+                    reason: format!("certificate of block {h} missing"),
+                });
+            };
+            out.push((block, cert));
+            h += 1;
+        }
+        Ok(out)
+    }
+
     /// Where the tx with `hash` was included.
     pub fn tx_location(&self, hash: &Hash) -> Result<Option<TxLocation>, StorageError> {
         read(&*self.kv, Column::TxIndex, &hash.0)

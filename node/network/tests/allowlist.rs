@@ -1,0 +1,133 @@
+//! Real swarms on 127.0.0.1: allowed peers connect and talk; a peer off the allowlist is
+//! refused whichever side dials.
+
+use libp2p::{Multiaddr, PeerId, identity};
+use phalanx_network::{BlockSource, NetEvent, Network, NetworkConfig, spawn};
+use phalanx_types::{Block, CommitCertificate, Height};
+use std::time::Duration;
+use tokio::sync::mpsc;
+
+struct Tip(Height);
+
+impl BlockSource for Tip {
+    fn tip(&self) -> Height {
+        self.0
+    }
+    fn blocks(&self, _: Height, _: u32, _: usize) -> Vec<(Block, CommitCertificate)> {
+        Vec::new()
+    }
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+struct Node {
+    key: identity::Keypair,
+    addr: Multiaddr,
+}
+
+impl Node {
+    fn new() -> Node {
+        let key = identity::Keypair::generate_ed25519();
+        let addr: Multiaddr = format!("/ip4/127.0.0.1/tcp/{}", free_port())
+            .parse()
+            .unwrap();
+        Node { key, addr }
+    }
+    fn id(&self) -> PeerId {
+        self.key.public().to_peer_id()
+    }
+    fn full_addr(&self) -> Multiaddr {
+        format!("{}/p2p/{}", self.addr, self.id()).parse().unwrap()
+    }
+    fn start(
+        &self,
+        height: Height,
+        dial: Vec<Multiaddr>,
+        allowed: Vec<PeerId>,
+    ) -> (Network, mpsc::Receiver<NetEvent>) {
+        let mut cfg = NetworkConfig::new(self.key.clone(), self.addr.clone());
+        cfg.dial = dial;
+        cfg.allowed = allowed;
+        cfg.status_interval = Duration::from_millis(200);
+        spawn(cfg, Tip(height)).unwrap()
+    }
+}
+
+/// Waits (up to 10 s) for a status event from `peer`.
+async fn status_from(rx: &mut mpsc::Receiver<NetEvent>, peer: PeerId) -> Height {
+    tokio::time::timeout(Duration::from_secs(10), async {
+        loop {
+            if let Some(NetEvent::Status { peer: p, height }) = rx.recv().await
+                && p == peer
+            {
+                return height;
+            }
+        }
+    })
+    .await
+    .expect("no status from the peer within 10 s")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn allowed_peers_connect_and_strangers_are_refused() {
+    let (a, b, stranger) = (Node::new(), Node::new(), Node::new());
+    let members = vec![a.id(), b.id()];
+    let (net_a, mut rx_a) = a.start(5, vec![b.full_addr()], members.clone());
+    let (net_b, mut rx_b) = b.start(9, vec![a.full_addr()], members.clone());
+    assert_eq!(status_from(&mut rx_a, b.id()).await, 9);
+    assert_eq!(status_from(&mut rx_b, a.id()).await, 5);
+    assert_eq!(net_a.peers(), vec![b.id()]);
+
+    // The stranger allows everyone and dials both; both refuse it. It also listens, so a
+    // validator configured to dial it would be refused by its own allowlist the same way.
+    let (net_s, mut rx_s) = stranger.start(
+        1,
+        vec![a.full_addr(), b.full_addr()],
+        vec![a.id(), b.id(), stranger.id()],
+    );
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    assert!(
+        net_s.peers().is_empty(),
+        "stranger got in: {:?}",
+        net_s.peers()
+    );
+    assert_eq!(net_a.peers(), vec![b.id()]);
+    assert_eq!(net_b.peers(), vec![a.id()]);
+    while let Ok(e) = rx_s.try_recv() {
+        assert!(
+            !matches!(e, NetEvent::Status { .. }),
+            "the stranger heard from a validator: {e:?}"
+        );
+    }
+    while let Ok(e) = rx_a.try_recv() {
+        if let NetEvent::Status { peer, .. } = e {
+            assert_ne!(peer, stranger.id(), "a validator heard from the stranger");
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_peer_that_restarts_is_redialed() {
+    let (a, b) = (Node::new(), Node::new());
+    let members = vec![a.id(), b.id()];
+    let (_net_a, mut rx_a) = a.start(1, vec![b.full_addr()], members.clone());
+    {
+        let (_net_b, mut rx_b) = b.start(2, vec![], members.clone());
+        assert_eq!(status_from(&mut rx_a, b.id()).await, 2);
+        assert_eq!(status_from(&mut rx_b, a.id()).await, 1);
+    }
+    // b's handle is gone, which stops its task; start it again on the same address.
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let (_net_b, _rx_b) = b.start(3, vec![], members);
+    loop {
+        if status_from(&mut rx_a, b.id()).await == 3 {
+            break;
+        }
+    }
+}

@@ -1,0 +1,170 @@
+//! The JSON-RPC 2.0 envelope: requests, responses, batches and error codes.
+
+use serde::Serialize;
+use serde_json::{Value, json};
+
+/// Invalid JSON.
+pub const PARSE_ERROR: i64 = -32700;
+/// Not a valid request object (or an empty / oversized batch).
+pub const INVALID_REQUEST: i64 = -32600;
+/// No such method.
+pub const METHOD_NOT_FOUND: i64 = -32601;
+/// Bad parameters.
+pub const INVALID_PARAMS: i64 = -32602;
+/// The node failed.
+pub const INTERNAL: i64 = -32603;
+/// The transaction is invalid: bad encoding, signature, chain id or gas limit.
+pub const BAD_TX: i64 = -32001;
+/// The nonce is used, taken by another pending tx, or too far ahead.
+pub const BAD_NONCE: i64 = -32002;
+/// The mempool is full; retry later.
+pub const MEMPOOL_FULL: i64 = -32003;
+/// The block, transaction or contract asked for is unknown.
+pub const NOT_FOUND: i64 = -32004;
+/// The transaction was accepted but did not commit within the wait.
+pub const TIMEOUT: i64 = -32005;
+/// The node is shutting down or its core stopped.
+pub const UNAVAILABLE: i64 = -32006;
+/// The transaction is already pending.
+pub const DUPLICATE: i64 = -32007;
+
+/// A method's failure.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RpcError {
+    /// JSON-RPC error code.
+    pub code: i64,
+    /// Human-readable message.
+    pub message: String,
+}
+
+impl RpcError {
+    /// An error with `code`.
+    pub fn new(code: i64, message: impl Into<String>) -> RpcError {
+        RpcError {
+            code,
+            message: message.into(),
+        }
+    }
+
+    /// Bad parameters.
+    pub fn params(message: impl Into<String>) -> RpcError {
+        RpcError::new(INVALID_PARAMS, message)
+    }
+
+    /// A node fault (logged; the client gets a generic message).
+    pub fn internal(e: impl std::fmt::Display) -> RpcError {
+        tracing::error!(error = %e, "rpc internal error");
+        RpcError::new(INTERNAL, "internal error")
+    }
+}
+
+/// A response object for `id`.
+pub fn response(id: Value, result: Result<Value, RpcError>) -> Value {
+    match result {
+        Ok(result) => json!({"jsonrpc": "2.0", "id": id, "result": result}),
+        Err(e) => error(id, e),
+    }
+}
+
+/// An error response object for `id`.
+pub fn error(id: Value, e: RpcError) -> Value {
+    json!({"jsonrpc": "2.0", "id": id, "error": {"code": e.code, "message": e.message}})
+}
+
+/// One parsed call.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Call {
+    /// Its id (`null` for notifications, which get no response).
+    pub id: Value,
+    /// True if the request had no id (a notification).
+    pub notification: bool,
+    /// The method.
+    pub method: String,
+    /// Its params (`null` if absent).
+    pub params: Value,
+}
+
+/// Checks one request object.
+pub fn parse_call(v: Value) -> Result<Call, Value> {
+    let Value::Object(mut o) = v else {
+        return Err(error(
+            Value::Null,
+            RpcError::new(INVALID_REQUEST, "request must be an object"),
+        ));
+    };
+    let id = o.remove("id");
+    let notification = id.is_none();
+    let id = id.unwrap_or(Value::Null);
+    if !matches!(id, Value::Null | Value::String(_) | Value::Number(_)) {
+        return Err(error(
+            Value::Null,
+            RpcError::new(INVALID_REQUEST, "id must be a string, number or null"),
+        ));
+    }
+    if o.get("jsonrpc") != Some(&Value::String("2.0".into())) {
+        return Err(error(
+            id,
+            RpcError::new(INVALID_REQUEST, "jsonrpc must be \"2.0\""),
+        ));
+    }
+    let Some(Value::String(method)) = o.remove("method") else {
+        return Err(error(
+            id,
+            RpcError::new(INVALID_REQUEST, "method must be a string"),
+        ));
+    };
+    let params = o.remove("params").unwrap_or(Value::Null);
+    if !matches!(params, Value::Null | Value::Object(_) | Value::Array(_)) {
+        return Err(error(
+            id,
+            RpcError::new(INVALID_REQUEST, "params must be an object or array"),
+        ));
+    }
+    Ok(Call {
+        id,
+        notification,
+        method,
+        params,
+    })
+}
+
+/// Deserializes named params (`{…}`), treating absent params as `{}`.
+pub fn params<T: serde::de::DeserializeOwned>(params: Value) -> Result<T, RpcError> {
+    let params = match params {
+        Value::Null => Value::Object(Default::default()),
+        Value::Array(a) if a.is_empty() => Value::Object(Default::default()),
+        // A one-element positional array holding the object is accepted too.
+        Value::Array(mut a) if a.len() == 1 && a[0].is_object() => a.remove(0),
+        other => other,
+    };
+    serde_json::from_value(params).map_err(|e| RpcError::params(e.to_string()))
+}
+
+/// Serializes a result.
+pub fn to_value<T: Serialize>(v: T) -> Result<Value, RpcError> {
+    serde_json::to_value(v).map_err(RpcError::internal)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn envelopes_are_checked() {
+        let ok = parse_call(json!({"jsonrpc": "2.0", "id": 1, "method": "m"})).unwrap();
+        assert_eq!(ok.method, "m");
+        assert!(!ok.notification);
+        let note = parse_call(json!({"jsonrpc": "2.0", "method": "m", "params": {}})).unwrap();
+        assert!(note.notification);
+        for bad in [
+            json!([]),
+            json!({"jsonrpc": "1.0", "id": 1, "method": "m"}),
+            json!({"jsonrpc": "2.0", "id": 1}),
+            json!({"jsonrpc": "2.0", "id": {}, "method": "m"}),
+            json!({"jsonrpc": "2.0", "id": 1, "method": "m", "params": 3}),
+        ] {
+            let e = parse_call(bad).unwrap_err();
+            assert_eq!(e["error"]["code"], INVALID_REQUEST);
+        }
+    }
+}

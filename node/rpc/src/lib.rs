@@ -1,0 +1,203 @@
+//! The Phalanx JSON-RPC 2.0 server (axum).
+//!
+//! `POST /` takes a single request or a batch; `GET /health` answers 200 while the node
+//! runs; `GET /ready` answers 200 once the node is not syncing and sees a quorum of peers.
+//! Reads go straight to the stores; transactions go to the node through [`NodeApi`].
+//! Limits (body size, batch length, concurrent requests, request time) come from
+//! [`RpcLimits`]. Method reference: `docs/RPC.md`.
+
+pub mod jsonrpc;
+mod methods;
+pub mod views;
+
+use axum::Router;
+use axum::body::Bytes;
+use axum::extract::{DefaultBodyLimit, State};
+use axum::http::{StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use jsonrpc::{INVALID_REQUEST, PARSE_ERROR, RpcError};
+use phalanx_core::{CommittedBlock, NodeStatus};
+use phalanx_executor::mempool::AdmitError;
+use phalanx_storage::{BlockStore, KvStore, StateStore};
+use phalanx_types::{Address, Hash, SignedTx};
+use serde_json::Value;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::sync::broadcast;
+
+/// Why the node did not take a transaction.
+#[derive(Debug, thiserror::Error)]
+pub enum SubmitError {
+    /// The mempool refused it.
+    #[error(transparent)]
+    Refused(#[from] AdmitError),
+    /// The node is not running its core (shutting down or stopped).
+    #[error("node unavailable")]
+    Unavailable,
+}
+
+/// What the server needs from the running node.
+#[async_trait::async_trait]
+pub trait NodeApi: Send + Sync + 'static {
+    /// Offers a transaction to the mempool.
+    async fn submit(&self, tx: SignedTx) -> Result<Hash, SubmitError>;
+    /// The node's current status.
+    fn status(&self) -> NodeStatus;
+    /// Connected peers (libp2p peer ids).
+    fn peers(&self) -> Vec<String>;
+    /// A feed of committed blocks.
+    fn commits(&self) -> broadcast::Receiver<Arc<CommittedBlock>>;
+}
+
+/// Fixed facts about the node.
+#[derive(Debug, Clone)]
+pub struct NodeInfo {
+    /// Chain id.
+    pub chain_id: String,
+    /// This node's libp2p peer id.
+    pub peer_id: String,
+    /// This node's validator address, if it votes.
+    pub validator: Option<Address>,
+    /// The validator set: (address, public key hex, peer id).
+    pub validators: Vec<(Address, String, String)>,
+}
+
+/// Server limits.
+#[derive(Debug, Clone)]
+pub struct RpcLimits {
+    /// Largest request body (bytes).
+    pub max_body_bytes: usize,
+    /// Most requests in a batch.
+    pub max_batch: usize,
+    /// Most requests served at once.
+    pub max_concurrent: usize,
+    /// Longest time a request may take (`tx_submit` with `wait: "final"` included).
+    pub timeout: Duration,
+}
+
+/// Shared state of the handlers.
+pub struct Rpc {
+    node: Arc<dyn NodeApi>,
+    kv: Arc<dyn KvStore>,
+    info: NodeInfo,
+    blocks: BlockStore,
+    state: StateStore,
+    limits: RpcLimits,
+}
+
+impl Rpc {
+    /// A server over `node` and its stores.
+    pub fn new(
+        node: Arc<dyn NodeApi>,
+        info: NodeInfo,
+        kv: Arc<dyn KvStore>,
+        limits: RpcLimits,
+    ) -> Arc<Rpc> {
+        Arc::new(Rpc {
+            node,
+            info,
+            blocks: BlockStore::new(kv.clone()),
+            state: StateStore::new(kv.clone()),
+            kv,
+            limits,
+        })
+    }
+
+    /// Handles a request body: one call or a batch. `None` when only notifications came.
+    pub async fn handle_body(&self, body: &[u8]) -> Option<Value> {
+        let parsed: Value = match serde_json::from_slice(body) {
+            Ok(v) => v,
+            Err(e) => {
+                return Some(jsonrpc::error(
+                    Value::Null,
+                    RpcError::new(PARSE_ERROR, format!("parse error: {e}")),
+                ));
+            }
+        };
+        match parsed {
+            Value::Array(calls) => {
+                if calls.is_empty() || calls.len() > self.limits.max_batch {
+                    return Some(jsonrpc::error(
+                        Value::Null,
+                        RpcError::new(
+                            INVALID_REQUEST,
+                            format!("a batch holds 1 to {} requests", self.limits.max_batch),
+                        ),
+                    ));
+                }
+                let mut out = Vec::new();
+                for c in calls {
+                    if let Some(r) = self.handle_one(c).await {
+                        out.push(r);
+                    }
+                }
+                (!out.is_empty()).then_some(Value::Array(out))
+            }
+            single => self.handle_one(single).await,
+        }
+    }
+
+    async fn handle_one(&self, v: Value) -> Option<Value> {
+        let call = match jsonrpc::parse_call(v) {
+            Ok(c) => c,
+            Err(e) => return Some(e),
+        };
+        let result = methods::dispatch(self, &call.method, call.params).await;
+        (!call.notification).then(|| jsonrpc::response(call.id, result))
+    }
+
+    /// True when the node is synced and sees a quorum of validators (itself included).
+    pub fn ready(&self) -> bool {
+        let status = self.node.status();
+        let n = self.info.validators.len();
+        let quorum = 2 * ((n.saturating_sub(1)) / 3) + 1;
+        let me = usize::from(self.info.validator.is_some());
+        !status.syncing && self.node.peers().len() + me >= quorum
+    }
+}
+
+async fn rpc_handler(State(rpc): State<Arc<Rpc>>, body: Bytes) -> Response {
+    match rpc.handle_body(&body).await {
+        Some(v) => ([(header::CONTENT_TYPE, "application/json")], v.to_string()).into_response(),
+        None => StatusCode::NO_CONTENT.into_response(),
+    }
+}
+
+async fn ready_handler(State(rpc): State<Arc<Rpc>>) -> Response {
+    if rpc.ready() {
+        (StatusCode::OK, "ready").into_response()
+    } else {
+        (StatusCode::SERVICE_UNAVAILABLE, "not ready").into_response()
+    }
+}
+
+/// The router with its limits.
+pub fn router(rpc: Arc<Rpc>) -> Router {
+    let limits = rpc.limits.clone();
+    Router::new()
+        .route("/", post(rpc_handler))
+        .route("/health", get(|| async { "ok" }))
+        .route("/ready", get(ready_handler))
+        .layer(DefaultBodyLimit::max(limits.max_body_bytes))
+        .layer(tower::limit::ConcurrencyLimitLayer::new(
+            limits.max_concurrent,
+        ))
+        .layer(tower_http::timeout::TimeoutLayer::with_status_code(
+            StatusCode::REQUEST_TIMEOUT,
+            limits.timeout,
+        ))
+        .with_state(rpc)
+}
+
+/// Serves on `listener` until `shutdown` resolves.
+pub async fn serve(
+    rpc: Arc<Rpc>,
+    listener: tokio::net::TcpListener,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    tracing::info!(addr = %listener.local_addr()?, "json-rpc listening");
+    axum::serve(listener, router(rpc))
+        .with_graceful_shutdown(shutdown)
+        .await
+}

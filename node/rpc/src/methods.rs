@@ -1,0 +1,257 @@
+//! The methods.
+
+use crate::jsonrpc::{
+    BAD_NONCE, BAD_TX, DUPLICATE, MEMPOOL_FULL, METHOD_NOT_FOUND, NOT_FOUND, RpcError, TIMEOUT,
+    UNAVAILABLE, params, to_value,
+};
+use crate::{Rpc, SubmitError, views};
+use base64::Engine;
+use phalanx_executor::account::committed_nonce;
+use phalanx_executor::mempool::AdmitError;
+use phalanx_storage::Column;
+use phalanx_types::consensus::Evidence;
+use phalanx_types::{Address, Hash, Height, SignedTx, decode};
+use serde::Deserialize;
+use serde_json::{Value, json};
+use std::time::Duration;
+
+pub(crate) async fn dispatch(rpc: &Rpc, method: &str, p: Value) -> Result<Value, RpcError> {
+    match method {
+        "node_status" => node_status(rpc),
+        "chain_getBlock" => get_block(rpc, params(p)?),
+        "chain_getValidators" => Ok(validators(rpc)),
+        "tx_submit" => submit(rpc, params(p)?).await,
+        "tx_get" => tx_get(rpc, params(p)?),
+        "account_get" => account_get(rpc, params(p)?),
+        "net_peers" => Ok(json!(rpc.node.peers())),
+        "evidence_list" => evidence_list(rpc, params(p)?),
+        _ => Err(RpcError::new(
+            METHOD_NOT_FOUND,
+            format!("method {method:?} not found"),
+        )),
+    }
+}
+
+fn node_status(rpc: &Rpc) -> Result<Value, RpcError> {
+    let s = rpc.node.status();
+    Ok(json!({
+        "chain_id": rpc.info.chain_id,
+        "peer_id": rpc.info.peer_id,
+        "validator": rpc.info.validator,
+        "height": s.height,
+        "latest_hash": s.hash,
+        "state_root": s.state_root,
+        "view": s.view,
+        "is_primary": s.is_primary,
+        "peers": rpc.node.peers().len(),
+        "syncing": s.syncing,
+        "mempool": s.mempool,
+    }))
+}
+
+fn validators(rpc: &Rpc) -> Value {
+    json!(
+        rpc.info
+            .validators
+            .iter()
+            .map(|(a, pk, peer)| json!({"address": a, "public_key": pk, "peer_id": peer}))
+            .collect::<Vec<_>>()
+    )
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct BlockParams {
+    height: Option<Height>,
+    hash: Option<Hash>,
+}
+
+fn get_block(rpc: &Rpc, p: BlockParams) -> Result<Value, RpcError> {
+    let height = match (p.height, p.hash) {
+        (Some(_), Some(_)) => return Err(RpcError::params("give height or hash, not both")),
+        (Some(h), None) => h,
+        (None, Some(hash)) => rpc
+            .blocks
+            .height_of(&hash)
+            .map_err(RpcError::internal)?
+            .ok_or_else(|| RpcError::new(NOT_FOUND, format!("unknown block {hash}")))?,
+        (None, None) => rpc.blocks.latest_height().map_err(RpcError::internal)?,
+    };
+    let block = rpc
+        .blocks
+        .block(height)
+        .map_err(RpcError::internal)?
+        .ok_or_else(|| RpcError::new(NOT_FOUND, format!("no block at height {height}")))?;
+    let cert = rpc.blocks.certificate(height).map_err(RpcError::internal)?;
+    Ok(views::block(&block, cert.as_ref()))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct SubmitParams {
+    tx: String,
+    #[serde(default)]
+    wait: Wait,
+}
+
+#[derive(Deserialize, Default, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+enum Wait {
+    #[default]
+    None,
+    Final,
+}
+
+fn admit_error(e: SubmitError) -> RpcError {
+    match e {
+        SubmitError::Unavailable => RpcError::new(UNAVAILABLE, "node unavailable"),
+        SubmitError::Refused(e) => {
+            let code = match &e {
+                AdmitError::Invalid(_) => BAD_TX,
+                AdmitError::NonceTooLow { .. }
+                | AdmitError::NonceTooHigh { .. }
+                | AdmitError::NonceTaken(_) => BAD_NONCE,
+                AdmitError::Duplicate => DUPLICATE,
+                AdmitError::Full => MEMPOOL_FULL,
+            };
+            RpcError::new(code, e.to_string())
+        }
+    }
+}
+
+async fn submit(rpc: &Rpc, p: SubmitParams) -> Result<Value, RpcError> {
+    let raw = base64::engine::general_purpose::STANDARD
+        .decode(p.tx.trim())
+        .map_err(|e| RpcError::params(format!("tx is not base64: {e}")))?;
+    let tx = SignedTx::from_bytes(&raw)
+        .map_err(|e| RpcError::new(BAD_TX, format!("cannot decode the transaction: {e}")))?;
+    let deploy = views::is_deploy(&tx);
+    // Subscribe before submitting so the commit cannot slip between the two.
+    let mut commits = rpc.node.commits();
+    let hash = rpc.node.submit(tx).await.map_err(admit_error)?;
+    if p.wait == Wait::None {
+        return Ok(json!({"hash": hash}));
+    }
+    let wait = async {
+        loop {
+            match commits.recv().await {
+                Ok(c) => {
+                    if let Some(r) = c.receipts.iter().find(|r| r.tx_hash == hash) {
+                        return Ok(views::receipt(r, deploy));
+                    }
+                }
+                // Missed some blocks: the receipt may already be stored.
+                Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => {
+                    if let Some(v) = receipt_of(rpc, &hash)? {
+                        return Ok(v);
+                    }
+                }
+                Err(_) => return Err(RpcError::new(UNAVAILABLE, "node stopped")),
+            }
+        }
+    };
+    let limit = rpc
+        .limits
+        .timeout
+        .saturating_sub(Duration::from_millis(500));
+    match tokio::time::timeout(limit, wait).await {
+        Ok(receipt) => Ok(json!({"hash": hash, "receipt": receipt?})),
+        Err(_) => Err(RpcError::new(
+            TIMEOUT,
+            format!(
+                "transaction {hash} accepted but not final within {} ms",
+                limit.as_millis()
+            ),
+        )),
+    }
+}
+
+fn receipt_of(rpc: &Rpc, hash: &Hash) -> Result<Option<Value>, RpcError> {
+    let Some(loc) = rpc.blocks.tx_location(hash).map_err(RpcError::internal)? else {
+        return Ok(None);
+    };
+    let block = rpc.blocks.block(loc.height).map_err(RpcError::internal)?;
+    let receipt = rpc
+        .blocks
+        .receipt(loc.height, loc.index)
+        .map_err(RpcError::internal)?;
+    let deploy = block
+        .as_ref()
+        .and_then(|b| b.txs.get(loc.index as usize))
+        .is_some_and(views::is_deploy);
+    Ok(receipt.map(|r| views::receipt(&r, deploy)))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct HashParams {
+    hash: Hash,
+}
+
+fn tx_get(rpc: &Rpc, p: HashParams) -> Result<Value, RpcError> {
+    let Some(loc) = rpc
+        .blocks
+        .tx_location(&p.hash)
+        .map_err(RpcError::internal)?
+    else {
+        return Ok(Value::Null);
+    };
+    let block = rpc
+        .blocks
+        .block(loc.height)
+        .map_err(RpcError::internal)?
+        .ok_or_else(|| RpcError::internal("indexed block missing"))?;
+    let tx = block
+        .txs
+        .get(loc.index as usize)
+        .ok_or_else(|| RpcError::internal("indexed tx missing"))?;
+    let receipt = receipt_of(rpc, &p.hash)?;
+    Ok(json!({"tx": views::tx(tx), "receipt": receipt}))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct AddressParams {
+    address: Address,
+}
+
+fn account_get(rpc: &Rpc, p: AddressParams) -> Result<Value, RpcError> {
+    let nonce = committed_nonce(&rpc.state, &p.address).map_err(RpcError::internal)?;
+    to_value(json!({"address": p.address, "nonce": nonce}))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct EvidenceParams {
+    #[serde(default)]
+    from_height: Height,
+}
+
+/// Most evidence records returned at once.
+const MAX_EVIDENCE: usize = 1_000;
+
+fn evidence_list(rpc: &Rpc, p: EvidenceParams) -> Result<Value, RpcError> {
+    let start = p.from_height.to_be_bytes();
+    let rows = rpc
+        .kv
+        .scan(Column::Evidence, &[], Some(&start), MAX_EVIDENCE)
+        .map_err(RpcError::internal)?;
+    let mut out = Vec::new();
+    for (_, v) in rows {
+        let e: Evidence = decode(&v).map_err(RpcError::internal)?;
+        let msg = |m: &phalanx_types::consensus::SignedMessage| {
+            json!({
+                "phase": format!("{:?}", m.body.phase()),
+                "view": m.body.view(),
+                "block_hash": m.body.block_hash(),
+            })
+        };
+        out.push(json!({
+            "height": e.first.body.height(),
+            "offender": e.offender(),
+            "first": msg(&e.first),
+            "second": msg(&e.second),
+        }));
+    }
+    Ok(Value::Array(out))
+}

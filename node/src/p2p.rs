@@ -1,0 +1,124 @@
+//! Glue between the network and the core: the allowlist and dial list from genesis and
+//! config, serving blocks from the store, and turning peer traffic into core inputs.
+
+use crate::config::NodeConfig;
+use crate::service::{Command, Outbound};
+use anyhow::{Context, Result};
+use libp2p::{Multiaddr, PeerId, identity};
+use phalanx_core::{Event, SyncBatch};
+use phalanx_genesis::Genesis;
+use phalanx_network::{BlockSource, NetEvent, Network, NetworkConfig};
+use phalanx_storage::BlockStore;
+use phalanx_types::consensus::SignedMessage;
+use phalanx_types::{Block, CommitCertificate, Height, SecretKey, SignedTx};
+use tokio::sync::mpsc;
+
+/// Committed blocks served to peers straight from the store.
+pub struct StoreSource(pub BlockStore);
+
+impl BlockSource for StoreSource {
+    fn tip(&self) -> Height {
+        self.0.latest_height().unwrap_or(0)
+    }
+
+    fn blocks(&self, from: Height, max: u32, max_bytes: usize) -> Vec<(Block, CommitCertificate)> {
+        self.0
+            .certified_blocks(from, max as usize, max_bytes)
+            .unwrap_or_else(|e| {
+                tracing::error!(error = %e, "cannot read blocks to serve a peer");
+                Vec::new()
+            })
+    }
+}
+
+/// The libp2p identity of a node key.
+pub fn keypair(node_key: &SecretKey) -> Result<identity::Keypair> {
+    let mut seed = *node_key.to_seed();
+    identity::Keypair::ed25519_from_bytes(&mut seed)
+        .map_err(|e| anyhow::anyhow!("invalid node key: {e}"))
+}
+
+/// Network settings: listen and dial from config, allowlist from genesis.
+pub fn network_config(
+    node_key: &SecretKey,
+    config: &NodeConfig,
+    genesis: &Genesis,
+) -> Result<NetworkConfig> {
+    let listen: Multiaddr = config
+        .p2p
+        .listen
+        .parse()
+        .with_context(|| format!("invalid p2p.listen {:?}", config.p2p.listen))?;
+    let mut net = NetworkConfig::new(keypair(node_key)?, listen);
+    for p in &config.p2p.peers {
+        let addr: Multiaddr = p
+            .parse()
+            .with_context(|| format!("invalid peer address {p:?} in p2p.peers"))?;
+        if phalanx_network::peer_of(&addr).is_none() {
+            anyhow::bail!("peer address {p:?} must end in /p2p/<peer id>");
+        }
+        net.dial.push(addr);
+    }
+    let ids = genesis
+        .validators
+        .iter()
+        .map(|v| &v.peer_id)
+        .chain(genesis.observers.iter().map(|o| &o.peer_id));
+    for id in ids {
+        net.allowed.push(
+            id.parse::<PeerId>()
+                .with_context(|| format!("invalid peer id {id:?} in genesis"))?,
+        );
+    }
+    Ok(net)
+}
+
+/// The core's outbound traffic over libp2p.
+pub struct P2p(pub Network);
+
+fn parse_peer(peer: &str) -> Option<PeerId> {
+    peer.parse().ok()
+}
+
+impl Outbound for P2p {
+    fn broadcast(&self, message: Box<SignedMessage>) {
+        self.0.broadcast(message);
+    }
+
+    fn gossip_tx(&self, tx: SignedTx) {
+        self.0.gossip_tx(tx);
+    }
+
+    fn request_blocks(&self, peer: String, from: Height) {
+        if let Some(p) = parse_peer(&peer) {
+            self.0.request_blocks(p, from);
+        }
+    }
+
+    fn send_status(&self, peer: String, height: Height) {
+        if let Some(p) = parse_peer(&peer) {
+            self.0.send_status(p, height);
+        }
+    }
+}
+
+/// Feeds what peers send into the core's queue (waiting when it is full).
+pub async fn forward(mut events: mpsc::Receiver<NetEvent>, core: mpsc::Sender<Command>) {
+    while let Some(e) = events.recv().await {
+        let event = match e {
+            NetEvent::Consensus(m) => Event::Message(m),
+            NetEvent::Tx(tx) => Event::PeerTx(*tx),
+            NetEvent::Status { peer, height } => Event::PeerStatus {
+                peer: peer.to_base58(),
+                height,
+            },
+            NetEvent::Blocks { peer, blocks, tip } => Event::Blocks {
+                peer: peer.to_base58(),
+                batch: SyncBatch { blocks, tip },
+            },
+        };
+        if core.send(Command::Event(event)).await.is_err() {
+            break;
+        }
+    }
+}

@@ -1,0 +1,318 @@
+//! Real `phalanx` processes on 127.0.0.1 for multi-process tests: a testnet made by
+//! `phalanx testnet`, started with `phalanx start`, driven over JSON-RPC.
+
+#![allow(dead_code)]
+
+use base64::Engine;
+use phalanx_types::{Address, Bytes, SecretKey, Tx, TxPayload};
+use serde_json::{Value, json};
+use std::io::{Read, Write};
+use std::net::TcpStream;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+/// Multi-process tests share two cores: run them one at a time.
+pub static SERIAL: Mutex<()> = Mutex::new(());
+
+/// A contract whose `set` stores its argument bytes under themselves.
+pub const SETTER: &str = r#"(module
+  (import "phalanx" "input_read" (func $in (param i32)))
+  (import "phalanx" "storage_write" (func $w (param i32 i32 i32 i32)))
+  (memory (export "memory") 1)
+  (func (export "init") (param i32))
+  (func (export "set") (param $n i32)
+    (call $in (i32.const 64))
+    (call $w (i32.const 64) (local.get $n) (i32.const 64) (local.get $n))))"#;
+
+/// The binary under test.
+pub fn bin() -> &'static str {
+    env!("CARGO_BIN_EXE_phalanx")
+}
+
+/// A port range nobody listens on: `count` consecutive free ports.
+pub fn free_base_port(count: u16) -> u16 {
+    let seed = std::process::id() as u64 ^ Instant::now().elapsed().as_nanos() as u64;
+    let mut p = 20_000 + (seed.wrapping_mul(7919) % 30_000) as u16;
+    loop {
+        let free = (p..p + count).all(|q| std::net::TcpListener::bind(("127.0.0.1", q)).is_ok());
+        if free {
+            return p;
+        }
+        p = 20_000 + (p.wrapping_add(97) % 40_000);
+    }
+}
+
+/// One JSON-RPC call over a fresh HTTP/1.1 connection; `Err` on transport failure.
+pub fn rpc_try(url: &str, method: &str, params: Value) -> Result<Value, String> {
+    let addr = url.trim_start_matches("http://").trim_end_matches('/');
+    let mut s = TcpStream::connect(addr).map_err(|e| e.to_string())?;
+    s.set_read_timeout(Some(Duration::from_secs(15)))
+        .map_err(|e| e.to_string())?;
+    let body = json!({"jsonrpc": "2.0", "id": 1, "method": method, "params": params}).to_string();
+    let req = format!(
+        "POST / HTTP/1.1\r\nHost: {addr}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        body.len()
+    );
+    s.write_all(req.as_bytes()).map_err(|e| e.to_string())?;
+    let mut out = String::new();
+    s.read_to_string(&mut out).map_err(|e| e.to_string())?;
+    let (_, body) = out.split_once("\r\n\r\n").ok_or("no HTTP body")?;
+    serde_json::from_str(body).map_err(|e| format!("{e}: {body}"))
+}
+
+/// A JSON-RPC call that must succeed; returns `result`.
+pub fn rpc(url: &str, method: &str, params: Value) -> Value {
+    let v = rpc_try(url, method, params).unwrap_or_else(|e| panic!("{method} on {url}: {e}"));
+    assert!(v.get("error").is_none(), "{method} on {url}: {v}");
+    v["result"].clone()
+}
+
+/// Polls `f` every 100 ms until it returns true or `limit` passes.
+pub fn wait_for(limit: Duration, what: &str, mut f: impl FnMut() -> bool) {
+    let start = Instant::now();
+    while start.elapsed() < limit {
+        if f() {
+            return;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    panic!("timed out after {limit:?} waiting for {what}");
+}
+
+/// A node process.
+pub struct NodeProc {
+    pub home: PathBuf,
+    pub rpc: String,
+    pub peer_id: String,
+    pub child: Option<Child>,
+}
+
+impl NodeProc {
+    /// Starts `phalanx start --home HOME`, logging to HOME/node.log.
+    pub fn start(&mut self) {
+        assert!(self.child.is_none(), "already running");
+        let log = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(self.home.join("node.log"))
+            .unwrap();
+        let child = Command::new(bin())
+            .args(["start", "--home"])
+            .arg(&self.home)
+            .env("RUST_LOG", "info")
+            .stdout(Stdio::null())
+            .stderr(log)
+            .spawn()
+            .unwrap();
+        self.child = Some(child);
+    }
+
+    /// kill -9.
+    pub fn kill(&mut self) {
+        if let Some(mut c) = self.child.take() {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+
+    /// Sends a signal by name (`STOP`, `CONT`, `TERM`).
+    pub fn signal(&self, sig: &str) {
+        let pid = self.child.as_ref().expect("running").id();
+        let ok = Command::new("kill")
+            .args([format!("-{sig}"), pid.to_string()])
+            .status()
+            .unwrap()
+            .success();
+        assert!(ok, "kill -{sig} {pid}");
+    }
+
+    /// The node's status, or `None` if it does not answer.
+    pub fn status(&self) -> Option<Value> {
+        rpc_try(&self.rpc, "node_status", json!({}))
+            .ok()
+            .map(|v| v["result"].clone())
+    }
+
+    /// Latest height (0 if it does not answer).
+    pub fn height(&self) -> u64 {
+        self.status()
+            .and_then(|s| s["height"].as_u64())
+            .unwrap_or(0)
+    }
+
+    /// The tail of its log, for failure messages.
+    pub fn log_tail(&self) -> String {
+        let log = std::fs::read_to_string(self.home.join("node.log")).unwrap_or_default();
+        let lines: Vec<&str> = log.lines().collect();
+        lines[lines.len().saturating_sub(30)..].join("\n")
+    }
+}
+
+impl Drop for NodeProc {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}
+
+/// A testnet written by `phalanx testnet` with fast test timings.
+pub struct Testnet {
+    pub dir: tempfile::TempDir,
+    pub nodes: Vec<NodeProc>,
+    pub client: SecretKey,
+    pub chain_id: String,
+}
+
+impl Testnet {
+    /// Writes `n` homes (not started).
+    pub fn new(n: usize) -> Testnet {
+        let dir = tempfile::tempdir().unwrap();
+        let base = free_base_port(2 * n as u16);
+        let ok = Command::new(bin())
+            .args(["testnet", "--validators", &n.to_string(), "--out"])
+            .arg(dir.path())
+            .args(["--base-port", &base.to_string()])
+            .stdout(Stdio::null())
+            .status()
+            .unwrap()
+            .success();
+        assert!(ok, "phalanx testnet failed");
+        let manifest: Value = serde_json::from_str(
+            &std::fs::read_to_string(dir.path().join("testnet.json")).unwrap(),
+        )
+        .unwrap();
+        let nodes: Vec<NodeProc> = manifest["nodes"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|n| NodeProc {
+                home: PathBuf::from(n["home"].as_str().unwrap()),
+                rpc: n["rpc"].as_str().unwrap().to_string(),
+                peer_id: n["peer_id"].as_str().unwrap().to_string(),
+                child: None,
+            })
+            .collect();
+        // Faster timings than the defaults, identical in every copy of genesis.
+        for node in &nodes {
+            let path = node.home.join("config/genesis.json");
+            let mut g: Value =
+                serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
+            g["params"]["block_interval_ms"] = json!(300);
+            g["params"]["view_timeout_ms"] = json!(1_500);
+            g["params"]["max_view_timeout_ms"] = json!(6_000);
+            std::fs::write(&path, serde_json::to_string_pretty(&g).unwrap()).unwrap();
+        }
+        Testnet {
+            client: read_key(&dir.path().join("client.key")),
+            chain_id: manifest["chain_id"].as_str().unwrap().to_string(),
+            dir,
+            nodes,
+        }
+    }
+
+    /// Starts every node.
+    pub fn start_all(&mut self) {
+        for n in &mut self.nodes {
+            n.start();
+        }
+    }
+
+    /// Heights of all nodes (0 for one that does not answer).
+    pub fn heights(&self) -> Vec<u64> {
+        self.nodes.iter().map(NodeProc::height).collect()
+    }
+
+    /// Waits until every node in `which` reached `height`.
+    pub fn wait_height(&self, which: &[usize], height: u64, limit: Duration) {
+        let start = Instant::now();
+        while start.elapsed() < limit {
+            if which.iter().all(|i| self.nodes[*i].height() >= height) {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        let logs: Vec<String> = which
+            .iter()
+            .map(|i| format!("--- node{i} ---\n{}", self.nodes[*i].log_tail()))
+            .collect();
+        panic!(
+            "nodes {which:?} did not reach height {height} within {limit:?}: heights {:?}\n{}",
+            self.heights(),
+            logs.join("\n")
+        );
+    }
+
+    /// Asserts that the nodes in `which` hold the same block hash and state root at every
+    /// height up to the lowest of their tips; returns that height.
+    pub fn assert_agree(&self, which: &[usize]) -> u64 {
+        let low = which.iter().map(|i| self.nodes[*i].height()).min().unwrap();
+        for h in 1..=low {
+            let first = rpc(
+                &self.nodes[which[0]].rpc,
+                "chain_getBlock",
+                json!({"height": h}),
+            );
+            for i in &which[1..] {
+                let b = rpc(&self.nodes[*i].rpc, "chain_getBlock", json!({"height": h}));
+                assert_eq!(
+                    (&b["header"]["hash"], &b["header"]["state_root"]),
+                    (&first["header"]["hash"], &first["header"]["state_root"]),
+                    "node {i} and node {} differ at height {h}",
+                    which[0]
+                );
+            }
+        }
+        low
+    }
+
+    /// A signed transaction from the client key.
+    pub fn tx(&self, nonce: u64, payload: TxPayload) -> String {
+        let tx = Tx {
+            chain_id: self.chain_id.clone(),
+            sender: self.client.public_key(),
+            nonce,
+            gas_limit: 50_000_000,
+            payload,
+        }
+        .sign(&self.client);
+        base64::engine::general_purpose::STANDARD.encode(tx.to_bytes())
+    }
+
+    /// Deploys the setter contract through node `i` and waits for finality; its address.
+    pub fn deploy_setter(&self, i: usize, nonce: u64) -> Address {
+        let code = wat::parse_str(SETTER).unwrap();
+        let tx = self.tx(
+            nonce,
+            TxPayload::Deploy {
+                code: Bytes(code),
+                init_args: Bytes(Vec::new()),
+            },
+        );
+        let r = rpc(
+            &self.nodes[i].rpc,
+            "tx_submit",
+            json!({"tx": tx, "wait": "final"}),
+        );
+        assert_eq!(r["receipt"]["status"], "ok", "{r}");
+        r["receipt"]["return"].as_str().unwrap().parse().unwrap()
+    }
+
+    /// A call of `set` with `arg`.
+    pub fn set_call(&self, contract: Address, nonce: u64, arg: &str) -> String {
+        self.tx(
+            nonce,
+            TxPayload::Call {
+                contract,
+                method: "set".into(),
+                args: Bytes(arg.as_bytes().to_vec()),
+            },
+        )
+    }
+}
+
+/// Reads a key file written by `phalanx keys new` / `phalanx testnet`.
+pub fn read_key(path: &Path) -> SecretKey {
+    let v: Value = serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
+    SecretKey::from_hex(v["secret_key"].as_str().unwrap()).unwrap()
+}
