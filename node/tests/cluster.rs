@@ -262,3 +262,77 @@ fn a_paused_node_catches_up() {
     net.wait_height(&[victim], target, SECS(30));
     net.assert_agree(&[0, 1, 2, 3]);
 }
+
+#[test]
+fn dev_chain_commits_and_stops_gracefully_on_sigterm() {
+    let _g = serial();
+    let dir = tempfile::tempdir().unwrap();
+    let home = dir.path().join("dev");
+    let port = common::free_base_port(1);
+    let url = format!("http://127.0.0.1:{port}");
+    let start = || {
+        std::process::Command::new(common::bin())
+            .args(["dev", "--home"])
+            .arg(&home)
+            .args(["--rpc", &format!("127.0.0.1:{port}")])
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap()
+    };
+    let mut child = start();
+    wait_for(SECS(20), "the dev chain to commit block 2", || {
+        rpc_try(&url, "node_status", json!({}))
+            .ok()
+            .and_then(|v| v["result"]["height"].as_u64())
+            .is_some_and(|h| h >= 2)
+    });
+    // The dev key may submit at once: a deploy is final in one round trip.
+    let key = common::read_key(&home.join("dev.key"));
+    let tx = phalanx_types::Tx {
+        chain_id: "phalanx-dev".into(),
+        sender: key.public_key(),
+        nonce: 0,
+        gas_limit: 50_000_000,
+        payload: phalanx_types::TxPayload::Deploy {
+            code: phalanx_types::Bytes(wat::parse_str(common::SETTER).unwrap()),
+            init_args: phalanx_types::Bytes(Vec::new()),
+        },
+    }
+    .sign(&key);
+    let raw = base64::Engine::encode(&base64::engine::general_purpose::STANDARD, tx.to_bytes());
+    let r = rpc(&url, "tx_submit", json!({"tx": raw, "wait": "final"}));
+    assert_eq!(r["receipt"]["status"], "ok", "{r}");
+    let committed_at = r["receipt"]["height"].as_u64().unwrap();
+
+    let pid = child.id().to_string();
+    assert!(
+        std::process::Command::new("kill")
+            .args(["-TERM", &pid])
+            .status()
+            .unwrap()
+            .success()
+    );
+    let t = std::time::Instant::now();
+    let status = loop {
+        if let Some(s) = child.try_wait().unwrap() {
+            break s;
+        }
+        assert!(t.elapsed() < SECS(5), "still running 5 s after SIGTERM");
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    assert!(status.success(), "exit status {status}");
+
+    // Restart: the same chain continues from where it stopped.
+    let mut child = start();
+    wait_for(SECS(20), "the restarted dev chain", || {
+        rpc_try(&url, "node_status", json!({}))
+            .ok()
+            .and_then(|v| v["result"]["height"].as_u64())
+            .is_some_and(|h| h > committed_at)
+    });
+    let t = rpc(&url, "tx_get", json!({"hash": tx.hash()}));
+    assert_eq!(t["receipt"]["height"], committed_at);
+    let _ = child.kill();
+    let _ = child.wait();
+}

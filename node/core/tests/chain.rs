@@ -1,0 +1,209 @@
+//! The chain's block checks: each way a proposed block can be wrong is refused with its own
+//! error, the good block commits atomically, and the write-ahead log is pruned on commit.
+
+use phalanx_consensus::WalEntry;
+use phalanx_core::{BlockError, Chain, ChainInfo, chain::write_genesis};
+use phalanx_genesis::{ConsensusParams, DeployPolicy};
+use phalanx_runtime::{EXEC_STACK_BYTES, Runtime, RuntimeConfig, StateChanges};
+use phalanx_storage::{KvStore, MemoryStore, WriteBatch};
+use phalanx_types::consensus::Phase;
+use phalanx_types::{
+    Address, Bytes, CommitCertificate, Hash, SecretKey, Tx, TxPayload, Validator, ValidatorSet,
+};
+use std::sync::Arc;
+
+const T0: u64 = 1_700_000_000_000;
+
+fn chain() -> (Chain, SecretKey) {
+    let key = SecretKey::from_seed([1; 32]);
+    let info = ChainInfo {
+        chain_id: "chain-test".into(),
+        validators: ValidatorSet::new(vec![Validator::new(key.public_key(), "p0")]),
+        params: ConsensusParams::default(),
+        deploy_policy: DeployPolicy::Anyone,
+        genesis_time_ms: T0,
+    };
+    let kv: Arc<dyn KvStore> = Arc::new(MemoryStore::new());
+    write_genesis(&kv, &StateChanges::new(), WriteBatch::new()).unwrap();
+    let runtime = Arc::new(Runtime::new(RuntimeConfig::default()).unwrap());
+    (Chain::open(kv, info, runtime).unwrap(), key)
+}
+
+fn call(key: &SecretKey, nonce: u64) -> phalanx_types::SignedTx {
+    Tx {
+        chain_id: "chain-test".into(),
+        sender: key.public_key(),
+        nonce,
+        gas_limit: 1_000_000,
+        payload: TxPayload::Call {
+            contract: Address([9; 32]),
+            method: "nothing".into(),
+            args: Bytes(Vec::new()),
+        },
+    }
+    .sign(key)
+}
+
+fn run(f: impl FnOnce() + Send + 'static) {
+    std::thread::Builder::new()
+        .stack_size(EXEC_STACK_BYTES)
+        .spawn(f)
+        .unwrap()
+        .join()
+        .unwrap();
+}
+
+#[test]
+fn bad_blocks_are_refused_for_the_right_reason() {
+    run(|| {
+        let (chain, key) = chain();
+        let user = SecretKey::from_seed([7; 32]);
+        let now = T0 + 10_000;
+        let (good, _, dropped) = chain
+            .build(key.address(), now, vec![call(&user, 0), call(&user, 5)])
+            .unwrap();
+        assert_eq!(dropped.len(), 1, "the out-of-order nonce is dropped");
+        assert_eq!(good.txs.len(), 1);
+        assert!(chain.validate(&good, now).unwrap().is_ok());
+
+        let drift = ConsensusParams::default().max_clock_drift_ms;
+        let refuse = |mutate: &dyn Fn(&mut phalanx_types::Block)| {
+            let mut b = good.clone();
+            mutate(&mut b);
+            chain.validate(&b, now).unwrap().unwrap_err()
+        };
+        assert!(matches!(
+            refuse(&|b| b.header.timestamp_ms = now + drift + 1),
+            BlockError::Timestamp { .. }
+        ));
+        assert!(matches!(
+            refuse(&|b| b.header.timestamp_ms = T0),
+            BlockError::Timestamp { .. }
+        ));
+        assert!(matches!(
+            refuse(&|b| b.header.state_root = Hash([3; 32])),
+            BlockError::RootMismatch {
+                what: "state root",
+                ..
+            }
+        ));
+        assert!(matches!(
+            refuse(&|b| b.header.receipts_root = Hash([3; 32])),
+            BlockError::RootMismatch {
+                what: "receipts root",
+                ..
+            }
+        ));
+        assert!(matches!(
+            refuse(&|b| b.header.parent_hash = Hash([1; 32])),
+            BlockError::Header(_)
+        ));
+        assert!(matches!(
+            refuse(&|b| b.header.height = 2),
+            BlockError::Header(_)
+        ));
+        assert!(matches!(
+            refuse(&|b| b.header.chain_id = "x".into()),
+            BlockError::Header(_)
+        ));
+        assert!(matches!(
+            refuse(&|b| b.header.proposer = user.address()),
+            BlockError::Header(_)
+        ));
+        assert!(matches!(refuse(&|b| b.txs.clear()), BlockError::Header(_)));
+        assert!(matches!(
+            refuse(&|b| {
+                b.txs = vec![call(&user, 1)];
+                b.header.tx_root = phalanx_types::Block::compute_tx_root(&b.txs);
+            }),
+            BlockError::InvalidTx(_)
+        ));
+        // A certified block replays without the clock bound (sync of old blocks).
+        let mut old = good.clone();
+        old.header.timestamp_ms = now + drift + 1;
+        assert!(!matches!(
+            chain.replay(&old).unwrap(),
+            Err(BlockError::Timestamp { .. })
+        ));
+    });
+}
+
+#[test]
+fn commit_moves_the_tip_and_prunes_the_wal() {
+    run(|| {
+        let (mut chain, key) = chain();
+        let user = SecretKey::from_seed([7; 32]);
+        for (h, view) in [(1, 0), (2, 3)] {
+            chain
+                .wal_append(&WalEntry::Signed {
+                    height: h,
+                    view,
+                    phase: Phase::Commit,
+                    block_hash: None,
+                })
+                .unwrap();
+        }
+        let now = T0 + 10_000;
+        let (block, executed, _) = chain
+            .build(key.address(), now, vec![call(&user, 0)])
+            .unwrap();
+        let cert = CommitCertificate {
+            height: 1,
+            view: 0,
+            block_hash: block.hash(),
+            signatures: Vec::new(),
+        };
+        let root = executed.state_root;
+        chain.commit(&block, &cert, executed).unwrap();
+        let tip = chain.tip();
+        assert_eq!(
+            (tip.height, tip.hash, tip.state_root),
+            (1, block.hash(), root)
+        );
+        assert_eq!(
+            chain.account_nonce(&user.address()).unwrap(),
+            1,
+            "failed call used its nonce"
+        );
+        let left = chain.wal_entries().unwrap();
+        assert_eq!(
+            left.len(),
+            1,
+            "only the entry above the committed height stays"
+        );
+        assert_eq!(left[0].height(), 2);
+        let receipts = chain.blocks().receipts(1).unwrap();
+        assert_eq!(receipts.len(), 1);
+        assert!(matches!(
+            receipts[0].status,
+            phalanx_types::TxStatus::Failed { .. }
+        ));
+        // A stale executed block cannot be committed on the new tip.
+        let (b2, e2, _) = chain.build(key.address(), now, vec![]).unwrap();
+        let (_, stale, _) = chain.build(key.address(), now + 1, vec![]).unwrap();
+        chain
+            .commit(
+                &b2,
+                &CommitCertificate {
+                    height: 2,
+                    block_hash: b2.hash(),
+                    ..cert.clone()
+                },
+                e2,
+            )
+            .unwrap();
+        assert!(
+            chain
+                .commit(
+                    &b2,
+                    &CommitCertificate {
+                        height: 2,
+                        block_hash: b2.hash(),
+                        ..cert
+                    },
+                    stale
+                )
+                .is_err()
+        );
+    });
+}
