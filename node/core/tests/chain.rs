@@ -1,10 +1,13 @@
 //! The chain's block checks: each way a proposed block can be wrong is refused with its own
 //! error, the good block commits atomically, and the write-ahead log is pruned on commit.
 
+mod common;
+
+use common::in_big_stack;
 use phalanx_consensus::WalEntry;
 use phalanx_core::{BlockError, Chain, ChainInfo, chain::write_genesis};
 use phalanx_genesis::{ConsensusParams, DeployPolicy};
-use phalanx_runtime::{EXEC_STACK_BYTES, Runtime, RuntimeConfig, StateChanges};
+use phalanx_runtime::{Runtime, RuntimeConfig, StateChanges};
 use phalanx_storage::{KvStore, MemoryStore, WriteBatch};
 use phalanx_types::consensus::Phase;
 use phalanx_types::{
@@ -44,18 +47,9 @@ fn call(key: &SecretKey, nonce: u64) -> phalanx_types::SignedTx {
     .sign(key)
 }
 
-fn run(f: impl FnOnce() + Send + 'static) {
-    std::thread::Builder::new()
-        .stack_size(EXEC_STACK_BYTES)
-        .spawn(f)
-        .unwrap()
-        .join()
-        .unwrap();
-}
-
 #[test]
 fn bad_blocks_are_refused_for_the_right_reason() {
-    run(|| {
+    in_big_stack(|| {
         let (chain, key) = chain();
         let user = SecretKey::from_seed([7; 32]);
         let now = T0 + 10_000;
@@ -130,7 +124,7 @@ fn bad_blocks_are_refused_for_the_right_reason() {
 
 #[test]
 fn commit_moves_the_tip_and_prunes_the_wal() {
-    run(|| {
+    in_big_stack(|| {
         let (mut chain, key) = chain();
         let user = SecretKey::from_seed([7; 32]);
         for (h, view) in [(1, 0), (2, 3)] {

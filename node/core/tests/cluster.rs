@@ -9,11 +9,14 @@
 //! committing and all stores hold identical chains; accepted transactions were committed.
 //! A failing seed is printed so the run can be replayed.
 
+mod common;
+
+use common::{SETTER, in_big_stack};
 use phalanx_core::{Action, Chain, ChainInfo, Event, NodeCore, SyncBatch, chain::write_genesis};
 use phalanx_executor::genesis::genesis_state;
 use phalanx_executor::mempool::MempoolLimits;
 use phalanx_genesis::{ConsensusParams, DeployPolicy, Genesis, GenesisContract, GenesisValidator};
-use phalanx_runtime::{EXEC_STACK_BYTES, Runtime, RuntimeConfig, layout};
+use phalanx_runtime::{Runtime, RuntimeConfig, layout};
 use phalanx_storage::{KvStore, MemoryStore, WriteBatch};
 use phalanx_types::consensus::{ConsensusMessage, Phase};
 use phalanx_types::{Address, Bytes, Hash, Height, SecretKey, Tx, TxPayload, View};
@@ -23,16 +26,6 @@ use std::sync::Arc;
 const CHAIN: &str = "cluster-sim";
 const GENESIS_TIME: u64 = 1_700_000_000_000;
 const CLIENTS: usize = 6;
-
-/// A contract whose `set` stores its argument bytes under themselves.
-const SETTER: &str = r#"(module
-  (import "phalanx" "input_read" (func $in (param i32)))
-  (import "phalanx" "storage_write" (func $w (param i32 i32 i32 i32)))
-  (memory (export "memory") 1)
-  (func (export "init") (param i32))
-  (func (export "set") (param $n i32)
-    (call $in (i32.const 64))
-    (call $w (i32.const 64) (local.get $n) (i32.const 64) (local.get $n))))"#;
 
 /// splitmix64.
 struct Rng(u64);
@@ -433,15 +426,6 @@ impl Sim {
         }
         low
     }
-}
-
-fn in_big_stack(f: impl FnOnce() + Send + 'static) {
-    std::thread::Builder::new()
-        .stack_size(EXEC_STACK_BYTES)
-        .spawn(f)
-        .unwrap()
-        .join()
-        .unwrap();
 }
 
 /// Four validators, a lossy network, crashes of a backup and of the primary, restarts from

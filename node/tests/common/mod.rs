@@ -17,14 +17,7 @@ use std::time::{Duration, Instant};
 pub static SERIAL: Mutex<()> = Mutex::new(());
 
 /// A contract whose `set` stores its argument bytes under themselves.
-pub const SETTER: &str = r#"(module
-  (import "phalanx" "input_read" (func $in (param i32)))
-  (import "phalanx" "storage_write" (func $w (param i32 i32 i32 i32)))
-  (memory (export "memory") 1)
-  (func (export "init") (param i32))
-  (func (export "set") (param $n i32)
-    (call $in (i32.const 64))
-    (call $w (i32.const 64) (local.get $n) (i32.const 64) (local.get $n))))"#;
+pub const SETTER: &str = include_str!("../../core/tests/setter.wat");
 
 /// The binary under test.
 pub fn bin() -> &'static str {
