@@ -1,6 +1,6 @@
 //! Command-line interface (clap).
 
-use crate::{home, keys, node};
+use crate::{client, home, keys, node};
 use anyhow::Result;
 use clap::{Parser, Subcommand, ValueEnum};
 use std::net::SocketAddr;
@@ -90,6 +90,69 @@ pub enum Command {
     /// Account keys.
     #[command(subcommand)]
     Keys(KeysCommand),
+    /// Send transactions (waits for finality).
+    #[command(subcommand)]
+    Tx(TxCommand),
+    /// Read-only contract call: no transaction, nothing is written.
+    Query {
+        /// Contract address (hex).
+        address: String,
+        /// Method.
+        method: String,
+        /// Arguments (JSON).
+        args: Option<String>,
+        /// Node RPC URL.
+        #[arg(long, default_value = client::DEFAULT_RPC)]
+        rpc: String,
+    },
+    /// The node's status.
+    Status {
+        /// Node RPC URL.
+        #[arg(long, default_value = client::DEFAULT_RPC)]
+        rpc: String,
+    },
+    /// A block (latest if no height) with its certificate.
+    Block {
+        /// Height.
+        height: Option<u64>,
+        /// Node RPC URL.
+        #[arg(long, default_value = client::DEFAULT_RPC)]
+        rpc: String,
+    },
+}
+
+/// `phalanx tx …`
+#[derive(Debug, Subcommand)]
+pub enum TxCommand {
+    /// Deploy a contract and wait for finality; prints its address.
+    Deploy {
+        /// The wasm module.
+        file: PathBuf,
+        /// Arguments of `init` (JSON).
+        #[arg(long)]
+        init: Option<String>,
+        /// Account key file that signs.
+        #[arg(long)]
+        key: PathBuf,
+        /// Node RPC URL.
+        #[arg(long, default_value = client::DEFAULT_RPC)]
+        rpc: String,
+    },
+    /// Call a contract method and wait for finality; exits non-zero if the call failed.
+    Call {
+        /// Contract address (hex).
+        address: String,
+        /// Method.
+        method: String,
+        /// Arguments (JSON).
+        args: Option<String>,
+        /// Account key file that signs.
+        #[arg(long)]
+        key: PathBuf,
+        /// Node RPC URL.
+        #[arg(long, default_value = client::DEFAULT_RPC)]
+        rpc: String,
+    },
 }
 
 /// `phalanx keys …`
@@ -137,5 +200,26 @@ pub fn run(cli: Cli) -> Result<()> {
         } => home::cmd_testnet(validators, &out, base_port, &chain_id, json),
         Command::Start { home, rpc, p2p } => node::cmd_start(&home, rpc, p2p),
         Command::Dev { home, rpc } => node::cmd_dev(&home, rpc),
+        Command::Tx(TxCommand::Deploy {
+            file,
+            init,
+            key,
+            rpc,
+        }) => client::cmd_deploy(&file, init.as_deref(), &key, &rpc, json),
+        Command::Tx(TxCommand::Call {
+            address,
+            method,
+            args,
+            key,
+            rpc,
+        }) => client::cmd_call(&address, &method, args.as_deref(), &key, &rpc, json),
+        Command::Query {
+            address,
+            method,
+            args,
+            rpc,
+        } => client::cmd_query(&address, &method, args.as_deref(), &rpc, json),
+        Command::Status { rpc } => client::cmd_status(&rpc, json),
+        Command::Block { height, rpc } => client::cmd_block(height, &rpc, json),
     }
 }

@@ -134,7 +134,11 @@ fn run(home: &Home, config: &NodeConfig) -> Result<()> {
         RuntimeConfig::default(),
         Arc::new(KvArtifacts(kv.clone())),
     )?);
-    let chain = Chain::open(kv.clone(), ChainInfo::from_genesis(&genesis), runtime)?;
+    let chain = Chain::open(
+        kv.clone(),
+        ChainInfo::from_genesis(&genesis),
+        runtime.clone(),
+    )?;
     let core = NodeCore::new(chain, Some(validator.clone()), MempoolLimits::default())?;
     let tip = core.chain().tip();
     tracing::info!(
@@ -146,8 +150,10 @@ fn run(home: &Home, config: &NodeConfig) -> Result<()> {
         is_validator = core.validator().is_some(),
         "starting node"
     );
+    // Queries run contract code on blocking threads: give them the stack it needs.
     let rt = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
+        .thread_stack_size(EXEC_STACK_BYTES)
         .build()?;
     // A lone validator with no observers has nobody to talk to (`phalanx dev`).
     let networked = genesis.validators.len() > 1 || !genesis.observers.is_empty();
@@ -178,6 +184,7 @@ fn run(home: &Home, config: &NodeConfig) -> Result<()> {
         max_batch: config.rpc.max_batch,
         max_concurrent: config.rpc.max_connections,
         timeout: Duration::from_millis(config.rpc.timeout_ms),
+        query_gas_cap: config.rpc.query_gas_cap,
     };
     rt.block_on(async {
         let listener = tokio::net::TcpListener::bind(config.rpc.listen)
@@ -207,7 +214,7 @@ fn run(home: &Home, config: &NodeConfig) -> Result<()> {
             commits: service.commits.clone(),
             net,
         });
-        let rpc = Rpc::new(api, info, kv, limits);
+        let rpc = Rpc::new(api, runtime, info, kv, limits);
         let (stop, stopped) = tokio::sync::watch::channel(false);
         let mut stopped_rpc = stopped.clone();
         let server = tokio::spawn(phalanx_rpc::serve(rpc, listener, async move {

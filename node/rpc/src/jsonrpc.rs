@@ -27,6 +27,10 @@ pub const TIMEOUT: i64 = -32005;
 pub const UNAVAILABLE: i64 = -32006;
 /// The transaction is already pending.
 pub const DUPLICATE: i64 = -32007;
+/// A read-only contract call failed (the contract's code and message are in the message).
+pub const QUERY_FAILED: i64 = -32008;
+/// A read-only contract call ran out of its gas cap.
+pub const QUERY_OUT_OF_GAS: i64 = -32009;
 
 /// A method's failure.
 #[derive(Debug, Clone, PartialEq)]

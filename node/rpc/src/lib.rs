@@ -6,6 +6,8 @@
 //! Limits (body size, batch length, concurrent requests, request time) come from
 //! [`RpcLimits`]. Method reference: `docs/RPC.md`.
 
+mod contracts;
+mod events;
 pub mod jsonrpc;
 mod methods;
 pub mod views;
@@ -19,6 +21,7 @@ use axum::routing::{get, post};
 use jsonrpc::{INVALID_REQUEST, PARSE_ERROR, RpcError};
 use phalanx_core::{CommittedBlock, NodeStatus};
 use phalanx_executor::mempool::AdmitError;
+use phalanx_runtime::Runtime;
 use phalanx_storage::{BlockStore, KvStore, StateStore};
 use phalanx_types::{Address, Hash, SignedTx};
 use serde_json::Value;
@@ -74,11 +77,14 @@ pub struct RpcLimits {
     pub max_concurrent: usize,
     /// Longest time a request may take (`tx_submit` with `wait: "final"` included).
     pub timeout: Duration,
+    /// Gas cap of `contract_query`.
+    pub query_gas_cap: u64,
 }
 
 /// Shared state of the handlers.
 pub struct Rpc {
     node: Arc<dyn NodeApi>,
+    runtime: Arc<Runtime>,
     kv: Arc<dyn KvStore>,
     info: NodeInfo,
     blocks: BlockStore,
@@ -87,15 +93,17 @@ pub struct Rpc {
 }
 
 impl Rpc {
-    /// A server over `node` and its stores.
+    /// A server over `node`, its runtime (for queries) and its stores.
     pub fn new(
         node: Arc<dyn NodeApi>,
+        runtime: Arc<Runtime>,
         info: NodeInfo,
         kv: Arc<dyn KvStore>,
         limits: RpcLimits,
     ) -> Arc<Rpc> {
         Arc::new(Rpc {
             node,
+            runtime,
             info,
             blocks: BlockStore::new(kv.clone()),
             state: StateStore::new(kv.clone()),

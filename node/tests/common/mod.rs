@@ -16,7 +16,8 @@ use std::time::{Duration, Instant};
 /// Multi-process tests share two cores: run them one at a time.
 pub static SERIAL: Mutex<()> = Mutex::new(());
 
-/// A contract whose `set` stores its argument bytes under themselves.
+/// A contract whose `set` stores its argument bytes under themselves (`echo` returns them,
+/// `fail` traps).
 pub const SETTER: &str = include_str!("../../core/tests/setter.wat");
 
 /// The binary under test.

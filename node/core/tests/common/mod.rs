@@ -4,7 +4,8 @@
 
 use phalanx_runtime::EXEC_STACK_BYTES;
 
-/// A contract whose `set` stores its argument bytes under themselves.
+/// A contract whose `set` stores its argument bytes under themselves (`echo` returns them,
+/// `fail` traps).
 pub const SETTER: &str = include_str!("../setter.wat");
 
 /// Runs `f` on a thread with the stack contract execution needs; panics propagate.

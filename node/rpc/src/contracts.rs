@@ -1,0 +1,160 @@
+//! Contract reads: read-only calls, contract records and state proofs.
+
+use crate::jsonrpc::{NOT_FOUND, QUERY_FAILED, QUERY_OUT_OF_GAS, RpcError, UNAVAILABLE};
+use crate::{Rpc, views};
+use base64::Engine;
+use phalanx_executor::adapters::StoreView;
+use phalanx_runtime::abi::code;
+use phalanx_runtime::layout::{self, ContractInfo};
+use phalanx_runtime::{BlockInfo, Query, RuntimeError};
+use phalanx_types::{Address, Height, encode};
+use serde::Deserialize;
+use serde_json::{Value, json};
+use std::sync::Arc;
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct QueryParams {
+    address: Address,
+    method: String,
+    #[serde(default)]
+    args: Value,
+    /// Who the contract sees as caller (default: the zero address).
+    #[serde(default)]
+    caller: Option<Address>,
+}
+
+/// Runs a read-only call against the latest committed state, on a blocking thread (the
+/// node's runtime threads have the stack contract execution needs). Writes trap.
+pub(crate) async fn query(rpc: &Rpc, p: QueryParams) -> Result<Value, RpcError> {
+    let args = match &p.args {
+        Value::Null => Vec::new(),
+        v => serde_json::to_vec(v).map_err(RpcError::internal)?,
+    };
+    let height = rpc.blocks.latest_height().map_err(RpcError::internal)?;
+    let time_ms = match rpc.blocks.block(height).map_err(RpcError::internal)? {
+        Some(b) => b.header.timestamp_ms,
+        None => 0,
+    };
+    let block = BlockInfo {
+        height,
+        time_ms,
+        chain_id: rpc.info.chain_id.clone(),
+    };
+    let runtime = rpc.runtime.clone();
+    let state = Arc::new(StoreView(rpc.state.clone()));
+    let gas_cap = rpc.limits.query_gas_cap;
+    let outcome = tokio::task::spawn_blocking(move || {
+        runtime.query(
+            state,
+            block,
+            &Query {
+                contract: p.address,
+                method: &p.method,
+                args: &args,
+                caller: p.caller,
+                gas_cap,
+            },
+        )
+    })
+    .await
+    .map_err(RpcError::internal)?;
+    let outcome = match outcome {
+        Ok(o) => o,
+        Err(RuntimeError::Busy) => {
+            return Err(RpcError::new(
+                UNAVAILABLE,
+                "too many queries at once; retry",
+            ));
+        }
+        Err(e) => return Err(RpcError::internal(e)),
+    };
+    match outcome.result {
+        Ok(ret) => Ok(json!({"result": views::data(&ret), "gas_used": outcome.gas_used})),
+        Err(e) if e.code == code::OUT_OF_GAS => Err(RpcError::new(
+            QUERY_OUT_OF_GAS,
+            format!("query ran out of its gas cap of {gas_cap}"),
+        )),
+        Err(e) => Err(RpcError::new(
+            QUERY_FAILED,
+            format!("query failed with code {}: {}", e.code, e.message),
+        )),
+    }
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct AddressParams {
+    address: Address,
+}
+
+/// The contract record: code hash, deployer, height deployed.
+pub(crate) fn get(rpc: &Rpc, p: AddressParams) -> Result<Value, RpcError> {
+    let raw = rpc
+        .state
+        .get(&layout::contract_key(&p.address))
+        .map_err(RpcError::internal)?
+        .ok_or_else(|| RpcError::new(NOT_FOUND, format!("no contract at {}", p.address)))?;
+    let info = ContractInfo::from_bytes(&raw).map_err(RpcError::internal)?;
+    Ok(json!({
+        "address": p.address,
+        "code_hash": info.code_hash,
+        "deployer": info.deployer,
+        "height": info.height,
+    }))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct ProofParams {
+    address: Address,
+    /// The contract's storage key, base64.
+    key: String,
+    height: Option<Height>,
+}
+
+/// A contract storage value with its Merkle proof against the state root of `height`
+/// (default latest) and that height's commit certificate: a client that knows the validator
+/// set can check the value without trusting this node.
+pub(crate) fn proof(rpc: &Rpc, p: ProofParams) -> Result<Value, RpcError> {
+    let key = base64::engine::general_purpose::STANDARD
+        .decode(p.key.trim())
+        .map_err(|e| RpcError::params(format!("key is not base64: {e}")))?;
+    let latest = rpc.blocks.latest_height().map_err(RpcError::internal)?;
+    let height = p.height.unwrap_or(latest);
+    if height == 0 || height > latest {
+        return Err(RpcError::new(
+            NOT_FOUND,
+            format!("no committed block at height {height} (latest {latest})"),
+        ));
+    }
+    let full_key = layout::storage_key(&p.address, &key);
+    let (value, proof) = rpc
+        .state
+        .get_with_proof(&full_key, height)
+        .map_err(RpcError::internal)?;
+    let block = rpc
+        .blocks
+        .block(height)
+        .map_err(RpcError::internal)?
+        .ok_or_else(|| RpcError::internal("block missing"))?;
+    let cert = rpc
+        .blocks
+        .certificate(height)
+        .map_err(RpcError::internal)?
+        .ok_or_else(|| RpcError::internal("certificate missing"))?;
+    let b64 = |b: &[u8]| base64::engine::general_purpose::STANDARD.encode(b);
+    Ok(json!({
+        "address": p.address,
+        "key": b64(&key),
+        "state_key": b64(&full_key),
+        "value": value.as_deref().map(b64),
+        "proof": b64(&encode(&proof)),
+        "state_root": block.header.state_root,
+        "height": height,
+        "header": views::block(&block, None)["header"],
+        "header_raw": b64(&encode(&block.header)),
+        "certificate": views::certificate(&cert),
+        "certificate_raw": b64(&encode(&cert)),
+    }))
+}

@@ -1,0 +1,141 @@
+//! The CLI client commands end to end against a real dev chain: deploy, call, query,
+//! status, block, and clear errors with non-zero exit codes.
+
+mod common;
+
+use common::{SERIAL, bin, rpc, rpc_try, wait_for};
+use serde_json::{Value, json};
+use std::process::{Command, Output};
+use std::time::Duration;
+
+fn run(args: &[&str]) -> Output {
+    Command::new(bin()).args(args).output().unwrap()
+}
+
+fn stdout(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stdout).trim().to_string()
+}
+
+fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).trim().to_string()
+}
+
+#[test]
+fn deploy_call_query_status_block_from_the_cli() {
+    let _g = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let dir = tempfile::tempdir().unwrap();
+    let home = dir.path().join("dev");
+    let port = common::free_base_port(1);
+    let url = format!("http://127.0.0.1:{port}");
+    let mut node = Command::new(bin())
+        .args(["dev", "--home"])
+        .arg(&home)
+        .args(["--rpc", &format!("127.0.0.1:{port}")])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    wait_for(Duration::from_secs(20), "the dev chain", || {
+        rpc_try(&url, "node_status", json!({})).is_ok()
+    });
+    let key = home.join("dev.key");
+    let key = key.to_str().unwrap();
+    let wasm = dir.path().join("setter.wasm");
+    std::fs::write(&wasm, wat::parse_str(common::SETTER).unwrap()).unwrap();
+
+    let o = run(&[
+        "--output",
+        "json",
+        "tx",
+        "deploy",
+        wasm.to_str().unwrap(),
+        "--key",
+        key,
+        "--rpc",
+        &url,
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let deployed: Value = serde_json::from_str(&stdout(&o)).unwrap();
+    assert_eq!(deployed["receipt"]["status"], "ok");
+    let contract = deployed["receipt"]["return"].as_str().unwrap().to_string();
+
+    let o = run(&[
+        "tx",
+        "call",
+        &contract,
+        "set",
+        "\"hello\"",
+        "--key",
+        key,
+        "--rpc",
+        &url,
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(stdout(&o).contains("status   ok"), "{}", stdout(&o));
+
+    // A query returns the contract's JSON and writes nothing (no nonce used).
+    let nonce = |a: &str| rpc(&url, "account_get", json!({"address": a}))["nonce"].clone();
+    let me = rpc(&url, "tx_get", json!({"hash": deployed["hash"]}))["tx"]["sender"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let before = nonce(&me);
+    let o = run(&["query", &contract, "echo", "{\"a\": [1, 2]}", "--rpc", &url]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert_eq!(stdout(&o), r#"{"a":[1,2]}"#);
+    assert_eq!(nonce(&me), before);
+
+    // The value `set` stored is in state, with a proof against a certified root.
+    let p = rpc(
+        &url,
+        "state_getProof",
+        json!({"address": contract, "key": "ImhlbGxvIg=="}),
+    );
+    assert_eq!(p["value"], "ImhlbGxvIg==", "{p}");
+
+    // A failing call is included, reported, and exits non-zero.
+    let o = run(&["tx", "call", &contract, "fail", "--key", key, "--rpc", &url]);
+    assert!(!o.status.success());
+    assert!(stdout(&o).contains("status   failed"), "{}", stdout(&o));
+    assert!(stderr(&o).contains("transaction failed"), "{}", stderr(&o));
+    assert_eq!(nonce(&me), json!(before.as_u64().unwrap() + 1));
+
+    let o = run(&["--output", "json", "status", "--rpc", &url]);
+    assert!(o.status.success());
+    let s: Value = serde_json::from_str(&stdout(&o)).unwrap();
+    assert_eq!(s["chain_id"], "phalanx-dev");
+    let o = run(&["block", "1", "--rpc", &url]);
+    assert!(
+        o.status.success() && stdout(&o).contains("height     1"),
+        "{}",
+        stdout(&o)
+    );
+
+    // Bad input: one-line errors, non-zero exits.
+    for (args, expect) in [
+        (
+            vec!["tx", "call", "nothex", "set", "--key", key, "--rpc", &url],
+            "bad contract address",
+        ),
+        (
+            vec!["query", &contract, "echo", "{not json", "--rpc", &url],
+            "not valid JSON",
+        ),
+        (vec!["query", &contract, "missing", "--rpc", &url], "-32008"),
+        (vec!["block", "999999", "--rpc", &url], "-32004"),
+        (
+            vec!["status", "--rpc", "http://127.0.0.1:1"],
+            "cannot reach",
+        ),
+    ] {
+        let o = run(&args);
+        assert!(!o.status.success(), "{args:?} succeeded");
+        let e = stderr(&o);
+        assert!(
+            e.contains(expect) && e.lines().count() == 1,
+            "{args:?}: {e}"
+        );
+    }
+    let _ = node.kill();
+    let _ = node.wait();
+}
