@@ -185,6 +185,8 @@ fn run(home: &Home, config: &NodeConfig) -> Result<()> {
         max_concurrent: config.rpc.max_connections,
         timeout: Duration::from_millis(config.rpc.timeout_ms),
         query_gas_cap: config.rpc.query_gas_cap,
+        max_subscriptions: config.rpc.max_subscriptions,
+        cors_origins: config.rpc.cors_origins.clone(),
     };
     rt.block_on(async {
         let listener = tokio::net::TcpListener::bind(config.rpc.listen)

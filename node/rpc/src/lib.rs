@@ -11,6 +11,7 @@ mod events;
 pub mod jsonrpc;
 mod methods;
 pub mod views;
+mod ws;
 
 use axum::Router;
 use axum::body::Bytes;
@@ -79,6 +80,10 @@ pub struct RpcLimits {
     pub timeout: Duration,
     /// Gas cap of `contract_query`.
     pub query_gas_cap: u64,
+    /// Most subscriptions per WebSocket connection.
+    pub max_subscriptions: usize,
+    /// Origins allowed by CORS (empty: CORS off).
+    pub cors_origins: Vec<String>,
 }
 
 /// Shared state of the handlers.
@@ -183,10 +188,11 @@ async fn ready_handler(State(rpc): State<Arc<Rpc>>) -> Response {
 /// The router with its limits.
 pub fn router(rpc: Arc<Rpc>) -> Router {
     let limits = rpc.limits.clone();
-    Router::new()
+    let router = Router::new()
         .route("/", post(rpc_handler))
         .route("/health", get(|| async { "ok" }))
         .route("/ready", get(ready_handler))
+        .route("/ws", get(ws::handler))
         .layer(DefaultBodyLimit::max(limits.max_body_bytes))
         .layer(tower::limit::ConcurrencyLimitLayer::new(
             limits.max_concurrent,
@@ -194,8 +200,31 @@ pub fn router(rpc: Arc<Rpc>) -> Router {
         .layer(tower_http::timeout::TimeoutLayer::with_status_code(
             StatusCode::REQUEST_TIMEOUT,
             limits.timeout,
-        ))
-        .with_state(rpc)
+        ));
+    let router = match cors(&limits.cors_origins) {
+        Some(layer) => router.layer(layer),
+        None => router,
+    };
+    router.with_state(rpc)
+}
+
+/// CORS for the configured origins (`*` allows any); `None` when CORS is off.
+fn cors(origins: &[String]) -> Option<tower_http::cors::CorsLayer> {
+    use tower_http::cors::{AllowOrigin, CorsLayer};
+    if origins.is_empty() {
+        return None;
+    }
+    let allow = if origins.iter().any(|o| o == "*") {
+        AllowOrigin::any()
+    } else {
+        AllowOrigin::list(origins.iter().filter_map(|o| o.parse().ok()))
+    };
+    Some(
+        CorsLayer::new()
+            .allow_origin(allow)
+            .allow_methods([axum::http::Method::GET, axum::http::Method::POST])
+            .allow_headers([header::CONTENT_TYPE]),
+    )
 }
 
 /// Serves on `listener` until `shutdown` resolves.

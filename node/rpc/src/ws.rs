@@ -1,0 +1,226 @@
+//! `GET /ws`: the JSON-RPC methods over a WebSocket, plus subscriptions.
+//!
+//! `subscribe {topic: "blocks"}` or `subscribe {topic: "events", address?, topic_filter?}`
+//! returns a subscription id; notifications then arrive as
+//! `{"jsonrpc":"2.0","method":"subscription","params":{"subscription":ID,"result":…}}`.
+//! `unsubscribe {subscription: ID}` ends one. Each connection has a bounded outgoing queue:
+//! a subscriber that does not read fast enough is disconnected rather than buffered without
+//! bound, and so is one that falls behind the node's commit feed.
+
+use crate::jsonrpc::{self, INVALID_PARAMS, RpcError, params};
+use crate::{Rpc, views};
+use axum::extract::State;
+use axum::extract::ws::{Message, WebSocket, WebSocketUpgrade};
+use axum::response::Response;
+use futures::{SinkExt, StreamExt};
+use phalanx_core::CommittedBlock;
+use phalanx_types::Address;
+use serde::Deserialize;
+use serde_json::{Value, json};
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use tokio::sync::{Notify, broadcast, mpsc};
+
+/// Outgoing messages queued per connection before it counts as too slow.
+pub const WS_QUEUE: usize = 256;
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct SubscribeParams {
+    topic: String,
+    address: Option<Address>,
+    topic_filter: Option<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct UnsubscribeParams {
+    subscription: u64,
+}
+
+enum Filter {
+    Blocks,
+    Events {
+        address: Option<Address>,
+        topic: Option<String>,
+    },
+}
+
+/// The upgrade handler.
+pub(crate) async fn handler(State(rpc): State<Arc<Rpc>>, ws: WebSocketUpgrade) -> Response {
+    let max = rpc.limits.max_body_bytes;
+    ws.max_message_size(max)
+        .on_upgrade(move |socket| connection(rpc, socket))
+}
+
+async fn connection(rpc: Arc<Rpc>, socket: WebSocket) {
+    let (mut sink, mut stream) = socket.split();
+    let (out, mut queue) = mpsc::channel::<String>(WS_QUEUE);
+    let too_slow = Arc::new(Notify::new());
+    let writer = tokio::spawn(async move {
+        while let Some(text) = queue.recv().await {
+            if sink.send(Message::Text(text.into())).await.is_err() {
+                break;
+            }
+        }
+        let _ = sink.close().await;
+    });
+    let mut subs: BTreeMap<u64, tokio::task::JoinHandle<()>> = BTreeMap::new();
+    let mut next_id = 1u64;
+    loop {
+        let msg = tokio::select! {
+            m = stream.next() => m,
+            _ = too_slow.notified() => {
+                tracing::debug!("dropping a slow websocket subscriber");
+                break;
+            }
+        };
+        let text = match msg {
+            Some(Ok(Message::Text(t))) => t.to_string(),
+            Some(Ok(Message::Binary(_))) => {
+                let e = jsonrpc::error(
+                    Value::Null,
+                    RpcError::new(jsonrpc::INVALID_REQUEST, "send text frames"),
+                );
+                if out.try_send(e.to_string()).is_err() {
+                    break;
+                }
+                continue;
+            }
+            Some(Ok(Message::Close(_))) | None | Some(Err(_)) => break,
+            Some(Ok(_)) => continue,
+        };
+        let reply = match serde_json::from_str::<Value>(&text) {
+            Ok(v) if is_method(&v, "subscribe") || is_method(&v, "unsubscribe") => {
+                let call = match jsonrpc::parse_call(v) {
+                    Ok(c) => c,
+                    Err(e) => {
+                        if out.try_send(e.to_string()).is_err() {
+                            break;
+                        }
+                        continue;
+                    }
+                };
+                subs.retain(|_, h| !h.is_finished());
+                let result = if call.method == "subscribe" {
+                    subscribe(&rpc, call.params, &mut subs, &mut next_id, &out, &too_slow)
+                } else {
+                    params::<UnsubscribeParams>(call.params)
+                        .map(|p| json!(subs.remove(&p.subscription).map(|h| h.abort()).is_some()))
+                };
+                (!call.notification).then(|| jsonrpc::response(call.id, result))
+            }
+            _ => rpc.handle_body(text.as_bytes()).await,
+        };
+        if let Some(r) = reply
+            && out.try_send(r.to_string()).is_err()
+        {
+            break;
+        }
+    }
+    for (_, h) in subs {
+        h.abort();
+    }
+    drop(out);
+    let _ = writer.await;
+}
+
+fn is_method(v: &Value, m: &str) -> bool {
+    v.get("method").and_then(Value::as_str) == Some(m)
+}
+
+fn subscribe(
+    rpc: &Arc<Rpc>,
+    p: Value,
+    subs: &mut BTreeMap<u64, tokio::task::JoinHandle<()>>,
+    next_id: &mut u64,
+    out: &mpsc::Sender<String>,
+    too_slow: &Arc<Notify>,
+) -> Result<Value, RpcError> {
+    let p: SubscribeParams = params(p)?;
+    let filter = match p.topic.as_str() {
+        "blocks" if p.address.is_none() && p.topic_filter.is_none() => Filter::Blocks,
+        "blocks" => return Err(RpcError::params("blocks take no filters")),
+        "events" => Filter::Events {
+            address: p.address,
+            topic: p.topic_filter,
+        },
+        other => {
+            return Err(RpcError::new(
+                INVALID_PARAMS,
+                format!("unknown topic {other:?}: use \"blocks\" or \"events\""),
+            ));
+        }
+    };
+    if subs.len() >= rpc.limits.max_subscriptions {
+        return Err(RpcError::params(format!(
+            "at most {} subscriptions per connection",
+            rpc.limits.max_subscriptions
+        )));
+    }
+    let id = *next_id;
+    *next_id += 1;
+    let feed = rpc.node.commits();
+    let task = tokio::spawn(forward(id, filter, feed, out.clone(), too_slow.clone()));
+    subs.insert(id, task);
+    Ok(json!(id))
+}
+
+fn notification(id: u64, result: Value) -> String {
+    json!({"jsonrpc": "2.0", "method": "subscription", "params": {"subscription": id, "result": result}})
+        .to_string()
+}
+
+fn messages(filter: &Filter, c: &CommittedBlock) -> Vec<Value> {
+    match filter {
+        Filter::Blocks => {
+            let mut v = views::block(&c.block, None);
+            v["receipts"] = json!(c.receipts.len());
+            vec![v]
+        }
+        Filter::Events { address, topic } => c
+            .receipts
+            .iter()
+            .flat_map(|r| {
+                r.events.iter().enumerate().filter_map(move |(i, e)| {
+                    let wanted = address.is_none_or(|a| a == e.contract)
+                        && topic.as_ref().is_none_or(|t| *t == e.topic);
+                    wanted.then(|| {
+                        let mut v = views::event(e);
+                        v["height"] = json!(r.height);
+                        v["tx_hash"] = json!(r.tx_hash);
+                        v["index"] = json!(r.index);
+                        v["event_index"] = json!(i);
+                        v
+                    })
+                })
+            })
+            .collect(),
+    }
+}
+
+async fn forward(
+    id: u64,
+    filter: Filter,
+    mut feed: broadcast::Receiver<Arc<CommittedBlock>>,
+    out: mpsc::Sender<String>,
+    too_slow: Arc<Notify>,
+) {
+    loop {
+        let c = match feed.recv().await {
+            Ok(c) => c,
+            // Fell behind the node's feed: the subscriber cannot keep up.
+            Err(broadcast::error::RecvError::Lagged(_)) => {
+                too_slow.notify_one();
+                return;
+            }
+            Err(broadcast::error::RecvError::Closed) => return,
+        };
+        for m in messages(&filter, &c) {
+            if out.try_send(notification(id, m)).is_err() {
+                too_slow.notify_one();
+                return;
+            }
+        }
+    }
+}
