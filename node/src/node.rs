@@ -12,6 +12,7 @@ use phalanx_executor::adapters::KvArtifacts;
 use phalanx_executor::genesis::genesis_state;
 use phalanx_executor::mempool::MempoolLimits;
 use phalanx_genesis::{ConsensusParams, DeployPolicy, Genesis};
+use phalanx_rpc::metrics::Metrics;
 use phalanx_rpc::{NodeInfo, Rpc, RpcLimits};
 use phalanx_runtime::{EXEC_STACK_BYTES, Runtime, RuntimeConfig, StateChanges};
 use phalanx_storage::{Column, KvStore, RocksStore, WriteBatch};
@@ -188,6 +189,7 @@ fn run(home: &Home, config: &NodeConfig) -> Result<()> {
         max_subscriptions: config.rpc.max_subscriptions,
         cors_origins: config.rpc.cors_origins.clone(),
     };
+    let metrics = Arc::new(Metrics::new());
     rt.block_on(async {
         let listener = tokio::net::TcpListener::bind(config.rpc.listen)
             .await
@@ -201,12 +203,18 @@ fn run(home: &Home, config: &NodeConfig) -> Result<()> {
                     core,
                     tokio::runtime::Handle::current(),
                     p2p::P2p(net.clone()),
+                    metrics.clone(),
                 )?;
                 tokio::spawn(p2p::forward(events, service.commands.clone()));
                 (service, Some(net))
             }
             None => (
-                Service::spawn(core, tokio::runtime::Handle::current(), Standalone)?,
+                Service::spawn(
+                    core,
+                    tokio::runtime::Handle::current(),
+                    Standalone,
+                    metrics.clone(),
+                )?,
                 None,
             ),
         };
@@ -216,7 +224,7 @@ fn run(home: &Home, config: &NodeConfig) -> Result<()> {
             commits: service.commits.clone(),
             net,
         });
-        let rpc = Rpc::new(api, runtime, info, kv, limits);
+        let rpc = Rpc::new(api, metrics, runtime, info, kv, limits);
         let (stop, stopped) = tokio::sync::watch::channel(false);
         let mut stopped_rpc = stopped.clone();
         let server = tokio::spawn(phalanx_rpc::serve(rpc, listener, async move {

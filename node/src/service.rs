@@ -6,9 +6,10 @@
 use anyhow::{Context, Result};
 use phalanx_core::{Action, CommittedBlock, CoreError, Event, NodeCore, NodeStatus};
 use phalanx_executor::mempool::AdmitError;
+use phalanx_rpc::metrics::Metrics;
 use phalanx_runtime::EXEC_STACK_BYTES;
 use phalanx_types::consensus::SignedMessage;
-use phalanx_types::{Hash, Height, SignedTx};
+use phalanx_types::{Hash, Height, SignedTx, encode};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
@@ -79,6 +80,7 @@ impl Service {
         mut core: NodeCore,
         rt: tokio::runtime::Handle,
         net: impl Outbound,
+        metrics: Arc<Metrics>,
     ) -> Result<Service> {
         let (tx, mut rx) = mpsc::channel::<Command>(QUEUE);
         let (status_tx, status) = watch::channel(core.status());
@@ -89,6 +91,7 @@ impl Service {
             inputs: tx.clone(),
             net,
             commits: commits.clone(),
+            metrics,
         };
         let stop_flag = stop.clone();
         let thread = std::thread::Builder::new()
@@ -111,7 +114,9 @@ impl Service {
                         }
                     };
                     ctx.dispatch(&core, actions);
-                    status_tx.send_replace(core.status());
+                    let status = core.status();
+                    ctx.observe(&status);
+                    status_tx.send_replace(status);
                 }
                 Ok(())
             })
@@ -149,9 +154,24 @@ struct Loop<N> {
     inputs: mpsc::Sender<Command>,
     net: N,
     commits: broadcast::Sender<Arc<CommittedBlock>>,
+    metrics: Arc<Metrics>,
 }
 
 impl<N: Outbound> Loop<N> {
+    /// Consensus gauges after each input.
+    fn observe(&self, status: &NodeStatus) {
+        let m = &self.metrics;
+        let before = m.view.get();
+        let view = status.view as i64;
+        if view > before {
+            // The first view is 0; every later one replaced a primary.
+            m.view_changes.inc_by((view - before) as u64);
+        }
+        m.view.set(view);
+        m.height.set(status.height as i64);
+        m.mempool.set(status.mempool as i64);
+    }
+
     fn later(&self, after_ms: u64, event: Event) {
         let inputs = self.inputs.clone();
         self.rt.spawn(async move {
@@ -178,6 +198,12 @@ impl<N: Outbound> Loop<N> {
                     self.net.send_status(peer, core.chain().tip().height);
                 }
                 Action::Committed { block, receipts } => {
+                    let m = &self.metrics;
+                    m.height.set(block.height() as i64);
+                    m.block_txs.observe(block.txs.len() as f64);
+                    m.block_bytes.observe(encode(&block).len() as f64);
+                    let age_ms = now_ms().saturating_sub(block.header.timestamp_ms);
+                    m.commit_latency.observe(age_ms as f64 / 1000.0);
                     let _ = self
                         .commits
                         .send(Arc::new(CommittedBlock { block, receipts }));

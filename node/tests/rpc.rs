@@ -195,6 +195,19 @@ fn envelopes_batches_and_errors() {
     };
     assert!(get("/health").starts_with("HTTP/1.1 200"));
     assert!(get("/ready").starts_with("HTTP/1.1 200"));
+    // Prometheus metrics: consensus progress and the requests made above, by method and code.
+    let metrics = get("/metrics");
+    assert!(metrics.starts_with("HTTP/1.1 200"), "{metrics}");
+    for line in [
+        "phalanx_height ",
+        "phalanx_view 0",
+        "phalanx_commit_latency_seconds_count ",
+        "phalanx_rpc_requests_total{method=\"unknown\",code=\"-32601\"}",
+        "phalanx_rpc_requests_total{method=\"node_status\",code=\"0\"}",
+        "phalanx_rpc_requests_total{method=\"chain_getBlock\",code=\"-32004\"} 1",
+    ] {
+        assert!(metrics.contains(line), "missing {line:?} in\n{metrics}");
+    }
     assert_eq!(rpc(&d.url, "evidence_list", json!({})), json!([]));
     assert_eq!(rpc(&d.url, "net_peers", json!({})), json!([]));
     assert_eq!(
@@ -322,16 +335,14 @@ fn websocket_methods_and_block_subscription() {
         ws.send(tungstenite::Message::Text(v.to_string().into()))
             .unwrap();
     };
-    let recv = |ws: &mut tungstenite::WebSocket<
-        tungstenite::stream::MaybeTlsStream<TcpStream>,
-    >|
-     -> Value {
-        loop {
-            if let tungstenite::Message::Text(t) = ws.read().unwrap() {
-                return serde_json::from_str(&t).unwrap();
+    let recv =
+        |ws: &mut tungstenite::WebSocket<tungstenite::stream::MaybeTlsStream<TcpStream>>| -> Value {
+            loop {
+                if let tungstenite::Message::Text(t) = ws.read().unwrap() {
+                    return serde_json::from_str(&t).unwrap();
+                }
             }
-        }
-    };
+        };
     send(
         &mut ws,
         json!({"jsonrpc": "2.0", "id": 1, "method": "node_status"}),

@@ -1,7 +1,8 @@
 //! The Phalanx JSON-RPC 2.0 server (axum).
 //!
-//! `POST /` takes a single request or a batch; `GET /health` answers 200 while the node
-//! runs; `GET /ready` answers 200 once the node is not syncing and sees a quorum of peers.
+//! `POST /` takes a single request or a batch; `GET /ws` the same over a WebSocket, with
+//! subscriptions; `GET /metrics` serves Prometheus text; `GET /health` answers 200 while the
+//! node runs; `GET /ready` answers 200 once the node is not syncing and sees a quorum of peers.
 //! Reads go straight to the stores; transactions go to the node through [`NodeApi`].
 //! Limits (body size, batch length, concurrent requests, request time) come from
 //! [`RpcLimits`]. Method reference: `docs/RPC.md`.
@@ -10,6 +11,7 @@ mod contracts;
 mod events;
 pub mod jsonrpc;
 mod methods;
+pub mod metrics;
 pub mod views;
 mod ws;
 
@@ -20,6 +22,7 @@ use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use jsonrpc::{INVALID_REQUEST, PARSE_ERROR, RpcError};
+use metrics::{Metrics, RpcLabels};
 use phalanx_core::{CommittedBlock, NodeStatus};
 use phalanx_executor::mempool::AdmitError;
 use phalanx_runtime::Runtime;
@@ -89,6 +92,7 @@ pub struct RpcLimits {
 /// Shared state of the handlers.
 pub struct Rpc {
     node: Arc<dyn NodeApi>,
+    metrics: Arc<Metrics>,
     runtime: Arc<Runtime>,
     kv: Arc<dyn KvStore>,
     info: NodeInfo,
@@ -101,6 +105,7 @@ impl Rpc {
     /// A server over `node`, its runtime (for queries) and its stores.
     pub fn new(
         node: Arc<dyn NodeApi>,
+        metrics: Arc<Metrics>,
         runtime: Arc<Runtime>,
         info: NodeInfo,
         kv: Arc<dyn KvStore>,
@@ -108,6 +113,7 @@ impl Rpc {
     ) -> Arc<Rpc> {
         Arc::new(Rpc {
             node,
+            metrics,
             runtime,
             info,
             blocks: BlockStore::new(kv.clone()),
@@ -157,6 +163,16 @@ impl Rpc {
             Err(e) => return Some(e),
         };
         let result = methods::dispatch(self, &call.method, call.params).await;
+        let method = if methods::METHODS.contains(&call.method.as_str()) {
+            call.method.clone()
+        } else {
+            "unknown".to_string()
+        };
+        let code = result.as_ref().err().map_or(0, |e| e.code);
+        self.metrics
+            .rpc_requests
+            .get_or_create(&RpcLabels { method, code })
+            .inc();
         (!call.notification).then(|| jsonrpc::response(call.id, result))
     }
 
@@ -185,6 +201,22 @@ async fn ready_handler(State(rpc): State<Arc<Rpc>>) -> Response {
     }
 }
 
+async fn metrics_handler(State(rpc): State<Arc<Rpc>>) -> Response {
+    let status = rpc.node.status();
+    let m = &rpc.metrics;
+    m.peers.set(rpc.node.peers().len() as i64);
+    m.mempool.set(status.mempool as i64);
+    m.syncing.set(i64::from(status.syncing));
+    (
+        [(
+            header::CONTENT_TYPE,
+            "application/openmetrics-text; version=1.0.0; charset=utf-8",
+        )],
+        m.encode(),
+    )
+        .into_response()
+}
+
 /// The router with its limits.
 pub fn router(rpc: Arc<Rpc>) -> Router {
     let limits = rpc.limits.clone();
@@ -193,6 +225,7 @@ pub fn router(rpc: Arc<Rpc>) -> Router {
         .route("/health", get(|| async { "ok" }))
         .route("/ready", get(ready_handler))
         .route("/ws", get(ws::handler))
+        .route("/metrics", get(metrics_handler))
         .layer(DefaultBodyLimit::max(limits.max_body_bytes))
         .layer(tower::limit::ConcurrencyLimitLayer::new(
             limits.max_concurrent,

@@ -15,6 +15,22 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 use std::time::Duration;
 
+/// Every method `dispatch` knows (WebSocket adds `subscribe` and `unsubscribe`).
+pub(crate) const METHODS: &[&str] = &[
+    "node_status",
+    "chain_getBlock",
+    "chain_getValidators",
+    "tx_submit",
+    "tx_get",
+    "account_get",
+    "net_peers",
+    "evidence_list",
+    "contract_query",
+    "contract_get",
+    "state_getProof",
+    "events_get",
+];
+
 pub(crate) async fn dispatch(rpc: &Rpc, method: &str, p: Value) -> Result<Value, RpcError> {
     match method {
         "node_status" => node_status(rpc),

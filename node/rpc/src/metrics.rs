@@ -1,0 +1,121 @@
+//! Prometheus metrics (`GET /metrics`, text format), with `prometheus-client`.
+//!
+//! The node's event loop records commits and consensus progress; the RPC server counts
+//! requests by method and outcome, and samples peers, mempool and sync status when scraped.
+
+use prometheus_client::encoding::EncodeLabelSet;
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::Gauge;
+use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
+use prometheus_client::registry::Registry;
+
+/// Labels of the RPC request counter.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct RpcLabels {
+    /// The method (`unknown` for names that are not methods, so the label stays bounded).
+    pub method: String,
+    /// 0 for success, else the JSON-RPC error code.
+    pub code: i64,
+}
+
+/// Every metric the node exports.
+pub struct Metrics {
+    registry: Registry,
+    /// Latest committed height.
+    pub height: Gauge,
+    /// Current consensus view.
+    pub view: Gauge,
+    /// Views entered after the first (each is a replaced primary).
+    pub view_changes: Counter,
+    /// Seconds from a block's timestamp (its proposal) to its commit on this node.
+    pub commit_latency: Histogram,
+    /// Transactions per committed block.
+    pub block_txs: Histogram,
+    /// Encoded bytes per committed block.
+    pub block_bytes: Histogram,
+    /// Pending transactions.
+    pub mempool: Gauge,
+    /// Connected peers.
+    pub peers: Gauge,
+    /// 1 while a peer is known to be more than a block ahead.
+    pub syncing: Gauge,
+    /// RPC requests by method and outcome.
+    pub rpc_requests: Family<RpcLabels, Counter>,
+}
+
+impl std::fmt::Debug for Metrics {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Metrics")
+    }
+}
+
+impl Default for Metrics {
+    fn default() -> Self {
+        Metrics::new()
+    }
+}
+
+impl Metrics {
+    /// Registers every metric under the `phalanx_` prefix.
+    pub fn new() -> Metrics {
+        let mut registry = Registry::with_prefix("phalanx");
+        let m = Metrics {
+            height: Gauge::default(),
+            view: Gauge::default(),
+            view_changes: Counter::default(),
+            commit_latency: Histogram::new(exponential_buckets(0.001, 2.0, 16)),
+            block_txs: Histogram::new(exponential_buckets(1.0, 4.0, 9)),
+            block_bytes: Histogram::new(exponential_buckets(256.0, 4.0, 10)),
+            mempool: Gauge::default(),
+            peers: Gauge::default(),
+            syncing: Gauge::default(),
+            rpc_requests: Family::default(),
+            registry: Registry::default(),
+        };
+        registry.register("height", "Latest committed height", m.height.clone());
+        registry.register("view", "Current pBFT view", m.view.clone());
+        registry.register(
+            "view_changes",
+            "Views entered after the first",
+            m.view_changes.clone(),
+        );
+        registry.register(
+            "commit_latency_seconds",
+            "From a block's proposal timestamp to its commit on this node",
+            m.commit_latency.clone(),
+        );
+        registry.register(
+            "block_txs",
+            "Transactions per committed block",
+            m.block_txs.clone(),
+        );
+        registry.register(
+            "block_bytes",
+            "Encoded bytes per committed block",
+            m.block_bytes.clone(),
+        );
+        registry.register("mempool_txs", "Pending transactions", m.mempool.clone());
+        registry.register("peers", "Connected peers", m.peers.clone());
+        registry.register(
+            "syncing",
+            "1 while catching up with a peer",
+            m.syncing.clone(),
+        );
+        registry.register(
+            "rpc_requests",
+            "JSON-RPC requests by method and code",
+            m.rpc_requests.clone(),
+        );
+        Metrics { registry, ..m }
+    }
+
+    /// The Prometheus text exposition.
+    pub fn encode(&self) -> String {
+        let mut out = String::new();
+        if prometheus_client::encoding::text::encode(&mut out, &self.registry).is_err() {
+            out.clear();
+        }
+        out
+    }
+}
