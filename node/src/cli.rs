@@ -111,6 +111,23 @@ pub enum Command {
         #[arg(long, default_value = client::DEFAULT_RPC)]
         rpc: String,
     },
+    /// Fetch a contract storage value with its proof and verify it against a commit
+    /// certificate: trusts no single node.
+    Verify {
+        /// Contract address (hex).
+        address: String,
+        /// The contract's storage key (hex), e.g. `62` ++ account for a token balance.
+        key: String,
+        /// Height (default latest).
+        #[arg(long)]
+        height: Option<u64>,
+        /// Genesis file to take the validator set from (otherwise the node's word is taken).
+        #[arg(long)]
+        genesis: Option<PathBuf>,
+        /// Node RPC URL.
+        #[arg(long, default_value = client::DEFAULT_RPC)]
+        rpc: String,
+    },
     /// A block (latest if no height) with its certificate.
     Block {
         /// Height.
@@ -220,6 +237,13 @@ pub fn run(cli: Cli) -> Result<()> {
             rpc,
         } => client::cmd_query(&address, &method, args.as_deref(), &rpc, json),
         Command::Status { rpc } => client::cmd_status(&rpc, json),
+        Command::Verify {
+            address,
+            key,
+            height,
+            genesis,
+            rpc,
+        } => client::cmd_verify(&address, &key, height, genesis.as_deref(), &rpc, json),
         Command::Block { height, rpc } => client::cmd_block(height, &rpc, json),
     }
 }

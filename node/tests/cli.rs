@@ -139,3 +139,182 @@ fn deploy_call_query_status_block_from_the_cli() {
     let _ = node.kill();
     let _ = node.wait();
 }
+
+/// Builds the example token contract for wasm32 (once; cached in the target directory).
+fn token_wasm() -> std::path::PathBuf {
+    let target = std::path::Path::new(bin())
+        .parent()
+        .and_then(|p| p.parent())
+        .map(|p| p.join("phalanx-contracts"))
+        .unwrap_or_else(|| "target/phalanx-contracts".into());
+    let manifest = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../contracts/Cargo.toml");
+    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+    let ok = Command::new(cargo)
+        .args([
+            "build",
+            "--release",
+            "--target",
+            "wasm32-unknown-unknown",
+            "-p",
+            "token",
+            "--manifest-path",
+        ])
+        .arg(manifest)
+        .arg("--target-dir")
+        .arg(&target)
+        .env_remove("CARGO_TARGET_DIR")
+        .env_remove("RUSTFLAGS")
+        .status()
+        .unwrap()
+        .success();
+    assert!(ok, "building token.wasm failed");
+    target.join("wasm32-unknown-unknown/release/token.wasm")
+}
+
+#[test]
+fn token_session_with_events_subscription_and_verified_proof() {
+    let wasm = token_wasm();
+    let _g = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let dir = tempfile::tempdir().unwrap();
+    let home = dir.path().join("dev");
+    let port = common::free_base_port(1);
+    let url = format!("http://127.0.0.1:{port}");
+    let mut node = Command::new(bin())
+        .args(["dev", "--home"])
+        .arg(&home)
+        .args(["--rpc", &format!("127.0.0.1:{port}")])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    wait_for(Duration::from_secs(20), "the dev chain", || {
+        rpc_try(&url, "node_status", json!({})).is_ok()
+    });
+    let key = home.join("dev.key");
+    let key = key.to_str().unwrap();
+    let init = r#"{"name":"Gold","symbol":"GLD","decimals":2,"supply":"1000000"}"#;
+    let o = run(&[
+        "--output",
+        "json",
+        "tx",
+        "deploy",
+        wasm.to_str().unwrap(),
+        "--init",
+        init,
+        "--key",
+        key,
+        "--rpc",
+        &url,
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let token = serde_json::from_str::<Value>(&stdout(&o)).unwrap()["receipt"]["return"]
+        .as_str()
+        .unwrap()
+        .to_string();
+
+    // Subscribe to the token's transfer events before transferring.
+    let (mut ws, _) = tungstenite::client::connect(format!("ws://127.0.0.1:{port}/ws")).unwrap();
+    let sub = json!({"jsonrpc": "2.0", "id": 1, "method": "subscribe",
+        "params": {"topic": "events", "address": token, "topic_filter": "transfer"}});
+    ws.send(tungstenite::Message::Text(sub.to_string().into()))
+        .unwrap();
+
+    let to = "ab".repeat(32);
+    let args = format!(r#"{{"to":"{to}","amount":"250"}}"#);
+    let o = run(&[
+        "--output", "json", "tx", "call", &token, "transfer", &args, "--key", key, "--rpc", &url,
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let call: Value = serde_json::from_str(&stdout(&o)).unwrap();
+    let event = &call["receipt"]["events"][0];
+    assert_eq!(event["topic"], "transfer");
+    assert_eq!(event["data"]["amount"], "250");
+    assert_eq!(event["data"]["to"], to.as_str());
+
+    let o = run(&[
+        "query",
+        &token,
+        "balance_of",
+        &format!(r#"{{"account":"{to}"}}"#),
+        "--rpc",
+        &url,
+    ]);
+    assert_eq!(stdout(&o), r#""250""#, "{}", stderr(&o));
+
+    // The subscription saw the transfer, with the filter applied.
+    let notification = loop {
+        if let tungstenite::Message::Text(t) = ws.read().unwrap() {
+            let v: Value = serde_json::from_str(&t).unwrap();
+            if v["method"] == "subscription" {
+                break v;
+            }
+        }
+    };
+    let seen = &notification["params"]["result"];
+    assert_eq!(
+        (&seen["topic"], &seen["contract"]),
+        (&json!("transfer"), &json!(token))
+    );
+    assert_eq!(seen["data"]["amount"], "250");
+
+    // events_get finds the mint and the transfer, paginated one at a time.
+    let page1 = rpc(
+        &url,
+        "events_get",
+        json!({"from_height": 1, "to_height": 1000, "address": token, "limit": 1}),
+    );
+    assert_eq!(page1["events"].as_array().unwrap().len(), 1);
+    let page2 = rpc(
+        &url,
+        "events_get",
+        json!({"from_height": 1, "to_height": 1000, "address": token, "limit": 1, "cursor": page1["next_cursor"]}),
+    );
+    assert_eq!(page2["events"][0]["data"]["amount"], "250");
+
+    // The balance is proven against a certified state root, trusting only genesis.
+    let genesis = home.join("config/genesis.json");
+    let balance_key = format!("62{to}");
+    let o = run(&[
+        "--output",
+        "json",
+        "verify",
+        &token,
+        &balance_key,
+        "--genesis",
+        genesis.to_str().unwrap(),
+        "--rpc",
+        &url,
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let v: Value = serde_json::from_str(&stdout(&o)).unwrap();
+    assert_eq!(
+        (v["verified"].clone(), v["value"].clone()),
+        (json!(true), json!(r#""250""#))
+    );
+    // With another chain's validator set the same answer does not verify.
+    let other = dir.path().join("other");
+    assert!(
+        run(&[
+            "init",
+            "--chain-id",
+            "other",
+            "--home",
+            other.to_str().unwrap()
+        ])
+        .status
+        .success()
+    );
+    let o = run(&[
+        "verify",
+        &token,
+        &balance_key,
+        "--genesis",
+        other.join("config/genesis.json").to_str().unwrap(),
+        "--rpc",
+        &url,
+    ]);
+    assert!(!o.status.success());
+    assert!(stderr(&o).contains("validator set"), "{}", stderr(&o));
+    let _ = node.kill();
+    let _ = node.wait();
+}
