@@ -209,6 +209,27 @@ fn envelopes_batches_and_errors() {
         assert!(metrics.contains(line), "missing {line:?} in\n{metrics}");
     }
     assert_eq!(rpc(&d.url, "evidence_list", json!({})), json!([]));
+    // The method table, the dispatcher and rpc.discover agree.
+    let discovered = rpc(&d.url, "rpc.discover", json!({}));
+    assert_eq!(discovered["openrpc"], "1.2.6");
+    let names: Vec<&str> = discovered["methods"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m["name"].as_str().unwrap())
+        .collect();
+    for spec in phalanx_rpc::openrpc::METHODS {
+        assert!(names.contains(&spec.name), "{} not discovered", spec.name);
+        if spec.ws_only {
+            continue;
+        }
+        let r = rpc_try(&d.url, spec.name, json!({})).unwrap();
+        assert_ne!(
+            r["error"]["code"], -32601,
+            "{} is in the table but not dispatched",
+            spec.name
+        );
+    }
     assert_eq!(rpc(&d.url, "net_peers", json!({})), json!([]));
     assert_eq!(
         rpc(&d.url, "chain_getValidators", json!({}))

@@ -12,6 +12,7 @@ mod events;
 pub mod jsonrpc;
 mod methods;
 pub mod metrics;
+pub mod openrpc;
 pub mod views;
 mod ws;
 
@@ -163,7 +164,7 @@ impl Rpc {
             Err(e) => return Some(e),
         };
         let result = methods::dispatch(self, &call.method, call.params).await;
-        let method = if methods::METHODS.contains(&call.method.as_str()) {
+        let method = if openrpc::is_http_method(&call.method) {
             call.method.clone()
         } else {
             "unknown".to_string()

@@ -15,22 +15,6 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 use std::time::Duration;
 
-/// Every method `dispatch` knows (WebSocket adds `subscribe` and `unsubscribe`).
-pub(crate) const METHODS: &[&str] = &[
-    "node_status",
-    "chain_getBlock",
-    "chain_getValidators",
-    "tx_submit",
-    "tx_get",
-    "account_get",
-    "net_peers",
-    "evidence_list",
-    "contract_query",
-    "contract_get",
-    "state_getProof",
-    "events_get",
-];
-
 pub(crate) async fn dispatch(rpc: &Rpc, method: &str, p: Value) -> Result<Value, RpcError> {
     match method {
         "node_status" => node_status(rpc),
@@ -45,6 +29,7 @@ pub(crate) async fn dispatch(rpc: &Rpc, method: &str, p: Value) -> Result<Value,
         "contract_get" => crate::contracts::get(rpc, params(p)?),
         "state_getProof" => crate::contracts::proof(rpc, params(p)?),
         "events_get" => crate::events::get(rpc, params(p)?),
+        "rpc.discover" => Ok(crate::openrpc::document()),
         _ => Err(RpcError::new(
             METHOD_NOT_FOUND,
             format!("method {method:?} not found"),
