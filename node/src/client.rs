@@ -124,6 +124,29 @@ fn print_events(receipt: &Value) {
     }
 }
 
+/// Prints a `tx_submit` result (`ok_line` adds the success detail), then fails if the
+/// transaction failed.
+fn report(out: &Value, json: bool, ok_line: impl FnOnce(&Value)) -> Result<()> {
+    let r = &out["receipt"];
+    print(json, out, || {
+        println!("status   {}", r["status"].as_str().unwrap_or(""));
+        if r["status"] == "ok" {
+            ok_line(r);
+        } else {
+            println!(
+                "error    {} {}",
+                r["error"]["code"],
+                r["error"]["message"].as_str().unwrap_or("")
+            );
+        }
+        println!("tx       {}", out["hash"].as_str().unwrap_or(""));
+        println!("height   {}", r["height"]);
+        println!("gas used {}", r["gas_used"]);
+        print_events(r);
+    });
+    check_receipt(r)
+}
+
 /// `phalanx tx deploy FILE.wasm [--init JSON] --key FILE [--rpc URL]`
 pub fn cmd_deploy(
     file: &Path,
@@ -145,18 +168,9 @@ pub fn cmd_deploy(
             init_args: Bytes(init_args),
         },
     )?;
-    let r = &out["receipt"];
-    print(json, &out, || {
-        println!("status   {}", r["status"].as_str().unwrap_or(""));
-        if r["status"] == "ok" {
-            println!("contract {}", r["return"].as_str().unwrap_or(""));
-        }
-        println!("tx       {}", out["hash"].as_str().unwrap_or(""));
-        println!("height   {}", r["height"]);
-        println!("gas used {}", r["gas_used"]);
-        print_events(r);
-    });
-    check_receipt(r)
+    report(&out, json, |r| {
+        println!("contract {}", r["return"].as_str().unwrap_or(""));
+    })
 }
 
 /// `phalanx tx call ADDRESS METHOD [JSON] --key FILE [--rpc URL]`
@@ -181,24 +195,7 @@ pub fn cmd_call(
             args: Bytes(args),
         },
     )?;
-    let r = &out["receipt"];
-    print(json, &out, || {
-        println!("status   {}", r["status"].as_str().unwrap_or(""));
-        if r["status"] == "ok" {
-            println!("return   {}", r["return"]);
-        } else {
-            println!(
-                "error    {} {}",
-                r["error"]["code"],
-                r["error"]["message"].as_str().unwrap_or("")
-            );
-        }
-        println!("tx       {}", out["hash"].as_str().unwrap_or(""));
-        println!("height   {}", r["height"]);
-        println!("gas used {}", r["gas_used"]);
-        print_events(r);
-    });
-    check_receipt(r)
+    report(&out, json, |r| println!("return   {}", r["return"]))
 }
 
 /// `phalanx query ADDRESS METHOD [JSON] [--rpc URL]`

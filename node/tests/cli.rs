@@ -3,10 +3,9 @@
 
 mod common;
 
-use common::{SERIAL, bin, rpc, rpc_try, wait_for};
+use common::{SERIAL, bin, rpc};
 use serde_json::{Value, json};
 use std::process::{Command, Output};
-use std::time::Duration;
 
 fn run(args: &[&str]) -> Output {
     Command::new(bin()).args(args).output().unwrap()
@@ -23,23 +22,9 @@ fn stderr(o: &Output) -> String {
 #[test]
 fn deploy_call_query_status_block_from_the_cli() {
     let _g = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
-    let dir = tempfile::tempdir().unwrap();
-    let home = dir.path().join("dev");
-    let port = common::free_base_port(1);
-    let url = format!("http://127.0.0.1:{port}");
-    let mut node = Command::new(bin())
-        .args(["dev", "--home"])
-        .arg(&home)
-        .args(["--rpc", &format!("127.0.0.1:{port}")])
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null())
-        .spawn()
-        .unwrap();
-    wait_for(Duration::from_secs(20), "the dev chain", || {
-        rpc_try(&url, "node_status", json!({})).is_ok()
-    });
-    let key = home.join("dev.key");
-    let key = key.to_str().unwrap();
+    let d = common::dev();
+    let (dir, url) = (&d.dir, d.url.clone());
+    let key = d.key.to_str().unwrap();
     let wasm = dir.path().join("setter.wasm");
     std::fs::write(&wasm, wat::parse_str(common::SETTER).unwrap()).unwrap();
 
@@ -136,8 +121,6 @@ fn deploy_call_query_status_block_from_the_cli() {
             "{args:?}: {e}"
         );
     }
-    let _ = node.kill();
-    let _ = node.wait();
 }
 
 /// Builds the example token contract for wasm32 (once; cached in the target directory).
@@ -175,23 +158,9 @@ fn token_wasm() -> std::path::PathBuf {
 fn token_session_with_events_subscription_and_verified_proof() {
     let wasm = token_wasm();
     let _g = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
-    let dir = tempfile::tempdir().unwrap();
-    let home = dir.path().join("dev");
-    let port = common::free_base_port(1);
-    let url = format!("http://127.0.0.1:{port}");
-    let mut node = Command::new(bin())
-        .args(["dev", "--home"])
-        .arg(&home)
-        .args(["--rpc", &format!("127.0.0.1:{port}")])
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null())
-        .spawn()
-        .unwrap();
-    wait_for(Duration::from_secs(20), "the dev chain", || {
-        rpc_try(&url, "node_status", json!({})).is_ok()
-    });
-    let key = home.join("dev.key");
-    let key = key.to_str().unwrap();
+    let d = common::dev();
+    let (dir, home, url, port) = (&d.dir, &d.home, d.url.clone(), d.port);
+    let key = d.key.to_str().unwrap();
     let init = r#"{"name":"Gold","symbol":"GLD","decimals":2,"supply":"1000000"}"#;
     let o = run(&[
         "--output",
@@ -315,6 +284,4 @@ fn token_session_with_events_subscription_and_verified_proof() {
     ]);
     assert!(!o.status.success());
     assert!(stderr(&o).contains("validator set"), "{}", stderr(&o));
-    let _ = node.kill();
-    let _ = node.wait();
 }

@@ -4,53 +4,12 @@
 
 mod common;
 
-use common::{SERIAL, bin, rpc, rpc_try, wait_for};
+use common::{SERIAL, dev, rpc, rpc_try, wait_for};
 use proptest::prelude::*;
 use serde_json::{Value, json};
 use std::io::{Read, Write};
 use std::net::TcpStream;
-use std::process::{Child, Command, Stdio};
 use std::time::Duration;
-
-struct Dev {
-    child: Child,
-    url: String,
-    port: u16,
-    _dir: tempfile::TempDir,
-    key: std::path::PathBuf,
-}
-
-impl Drop for Dev {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn dev() -> Dev {
-    let dir = tempfile::tempdir().unwrap();
-    let home = dir.path().join("dev");
-    let port = common::free_base_port(1);
-    let url = format!("http://127.0.0.1:{port}");
-    let child = Command::new(bin())
-        .args(["dev", "--home"])
-        .arg(&home)
-        .args(["--rpc", &format!("127.0.0.1:{port}")])
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    wait_for(Duration::from_secs(20), "the dev chain", || {
-        rpc_try(&url, "node_status", json!({})).is_ok()
-    });
-    Dev {
-        child,
-        url,
-        port,
-        key: home.join("dev.key"),
-        _dir: dir,
-    }
-}
 
 /// Raw POST; returns (HTTP status, body).
 fn post(port: u16, body: &[u8]) -> (u16, String) {

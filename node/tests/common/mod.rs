@@ -310,3 +310,47 @@ pub fn read_key(path: &Path) -> SecretKey {
     let v: Value = serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
     SecretKey::from_hex(v["secret_key"].as_str().unwrap()).unwrap()
 }
+
+/// A running `phalanx dev` chain in a temporary home (killed on drop).
+pub struct Dev {
+    pub child: Child,
+    pub url: String,
+    pub port: u16,
+    pub dir: tempfile::TempDir,
+    pub home: PathBuf,
+    pub key: PathBuf,
+}
+
+impl Drop for Dev {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Starts a dev chain and waits for its RPC.
+pub fn dev() -> Dev {
+    let dir = tempfile::tempdir().unwrap();
+    let home = dir.path().join("dev");
+    let port = free_base_port(1);
+    let url = format!("http://127.0.0.1:{port}");
+    let child = Command::new(bin())
+        .args(["dev", "--home"])
+        .arg(&home)
+        .args(["--rpc", &format!("127.0.0.1:{port}")])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    wait_for(Duration::from_secs(20), "the dev chain", || {
+        rpc_try(&url, "node_status", json!({})).is_ok()
+    });
+    Dev {
+        child,
+        url,
+        port,
+        key: home.join("dev.key"),
+        home,
+        dir,
+    }
+}
