@@ -162,7 +162,7 @@ impl Network {
         self.submit(Command::Send(peer, Request::Status { height }));
     }
 
-    /// The peers connected now.
+    /// The peers connected now that have talked to us (so have accepted us).
     pub fn peers(&self) -> Vec<PeerId> {
         self.peers.borrow().clone()
     }
@@ -263,6 +263,7 @@ pub fn spawn(
         peers: peers_tx,
         dial,
         connected: BTreeMap::new(),
+        heard: BTreeSet::new(),
         block_requests: HashMap::new(),
     };
     tokio::spawn(task.run(cmd_rx, config.status_interval));
@@ -300,6 +301,9 @@ struct Task<S> {
     dial: BTreeMap<PeerId, Redial>,
     /// Connected peers and how many connections each has.
     connected: BTreeMap<PeerId, usize>,
+    /// Connected peers that have talked to us: a remote that refuses us (its allowlist
+    /// lacks us) still looks connected from here until it closes, but never talks.
+    heard: BTreeSet<PeerId>,
     block_requests: HashMap<OutboundRequestId, PeerId>,
 }
 
@@ -371,8 +375,20 @@ impl<S: BlockSource> Task<S> {
     }
 
     fn publish_peers(&self) {
-        self.peers
-            .send_replace(self.connected.keys().copied().collect());
+        let peers = self
+            .connected
+            .keys()
+            .filter(|p| self.heard.contains(*p))
+            .copied()
+            .collect();
+        self.peers.send_replace(peers);
+    }
+
+    /// `peer` sent a request or an answer: it accepted the connection.
+    fn heard_from(&mut self, peer: PeerId) {
+        if self.connected.contains_key(&peer) && self.heard.insert(peer) {
+            self.publish_peers();
+        }
     }
 
     fn swarm_event(&mut self, event: SwarmEvent<BehaviourEvent>) {
@@ -393,7 +409,6 @@ impl<S: BlockSource> Task<S> {
                         .behaviour_mut()
                         .rr
                         .send_request(&peer_id, Request::Status { height });
-                    self.publish_peers();
                 }
             }
             SwarmEvent::ConnectionClosed {
@@ -402,6 +417,7 @@ impl<S: BlockSource> Task<S> {
                 ..
             } => {
                 if num_established == 0 && self.connected.remove(&peer_id).is_some() {
+                    self.heard.remove(&peer_id);
                     tracing::info!(peer = %peer_id, "peer disconnected");
                     if let Some(r) = self.dial.get_mut(&peer_id) {
                         r.next = Instant::now() + r.backoff;
@@ -437,6 +453,7 @@ impl<S: BlockSource> Task<S> {
                     },
                 ..
             } => {
+                self.heard_from(peer);
                 let response = self.answer(peer, request);
                 // The peer may have gone; nothing to do then.
                 let _ = self
@@ -454,6 +471,7 @@ impl<S: BlockSource> Task<S> {
                     },
                 ..
             } => {
+                self.heard_from(peer);
                 self.block_requests.remove(&request_id);
                 match response {
                     Response::Ack => {}
