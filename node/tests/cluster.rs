@@ -183,48 +183,7 @@ fn a_stranger_cannot_connect() {
     net.start_all();
     net.wait_height(&[0, 1, 2, 3], 2, SECS(30));
     // A node with the chain's genesis but a key that genesis does not name.
-    let home = net.dir.path().join("stranger");
-    let ok = std::process::Command::new(common::bin())
-        .args(["init", "--chain-id", "stranger", "--home"])
-        .arg(&home)
-        .stdout(std::process::Stdio::null())
-        .status()
-        .unwrap()
-        .success();
-    assert!(ok);
-    std::fs::copy(
-        net.nodes[0].home.join("config/genesis.json"),
-        home.join("config/genesis.json"),
-    )
-    .unwrap();
-    let port = common::free_base_port(2);
-    let peers: Vec<String> = net
-        .nodes
-        .iter()
-        .map(|n| {
-            let cfg = std::fs::read_to_string(n.home.join("config/config.toml")).unwrap();
-            let listen = cfg
-                .lines()
-                .find(|l| l.trim_start().starts_with("listen = \"/ip4"))
-                .unwrap()
-                .split('"')
-                .nth(1)
-                .unwrap()
-                .to_string();
-            format!("{listen}/p2p/{}", n.peer_id)
-        })
-        .collect();
-    let config = format!(
-        "moniker = \"stranger\"\n[p2p]\nlisten = \"/ip4/127.0.0.1/tcp/{port}\"\npeers = {peers:?}\n[rpc]\nlisten = \"127.0.0.1:{}\"\n",
-        port + 1
-    );
-    std::fs::write(home.join("config/config.toml"), config).unwrap();
-    let mut stranger = common::NodeProc {
-        home,
-        rpc: format!("http://127.0.0.1:{}", port + 1),
-        peer_id: String::new(),
-        child: None,
-    };
+    let mut stranger = net.extra_node("stranger");
     stranger.start();
     wait_for(SECS(20), "the stranger's RPC", || {
         stranger.status().is_some()
@@ -335,4 +294,47 @@ fn dev_chain_commits_and_stops_gracefully_on_sigterm() {
     assert_eq!(t["receipt"]["height"], committed_at);
     let _ = child.kill();
     let _ = child.wait();
+}
+
+#[test]
+fn an_observer_named_in_genesis_follows_the_chain() {
+    let _g = serial();
+    let mut net = Testnet::new(4);
+    let mut observer = net.extra_node("observer");
+    let id = observer.peer_id.clone();
+    net.edit_genesis(&[&observer], |g| {
+        g["observers"] = json!([{"name": "observer", "peer_id": id}]);
+    });
+    net.start_all();
+    observer.start();
+    net.wait_height(&[0, 1, 2, 3], 3, SECS(30));
+    let target = net.heights().into_iter().max().unwrap() + 2;
+    wait_for(SECS(30), "the observer to follow the chain", || {
+        observer.height() >= target
+    });
+    let s = observer.status().unwrap();
+    assert!(s["validator"].is_null(), "{s}");
+    assert_eq!(s["peers"], 4, "{s}");
+    // It holds the validators' blocks and state roots.
+    let h = observer.height();
+    for height in 1..=h {
+        let mine = rpc(&observer.rpc, "chain_getBlock", json!({"height": height}));
+        let theirs = rpc(
+            &net.nodes[0].rpc,
+            "chain_getBlock",
+            json!({"height": height}),
+        );
+        assert_eq!(mine["header"], theirs["header"], "height {height}");
+    }
+    // It never votes: every certificate is signed by validators only.
+    let cert = rpc(&observer.rpc, "chain_getBlock", json!({}))["certificate"].clone();
+    let validators: Vec<serde_json::Value> = rpc(&observer.rpc, "chain_getValidators", json!({}))
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v["address"].clone())
+        .collect();
+    for sig in cert["signatures"].as_array().unwrap() {
+        assert!(validators.contains(&sig["validator"]));
+    }
 }

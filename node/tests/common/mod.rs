@@ -187,22 +187,19 @@ impl Testnet {
                 child: None,
             })
             .collect();
-        // Faster timings than the defaults, identical in every copy of genesis.
-        for node in &nodes {
-            let path = node.home.join("config/genesis.json");
-            let mut g: Value =
-                serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
-            g["params"]["block_interval_ms"] = json!(300);
-            g["params"]["view_timeout_ms"] = json!(1_500);
-            g["params"]["max_view_timeout_ms"] = json!(6_000);
-            std::fs::write(&path, serde_json::to_string_pretty(&g).unwrap()).unwrap();
-        }
-        Testnet {
+        let net = Testnet {
             client: read_key(&dir.path().join("client.key")),
             chain_id: manifest["chain_id"].as_str().unwrap().to_string(),
             dir,
             nodes,
-        }
+        };
+        // Faster timings than the defaults, identical in every copy of genesis.
+        net.edit_genesis(&[], |g| {
+            g["params"]["block_interval_ms"] = json!(300);
+            g["params"]["view_timeout_ms"] = json!(1_500);
+            g["params"]["max_view_timeout_ms"] = json!(6_000);
+        });
+        net
     }
 
     /// Starts every node.
@@ -258,6 +255,82 @@ impl Testnet {
             }
         }
         low
+    }
+
+    /// The validators' p2p addresses (`…/p2p/<peer id>`), from their configs.
+    pub fn p2p_addrs(&self) -> Vec<String> {
+        self.nodes
+            .iter()
+            .map(|n| {
+                let cfg = std::fs::read_to_string(n.home.join("config/config.toml")).unwrap();
+                let listen = cfg
+                    .lines()
+                    .find(|l| l.trim_start().starts_with("listen = \"/ip4"))
+                    .unwrap()
+                    .split('"')
+                    .nth(1)
+                    .unwrap()
+                    .to_string();
+                format!("{listen}/p2p/{}", n.peer_id)
+            })
+            .collect()
+    }
+
+    /// A further node home (its own keys) with this testnet's genesis, dialing every
+    /// validator; not started.
+    pub fn extra_node(&self, name: &str) -> NodeProc {
+        let home = self.dir.path().join(name);
+        let ok = Command::new(bin())
+            .args(["init", "--chain-id", name, "--home"])
+            .arg(&home)
+            .stdout(Stdio::null())
+            .status()
+            .unwrap()
+            .success();
+        assert!(ok, "phalanx init failed");
+        // Its peer id, from the one-validator genesis `init` wrote.
+        let own: Value = serde_json::from_str(
+            &std::fs::read_to_string(home.join("config/genesis.json")).unwrap(),
+        )
+        .unwrap();
+        let peer_id = own["validators"][0]["peer_id"]
+            .as_str()
+            .unwrap()
+            .to_string();
+        std::fs::copy(
+            self.nodes[0].home.join("config/genesis.json"),
+            home.join("config/genesis.json"),
+        )
+        .unwrap();
+        let port = free_base_port(2);
+        let config = format!(
+            "moniker = \"{name}\"\n[p2p]\nlisten = \"/ip4/127.0.0.1/tcp/{port}\"\npeers = {:?}\n[rpc]\nlisten = \"127.0.0.1:{}\"\n",
+            self.p2p_addrs(),
+            port + 1
+        );
+        std::fs::write(home.join("config/config.toml"), config).unwrap();
+        NodeProc {
+            home,
+            rpc: format!("http://127.0.0.1:{}", port + 1),
+            peer_id,
+            child: None,
+        }
+    }
+
+    /// Edits every copy of genesis (validators' and `extra`) the same way.
+    pub fn edit_genesis(&self, extra: &[&NodeProc], edit: impl Fn(&mut Value)) {
+        let homes = self
+            .nodes
+            .iter()
+            .chain(extra.iter().copied())
+            .map(|n| &n.home);
+        for home in homes {
+            let path = home.join("config/genesis.json");
+            let mut g: Value =
+                serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
+            edit(&mut g);
+            std::fs::write(&path, serde_json::to_string_pretty(&g).unwrap()).unwrap();
+        }
     }
 
     /// A signed transaction from the client key.
