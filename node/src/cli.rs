@@ -1,6 +1,6 @@
 //! Command-line interface (clap).
 
-use crate::{client, home, keys, node};
+use crate::{bench, client, home, keys, node};
 use anyhow::Result;
 use clap::{Parser, Subcommand, ValueEnum};
 use std::net::SocketAddr;
@@ -128,6 +128,34 @@ pub enum Command {
         #[arg(long, default_value = client::DEFAULT_RPC)]
         rpc: String,
     },
+    /// Load generator: deploys the token, funds senders, submits transfers at a rate and
+    /// prints `tps=N p50_ms=N p99_ms=N committed=N`.
+    Bench {
+        /// Node RPC URLs (repeat for several nodes).
+        #[arg(long, default_value = client::DEFAULT_RPC)]
+        rpc: Vec<String>,
+        /// The token contract (`cargo build --release --target wasm32-unknown-unknown --manifest-path contracts/Cargo.toml`).
+        #[arg(
+            long,
+            default_value = "contracts/target/wasm32-unknown-unknown/release/token.wasm"
+        )]
+        token: PathBuf,
+        /// Account key that may deploy (the dev key, or a testnet's client.key).
+        #[arg(long)]
+        key: PathBuf,
+        /// Sending accounts.
+        #[arg(long, default_value_t = 64)]
+        senders: usize,
+        /// Seconds of load.
+        #[arg(long, default_value_t = 10)]
+        duration: u64,
+        /// Transfers per second, or `max`.
+        #[arg(long, default_value = "1000")]
+        rate: bench::Rate,
+        /// Submitting threads.
+        #[arg(long, default_value_t = 8)]
+        workers: usize,
+    },
     /// A block (latest if no height) with its certificate.
     Block {
         /// Height.
@@ -237,6 +265,26 @@ pub fn run(cli: Cli) -> Result<()> {
             rpc,
         } => client::cmd_query(&address, &method, args.as_deref(), &rpc, json),
         Command::Status { rpc } => client::cmd_status(&rpc, json),
+        Command::Bench {
+            rpc,
+            token,
+            key,
+            senders,
+            duration,
+            rate,
+            workers,
+        } => bench::cmd_bench(
+            &bench::BenchConfig {
+                rpc,
+                token,
+                key,
+                senders,
+                duration,
+                rate,
+                workers,
+            },
+            json,
+        ),
         Command::Verify {
             address,
             key,

@@ -59,7 +59,7 @@ impl Client {
 
     /// Signs `payload` with `key` at the account's next nonce, submits it and waits for the
     /// block holding it; returns `{hash, receipt}`.
-    fn send(&self, key: &SecretKey, payload: TxPayload) -> Result<Value> {
+    pub fn send(&self, key: &SecretKey, payload: TxPayload) -> Result<Value> {
         let status = self.call("node_status", json!({}))?;
         let chain_id = status["chain_id"]
             .as_str()

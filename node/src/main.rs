@@ -1,6 +1,7 @@
 //! `phalanx`: the Phalanx node and its command-line client.
 
 mod api;
+mod bench;
 mod cli;
 mod client;
 mod config;

@@ -285,3 +285,57 @@ fn token_session_with_events_subscription_and_verified_proof() {
     assert!(!o.status.success());
     assert!(stderr(&o).contains("validator set"), "{}", stderr(&o));
 }
+
+#[test]
+fn bench_reports_honest_figures() {
+    let wasm = token_wasm();
+    let _g = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let d = common::dev();
+    let o = run(&[
+        "bench",
+        "--rpc",
+        &d.url,
+        "--token",
+        wasm.to_str().unwrap(),
+        "--key",
+        d.key.to_str().unwrap(),
+        "--duration",
+        "2",
+        "--rate",
+        "200",
+        "--senders",
+        "8",
+        "--workers",
+        "4",
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let last = stdout(&o).lines().last().unwrap_or("").to_string();
+    let fields: std::collections::BTreeMap<&str, u64> = last
+        .split_whitespace()
+        .filter_map(|kv| kv.split_once('='))
+        .map(|(k, v)| (k, v.parse().unwrap()))
+        .collect();
+    assert_eq!(
+        fields.keys().copied().collect::<Vec<_>>(),
+        ["committed", "p50_ms", "p99_ms", "tps"],
+        "{last}"
+    );
+    // 2 s at 200/s offered: 400 transfers, all of which must commit with an ok receipt.
+    assert_eq!(fields["committed"], 400, "{last}\n{}", stderr(&o));
+    assert!(fields["tps"] >= 150 && fields["tps"] <= 250, "{last}");
+    assert!(fields["p50_ms"] <= fields["p99_ms"], "{last}");
+    // The chain agrees: the transfers went back to the funder, one unit each.
+    let err = stderr(&o);
+    let token = err
+        .lines()
+        .find_map(|l| l.strip_prefix("bench: token "))
+        .expect("the token address is reported");
+    let me = common::read_key(&d.key).address();
+    let balance = rpc(
+        &d.url,
+        "contract_query",
+        json!({"address": token, "method": "balance_of", "args": {"account": me}}),
+    );
+    let expected = 1_000_000_000_000_000u128 - 8 * 1_000_000_000 + 400;
+    assert_eq!(balance["result"], expected.to_string());
+}

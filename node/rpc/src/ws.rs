@@ -176,6 +176,14 @@ fn messages(filter: &Filter, c: &CommittedBlock) -> Vec<Value> {
         Filter::Blocks => {
             let mut v = views::block(&c.block, None);
             v["receipts"] = json!(c.receipts.len());
+            // Per transaction, in block order: so a client can count successes without a
+            // tx_get per transaction.
+            v["ok"] = json!(
+                c.receipts
+                    .iter()
+                    .map(|r| matches!(r.status, phalanx_types::TxStatus::Ok))
+                    .collect::<Vec<_>>()
+            );
             vec![v]
         }
         Filter::Events { address, topic } => c
