@@ -2,6 +2,7 @@
 
 use crate::service::Command;
 use phalanx_core::{CommittedBlock, NodeStatus};
+use phalanx_executor::mempool::AdmitError;
 use phalanx_network::Network;
 use phalanx_rpc::{NodeApi, SubmitError};
 use phalanx_types::{Hash, SignedTx};
@@ -22,16 +23,16 @@ pub struct Api {
 
 #[async_trait::async_trait]
 impl NodeApi for Api {
-    async fn submit(&self, tx: SignedTx) -> Result<Hash, SubmitError> {
+    async fn submit_batch(
+        &self,
+        txs: Vec<SignedTx>,
+    ) -> Result<Vec<Result<Hash, AdmitError>>, SubmitError> {
         let (reply, answer) = oneshot::channel();
         self.commands
-            .send(Command::SubmitTx { tx, reply })
+            .send(Command::SubmitTxs { txs, reply })
             .await
             .map_err(|_| SubmitError::Unavailable)?;
-        answer
-            .await
-            .map_err(|_| SubmitError::Unavailable)?
-            .map_err(SubmitError::Refused)
+        answer.await.map_err(|_| SubmitError::Unavailable)
     }
 
     fn status(&self) -> NodeStatus {

@@ -2,7 +2,7 @@
 //!
 //! It deploys the token contract, funds `--senders` fresh accounts, pre-signs transfers,
 //! submits them at `--rate` per second (or as fast as the workers go with `--rate max`) for
-//! `--duration` seconds through the given RPC endpoints, and follows finality through a
+//! `--duration` seconds through the given RPC endpoints (`--batch` per `tx_submitBatch`), and follows finality through a
 //! WebSocket block subscription (no polling per transaction). Latency runs from submission
 //! to the commit of the block holding the transaction; only transactions with an `ok`
 //! receipt in a committed block count. The last line is
@@ -60,6 +60,8 @@ pub struct BenchConfig {
     pub rate: Rate,
     /// Submitting threads.
     pub workers: usize,
+    /// Transactions per `tx_submitBatch` request.
+    pub batch: usize,
 }
 
 /// Most transactions pre-signed for `--rate max`.
@@ -245,16 +247,16 @@ pub fn cmd_bench(cfg: &BenchConfig, json_out: bool) -> Result<()> {
             refused.clone(),
         );
         let urls = cfg.rpc.clone();
-        let rate = cfg.rate;
+        let (rate, batch) = (cfg.rate, cfg.batch.max(1));
         workers.push(std::thread::spawn(move || {
             let clients: Vec<Client> = urls.iter().map(|u| Client::new(u)).collect();
             loop {
-                let i = next.fetch_add(1, Ordering::Relaxed);
-                if i >= txs.len() || Instant::now() >= deadline {
+                let first = next.fetch_add(batch, Ordering::Relaxed);
+                if first >= txs.len() || Instant::now() >= deadline {
                     return;
                 }
                 if let Rate::PerSecond(r) = rate {
-                    let due = start + Duration::from_nanos(i as u64 * 1_000_000_000 / r);
+                    let due = start + Duration::from_nanos(first as u64 * 1_000_000_000 / r);
                     if due >= deadline {
                         return;
                     }
@@ -262,30 +264,40 @@ pub fn cmd_bench(cfg: &BenchConfig, json_out: bool) -> Result<()> {
                         std::thread::sleep(wait);
                     }
                 }
-                let client = &clients[(i + w) % clients.len()];
+                let client = &clients[(first / batch + w) % clients.len()];
                 let t = Instant::now();
-                // A nonce too far ahead waits for earlier ones to commit; anything else is
-                // counted as refused.
-                let mut attempts = 0;
-                loop {
-                    match client.call("tx_submit", json!({"tx": txs[i].1})) {
-                        Ok(_) => {
-                            *submitted_at[i].lock().unwrap_or_else(|e| e.into_inner()) = Some(t);
-                            break;
-                        }
-                        Err(e)
-                            if attempts < 200
-                                && (e.to_string().contains("too high")
-                                    || e.to_string().contains("mempool full")) =>
+                // A nonce too far ahead waits for earlier ones to commit, and a full mempool
+                // for room: those are retried; anything else is counted as refused.
+                let mut todo: Vec<usize> = (first..(first + batch).min(txs.len())).collect();
+                for attempt in 0..=200 {
+                    if todo.is_empty() {
+                        break;
+                    }
+                    let raw: Vec<&str> = todo.iter().map(|i| txs[*i].1.as_str()).collect();
+                    let answers = match client.call("tx_submitBatch", json!({"txs": raw})) {
+                        Ok(v) => v["results"].as_array().cloned().unwrap_or_default(),
+                        Err(_) => Vec::new(),
+                    };
+                    let mut retry = Vec::new();
+                    for (k, i) in todo.iter().enumerate() {
+                        let a = answers.get(k).cloned().unwrap_or(Value::Null);
+                        let message = a["error"]["message"].as_str().unwrap_or("");
+                        if a.get("hash").is_some() {
+                            *submitted_at[*i].lock().unwrap_or_else(|e| e.into_inner()) = Some(t);
+                        } else if attempt < 200
+                            && (a.is_null()
+                                || message.contains("too high")
+                                || message.contains("mempool full"))
                         {
-                            attempts += 1;
-                            std::thread::sleep(Duration::from_millis(5));
-                        }
-                        Err(_) => {
+                            retry.push(*i);
+                        } else {
                             refused.fetch_add(1, Ordering::Relaxed);
-                            break;
                         }
                     }
+                    if !retry.is_empty() {
+                        std::thread::sleep(Duration::from_millis(5));
+                    }
+                    todo = retry;
                 }
             }
         }));

@@ -155,6 +155,9 @@ pub enum Command {
         /// Submitting threads.
         #[arg(long, default_value_t = 8)]
         workers: usize,
+        /// Transactions per tx_submitBatch request.
+        #[arg(long, default_value_t = 1)]
+        batch: usize,
     },
     /// A block (latest if no height) with its certificate.
     Block {
@@ -273,6 +276,7 @@ pub fn run(cli: Cli) -> Result<()> {
             duration,
             rate,
             workers,
+            batch,
         } => bench::cmd_bench(
             &bench::BenchConfig {
                 rpc,
@@ -282,6 +286,7 @@ pub fn run(cli: Cli) -> Result<()> {
                 duration,
                 rate,
                 workers,
+                batch,
             },
             json,
         ),

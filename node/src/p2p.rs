@@ -85,8 +85,8 @@ impl Outbound for P2p {
         self.0.broadcast(message);
     }
 
-    fn gossip_tx(&self, tx: SignedTx) {
-        self.0.gossip_tx(tx);
+    fn gossip_txs(&self, txs: Vec<SignedTx>) {
+        self.0.gossip_txs(txs);
     }
 
     fn request_blocks(&self, peer: String, from: Height) {
@@ -107,7 +107,7 @@ pub async fn forward(mut events: mpsc::Receiver<NetEvent>, core: mpsc::Sender<Co
     while let Some(e) = events.recv().await {
         let event = match e {
             NetEvent::Consensus(m) => Event::Message(m),
-            NetEvent::Tx(tx) => Event::PeerTx(*tx),
+            NetEvent::Txs(txs) => Event::PeerTxs(txs),
             NetEvent::Status { peer, height } => Event::PeerStatus {
                 peer: peer.to_base58(),
                 height,

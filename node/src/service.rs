@@ -23,12 +23,12 @@ pub const QUEUE: usize = 4096;
 pub enum Command {
     /// An event for the core.
     Event(Event),
-    /// A client transaction; the answer says whether the mempool took it.
-    SubmitTx {
-        /// The transaction.
-        tx: SignedTx,
-        /// Where the answer goes.
-        reply: oneshot::Sender<Result<Hash, AdmitError>>,
+    /// Client transactions; the answer says, for each, whether the mempool took it.
+    SubmitTxs {
+        /// The transactions.
+        txs: Vec<SignedTx>,
+        /// Where the answers go (one per transaction, in order).
+        reply: oneshot::Sender<Vec<Result<Hash, AdmitError>>>,
     },
 }
 
@@ -36,8 +36,8 @@ pub enum Command {
 pub trait Outbound: Send + 'static {
     /// Sends a consensus message to every connected validator.
     fn broadcast(&self, message: Box<SignedMessage>);
-    /// Forwards a transaction to the validators.
-    fn gossip_tx(&self, tx: SignedTx);
+    /// Forwards transactions to the validators.
+    fn gossip_txs(&self, txs: Vec<SignedTx>);
     /// Asks `peer` for certified blocks from `from`; the answer comes back as an event.
     fn request_blocks(&self, peer: String, from: Height);
     /// Tells `peer` our height.
@@ -49,7 +49,7 @@ pub struct Standalone;
 
 impl Outbound for Standalone {
     fn broadcast(&self, _: Box<SignedMessage>) {}
-    fn gossip_tx(&self, _: SignedTx) {}
+    fn gossip_txs(&self, _: Vec<SignedTx>) {}
     fn request_blocks(&self, _: String, _: Height) {}
     fn send_status(&self, _: String, _: Height) {}
 }
@@ -107,9 +107,9 @@ impl Service {
                     let now = now_ms();
                     let actions = match cmd {
                         Command::Event(e) => core.handle(e, now)?,
-                        Command::SubmitTx { tx, reply } => {
-                            let (result, actions) = core.submit_tx(tx, now)?;
-                            let _ = reply.send(result);
+                        Command::SubmitTxs { txs, reply } => {
+                            let (results, actions) = core.submit_txs(txs, now)?;
+                            let _ = reply.send(results);
                             actions
                         }
                     };
@@ -184,7 +184,7 @@ impl<N: Outbound> Loop<N> {
         for action in actions {
             match action {
                 Action::Broadcast(m) => self.net.broadcast(m),
-                Action::GossipTx(tx) => self.net.gossip_tx(tx),
+                Action::GossipTxs(txs) => self.net.gossip_txs(txs),
                 Action::ScheduleTimeout { timeout, after_ms } => {
                     self.later(after_ms, Event::Timeout(timeout));
                 }
@@ -197,16 +197,15 @@ impl<N: Outbound> Loop<N> {
                 Action::SendStatus { peer } => {
                     self.net.send_status(peer, core.chain().tip().height);
                 }
-                Action::Committed { block, receipts } => {
+                Action::Committed(committed) => {
+                    let block = &committed.block;
                     let m = &self.metrics;
                     m.height.set(block.height() as i64);
                     m.block_txs.observe(block.txs.len() as f64);
-                    m.block_bytes.observe(encode(&block).len() as f64);
+                    m.block_bytes.observe(encode(block).len() as f64);
                     let age_ms = now_ms().saturating_sub(block.header.timestamp_ms);
                     m.commit_latency.observe(age_ms as f64 / 1000.0);
-                    let _ = self
-                        .commits
-                        .send(Arc::new(CommittedBlock { block, receipts }));
+                    let _ = self.commits.send(Arc::from(committed));
                 }
             }
         }

@@ -121,6 +121,21 @@ fn envelopes_batches_and_errors() {
     assert!(out[0]["result"]["height"].is_u64());
     assert_eq!(out[1]["error"]["code"], -32601);
     assert_eq!(out[2]["error"]["code"], -32600);
+    // tx_submitBatch answers per transaction; an empty list is refused as a whole.
+    let r = rpc(
+        &d.url,
+        "tx_submitBatch",
+        json!({"txs": ["AAAA", "not base64!"]}),
+    );
+    assert_eq!(r["results"][0]["error"]["code"], -32001, "{r}");
+    assert_eq!(r["results"][1]["error"]["code"], -32001, "{r}");
+    assert_eq!(
+        code(&post_json(
+            d.port,
+            &json!({"jsonrpc": "2.0", "id": 1, "method": "tx_submitBatch", "params": {"txs": []}})
+        )),
+        -32602
+    );
     // Empty and oversized batches.
     assert_eq!(code(&post_json(d.port, &json!([]))), -32600);
     let big: Vec<Value> = (0..101)

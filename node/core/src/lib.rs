@@ -15,4 +15,4 @@ pub mod node;
 
 pub use chain::{Chain, ChainInfo, ExecutedBlock, Tip};
 pub use error::{BlockError, CoreError};
-pub use node::{Action, CommittedBlock, Event, NodeCore, NodeStatus, SyncBatch};
+pub use node::{Action, Admission, CommittedBlock, Event, NodeCore, NodeStatus, SyncBatch};

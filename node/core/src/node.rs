@@ -22,6 +22,9 @@ use std::collections::{BTreeMap, VecDeque};
 /// Most blocks served or requested per sync round trip.
 pub const SYNC_BATCH: usize = 64;
 
+/// The mempool's answer to one submitted transaction.
+pub type Admission = Result<Hash, AdmitError>;
+
 /// A sync answer: committed blocks with their certificates, and the sender's tip.
 #[derive(Debug, Clone, Default)]
 pub struct SyncBatch {
@@ -45,8 +48,8 @@ pub enum Event {
         /// Height.
         height: Height,
     },
-    /// A transaction forwarded by a peer (admitted without forwarding it again).
-    PeerTx(SignedTx),
+    /// Transactions forwarded by a peer (admitted without forwarding them again).
+    PeerTxs(Vec<SignedTx>),
     /// A peer said how far its chain goes.
     PeerStatus {
         /// The peer (libp2p peer id).
@@ -68,8 +71,8 @@ pub enum Event {
 pub enum Action {
     /// Send to every other validator.
     Broadcast(Box<SignedMessage>),
-    /// Forward a transaction admitted here to the other validators.
-    GossipTx(SignedTx),
+    /// Forward transactions admitted here to the other validators.
+    GossipTxs(Vec<SignedTx>),
     /// Feed [`Event::Timeout`] back after `after_ms`.
     ScheduleTimeout {
         /// The timer.
@@ -99,12 +102,7 @@ pub enum Action {
         peer: String,
     },
     /// A block is final and stored.
-    Committed {
-        /// The block.
-        block: Block,
-        /// Its receipts.
-        receipts: Vec<Receipt>,
-    },
+    Committed(Box<CommittedBlock>),
 }
 
 /// A committed block with its receipts, as published to subscribers.
@@ -245,14 +243,19 @@ impl NodeCore {
                     .proposal
                     .is_some_and(|p| p.view == view && p.height == height)
                 {
-                    self.propose(now_ms, &mut actions)?;
+                    self.propose(now_ms, true, &mut actions)?;
                 }
             }
-            Event::PeerTx(tx) => {
-                if let Err(e) = self.admit(tx) {
-                    tracing::debug!(error = %e, "refused a forwarded transaction");
-                } else if self.proposal.is_some() {
-                    self.propose(now_ms, &mut actions)?;
+            Event::PeerTxs(txs) => {
+                let mut admitted = false;
+                for tx in txs {
+                    match self.admit(tx) {
+                        Ok(_) => admitted = true,
+                        Err(e) => tracing::debug!(error = %e, "refused a forwarded transaction"),
+                    }
+                }
+                if admitted && self.proposal.is_some() {
+                    self.propose(now_ms, false, &mut actions)?;
                 }
             }
             Event::PeerStatus { peer, height } => {
@@ -271,15 +274,36 @@ impl NodeCore {
         tx: SignedTx,
         now_ms: u64,
     ) -> Result<(Result<Hash, AdmitError>, Vec<Action>), CoreError> {
+        let (mut results, actions) = self.submit_txs(vec![tx], now_ms)?;
+        let result = results.pop().unwrap_or(Err(AdmitError::Full));
+        Ok((result, actions))
+    }
+
+    /// Submits a batch of client transactions: each is admitted or refused on its own (in
+    /// order, so a sender's consecutive nonces can share a batch); the admitted ones are
+    /// forwarded together, and a pending proposal is built once.
+    pub fn submit_txs(
+        &mut self,
+        txs: Vec<SignedTx>,
+        now_ms: u64,
+    ) -> Result<(Vec<Admission>, Vec<Action>), CoreError> {
         let mut actions = Vec::new();
-        let result = self.admit(tx.clone());
-        if result.is_ok() {
-            actions.push(Action::GossipTx(tx));
+        let mut results = Vec::with_capacity(txs.len());
+        let mut admitted = Vec::new();
+        for tx in txs {
+            let result = self.admit(tx.clone());
+            if result.is_ok() {
+                admitted.push(tx);
+            }
+            results.push(result);
+        }
+        if !admitted.is_empty() {
+            actions.push(Action::GossipTxs(admitted));
             if self.proposal.is_some() {
-                self.propose(now_ms, &mut actions)?;
+                self.propose(now_ms, false, &mut actions)?;
             }
         }
-        Ok((result, actions))
+        Ok((results, actions))
     }
 
     fn admit(&mut self, tx: SignedTx) -> Result<Hash, AdmitError> {
@@ -417,15 +441,16 @@ impl NodeCore {
                     height,
                     parent: parent_hash,
                 });
-                if self.mempool.is_empty() {
-                    actions.push(Action::ScheduleProposal {
-                        view,
-                        height,
-                        after_ms: self.chain.info().params.block_interval_ms,
-                    });
-                } else {
-                    return self.build_proposal(now_ms);
+                // Propose at once if transactions are ready; otherwise an empty block after
+                // the block interval (or sooner, when a transaction arrives).
+                if let Some(input) = self.build_proposal(now_ms, false)? {
+                    return Ok(Some(input));
                 }
+                actions.push(Action::ScheduleProposal {
+                    view,
+                    height,
+                    after_ms: self.chain.info().params.block_interval_ms,
+                });
             }
             Output::Commit { block, certificate } => {
                 self.commit(block, certificate, now_ms, actions)?;
@@ -457,9 +482,15 @@ impl NodeCore {
         Ok(None)
     }
 
-    /// Answers the pending proposal request now (from `handle` / `submit_tx`).
-    fn propose(&mut self, now_ms: u64, actions: &mut Vec<Action>) -> Result<(), CoreError> {
-        if let Some(input) = self.build_proposal(now_ms)? {
+    /// Answers the pending proposal request now if transactions are ready, or in any case
+    /// when `force` (the block interval ended).
+    fn propose(
+        &mut self,
+        now_ms: u64,
+        force: bool,
+        actions: &mut Vec<Action>,
+    ) -> Result<(), CoreError> {
+        if let Some(input) = self.build_proposal(now_ms, force)? {
             let outputs = self.consensus.handle(input);
             self.carry_out(outputs, now_ms, actions)?;
         }
@@ -467,15 +498,20 @@ impl NodeCore {
     }
 
     /// Builds and executes a block for the pending request, as the input to feed back.
-    fn build_proposal(&mut self, now_ms: u64) -> Result<Option<Input>, CoreError> {
-        let Some(req) = self.proposal.take() else {
+    /// Without `force`, nothing is built (the request stays pending) unless the mempool has
+    /// transactions that can go in now: pending ones with future nonces must not make the
+    /// primary spin out empty blocks.
+    fn build_proposal(&mut self, now_ms: u64, force: bool) -> Result<Option<Input>, CoreError> {
+        let Some(req) = self.proposal else {
             return Ok(None);
         };
         let tip = self.chain.tip();
         let Some(me) = self.me else {
+            self.proposal = None;
             return Ok(None);
         };
         if req.height != tip.height + 1 || req.parent != tip.hash {
+            self.proposal = None;
             return Ok(None);
         }
         let chain = &self.chain;
@@ -483,6 +519,10 @@ impl NodeCore {
             |sender| chain.account_nonce(sender).unwrap_or(u64::MAX),
             &chain.info().params,
         );
+        if txs.is_empty() && !force {
+            return Ok(None);
+        }
+        self.proposal = None;
         let (block, executed, dropped) = self.chain.build(me, now_ms, txs)?;
         for tx in dropped {
             self.mempool.remove(&tx.hash());
@@ -533,7 +573,10 @@ impl NodeCore {
             state_root = %block.header.state_root,
             "committed"
         );
-        actions.push(Action::Committed { block, receipts });
+        actions.push(Action::Committed(Box::new(CommittedBlock {
+            block,
+            receipts,
+        })));
         Ok(())
     }
 }

@@ -88,8 +88,8 @@ impl NetworkConfig {
 pub enum NetEvent {
     /// A consensus message.
     Consensus(Box<SignedMessage>),
-    /// A transaction.
-    Tx(Box<SignedTx>),
+    /// Transactions.
+    Txs(Vec<SignedTx>),
     /// A peer's latest height.
     Status {
         /// The peer.
@@ -141,9 +141,11 @@ impl Network {
         self.submit(Command::Broadcast(Request::Consensus(message)));
     }
 
-    /// Forwards a transaction to every connected peer.
-    pub fn gossip_tx(&self, tx: SignedTx) {
-        self.submit(Command::Broadcast(Request::Tx(Box::new(tx))));
+    /// Forwards transactions to every connected peer (split to stay under the frame limit).
+    pub fn gossip_txs(&self, txs: Vec<SignedTx>) {
+        for chunk in txs.chunks(wire::MAX_TXS_PER_MESSAGE) {
+            self.submit(Command::Broadcast(Request::Txs(chunk.to_vec())));
+        }
     }
 
     /// Asks `peer` for blocks from `from`; the answer arrives as [`NetEvent::Blocks`].
@@ -510,8 +512,8 @@ impl<S: BlockSource> Task<S> {
                 self.emit(NetEvent::Consensus(m));
                 Response::Ack
             }
-            Request::Tx(tx) => {
-                self.emit(NetEvent::Tx(tx));
+            Request::Txs(txs) => {
+                self.emit(NetEvent::Txs(txs));
                 Response::Ack
             }
             Request::Status { height } => {

@@ -19,6 +19,9 @@ pub const MAX_FRAME: usize = phalanx_types::encoding::MAX_DECODE_BYTES;
 /// Bytes of blocks put in one sync answer (a block alone may be up to the block limit).
 pub const MAX_BLOCKS_BYTES: usize = 8 * 1024 * 1024;
 
+/// Most transactions forwarded in one message.
+pub const MAX_TXS_PER_MESSAGE: usize = 2_000;
+
 /// Most blocks asked for or sent in one sync answer.
 pub const MAX_BLOCKS: u32 = 64;
 
@@ -27,8 +30,8 @@ pub const MAX_BLOCKS: u32 = 64;
 pub enum Request {
     /// A consensus message (signed; the receiver verifies it).
     Consensus(Box<SignedMessage>),
-    /// A transaction for the mempool.
-    Tx(Box<SignedTx>),
+    /// Transactions for the mempool (at most [`MAX_TXS_PER_MESSAGE`] are sent at once).
+    Txs(Vec<SignedTx>),
     /// "My latest height is this; what is yours?"
     Status {
         /// The sender's latest committed height.

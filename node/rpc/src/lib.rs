@@ -48,8 +48,20 @@ pub enum SubmitError {
 /// What the server needs from the running node.
 #[async_trait::async_trait]
 pub trait NodeApi: Send + Sync + 'static {
-    /// Offers a transaction to the mempool.
-    async fn submit(&self, tx: SignedTx) -> Result<Hash, SubmitError>;
+    /// Offers transactions to the mempool; one answer per transaction, in order.
+    async fn submit_batch(
+        &self,
+        txs: Vec<SignedTx>,
+    ) -> Result<Vec<Result<Hash, AdmitError>>, SubmitError>;
+
+    /// Offers one transaction to the mempool.
+    async fn submit(&self, tx: SignedTx) -> Result<Hash, SubmitError> {
+        self.submit_batch(vec![tx])
+            .await?
+            .pop()
+            .unwrap_or(Err(AdmitError::Full))
+            .map_err(SubmitError::Refused)
+    }
     /// The node's current status.
     fn status(&self) -> NodeStatus;
     /// Connected peers (libp2p peer ids).

@@ -21,6 +21,7 @@ pub(crate) async fn dispatch(rpc: &Rpc, method: &str, p: Value) -> Result<Value,
         "chain_getBlock" => get_block(rpc, params(p)?),
         "chain_getValidators" => Ok(validators(rpc)),
         "tx_submit" => submit(rpc, params(p)?).await,
+        "tx_submitBatch" => submit_batch(rpc, params(p)?).await,
         "tx_get" => tx_get(rpc, params(p)?),
         "account_get" => account_get(rpc, params(p)?),
         "net_peers" => Ok(json!(rpc.node.peers())),
@@ -107,21 +108,83 @@ enum Wait {
     Final,
 }
 
+fn refused(e: AdmitError) -> RpcError {
+    let code = match &e {
+        AdmitError::Invalid(_) => BAD_TX,
+        AdmitError::NonceTooLow { .. }
+        | AdmitError::NonceTooHigh { .. }
+        | AdmitError::NonceTaken(_) => BAD_NONCE,
+        AdmitError::Duplicate => DUPLICATE,
+        AdmitError::Full => MEMPOOL_FULL,
+    };
+    RpcError::new(code, e.to_string())
+}
+
 fn admit_error(e: SubmitError) -> RpcError {
     match e {
         SubmitError::Unavailable => RpcError::new(UNAVAILABLE, "node unavailable"),
-        SubmitError::Refused(e) => {
-            let code = match &e {
-                AdmitError::Invalid(_) => BAD_TX,
-                AdmitError::NonceTooLow { .. }
-                | AdmitError::NonceTooHigh { .. }
-                | AdmitError::NonceTaken(_) => BAD_NONCE,
-                AdmitError::Duplicate => DUPLICATE,
-                AdmitError::Full => MEMPOOL_FULL,
-            };
-            RpcError::new(code, e.to_string())
+        SubmitError::Refused(e) => refused(e),
+    }
+}
+
+/// Most transactions in one `tx_submitBatch`.
+pub(crate) const MAX_BATCH_TXS: usize = 5_000;
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct SubmitBatchParams {
+    txs: Vec<String>,
+}
+
+/// Many transactions in one request: each is decoded and admitted on its own, in order, and
+/// gets its own answer (`{hash}` or `{error: {code, message}}`).
+async fn submit_batch(rpc: &Rpc, p: SubmitBatchParams) -> Result<Value, RpcError> {
+    if p.txs.is_empty() || p.txs.len() > MAX_BATCH_TXS {
+        return Err(RpcError::params(format!(
+            "txs holds 1 to {MAX_BATCH_TXS} transactions"
+        )));
+    }
+    let mut answers: Vec<Option<Result<Hash, RpcError>>> = Vec::with_capacity(p.txs.len());
+    let mut txs = Vec::new();
+    for raw in &p.txs {
+        let decoded = base64::engine::general_purpose::STANDARD
+            .decode(raw.trim())
+            .map_err(|e| RpcError::new(BAD_TX, format!("tx is not base64: {e}")))
+            .and_then(|b| {
+                SignedTx::from_bytes(&b).map_err(|e| {
+                    RpcError::new(BAD_TX, format!("cannot decode the transaction: {e}"))
+                })
+            });
+        match decoded {
+            Ok(tx) => {
+                txs.push(tx);
+                answers.push(None);
+            }
+            Err(e) => answers.push(Some(Err(e))),
         }
     }
+    let mut admitted = if txs.is_empty() {
+        Vec::new()
+    } else {
+        rpc.node.submit_batch(txs).await.map_err(admit_error)?
+    }
+    .into_iter();
+    let results: Vec<Value> = answers
+        .into_iter()
+        .map(|a| {
+            let r = a.unwrap_or_else(|| {
+                admitted
+                    .next()
+                    .unwrap_or(Err(AdmitError::Full))
+                    .map_err(refused)
+            });
+            match r {
+                Ok(hash) => json!({"hash": hash}),
+                Err(e) => json!({"error": {"code": e.code, "message": e.message}}),
+            }
+        })
+        .collect();
+    Ok(json!({"results": results}))
 }
 
 async fn submit(rpc: &Rpc, p: SubmitParams) -> Result<Value, RpcError> {
