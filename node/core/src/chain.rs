@@ -5,7 +5,7 @@ use crate::error::{BlockError, CoreError};
 use phalanx_consensus::WalEntry;
 use phalanx_executor::account::committed_nonce;
 use phalanx_executor::adapters::StoreView;
-use phalanx_executor::{BlockEnv, ExecutorError, execute_block};
+use phalanx_executor::{BlockEnv, ExecutorError, execute_block_with};
 use phalanx_genesis::{ConsensusParams, DeployPolicy, Genesis};
 use phalanx_runtime::Runtime;
 use phalanx_storage::{BlockStore, Column, Durability, KvStore, StateStore, WriteBatch};
@@ -200,6 +200,7 @@ impl Chain {
         height: Height,
         time_ms: u64,
         txs: &[SignedTx],
+        verified: &dyn Fn(&Hash) -> bool,
     ) -> Result<ExecutedBlock, ExecFailure> {
         let env = BlockEnv {
             chain_id: self.info.chain_id.clone(),
@@ -209,7 +210,7 @@ impl Chain {
             deploy_policy: self.info.deploy_policy.clone(),
         };
         let base = Arc::new(StoreView(self.state.clone()));
-        let executed = match execute_block(&self.runtime, base, &env, txs) {
+        let executed = match execute_block_with(&self.runtime, base, &env, txs, verified) {
             Ok(e) => e,
             Err(ExecutorError::Invalid { index, reason }) => {
                 return Err(ExecFailure::Invalid(index, reason.to_string()));
@@ -233,19 +234,21 @@ impl Chain {
 
     /// Builds the next block as `proposer` at (about) `now_ms` from `txs`, executing it.
     /// Transactions that turn out invalid are dropped and returned so the caller can evict
-    /// them; the block is built from the rest.
+    /// them; the block is built from the rest. `verified` names transactions whose
+    /// signatures this node already checked (see [`execute_block_with`]).
     pub fn build(
         &self,
         proposer: Address,
         now_ms: u64,
         mut txs: Vec<SignedTx>,
+        verified: &dyn Fn(&Hash) -> bool,
     ) -> Result<(Block, ExecutedBlock, Vec<SignedTx>), CoreError> {
         let height = self.tip.height + 1;
         // Strictly after the parent even if this node's clock is behind.
         let timestamp_ms = now_ms.max(self.tip.timestamp_ms + 1);
         let mut dropped = Vec::new();
         let executed = loop {
-            match self.execute(height, timestamp_ms, &txs) {
+            match self.execute(height, timestamp_ms, &txs, verified) {
                 Ok(e) => break e,
                 Err(ExecFailure::Invalid(index, reason)) => {
                     tracing::warn!(%reason, "dropping an invalid transaction from a proposal");
@@ -274,6 +277,7 @@ impl Chain {
         &self,
         block: &Block,
         now_ms: u64,
+        verified: &dyn Fn(&Hash) -> bool,
     ) -> Result<Result<ExecutedBlock, BlockError>, CoreError> {
         let drift = self.info.params.max_clock_drift_ms;
         if block.header.timestamp_ms > now_ms.saturating_add(drift) {
@@ -282,17 +286,25 @@ impl Chain {
                 reason: format!("more than {drift} ms ahead of this node's clock ({now_ms})"),
             }));
         }
-        self.replay(block)
+        self.check_and_execute(block, verified)
     }
 
     /// Like [`Chain::validate`] without the clock bound: for blocks that are already
     /// certified (sync), whose time was checked by the validators that certified them.
     pub fn replay(&self, block: &Block) -> Result<Result<ExecutedBlock, BlockError>, CoreError> {
+        self.check_and_execute(block, &|_| false)
+    }
+
+    fn check_and_execute(
+        &self,
+        block: &Block,
+        verified: &dyn Fn(&Hash) -> bool,
+    ) -> Result<Result<ExecutedBlock, BlockError>, CoreError> {
         if let Err(e) = self.check_header(block) {
             return Ok(Err(e));
         }
         let h = &block.header;
-        let executed = match self.execute(h.height, h.timestamp_ms, &block.txs) {
+        let executed = match self.execute(h.height, h.timestamp_ms, &block.txs, verified) {
             Ok(e) => e,
             Err(ExecFailure::Invalid(index, reason)) => {
                 return Ok(Err(BlockError::InvalidTx(format!("tx {index}: {reason}"))));

@@ -414,7 +414,11 @@ impl NodeCore {
                 let valid = if self.executed.contains_key(&hash) {
                     true
                 } else {
-                    match self.chain.validate(&block, now_ms)? {
+                    let mempool = &self.mempool;
+                    match self
+                        .chain
+                        .validate(&block, now_ms, &|h| mempool.contains(h))?
+                    {
                         Ok(executed) => {
                             self.executed.insert(hash, executed);
                             true
@@ -523,7 +527,10 @@ impl NodeCore {
             return Ok(None);
         }
         self.proposal = None;
-        let (block, executed, dropped) = self.chain.build(me, now_ms, txs)?;
+        let mempool = &self.mempool;
+        let (block, executed, dropped) = self
+            .chain
+            .build(me, now_ms, txs, &|h| mempool.contains(h))?;
         for tx in dropped {
             self.mempool.remove(&tx.hash());
         }

@@ -54,17 +54,22 @@ fn bad_blocks_are_refused_for_the_right_reason() {
         let user = SecretKey::from_seed([7; 32]);
         let now = T0 + 10_000;
         let (good, _, dropped) = chain
-            .build(key.address(), now, vec![call(&user, 0), call(&user, 5)])
+            .build(
+                key.address(),
+                now,
+                vec![call(&user, 0), call(&user, 5)],
+                &|_| false,
+            )
             .unwrap();
         assert_eq!(dropped.len(), 1, "the out-of-order nonce is dropped");
         assert_eq!(good.txs.len(), 1);
-        assert!(chain.validate(&good, now).unwrap().is_ok());
+        assert!(chain.validate(&good, now, &|_| false).unwrap().is_ok());
 
         let drift = ConsensusParams::default().max_clock_drift_ms;
         let refuse = |mutate: &dyn Fn(&mut phalanx_types::Block)| {
             let mut b = good.clone();
             mutate(&mut b);
-            chain.validate(&b, now).unwrap().unwrap_err()
+            chain.validate(&b, now, &|_| false).unwrap().unwrap_err()
         };
         assert!(matches!(
             refuse(&|b| b.header.timestamp_ms = now + drift + 1),
@@ -139,7 +144,7 @@ fn commit_moves_the_tip_and_prunes_the_wal() {
         }
         let now = T0 + 10_000;
         let (block, executed, _) = chain
-            .build(key.address(), now, vec![call(&user, 0)])
+            .build(key.address(), now, vec![call(&user, 0)], &|_| false)
             .unwrap();
         let cert = CommitCertificate {
             height: 1,
@@ -173,8 +178,10 @@ fn commit_moves_the_tip_and_prunes_the_wal() {
             phalanx_types::TxStatus::Failed { .. }
         ));
         // A stale executed block cannot be committed on the new tip.
-        let (b2, e2, _) = chain.build(key.address(), now, vec![]).unwrap();
-        let (_, stale, _) = chain.build(key.address(), now + 1, vec![]).unwrap();
+        let (b2, e2, _) = chain.build(key.address(), now, vec![], &|_| false).unwrap();
+        let (_, stale, _) = chain
+            .build(key.address(), now + 1, vec![], &|_| false)
+            .unwrap();
         chain
             .commit(
                 &b2,

@@ -10,7 +10,7 @@ use crate::error::{ExecutorError, InvalidTx};
 use phalanx_genesis::{ConsensusParams, DeployPolicy};
 use phalanx_runtime::abi::code;
 use phalanx_runtime::{BlockInfo, ExecError, Overlay, Runtime, StateChanges, StateRead, TxEnv};
-use phalanx_types::{Bytes, Gas, Height, Receipt, SignedTx, TxPayload, TxStatus};
+use phalanx_types::{Bytes, Gas, Hash, Height, Receipt, SignedTx, TxPayload, TxStatus};
 use std::sync::Arc;
 
 /// Flat gas every transaction pays before execution (signature check, nonce, receipt).
@@ -58,6 +58,12 @@ pub fn check_stateless(
 ) -> Result<Gas, InvalidTx> {
     tx.verify(chain_id)
         .map_err(|e| InvalidTx::Malformed(e.to_string()))?;
+    check_gas(tx, params)
+}
+
+/// The gas-limit bounds of [`check_stateless`], without the signature and chain id check;
+/// returns the intrinsic gas.
+pub fn check_gas(tx: &SignedTx, params: &ConsensusParams) -> Result<Gas, InvalidTx> {
     if tx.tx.gas_limit > params.max_tx_gas {
         return Err(InvalidTx::GasLimitTooHigh {
             limit: tx.tx.gas_limit,
@@ -74,12 +80,27 @@ pub fn check_stateless(
     Ok(intrinsic)
 }
 
-/// Executes `txs` on top of `base` (the state after the parent block).
+/// Executes `txs` on top of `base` (the state after the parent block), checking every
+/// signature.
 pub fn execute_block(
     runtime: &Runtime,
     base: Arc<dyn StateRead>,
     env: &BlockEnv,
     txs: &[SignedTx],
+) -> Result<Executed, ExecutorError> {
+    execute_block_with(runtime, base, env, txs, &|_| false)
+}
+
+/// Executes `txs` on top of `base`. `verified(hash)` says a transaction with exactly these
+/// bytes (the hash covers the signature) already passed [`check_stateless`] on this node
+/// under the same chain id (at mempool admission), so its signature is not checked again.
+/// The outcome is the same either way; only the work differs.
+pub fn execute_block_with(
+    runtime: &Runtime,
+    base: Arc<dyn StateRead>,
+    env: &BlockEnv,
+    txs: &[SignedTx],
+    verified: &dyn Fn(&Hash) -> bool,
 ) -> Result<Executed, ExecutorError> {
     let mut overlay = Overlay::new(base);
     let block = BlockInfo {
@@ -92,7 +113,13 @@ pub fn execute_block(
     let mut gas_reserved: Gas = 0;
     for (index, tx) in txs.iter().enumerate() {
         let invalid = |reason| ExecutorError::Invalid { index, reason };
-        let intrinsic = check_stateless(tx, &env.chain_id, &env.params).map_err(invalid)?;
+        let tx_hash = tx.hash();
+        let intrinsic = if verified(&tx_hash) {
+            check_gas(tx, &env.params)
+        } else {
+            check_stateless(tx, &env.chain_id, &env.params)
+        }
+        .map_err(invalid)?;
         gas_reserved = gas_reserved.saturating_add(tx.tx.gas_limit);
         if gas_reserved > env.params.block_gas_limit {
             return Err(invalid(InvalidTx::BlockGasExceeded));
@@ -149,7 +176,7 @@ pub fn execute_block(
         let used = intrinsic + used;
         gas_used += used;
         receipts.push(Receipt {
-            tx_hash: tx.hash(),
+            tx_hash,
             status,
             gas_used: used,
             return_data: Bytes(return_data),

@@ -15,5 +15,5 @@ mod error;
 pub mod genesis;
 pub mod mempool;
 
-pub use block::{BlockEnv, Executed, execute_block, intrinsic_gas};
+pub use block::{BlockEnv, Executed, execute_block, execute_block_with, intrinsic_gas};
 pub use error::{ExecutorError, InvalidTx};

@@ -69,6 +69,15 @@ impl Chain {
     }
 
     fn execute(&self, txs: &[SignedTx]) -> Result<phalanx_executor::Executed, ExecutorError> {
+        self.execute_trusting(txs, false)
+    }
+
+    /// With `trust`, every signature counts as checked at admission (it is skipped).
+    fn execute_trusting(
+        &self,
+        txs: &[SignedTx],
+        trust: bool,
+    ) -> Result<phalanx_executor::Executed, ExecutorError> {
         let mut env = self.env.clone();
         env.height = self.height + 1;
         env.time_ms += 1000 * env.height;
@@ -77,7 +86,13 @@ impl Chain {
         let txs = txs.to_vec();
         std::thread::Builder::new()
             .stack_size(phalanx_runtime::EXEC_STACK_BYTES)
-            .spawn(move || execute_block(&rt, base, &env, &txs))
+            .spawn(move || {
+                if trust {
+                    phalanx_executor::execute_block_with(&rt, base, &env, &txs, &|_| true)
+                } else {
+                    execute_block(&rt, base, &env, &txs)
+                }
+            })
             .unwrap()
             .join()
             .unwrap()
@@ -296,4 +311,29 @@ fn genesis_contracts_deploy_at_known_addresses() {
     }];
     let err = genesis_state(&rt, &genesis).unwrap_err();
     assert!(err.to_string().contains("broken"), "{err}");
+}
+
+#[test]
+fn signatures_checked_at_admission_are_not_checked_again_and_change_nothing() {
+    let chain = Chain::new(DeployPolicy::Anyone);
+    let alice = key(1);
+    let txs = vec![
+        tx(&alice, 0, deploy(counter())),
+        tx(
+            &alice,
+            1,
+            call(layout::contract_address(&alice.address(), 0), "inc"),
+        ),
+    ];
+    let checked = chain.execute(&txs).unwrap();
+    let trusted = chain.execute_trusting(&txs, true).unwrap();
+    assert_eq!(checked, trusted);
+    // Untrusted, a bad signature still invalidates the block.
+    let mut forged = txs[1].clone();
+    forged.signature = txs[0].signature;
+    let bad = vec![txs[0].clone(), forged];
+    assert!(matches!(
+        chain.execute(&bad),
+        Err(ExecutorError::Invalid { index: 1, .. })
+    ));
 }

@@ -27,14 +27,31 @@ pub fn bin() -> &'static str {
 
 /// A port range nobody listens on: `count` consecutive free ports.
 pub fn free_base_port(count: u16) -> u16 {
-    let seed = std::process::id() as u64 ^ Instant::now().elapsed().as_nanos() as u64;
-    let mut p = 20_000 + (seed.wrapping_mul(7919) % 30_000) as u16;
+    use std::sync::atomic::{AtomicU32, Ordering};
+    // Ranges handed out in this process never overlap, even before their owners bind them
+    // (a testnet's ports are chosen before its nodes start); the start is random per run.
+    static NEXT: AtomicU32 = AtomicU32::new(0);
+    let _ = NEXT.compare_exchange(
+        0,
+        20_000
+            + (std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map_or(0, |d| d.subsec_nanos())
+                ^ std::process::id())
+                % 20_000,
+        Ordering::SeqCst,
+        Ordering::SeqCst,
+    );
     loop {
-        let free = (p..p + count).all(|q| std::net::TcpListener::bind(("127.0.0.1", q)).is_ok());
-        if free {
+        let p = NEXT.fetch_add(u32::from(count), Ordering::SeqCst);
+        if p + u32::from(count) >= 60_000 {
+            NEXT.store(20_000, Ordering::SeqCst);
+            continue;
+        }
+        let p = p as u16;
+        if (p..p + count).all(|q| std::net::TcpListener::bind(("127.0.0.1", q)).is_ok()) {
             return p;
         }
-        p = 20_000 + (p.wrapping_add(97) % 40_000);
     }
 }
 
