@@ -82,6 +82,12 @@ impl Client {
     }
 }
 
+fn parse_address(address: &str) -> Result<Address> {
+    address
+        .parse()
+        .map_err(|e| anyhow!("bad contract address {address:?}: {e}"))
+}
+
 fn json_arg(arg: Option<&str>, what: &str) -> Result<Vec<u8>> {
     match arg {
         None => Ok(Vec::new()),
@@ -182,9 +188,7 @@ pub fn cmd_call(
     rpc: &str,
     json: bool,
 ) -> Result<()> {
-    let contract: Address = address
-        .parse()
-        .map_err(|e| anyhow!("bad contract address {address:?}: {e}"))?;
+    let contract = parse_address(address)?;
     let key = keys::read_key(key)?;
     let args = json_arg(args, "the arguments")?;
     let out = Client::new(rpc).send(
@@ -281,9 +285,7 @@ pub fn cmd_verify(
 ) -> Result<()> {
     use phalanx_storage::{StateProof, verify_state_proof};
     use phalanx_types::{CommitCertificate, Header, Validator, ValidatorSet, decode};
-    let contract: Address = address
-        .parse()
-        .map_err(|e| anyhow!("bad contract address {address:?}: {e}"))?;
+    let contract = parse_address(address)?;
     let key = hex::decode(key_hex.trim())
         .map_err(|e| anyhow!("KEY must be hex ({e}), got {key_hex:?}"))?;
     let client = Client::new(rpc);

@@ -168,17 +168,7 @@ fn run(home: &Home, config: &NodeConfig) -> Result<()> {
         chain_id: genesis.chain_id.clone(),
         peer_id: keys::peer_id(&node_key)?,
         validator: core.validator(),
-        validators: genesis
-            .validators
-            .iter()
-            .map(|v| {
-                (
-                    v.public_key.address(),
-                    v.public_key.to_string(),
-                    v.peer_id.clone(),
-                )
-            })
-            .collect(),
+        validators: genesis.validator_set(),
     };
     let limits = RpcLimits {
         max_body_bytes: config.rpc.max_body_bytes,

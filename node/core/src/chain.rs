@@ -379,12 +379,13 @@ impl Chain {
 
     /// Commits `block` with its certificate: block, certificate, receipts, indexes and state
     /// land in one synced batch, and the write-ahead log below the next height is dropped.
+    /// Returns the receipts.
     pub fn commit(
         &mut self,
         block: &Block,
         certificate: &CommitCertificate,
         executed: ExecutedBlock,
-    ) -> Result<(), CoreError> {
+    ) -> Result<Vec<Receipt>, CoreError> {
         let height = block.height();
         if height != self.tip.height + 1 || executed.parent != self.tip.hash {
             return Err(CoreError::Corrupt(format!(
@@ -415,7 +416,7 @@ impl Chain {
             view: certificate.view,
             state_root,
         };
-        Ok(())
+        Ok(receipts)
     }
 
     /// Durably appends a write-ahead-log entry (before the signature it covers goes out).

@@ -17,7 +17,7 @@ use phalanx_types::consensus::SignedMessage;
 use phalanx_types::{
     Address, Block, CommitCertificate, Hash, Height, Receipt, SecretKey, SignedTx, View,
 };
-use std::collections::{BTreeMap, VecDeque};
+use std::collections::{BTreeMap, BTreeSet, VecDeque};
 
 /// Most blocks served or requested per sync round trip.
 pub const SYNC_BATCH: usize = 64;
@@ -564,14 +564,21 @@ impl NodeCore {
                     reason: e.to_string(),
                 })?,
         };
-        let receipts = executed.receipts.clone();
-        self.chain.commit(&block, &certificate, executed)?;
+        let receipts = self.chain.commit(&block, &certificate, executed)?;
         self.executed.clear();
         self.proposal = None;
         self.last_commit_ms = now_ms;
+        // Only the block's senders have new nonces.
+        let senders: Vec<Address> = block
+            .txs
+            .iter()
+            .map(|tx| tx.tx.sender_address())
+            .collect::<BTreeSet<_>>()
+            .into_iter()
+            .collect();
         let chain = &self.chain;
         self.mempool
-            .prune(|sender| chain.account_nonce(sender).unwrap_or(0));
+            .prune_senders(&senders, |sender| chain.account_nonce(sender).unwrap_or(0));
         tracing::info!(
             height = block.height(),
             %hash,

@@ -220,8 +220,17 @@ impl Mempool {
     /// Drops every transaction whose nonce is below its sender's committed nonce (after a
     /// block commits: the included ones and any that can no longer be included).
     pub fn prune(&mut self, account_nonce: impl Fn(&Address) -> u64) {
-        let mut emptied = Vec::new();
-        for (sender, queue) in self.by_sender.iter_mut() {
+        let senders: Vec<Address> = self.by_sender.keys().copied().collect();
+        self.prune_senders(&senders, account_nonce);
+    }
+
+    /// [`Mempool::prune`] for `senders` only: after a block commits, only the senders of
+    /// its transactions have new nonces, so only their queues can hold stale entries.
+    pub fn prune_senders(&mut self, senders: &[Address], account_nonce: impl Fn(&Address) -> u64) {
+        for sender in senders {
+            let Some(queue) = self.by_sender.get_mut(sender) else {
+                continue;
+            };
             let floor = account_nonce(sender);
             let stale: Vec<u64> = queue.range(..floor).map(|(n, _)| *n).collect();
             for n in stale {
@@ -231,11 +240,8 @@ impl Mempool {
                 }
             }
             if queue.is_empty() {
-                emptied.push(*sender);
+                self.by_sender.remove(sender);
             }
-        }
-        for s in emptied {
-            self.by_sender.remove(&s);
         }
     }
 }

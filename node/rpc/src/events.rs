@@ -76,15 +76,7 @@ pub(crate) fn get(rpc: &Rpc, p: EventsParams) -> Result<Value, RpcError> {
                     next_cursor = Some(format!("{h}:{}:{ei}", r.index));
                     break 'heights;
                 }
-                out.push(json!({
-                    "height": h,
-                    "tx_hash": r.tx_hash,
-                    "index": r.index,
-                    "event_index": ei,
-                    "contract": e.contract,
-                    "topic": e.topic,
-                    "data": views::data(&e.data.0),
-                }));
+                out.push(views::located_event(&r, ei as usize, e));
             }
         }
     }

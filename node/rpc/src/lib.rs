@@ -28,7 +28,7 @@ use phalanx_core::{CommittedBlock, NodeStatus};
 use phalanx_executor::mempool::AdmitError;
 use phalanx_runtime::Runtime;
 use phalanx_storage::{BlockStore, KvStore, StateStore};
-use phalanx_types::{Address, Hash, SignedTx};
+use phalanx_types::{Address, Hash, SignedTx, ValidatorSet};
 use serde_json::Value;
 use std::sync::Arc;
 use std::time::Duration;
@@ -79,8 +79,8 @@ pub struct NodeInfo {
     pub peer_id: String,
     /// This node's validator address, if it votes.
     pub validator: Option<Address>,
-    /// The validator set: (address, public key hex, peer id).
-    pub validators: Vec<(Address, String, String)>,
+    /// The validator set.
+    pub validators: ValidatorSet,
 }
 
 /// Server limits.
@@ -192,10 +192,8 @@ impl Rpc {
     /// True when the node is synced and sees a quorum of validators (itself included).
     pub fn ready(&self) -> bool {
         let status = self.node.status();
-        let n = self.info.validators.len();
-        let quorum = 2 * ((n.saturating_sub(1)) / 3) + 1;
         let me = usize::from(self.info.validator.is_some());
-        !status.syncing && self.node.peers().len() + me >= quorum
+        !status.syncing && self.node.peers().len() + me >= self.info.validators.quorum()
     }
 }
 

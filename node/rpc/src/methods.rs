@@ -59,8 +59,11 @@ fn validators(rpc: &Rpc) -> Value {
     json!(
         rpc.info
             .validators
+            .validators
             .iter()
-            .map(|(a, pk, peer)| json!({"address": a, "public_key": pk, "peer_id": peer}))
+            .map(
+                |v| json!({"address": v.address, "public_key": v.public_key, "peer_id": v.peer_id})
+            )
             .collect::<Vec<_>>()
     )
 }

@@ -54,6 +54,17 @@ pub fn event(e: &Event) -> Value {
     json!({"contract": e.contract, "topic": e.topic, "data": data(&e.data.0)})
 }
 
+/// An event with where it happened: `{contract, topic, data, height, tx_hash, index,
+/// event_index}` (`events_get` and event subscriptions).
+pub fn located_event(r: &Receipt, event_index: usize, e: &Event) -> Value {
+    let mut v = event(e);
+    v["height"] = json!(r.height);
+    v["tx_hash"] = json!(r.tx_hash);
+    v["index"] = json!(r.index);
+    v["event_index"] = json!(event_index);
+    v
+}
+
 /// A receipt. A deploy's return value is the new contract's address (hex).
 pub fn receipt(r: &Receipt, deploy: bool) -> Value {
     let (status, error) = match &r.status {

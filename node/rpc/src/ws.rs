@@ -193,14 +193,7 @@ fn messages(filter: &Filter, c: &CommittedBlock) -> Vec<Value> {
                 r.events.iter().enumerate().filter_map(move |(i, e)| {
                     let wanted = address.is_none_or(|a| a == e.contract)
                         && topic.as_ref().is_none_or(|t| *t == e.topic);
-                    wanted.then(|| {
-                        let mut v = views::event(e);
-                        v["height"] = json!(r.height);
-                        v["tx_hash"] = json!(r.tx_hash);
-                        v["index"] = json!(r.index);
-                        v["event_index"] = json!(i);
-                        v
-                    })
+                    wanted.then(|| views::located_event(r, i, e))
                 })
             })
             .collect(),
