@@ -7,9 +7,11 @@
 //! computes the same hash from the same document, whatever its formatting.
 
 mod error;
+mod governance;
 mod params;
 
 pub use error::GenesisError;
+pub use governance::{ChainConfig, GovernancePolicy, MAX_VALIDATORS, Proposers};
 pub use params::ConsensusParams;
 
 use phalanx_types::{Address, Bytes, Domain, Hash, PublicKey, Validator, ValidatorSet};
@@ -100,6 +102,9 @@ pub struct Genesis {
     /// Contracts preloaded at genesis.
     #[serde(default)]
     pub contracts: Vec<GenesisContract>,
+    /// Who may propose governance changes and when approved changes apply.
+    #[serde(default)]
+    pub governance: GovernancePolicy,
 }
 
 impl Genesis {
@@ -153,7 +158,14 @@ impl Genesis {
                 return Err(GenesisError::DuplicatePeerId(o.peer_id.clone()));
             }
         }
+        if self.validators.len() > MAX_VALIDATORS {
+            return Err(GenesisError::Invalid {
+                field: "validators".into(),
+                reason: format!("at most {MAX_VALIDATORS}"),
+            });
+        }
         self.params.validate()?;
+        self.governance.validate()?;
         for (i, c) in self.contracts.iter().enumerate() {
             if c.code.is_empty() {
                 return Err(GenesisError::Invalid {
@@ -189,6 +201,15 @@ impl Genesis {
         )
     }
 
+    /// The chain configuration at height 1 (before any governance change).
+    pub fn config(&self) -> ChainConfig {
+        ChainConfig {
+            validators: self.validator_set(),
+            deploy_policy: self.deploy_policy.clone(),
+            params: self.params.clone(),
+        }
+    }
+
     /// True if `address` may deploy contracts at genesis.
     pub fn may_deploy(&self, address: &Address) -> bool {
         self.deploy_policy.allows(address)
@@ -209,7 +230,8 @@ fn validate_chain_id(id: &str) -> Result<(), GenesisError> {
     Ok(())
 }
 
-fn validate_peer_id(peer_id: &str, field: &str) -> Result<(), GenesisError> {
+/// Checks that `peer_id` looks like a base58 libp2p peer id; the error names `field`.
+pub fn validate_peer_id(peer_id: &str, field: &str) -> Result<(), GenesisError> {
     // libp2p peer ids are base58btc multihashes, 46 to 59 characters for ed25519 keys.
     const B58: &str = "123456789ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnopqrstuvwxyz";
     if peer_id.len() < 32 || peer_id.len() > 128 || !peer_id.chars().all(|c| B58.contains(c)) {
@@ -221,7 +243,8 @@ fn validate_peer_id(peer_id: &str, field: &str) -> Result<(), GenesisError> {
     Ok(())
 }
 
-fn is_valid_point(key: &PublicKey) -> bool {
+/// True if `key` is a usable ed25519 public key.
+pub fn is_valid_point(key: &PublicKey) -> bool {
     // A key that cannot verify anything is not a usable validator key.
     !matches!(
         key.verify(b"", &phalanx_types::Signature([0; 64])),

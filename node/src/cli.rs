@@ -93,6 +93,9 @@ pub enum Command {
     /// Send transactions (waits for finality).
     #[command(subcommand)]
     Tx(TxCommand),
+    /// Governance: propose and approve membership and parameter changes, list proposals.
+    #[command(subcommand)]
+    Gov(crate::gov::GovCommand),
     /// Read-only contract call: no transaction, nothing is written.
     Query {
         /// Contract address (hex).
@@ -268,6 +271,7 @@ pub fn run(cli: Cli) -> Result<()> {
             rpc,
         } => client::cmd_query(&address, &method, args.as_deref(), &rpc, json),
         Command::Status { rpc } => client::cmd_status(&rpc, json),
+        Command::Gov(cmd) => crate::gov::run(cmd, json),
         Command::Bench {
             rpc,
             token,

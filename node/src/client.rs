@@ -99,7 +99,8 @@ fn json_arg(arg: Option<&str>, what: &str) -> Result<Vec<u8>> {
     }
 }
 
-fn print(json: bool, value: &Value, human: impl FnOnce()) {
+/// Prints `value` as JSON, or runs `human`.
+pub fn print(json: bool, value: &Value, human: impl FnOnce()) {
     if json {
         println!("{value}");
     } else {
@@ -132,7 +133,7 @@ fn print_events(receipt: &Value) {
 
 /// Prints a `tx_submit` result (`ok_line` adds the success detail), then fails if the
 /// transaction failed.
-fn report(out: &Value, json: bool, ok_line: impl FnOnce(&Value)) -> Result<()> {
+pub fn report(out: &Value, json: bool, ok_line: impl FnOnce(&Value)) -> Result<()> {
     let r = &out["receipt"];
     print(json, out, || {
         println!("status   {}", r["status"].as_str().unwrap_or(""));

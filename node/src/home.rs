@@ -107,6 +107,7 @@ pub fn make_genesis(
         params,
         deploy_policy,
         contracts: vec![],
+        governance: Default::default(),
     };
     genesis.validate()?;
     Ok(genesis)

@@ -5,6 +5,7 @@ mod bench;
 mod cli;
 mod client;
 mod config;
+mod gov;
 mod home;
 mod keys;
 mod node;

@@ -52,12 +52,9 @@ pub fn open_chain(home: &Home, genesis: &Genesis) -> Result<Arc<dyn KvStore>> {
     Ok(kv)
 }
 
-/// The state of height 0: genesis contracts deployed with the real runtime, on a thread with
-/// the stack the runtime needs.
+/// The state of height 0 (the governance records, and genesis contracts deployed with the
+/// real runtime), built on a thread with the stack the runtime needs.
 fn genesis_changes(kv: Arc<dyn KvStore>, genesis: &Genesis) -> Result<StateChanges> {
-    if genesis.contracts.is_empty() {
-        return Ok(StateChanges::new());
-    }
     let runtime = Runtime::with_store(RuntimeConfig::default(), Arc::new(KvArtifacts(kv)))?;
     let genesis = genesis.clone();
     let changes = std::thread::Builder::new()
@@ -90,7 +87,7 @@ pub fn cmd_start(dir: &Path, rpc: Option<SocketAddr>, p2p: Option<String>) -> Re
     if let Some(p2p) = p2p {
         config.p2p.listen = p2p;
     }
-    run(&home, &config)
+    run(&home, &config, false)
 }
 
 /// `phalanx dev [--home DIR] [--rpc ADDR]`: creates a one-validator home with a dev account
@@ -123,10 +120,13 @@ pub fn cmd_dev(dir: &Path, rpc: SocketAddr) -> Result<()> {
         dev_key.display(),
         dev.address()
     );
-    run(&home, &config)
+    run(&home, &config, true)
 }
 
-fn run(home: &Home, config: &NodeConfig) -> Result<()> {
+/// Runs a node. `dev` skips the network while the chain has a single validator and no
+/// observers (nobody to talk to); `phalanx start` always listens, so a chain can grow by
+/// governance.
+fn run(home: &Home, config: &NodeConfig, dev: bool) -> Result<()> {
     let genesis = Genesis::load(home.genesis())?;
     let validator = keys::read_key(&home.validator_key())?;
     let node_key = keys::read_key(&home.node_key())?;
@@ -156,8 +156,7 @@ fn run(home: &Home, config: &NodeConfig) -> Result<()> {
         .enable_all()
         .thread_stack_size(EXEC_STACK_BYTES)
         .build()?;
-    // A lone validator with no observers has nobody to talk to (`phalanx dev`).
-    let networked = genesis.validators.len() > 1 || !genesis.observers.is_empty();
+    let networked = !dev || core.chain().validators().len() > 1 || !genesis.observers.is_empty();
     let net_config = if networked {
         Some(p2p::network_config(&node_key, config, &genesis)?)
     } else {
@@ -167,8 +166,6 @@ fn run(home: &Home, config: &NodeConfig) -> Result<()> {
     let info = NodeInfo {
         chain_id: genesis.chain_id.clone(),
         peer_id: keys::peer_id(&node_key)?,
-        validator: core.validator(),
-        validators: genesis.validator_set(),
     };
     let limits = RpcLimits {
         max_body_bytes: config.rpc.max_body_bytes,
@@ -192,7 +189,7 @@ fn run(home: &Home, config: &NodeConfig) -> Result<()> {
                 let service = Service::spawn(
                     core,
                     tokio::runtime::Handle::current(),
-                    p2p::P2p(net.clone()),
+                    p2p::P2p::new(net.clone(), &genesis),
                     metrics.clone(),
                 )?;
                 tokio::spawn(p2p::forward(events, service.commands.clone()));

@@ -74,7 +74,24 @@ pub fn network_config(
 }
 
 /// The core's outbound traffic over libp2p.
-pub struct P2p(pub Network);
+pub struct P2p {
+    /// The swarm.
+    pub net: Network,
+    /// Observers named in genesis: always allowed, whatever the validator set.
+    pub observers: Vec<PeerId>,
+}
+
+impl P2p {
+    /// Outbound traffic over `net`; `genesis` names the observers.
+    pub fn new(net: Network, genesis: &Genesis) -> P2p {
+        let observers = genesis
+            .observers
+            .iter()
+            .filter_map(|o| parse_peer(&o.peer_id))
+            .collect();
+        P2p { net, observers }
+    }
+}
 
 fn parse_peer(peer: &str) -> Option<PeerId> {
     peer.parse().ok()
@@ -82,23 +99,29 @@ fn parse_peer(peer: &str) -> Option<PeerId> {
 
 impl Outbound for P2p {
     fn broadcast(&self, message: Box<SignedMessage>) {
-        self.0.broadcast(message);
+        self.net.broadcast(message);
     }
 
     fn gossip_txs(&self, txs: Vec<SignedTx>) {
-        self.0.gossip_txs(txs);
+        self.net.gossip_txs(txs);
     }
 
     fn request_blocks(&self, peer: String, from: Height) {
         if let Some(p) = parse_peer(&peer) {
-            self.0.request_blocks(p, from);
+            self.net.request_blocks(p, from);
         }
     }
 
     fn send_status(&self, peer: String, height: Height) {
         if let Some(p) = parse_peer(&peer) {
-            self.0.send_status(p, height);
+            self.net.send_status(p, height);
         }
+    }
+
+    fn set_validator_peers(&self, peers: Vec<String>) {
+        let peers = peers.iter().filter_map(|p| parse_peer(p));
+        self.net
+            .set_allowed(peers.chain(self.observers.iter().copied()));
     }
 }
 

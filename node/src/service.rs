@@ -42,6 +42,9 @@ pub trait Outbound: Send + 'static {
     fn request_blocks(&self, peer: String, from: Height);
     /// Tells `peer` our height.
     fn send_status(&self, peer: String, height: Height);
+    /// The validators that may connect changed (governance): these peer ids, plus the
+    /// observers named in genesis.
+    fn set_validator_peers(&self, peers: Vec<String>);
 }
 
 /// No network (a single-validator chain).
@@ -52,6 +55,7 @@ impl Outbound for Standalone {
     fn gossip_txs(&self, _: Vec<SignedTx>) {}
     fn request_blocks(&self, _: String, _: Height) {}
     fn send_status(&self, _: String, _: Height) {}
+    fn set_validator_peers(&self, _: Vec<String>) {}
 }
 
 /// The running core: where to send inputs, and what it publishes.
@@ -196,6 +200,18 @@ impl<N: Outbound> Loop<N> {
                 Action::RequestBlocks { peer, from } => self.net.request_blocks(peer, from),
                 Action::SendStatus { peer } => {
                     self.net.send_status(peer, core.chain().tip().height);
+                }
+                Action::Membership {
+                    validators,
+                    upcoming,
+                } => {
+                    let peers = validators
+                        .validators
+                        .iter()
+                        .chain(upcoming.iter().flat_map(|u| u.validators.iter()))
+                        .map(|v| v.peer_id.clone())
+                        .collect();
+                    self.net.set_validator_peers(peers);
                 }
                 Action::Committed(committed) => {
                     let block = &committed.block;

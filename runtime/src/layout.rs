@@ -7,6 +7,7 @@
 //! | `0x01 ++ code_hash` | wasm code, stored once per hash |
 //! | `0x02 ++ address` | [`ContractInfo`] |
 //! | `0x03 ++ address ++ key` | a contract's storage |
+//! | `0x04 ++ name` | chain records owned by the node (governance), out of contracts' reach |
 
 use crate::error::RuntimeError;
 use phalanx_types::{Address, Domain, Hash, Height, decode, encode};
@@ -16,6 +17,7 @@ const ACCOUNT: u8 = 0x00;
 const CODE: u8 = 0x01;
 const CONTRACT: u8 = 0x02;
 const STORAGE: u8 = 0x03;
+const SYSTEM: u8 = 0x04;
 
 fn tagged(tag: u8, parts: &[&[u8]]) -> Vec<u8> {
     let len = 1 + parts.iter().map(|p| p.len()).sum::<usize>();
@@ -50,6 +52,11 @@ pub fn storage_prefix(contract: &Address) -> Vec<u8> {
 /// Full state key of a contract-relative storage key.
 pub fn storage_key(contract: &Address, key: &[u8]) -> Vec<u8> {
     tagged(STORAGE, &[&contract.0, key])
+}
+
+/// Key of a chain record owned by the node (governance state); contracts cannot reach it.
+pub fn system_key(name: &[u8]) -> Vec<u8> {
+    tagged(SYSTEM, &[name])
 }
 
 /// Length of [`storage_prefix`], to strip it from full keys.

@@ -10,7 +10,9 @@ use phalanx_types::consensus::{
     ConsensusMessage, Evidence, NewView, Phase, PrePrepare, PreparedCertificate, Signed,
     SignedMessage, ViewChange, Vote,
 };
-use phalanx_types::{Address, Block, CommitCertificate, Hash, Height, View};
+use phalanx_types::{
+    Address, Block, CommitCertificate, Hash, Height, SecretKey, ValidatorSet, View,
+};
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
 
 /// A snapshot of where the replica is, for status reporting.
@@ -56,7 +58,15 @@ pub struct Core {
     new_view_sent: BTreeSet<View>,
     reported_pre_prepare: BTreeSet<View>,
     sync_requested: bool,
+    /// The view-change target whose timer restarted when 2f+1 VIEW-CHANGEs arrived.
+    quorum_timer: Option<View>,
     // ---- across heights ----
+    /// Sequence number of the last timer armed.
+    timer_seq: u64,
+    /// Timers armed before this sequence number are stale.
+    timer_floor: u64,
+    /// Validator sets that take over at a later height (governance), by first height.
+    upcoming: BTreeMap<Height, ValidatorSet>,
     future: FutureBuffer,
     queue: VecDeque<SignedMessage>,
     helped: BTreeMap<Address, Height>,
@@ -65,7 +75,7 @@ pub struct Core {
 impl Core {
     /// A fresh replica at `height` (1 for a new chain) whose parent is `parent`, in `view`.
     pub fn new(cfg: Config, height: Height, parent: Hash, view: View) -> Core {
-        let me = cfg.key.as_ref().map(|k| k.address());
+        let me = Self::member(&cfg);
         let future = FutureBuffer::new(cfg.max_buffered_per_peer);
         Core {
             cfg,
@@ -86,10 +96,53 @@ impl Core {
             new_view_sent: BTreeSet::new(),
             reported_pre_prepare: BTreeSet::new(),
             sync_requested: false,
+            quorum_timer: None,
+            timer_seq: 0,
+            timer_floor: 0,
+            upcoming: BTreeMap::new(),
             future,
             queue: VecDeque::new(),
             helped: BTreeMap::new(),
         }
+    }
+
+    /// This replica's address if its key belongs to the configured set.
+    fn member(cfg: &Config) -> Option<Address> {
+        cfg.key
+            .as_ref()
+            .map(SecretKey::address)
+            .filter(|a| cfg.validators.contains(a))
+    }
+
+    /// Announces that `validators` decide every height from `height` on (a governance change
+    /// known in advance). Messages for those heights are checked against the new set, and
+    /// the replica switches when it reaches `height`: it votes from then on only if its key
+    /// is in the new set. A height already reached is ignored: the caller announces changes
+    /// at least one height ahead.
+    pub fn schedule_validators(&mut self, height: Height, validators: ValidatorSet) {
+        if height > self.height {
+            self.upcoming.insert(height, validators);
+        }
+    }
+
+    /// Sets the view-change timeouts (a governance change of the consensus parameters).
+    pub fn set_timeouts(&mut self, base_ms: u64, max_ms: u64) {
+        self.cfg.base_timeout_ms = base_ms;
+        self.cfg.max_timeout_ms = max_ms;
+    }
+
+    /// The validator set that decides `height` (the current one, or an announced one).
+    pub fn validators_at(&self, height: Height) -> &ValidatorSet {
+        self.upcoming
+            .range(..=height)
+            .next_back()
+            .map(|(_, set)| set)
+            .unwrap_or(&self.cfg.validators)
+    }
+
+    /// The key to sign with: only while this replica is a validator of the current set.
+    fn signing_key(&self) -> Option<SecretKey> {
+        self.me.and(self.cfg.key.clone())
     }
 
     /// Rebuilds a replica after a restart. `height` is the last committed height + 1,
@@ -186,7 +239,7 @@ impl Core {
         msg: ConsensusMessage,
         out: &mut Vec<Output>,
     ) -> Option<SignedMessage> {
-        let key = self.cfg.key.clone()?;
+        let key = self.signing_key()?;
         // Never sign two different messages for one (height, view, phase).
         if !self.record_signature(msg.view(), msg.phase(), msg.block_hash(), out) {
             return None;
@@ -196,11 +249,13 @@ impl Core {
         Some(signed)
     }
 
-    fn schedule_timer(&self, view: View, out: &mut Vec<Output>) {
+    fn schedule_timer(&mut self, view: View, out: &mut Vec<Output>) {
+        self.timer_seq += 1;
         out.push(Output::ScheduleTimeout {
             timeout: Timeout {
                 height: self.height,
                 view,
+                seq: self.timer_seq,
             },
             after_ms: self.cfg.timeout_ms(self.failed_views),
         });
@@ -235,11 +290,12 @@ impl Core {
         if view > self.view.saturating_add(self.cfg.max_view_lookahead) {
             return;
         }
-        if !self.cfg.validators.contains(&m.author) || Some(m.author) == self.me {
+        let validators = self.validators_at(height);
+        if !validators.contains(&m.author) || Some(m.author) == self.me {
             return;
         }
         // No vote from a non-validator or with a bad signature counts.
-        if m.verify(&self.cfg.chain_id, &self.cfg.validators).is_err() {
+        if m.verify(&self.cfg.chain_id, validators).is_err() {
             return;
         }
         if height > self.height {
@@ -522,6 +578,15 @@ impl Core {
         self.new_view_sent.clear();
         self.reported_pre_prepare.clear();
         self.sync_requested = false;
+        // A governance change that starts at the new height takes over before anything of
+        // that height is looked at.
+        let later = self.upcoming.split_off(&(self.height + 1));
+        let due = std::mem::replace(&mut self.upcoming, later);
+        if let Some((_, set)) = due.into_iter().next_back() {
+            self.cfg.validators = set;
+            self.me = Self::member(&self.cfg);
+            self.helped.clear();
+        }
         self.enter_round(out);
         self.queue.extend(self.future.take(self.height));
     }
@@ -535,7 +600,7 @@ impl Core {
         if block.height() != self.height || block.header.parent_hash != self.parent {
             return;
         }
-        let Some(key) = self.cfg.key.clone() else {
+        let Some(key) = self.signing_key() else {
             return;
         };
         self.awaiting_proposal = None;
@@ -609,7 +674,7 @@ impl Core {
     // ------------------------------------------------------------------ view change
 
     fn on_timeout(&mut self, t: Timeout, out: &mut Vec<Output>) {
-        if t.height != self.height {
+        if t.height != self.height || t.seq < self.timer_floor {
             return;
         }
         let current = self.changing_to.unwrap_or(self.view);
@@ -660,7 +725,7 @@ impl Core {
             height: self.height,
             prepared: self.prepared.clone(),
         };
-        if let Some(key) = self.cfg.key.clone()
+        if let Some(key) = self.signing_key()
             && self.record_signature(target, Phase::ViewChange, None, out)
         {
             let signed = Signed::new(vc, &self.cfg.chain_id, &key);
@@ -668,7 +733,32 @@ impl Core {
             self.view_changes.insert(signed.author, signed);
         }
         self.schedule_timer(target, out);
+        self.restart_timer_on_quorum(out);
         self.check_new_view(target, out);
+    }
+
+    /// §4.5.2: the timer of view v+1 runs from the moment 2f+1 VIEW-CHANGEs for it (or later
+    /// views) are in, so the new primary gets a whole timeout for its NEW-VIEW. A timer armed
+    /// earlier (when this replica sent its own VIEW-CHANGE) is superseded; otherwise a replica
+    /// that got there first would move on as soon as the others caught up, staying a view
+    /// ahead of them for good.
+    fn restart_timer_on_quorum(&mut self, out: &mut Vec<Output>) {
+        let Some(target) = self.changing_to else {
+            return;
+        };
+        if self.quorum_timer.is_some_and(|v| v >= target) {
+            return;
+        }
+        let votes = self
+            .view_changes
+            .values()
+            .filter(|v| v.body.view >= target)
+            .count();
+        if votes >= self.quorum() {
+            self.quorum_timer = Some(target);
+            self.schedule_timer(target, out);
+            self.timer_floor = self.timer_seq;
+        }
     }
 
     fn on_view_change(&mut self, vc: Signed<ViewChange>, out: &mut Vec<Output>) {
@@ -688,6 +778,7 @@ impl Core {
         }
         let view = vc.body.view;
         self.view_changes.insert(vc.author, vc);
+        self.restart_timer_on_quorum(out);
         // §4.5.2: f+1 VIEW-CHANGEs for views above ours mean at least one honest replica
         // timed out: join the smallest such view that f+1 of them reached.
         let mut above: Vec<View> = self
@@ -722,7 +813,7 @@ impl Core {
         if vcs.len() < self.quorum() {
             return;
         }
-        let Some(key) = self.cfg.key.clone() else {
+        let Some(key) = self.signing_key() else {
             return;
         };
         match highest_prepared(&vcs).cloned() {

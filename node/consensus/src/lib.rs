@@ -36,6 +36,9 @@ pub struct Timeout {
     pub height: Height,
     /// The view the replica was in (or changing to) when the timer was set.
     pub view: View,
+    /// Which timer of the replica this is (increasing); a timer superseded by a restart of
+    /// the view-change timer is ignored. 0 is never superseded.
+    pub seq: u64,
 }
 
 /// Everything that can happen to a replica.

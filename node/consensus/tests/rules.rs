@@ -355,7 +355,11 @@ fn timeout_starts_view_change_with_prepared_certificate() {
     });
     core.handle(Input::Message(net.vote(2, false, 0, h)));
     // Prepared, but commits never arrive.
-    let out = core.handle(Input::Timeout(Timeout { height: 1, view: 0 }));
+    let out = core.handle(Input::Timeout(Timeout {
+        height: 1,
+        view: 0,
+        seq: 0,
+    }));
     assert_persist_before_send(&out);
     let vcs: Vec<_> = broadcasts(&out);
     let [ConsensusMessage::ViewChange(vc)] = vcs.as_slice() else {
@@ -378,8 +382,12 @@ fn timeout_starts_view_change_with_prepared_certificate() {
     )));
     // Stale timers are ignored.
     assert!(
-        core.handle(Input::Timeout(Timeout { height: 1, view: 0 }))
-            .is_empty()
+        core.handle(Input::Timeout(Timeout {
+            height: 1,
+            view: 0,
+            seq: 0
+        }))
+        .is_empty()
     );
 }
 
@@ -391,7 +399,11 @@ fn new_primary_re_proposes_the_prepared_block() {
     core.start();
     let block = net.block(0, 7);
     let cert = net.prepared_cert(0, &block, 0, &[2, 3]);
-    core.handle(Input::Timeout(Timeout { height: 1, view: 0 }));
+    core.handle(Input::Timeout(Timeout {
+        height: 1,
+        view: 0,
+        seq: 0,
+    }));
     core.handle(Input::Message(
         net.view_change(2, 1, Some(cert)).into_message(),
     ));
@@ -574,7 +586,11 @@ fn buffered_future_messages_trigger_sync_and_replay() {
     );
     // Throttled: no second request until a timeout.
     assert!(core.handle(Input::Message(later(1))).is_empty());
-    let out = core.handle(Input::Timeout(Timeout { height: 1, view: 0 }));
+    let out = core.handle(Input::Timeout(Timeout {
+        height: 1,
+        view: 0,
+        seq: 0,
+    }));
     assert!(out.iter().any(|o| matches!(o, Output::SyncNeeded { .. })));
 }
 
@@ -597,17 +613,38 @@ fn view_change_timer_waits_for_a_quorum_of_view_changes() {
     let net = Net::new(4);
     let mut core = net.core(2);
     core.start();
-    core.handle(Input::Timeout(Timeout { height: 1, view: 0 }));
+    core.handle(Input::Timeout(Timeout {
+        height: 1,
+        view: 0,
+        seq: 0,
+    }));
     // No 2f+1 VIEW-CHANGEs for view 1 yet: re-send ours, stay on view 1.
-    let out = core.handle(Input::Timeout(Timeout { height: 1, view: 1 }));
+    let out = core.handle(Input::Timeout(Timeout {
+        height: 1,
+        view: 1,
+        seq: 0,
+    }));
     assert!(
         matches!(broadcasts(&out).as_slice(), [ConsensusMessage::ViewChange(vc)] if vc.view == 1)
     );
     assert_eq!(core.status().changing_to, Some(1));
     // With 2f+1 for view 1 and still no NEW-VIEW, the timer moves to view 2.
     core.handle(Input::Message(net.view_change(0, 1, None).into_message()));
-    core.handle(Input::Message(net.view_change(3, 1, None).into_message()));
-    let out = core.handle(Input::Timeout(Timeout { height: 1, view: 1 }));
+    let out = core.handle(Input::Message(net.view_change(3, 1, None).into_message()));
+    // The quorum restarts the timer: the earlier one is stale now.
+    let restarted = out
+        .iter()
+        .find_map(|o| match o {
+            Output::ScheduleTimeout { timeout, .. } if timeout.view == 1 => Some(*timeout),
+            _ => None,
+        })
+        .expect("the view-change timer restarts at the quorum");
+    let stale = Timeout {
+        seq: restarted.seq - 1,
+        ..restarted
+    };
+    assert!(core.handle(Input::Timeout(stale)).is_empty());
+    let out = core.handle(Input::Timeout(restarted));
     assert!(
         matches!(broadcasts(&out).as_slice(), [ConsensusMessage::ViewChange(vc)] if vc.view == 2)
     );

@@ -5,8 +5,9 @@ use crate::error::{BlockError, CoreError};
 use phalanx_consensus::WalEntry;
 use phalanx_executor::account::committed_nonce;
 use phalanx_executor::adapters::StoreView;
+use phalanx_executor::governance::{self, Scheduled};
 use phalanx_executor::{BlockEnv, ExecutorError, execute_block_with};
-use phalanx_genesis::{ConsensusParams, DeployPolicy, Genesis};
+use phalanx_genesis::{ChainConfig, ConsensusParams, Genesis, GovernancePolicy};
 use phalanx_runtime::Runtime;
 use phalanx_storage::{BlockStore, Column, Durability, KvStore, StateStore, WriteBatch};
 use phalanx_types::consensus::Evidence;
@@ -17,17 +18,16 @@ use phalanx_types::{
 };
 use std::sync::Arc;
 
-/// The chain rules every node shares, taken from genesis.
+/// The chain rules every node shares that never change, taken from genesis.
 #[derive(Debug, Clone)]
 pub struct ChainInfo {
     /// Chain id.
     pub chain_id: String,
-    /// The validator set.
-    pub validators: ValidatorSet,
-    /// Block and timing parameters.
-    pub params: ConsensusParams,
-    /// Who may deploy contracts.
-    pub deploy_policy: DeployPolicy,
+    /// The configuration at height 1 (used only for a store written before governance
+    /// records existed; afterwards the configuration is read from state).
+    pub genesis_config: ChainConfig,
+    /// Who may propose governance changes and when they apply.
+    pub governance: GovernancePolicy,
     /// Genesis time (ms); block 1 must be later.
     pub genesis_time_ms: u64,
 }
@@ -37,9 +37,8 @@ impl ChainInfo {
     pub fn from_genesis(genesis: &Genesis) -> ChainInfo {
         ChainInfo {
             chain_id: genesis.chain_id.clone(),
-            validators: genesis.validator_set(),
-            params: genesis.params.clone(),
-            deploy_policy: genesis.deploy_policy.clone(),
+            genesis_config: genesis.config(),
+            governance: genesis.governance.clone(),
             genesis_time_ms: genesis.genesis_time_ms,
         }
     }
@@ -92,6 +91,10 @@ pub struct Chain {
     state: StateStore,
     runtime: Arc<Runtime>,
     info: ChainInfo,
+    /// The configuration in force for the next block (from the committed state).
+    config: ChainConfig,
+    /// An approved change waiting for its height (from the committed state).
+    scheduled: Option<Scheduled>,
     tip: Tip,
     wal_seq: u64,
 }
@@ -159,15 +162,51 @@ impl Chain {
             Some((k, _)) => seq_of(k)? + 1,
             None => 0,
         };
-        Ok(Chain {
+        let mut chain = Chain {
             kv,
             blocks,
             state,
             runtime,
+            config: info.genesis_config.clone(),
             info,
+            scheduled: None,
             tip,
             wal_seq,
-        })
+        };
+        chain.load_config()?;
+        Ok(chain)
+    }
+
+    /// Reads the configuration and any scheduled change from the committed state.
+    fn load_config(&mut self) -> Result<(), CoreError> {
+        if let Some(config) =
+            governance::committed_config(&self.state).map_err(CoreError::Execution)?
+        {
+            self.config = config;
+        }
+        self.scheduled =
+            governance::committed_scheduled(&self.state).map_err(CoreError::Execution)?;
+        Ok(())
+    }
+
+    /// The configuration in force for the next block: validators, deploy policy, params.
+    pub fn config(&self) -> &ChainConfig {
+        &self.config
+    }
+
+    /// The consensus parameters in force for the next block.
+    pub fn params(&self) -> &ConsensusParams {
+        &self.config.params
+    }
+
+    /// The validator set of the next block.
+    pub fn validators(&self) -> &ValidatorSet {
+        &self.config.validators
+    }
+
+    /// An approved configuration change that is not in force yet.
+    pub fn scheduled(&self) -> Option<&Scheduled> {
+        self.scheduled.as_ref()
     }
 
     /// The chain rules.
@@ -206,8 +245,9 @@ impl Chain {
             chain_id: self.info.chain_id.clone(),
             height,
             time_ms,
-            params: self.info.params.clone(),
-            deploy_policy: self.info.deploy_policy.clone(),
+            params: self.config.params.clone(),
+            deploy_policy: self.config.deploy_policy.clone(),
+            governance: self.info.governance.clone(),
         };
         let base = Arc::new(StoreView(self.state.clone()));
         let executed = match execute_block_with(&self.runtime, base, &env, txs, verified) {
@@ -266,7 +306,7 @@ impl Chain {
             tx_root: Block::compute_tx_root(&txs),
             state_root: executed.state_root,
             receipts_root: executed.receipts_root,
-            validators_hash: self.info.validators.hash(),
+            validators_hash: self.config.validators.hash(),
         };
         Ok((Block { header, txs }, executed, dropped))
     }
@@ -279,7 +319,7 @@ impl Chain {
         now_ms: u64,
         verified: &dyn Fn(&Hash) -> bool,
     ) -> Result<Result<ExecutedBlock, BlockError>, CoreError> {
-        let drift = self.info.params.max_clock_drift_ms;
+        let drift = self.config.params.max_clock_drift_ms;
         if block.header.timestamp_ms > now_ms.saturating_add(drift) {
             return Ok(Err(BlockError::Timestamp {
                 got: block.header.timestamp_ms,
@@ -343,10 +383,10 @@ impl Chain {
                 h.parent_hash, self.tip.hash
             ));
         }
-        if !self.info.validators.contains(&h.proposer) {
+        if !self.config.validators.contains(&h.proposer) {
             return bad(format!("proposer {} is not a validator", h.proposer));
         }
-        if h.validators_hash != self.info.validators.hash() {
+        if h.validators_hash != self.config.validators.hash() {
             return bad("validators hash is not the validator set's".into());
         }
         if h.timestamp_ms <= self.tip.timestamp_ms {
@@ -355,7 +395,7 @@ impl Chain {
                 reason: format!("not after the parent's {}", self.tip.timestamp_ms),
             });
         }
-        let params = &self.info.params;
+        let params = &self.config.params;
         if block.txs.len() as u64 > u64::from(params.max_block_txs) {
             return Err(BlockError::TooLarge(format!(
                 "{} transactions, at most {}",
@@ -416,6 +456,7 @@ impl Chain {
             view: certificate.view,
             state_root,
         };
+        self.load_config()?;
         Ok(receipts)
     }
 

@@ -15,7 +15,8 @@ use phalanx_consensus::{Config, Core, Input, Output, Timeout};
 use phalanx_executor::mempool::{AdmitError, Mempool, MempoolLimits};
 use phalanx_types::consensus::SignedMessage;
 use phalanx_types::{
-    Address, Block, CommitCertificate, Hash, Height, Receipt, SecretKey, SignedTx, View,
+    Address, Block, CommitCertificate, Hash, Height, Receipt, SecretKey, SignedTx, ValidatorSet,
+    View,
 };
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
 
@@ -103,6 +104,14 @@ pub enum Action {
     },
     /// A block is final and stored.
     Committed(Box<CommittedBlock>),
+    /// Who may connect changed (at start, and when governance schedules or applies a
+    /// validator-set change): the current set and the scheduled one, if any.
+    Membership {
+        /// The validators of the next block.
+        validators: ValidatorSet,
+        /// The set a scheduled change will install.
+        upcoming: Option<ValidatorSet>,
+    },
 }
 
 /// A committed block with its receipts, as published to subscribers.
@@ -131,6 +140,12 @@ pub struct NodeStatus {
     pub syncing: bool,
     /// Pending transactions.
     pub mempool: usize,
+    /// This node's validator address while it is in the current set.
+    pub validator: Option<Address>,
+    /// Size of the current validator set.
+    pub validators: usize,
+    /// Votes needed for a quorum in the current set (2f+1).
+    pub quorum: usize,
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -145,7 +160,12 @@ pub struct NodeCore {
     consensus: Core,
     chain: Chain,
     mempool: Mempool,
+    /// This node's consensus key (it votes while the key is in the current set).
+    key: Option<SecretKey>,
+    /// This node's address while it is a validator of the current set.
     me: Option<Address>,
+    /// The membership last announced with [`Action::Membership`].
+    membership: (Hash, Option<Hash>),
     /// Blocks executed at the current height, by hash (dropped at each commit).
     executed: BTreeMap<Hash, ExecutedBlock>,
     proposal: Option<ProposalRequest>,
@@ -175,20 +195,27 @@ impl NodeCore {
         key: Option<SecretKey>,
         limits: MempoolLimits,
     ) -> Result<NodeCore, CoreError> {
-        let info = chain.info();
-        let key = key.filter(|k| info.validators.contains(&k.address()));
-        let me = key.as_ref().map(SecretKey::address);
-        let mut cfg = Config::new(info.chain_id.clone(), info.validators.clone(), key);
-        cfg.base_timeout_ms = info.params.view_timeout_ms;
-        cfg.max_timeout_ms = info.params.max_view_timeout_ms;
+        let mut cfg = Config::new(
+            chain.info().chain_id.clone(),
+            chain.validators().clone(),
+            key.clone(),
+        );
+        cfg.base_timeout_ms = chain.params().view_timeout_ms;
+        cfg.max_timeout_ms = chain.params().max_view_timeout_ms;
         let tip = chain.tip();
         let wal = chain.wal_entries()?;
-        let consensus = Core::restore(cfg, tip.height + 1, tip.hash, tip.view, &wal);
+        let mut consensus = Core::restore(cfg, tip.height + 1, tip.hash, tip.view, &wal);
+        if let Some(s) = chain.scheduled() {
+            consensus.schedule_validators(s.activates_at, s.config.validators.clone());
+        }
+        let me = member(&key, chain.validators());
         Ok(NodeCore {
             consensus,
             chain,
             mempool: Mempool::new(limits),
+            key,
             me,
+            membership: (Hash::ZERO, None),
             executed: BTreeMap::new(),
             proposal: None,
             sync_since: None,
@@ -220,7 +247,37 @@ impl NodeCore {
             is_primary: c.is_primary,
             syncing: best_peer > tip.height + 1,
             mempool: self.mempool.len(),
+            validator: self.me,
+            validators: self.chain.validators().len(),
+            quorum: self.chain.validators().quorum(),
         }
+    }
+
+    /// Announces the membership if it changed since the last announcement.
+    fn announce_membership(&mut self, actions: &mut Vec<Action>) {
+        let validators = self.chain.validators();
+        let upcoming = self.chain.scheduled().map(|s| &s.config.validators);
+        let now = (validators.hash(), upcoming.map(ValidatorSet::hash));
+        if now != self.membership {
+            self.membership = now;
+            actions.push(Action::Membership {
+                validators: validators.clone(),
+                upcoming: upcoming.cloned(),
+            });
+        }
+    }
+
+    /// The libp2p peer id of validator `address` (current or scheduled set).
+    fn peer_id_of(&self, address: &Address) -> Option<String> {
+        self.chain
+            .validators()
+            .get(address)
+            .or_else(|| {
+                self.chain
+                    .scheduled()
+                    .and_then(|s| s.config.validators.get(address))
+            })
+            .map(|v| v.peer_id.clone())
     }
 
     /// Starts the consensus core (first timer; the first proposal request if primary).
@@ -228,6 +285,7 @@ impl NodeCore {
         self.last_commit_ms = now_ms;
         let outputs = self.consensus.start();
         let mut actions = Vec::new();
+        self.announce_membership(&mut actions);
         self.carry_out(outputs, now_ms, &mut actions)?;
         Ok(actions)
     }
@@ -311,8 +369,9 @@ impl NodeCore {
             .chain
             .account_nonce(&tx.tx.sender_address())
             .unwrap_or(u64::MAX);
-        let info = self.chain.info();
-        self.mempool.admit(tx, nonce, &info.chain_id, &info.params)
+        let chain = &self.chain;
+        self.mempool
+            .admit(tx, nonce, &chain.info().chain_id, chain.params())
     }
 
     fn note_peer_height(&mut self, peer: &str, height: Height) {
@@ -325,7 +384,7 @@ impl NodeCore {
     fn maybe_sync(&mut self, peer: &str, height: Height, now_ms: u64, actions: &mut Vec<Action>) {
         let tip = self.chain.tip().height;
         let stalled =
-            now_ms.saturating_sub(self.last_commit_ms) > self.chain.info().params.view_timeout_ms;
+            now_ms.saturating_sub(self.last_commit_ms) > self.chain.params().view_timeout_ms;
         let ahead = height >= tip + 2 || (height > tip && stalled);
         // A request that got no answer for 10 s is given up.
         let busy = self
@@ -453,7 +512,7 @@ impl NodeCore {
                 actions.push(Action::ScheduleProposal {
                     view,
                     height,
-                    after_ms: self.chain.info().params.block_interval_ms,
+                    after_ms: self.chain.params().block_interval_ms,
                 });
             }
             Output::Commit { block, certificate } => {
@@ -464,19 +523,15 @@ impl NodeCore {
                 self.chain.store_evidence(&evidence)?;
             }
             Output::PeerBehind { peer, .. } => {
-                if let Some(v) = self.chain.info().validators.get(&peer) {
-                    actions.push(Action::SendStatus {
-                        peer: v.peer_id.clone(),
-                    });
+                if let Some(peer) = self.peer_id_of(&peer) {
+                    actions.push(Action::SendStatus { peer });
                 }
             }
             Output::SyncNeeded { peers, .. } => {
-                let validators = &self.chain.info().validators;
                 let peer = peers
                     .iter()
                     .filter(|p| Some(**p) != self.me)
-                    .find_map(|p| validators.get(p))
-                    .map(|v| v.peer_id.clone());
+                    .find_map(|p| self.peer_id_of(p));
                 if let Some(peer) = peer {
                     let tip = self.chain.tip().height;
                     self.maybe_sync(&peer, tip + 2, now_ms, actions);
@@ -521,7 +576,7 @@ impl NodeCore {
         let chain = &self.chain;
         let txs = self.mempool.select(
             |sender| chain.account_nonce(sender).unwrap_or(u64::MAX),
-            &chain.info().params,
+            chain.params(),
         );
         if txs.is_empty() && !force {
             return Ok(None);
@@ -565,6 +620,17 @@ impl NodeCore {
                 })?,
         };
         let receipts = self.chain.commit(&block, &certificate, executed)?;
+        // Governance: announce a scheduled set to consensus before it reaches that height,
+        // and follow the set now in force (this node may have joined or left it).
+        if let Some(s) = self.chain.scheduled() {
+            self.consensus
+                .schedule_validators(s.activates_at, s.config.validators.clone());
+        }
+        let params = self.chain.params();
+        self.consensus
+            .set_timeouts(params.view_timeout_ms, params.max_view_timeout_ms);
+        self.me = member(&self.key, self.chain.validators());
+        self.announce_membership(actions);
         self.executed.clear();
         self.proposal = None;
         self.last_commit_ms = now_ms;
@@ -593,4 +659,11 @@ impl NodeCore {
         })));
         Ok(())
     }
+}
+
+/// The address of `key` if it belongs to `validators`.
+fn member(key: &Option<SecretKey>, validators: &ValidatorSet) -> Option<Address> {
+    key.as_ref()
+        .map(SecretKey::address)
+        .filter(|a| validators.contains(a))
 }

@@ -6,7 +6,7 @@ mod common;
 use common::in_big_stack;
 use phalanx_consensus::WalEntry;
 use phalanx_core::{BlockError, Chain, ChainInfo, chain::write_genesis};
-use phalanx_genesis::{ConsensusParams, DeployPolicy};
+use phalanx_genesis::{ChainConfig, ConsensusParams, DeployPolicy, GovernancePolicy};
 use phalanx_runtime::{Runtime, RuntimeConfig, StateChanges};
 use phalanx_storage::{KvStore, MemoryStore, WriteBatch};
 use phalanx_types::consensus::Phase;
@@ -21,9 +21,12 @@ fn chain() -> (Chain, SecretKey) {
     let key = SecretKey::from_seed([1; 32]);
     let info = ChainInfo {
         chain_id: "chain-test".into(),
-        validators: ValidatorSet::new(vec![Validator::new(key.public_key(), "p0")]),
-        params: ConsensusParams::default(),
-        deploy_policy: DeployPolicy::Anyone,
+        genesis_config: ChainConfig {
+            validators: ValidatorSet::new(vec![Validator::new(key.public_key(), "p0")]),
+            params: ConsensusParams::default(),
+            deploy_policy: DeployPolicy::Anyone,
+        },
+        governance: GovernancePolicy::default(),
         genesis_time_ms: T0,
     };
     let kv: Arc<dyn KvStore> = Arc::new(MemoryStore::new());

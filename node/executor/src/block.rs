@@ -7,7 +7,8 @@
 
 use crate::account;
 use crate::error::{ExecutorError, InvalidTx};
-use phalanx_genesis::{ConsensusParams, DeployPolicy};
+use crate::governance::{self, GovEnv};
+use phalanx_genesis::{ConsensusParams, DeployPolicy, GovernancePolicy};
 use phalanx_runtime::abi::code;
 use phalanx_runtime::{BlockInfo, ExecError, Overlay, Runtime, StateChanges, StateRead, TxEnv};
 use phalanx_types::{Bytes, Gas, Hash, Height, Receipt, SignedTx, TxPayload, TxStatus};
@@ -36,6 +37,8 @@ pub struct BlockEnv {
     pub params: ConsensusParams,
     /// Who may deploy code.
     pub deploy_policy: DeployPolicy,
+    /// Governance rules from genesis.
+    pub governance: GovernancePolicy,
 }
 
 /// The result of executing a block.
@@ -147,6 +150,27 @@ pub fn execute_block_with(
         );
         let outcome = if deploys && !env.deploy_policy.allows(&sender) {
             Err((ExecError::host(code::NOT_ALLOWED), 0))
+        } else if let TxPayload::Governance(action) = &tx.tx.payload {
+            let gov = GovEnv {
+                chain_id: &env.chain_id,
+                height: env.height,
+                policy: &env.governance,
+            };
+            overlay.begin();
+            match governance::apply(&mut overlay, &gov, &sender, action)? {
+                Ok(ret) => {
+                    overlay.commit();
+                    Ok((ret, Vec::new(), 0, None))
+                }
+                Err(message) => {
+                    overlay.rollback();
+                    let e = ExecError {
+                        code: code::GOVERNANCE_REFUSED,
+                        message,
+                    };
+                    Err((e, 0))
+                }
+            }
         } else {
             let out = runtime.apply(&mut overlay, &tx_env, &tx.tx.payload)?;
             match out.result {
@@ -185,6 +209,7 @@ pub fn execute_block_with(
             index: index as u32,
         });
     }
+    governance::end_block(&mut overlay, env.height)?;
     Ok(Executed {
         receipts,
         changes: overlay.into_changes(),

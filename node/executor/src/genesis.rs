@@ -42,5 +42,8 @@ pub fn genesis_state(runtime: &Runtime, genesis: &Genesis) -> Result<StateChange
             });
         }
     }
+    for (key, value) in crate::governance::genesis_records(&genesis.config()) {
+        overlay.set(key, value);
+    }
     Ok(overlay.into_changes())
 }

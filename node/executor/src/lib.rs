@@ -5,6 +5,7 @@
 //! - [`account`]: account records (nonces) in state.
 //! - [`block`]: executing a block's transactions.
 //! - [`genesis`]: the state at height 0, including preloaded contracts.
+//! - [`governance`]: proposals, approvals and scheduled configuration changes.
 //! - [`mempool`]: admission (the same validity rules, checked before execution) and the
 //!   bounded pool a proposer fills blocks from.
 
@@ -13,6 +14,7 @@ pub mod adapters;
 pub mod block;
 mod error;
 pub mod genesis;
+pub mod governance;
 pub mod mempool;
 
 pub use block::{BlockEnv, Executed, execute_block, execute_block_with, intrinsic_gas};

@@ -1,16 +1,15 @@
 //! Block execution over real storage: nonces, failed receipts, deploy policy, state roots.
 
-use phalanx_executor::adapters::StoreView;
 use phalanx_executor::genesis::genesis_state;
-use phalanx_executor::{BlockEnv, ExecutorError, InvalidTx, execute_block, intrinsic_gas};
-use phalanx_genesis::{ConsensusParams, DeployPolicy};
+use phalanx_executor::{ExecutorError, InvalidTx, intrinsic_gas};
+use phalanx_genesis::DeployPolicy;
 use phalanx_runtime::abi::code;
 use phalanx_runtime::{Runtime, RuntimeConfig, layout};
-use phalanx_storage::{Durability, KvStore, MemoryStore, StateStore, WriteBatch};
-use phalanx_types::{Address, Bytes, Hash, SecretKey, SignedTx, Tx, TxPayload, TxStatus};
-use std::sync::Arc;
+use phalanx_types::{Address, Bytes, TxPayload, TxStatus};
 
-const CHAIN: &str = "exec-test";
+mod common;
+
+use common::{Chain, key, tx};
 
 /// A counter in WAT: `inc` adds one to a u64 and returns it; `boom` writes then aborts.
 fn counter() -> Vec<u8> {
@@ -32,98 +31,6 @@ fn counter() -> Vec<u8> {
     (call $swrite (i32.const 0) (i32.const 1) (i32.const 32) (i32.const 4))
     (call $abort (i32.const 1500) (i32.const 32) (i32.const 4))))"#;
     wat::parse_str(text).expect("wat")
-}
-
-struct Chain {
-    rt: Runtime,
-    kv: Arc<dyn KvStore>,
-    state: StateStore,
-    height: u64,
-    env: BlockEnv,
-    root: Hash,
-}
-
-impl Chain {
-    fn new(policy: DeployPolicy) -> Chain {
-        let kv: Arc<dyn KvStore> = Arc::new(MemoryStore::new());
-        let state = StateStore::new(kv.clone());
-        let mut batch = WriteBatch::new();
-        let root = state
-            .stage_commit(&mut batch, 0, &Default::default())
-            .unwrap();
-        kv.write(batch, Durability::Sync).unwrap();
-        Chain {
-            rt: Runtime::new(RuntimeConfig::default()).unwrap(),
-            kv,
-            state,
-            height: 0,
-            env: BlockEnv {
-                chain_id: CHAIN.into(),
-                height: 0,
-                time_ms: 1_000,
-                params: ConsensusParams::default(),
-                deploy_policy: policy,
-            },
-            root,
-        }
-    }
-
-    fn execute(&self, txs: &[SignedTx]) -> Result<phalanx_executor::Executed, ExecutorError> {
-        self.execute_trusting(txs, false)
-    }
-
-    /// With `trust`, every signature counts as checked at admission (it is skipped).
-    fn execute_trusting(
-        &self,
-        txs: &[SignedTx],
-        trust: bool,
-    ) -> Result<phalanx_executor::Executed, ExecutorError> {
-        let mut env = self.env.clone();
-        env.height = self.height + 1;
-        env.time_ms += 1000 * env.height;
-        let rt = self.rt.clone();
-        let base = Arc::new(StoreView(self.state.clone()));
-        let txs = txs.to_vec();
-        std::thread::Builder::new()
-            .stack_size(phalanx_runtime::EXEC_STACK_BYTES)
-            .spawn(move || {
-                if trust {
-                    phalanx_executor::execute_block_with(&rt, base, &env, &txs, &|_| true)
-                } else {
-                    execute_block(&rt, base, &env, &txs)
-                }
-            })
-            .unwrap()
-            .join()
-            .unwrap()
-    }
-
-    fn commit(&mut self, txs: &[SignedTx]) -> phalanx_executor::Executed {
-        let out = self.execute(txs).expect("valid block");
-        self.height += 1;
-        let mut batch = WriteBatch::new();
-        self.root = self
-            .state
-            .stage_commit(&mut batch, self.height, &out.changes)
-            .unwrap();
-        self.kv.write(batch, Durability::Sync).unwrap();
-        out
-    }
-}
-
-fn key(seed: u8) -> SecretKey {
-    SecretKey::from_seed([seed; 32])
-}
-
-fn tx(key: &SecretKey, nonce: u64, payload: TxPayload) -> SignedTx {
-    Tx {
-        chain_id: CHAIN.into(),
-        sender: key.public_key(),
-        nonce,
-        gas_limit: 100_000_000,
-        payload,
-    }
-    .sign(key)
 }
 
 fn deploy(code: Vec<u8>) -> TxPayload {

@@ -111,6 +111,7 @@ pub enum NetEvent {
 enum Command {
     Broadcast(Request),
     Send(PeerId, Request),
+    SetAllowed(BTreeSet<PeerId>),
 }
 
 /// Handle to the swarm task. Cheap to clone; sending never waits.
@@ -164,6 +165,13 @@ impl Network {
         self.submit(Command::Send(peer, Request::Status { height }));
     }
 
+    /// Replaces the allowlist (a governance change of the validator set): newly allowed
+    /// peers may connect, and connections to peers no longer allowed are closed at once.
+    pub fn set_allowed(&self, peers: impl IntoIterator<Item = PeerId>) {
+        let peers = peers.into_iter().filter(|p| *p != self.local).collect();
+        self.submit(Command::SetAllowed(peers));
+    }
+
     /// The peers connected now that have talked to us (so have accepted us).
     pub fn peers(&self) -> Vec<PeerId> {
         self.peers.borrow().clone()
@@ -182,6 +190,9 @@ struct Behaviour {
     rr: request_response::Behaviour<WireCodec>,
 }
 
+/// The connection limit allows at least this many peers, so a validator set can grow.
+const MAX_PEERS_HINT: usize = 32;
+
 /// Capacity of the queues to and from the swarm task.
 const QUEUE: usize = 4096;
 
@@ -197,7 +208,8 @@ pub fn spawn(
         .copied()
         .filter(|p| *p != local)
         .collect();
-    let max_conns = (allowed.len() as u32 + 1) * 2;
+    // Room for the set to grow by governance without restarting.
+    let max_conns = (allowed.len().max(MAX_PEERS_HINT) as u32 + 1) * 2;
     let request_timeout = config.request_timeout;
     let mut swarm = libp2p::SwarmBuilder::with_existing_identity(config.keypair.clone())
         .with_tokio()
@@ -259,6 +271,7 @@ pub fn spawn(
         })
         .collect();
     let task = Task {
+        allowed,
         swarm,
         source,
         events: event_tx,
@@ -293,9 +306,11 @@ struct Redial {
     backoff: Duration,
 }
 
-const MAX_BACKOFF: Duration = Duration::from_secs(30);
+const MAX_BACKOFF: Duration = Duration::from_secs(10);
 
 struct Task<S> {
+    /// Peers allowed to connect (mirrors the allowlist behaviour).
+    allowed: BTreeSet<PeerId>,
     swarm: Swarm<Behaviour>,
     source: S,
     events: mpsc::Sender<NetEvent>,
@@ -353,13 +368,34 @@ impl<S: BlockSource> Task<S> {
                     self.block_requests.insert(id, peer);
                 }
             }
+            Command::SetAllowed(peers) => self.set_allowed(peers),
         }
+    }
+
+    fn set_allowed(&mut self, peers: BTreeSet<PeerId>) {
+        let allow = &mut self.swarm.behaviour_mut().allow;
+        for p in peers.difference(&self.allowed) {
+            tracing::info!(peer = %p, "peer allowed");
+            allow.allow_peer(*p);
+        }
+        for p in self.allowed.difference(&peers) {
+            tracing::info!(peer = %p, "peer no longer allowed; disconnecting");
+            allow.disallow_peer(*p);
+        }
+        let now = Instant::now();
+        for (p, r) in self.dial.iter_mut() {
+            if peers.contains(p) && !self.allowed.contains(p) {
+                r.next = now;
+                r.backoff = Duration::from_millis(250);
+            }
+        }
+        self.allowed = peers;
     }
 
     fn redial(&mut self) {
         let now = Instant::now();
         for (peer, r) in self.dial.iter_mut() {
-            if self.connected.contains_key(peer) || r.next > now {
+            if self.connected.contains_key(peer) || r.next > now || !self.allowed.contains(peer) {
                 continue;
             }
             r.next = now + r.backoff;

@@ -9,6 +9,7 @@
 
 mod contracts;
 mod events;
+mod governance;
 pub mod jsonrpc;
 mod methods;
 pub mod metrics;
@@ -28,7 +29,7 @@ use phalanx_core::{CommittedBlock, NodeStatus};
 use phalanx_executor::mempool::AdmitError;
 use phalanx_runtime::Runtime;
 use phalanx_storage::{BlockStore, KvStore, StateStore};
-use phalanx_types::{Address, Hash, SignedTx, ValidatorSet};
+use phalanx_types::{Hash, SignedTx};
 use serde_json::Value;
 use std::sync::Arc;
 use std::time::Duration;
@@ -77,10 +78,6 @@ pub struct NodeInfo {
     pub chain_id: String,
     /// This node's libp2p peer id.
     pub peer_id: String,
-    /// This node's validator address, if it votes.
-    pub validator: Option<Address>,
-    /// The validator set.
-    pub validators: ValidatorSet,
 }
 
 /// Server limits.
@@ -192,8 +189,8 @@ impl Rpc {
     /// True when the node is synced and sees a quorum of validators (itself included).
     pub fn ready(&self) -> bool {
         let status = self.node.status();
-        let me = usize::from(self.info.validator.is_some());
-        !status.syncing && self.node.peers().len() + me >= self.info.validators.quorum()
+        let me = usize::from(status.validator.is_some());
+        !status.syncing && self.node.peers().len() + me >= status.quorum
     }
 }
 

@@ -19,7 +19,9 @@ pub(crate) async fn dispatch(rpc: &Rpc, method: &str, p: Value) -> Result<Value,
     match method {
         "node_status" => node_status(rpc),
         "chain_getBlock" => get_block(rpc, params(p)?),
-        "chain_getValidators" => Ok(validators(rpc)),
+        "chain_getValidators" => crate::governance::validators(rpc, params(p)?),
+        "gov_proposals" => crate::governance::proposals(rpc, params(p)?),
+        "gov_proposal" => crate::governance::proposal(rpc, params(p)?),
         "tx_submit" => submit(rpc, params(p)?).await,
         "tx_submitBatch" => submit_batch(rpc, params(p)?).await,
         "tx_get" => tx_get(rpc, params(p)?),
@@ -43,7 +45,8 @@ fn node_status(rpc: &Rpc) -> Result<Value, RpcError> {
     Ok(json!({
         "chain_id": rpc.info.chain_id,
         "peer_id": rpc.info.peer_id,
-        "validator": rpc.info.validator,
+        "validator": s.validator,
+        "validators": s.validators,
         "height": s.height,
         "latest_hash": s.hash,
         "state_root": s.state_root,
@@ -53,19 +56,6 @@ fn node_status(rpc: &Rpc) -> Result<Value, RpcError> {
         "syncing": s.syncing,
         "mempool": s.mempool,
     }))
-}
-
-fn validators(rpc: &Rpc) -> Value {
-    json!(
-        rpc.info
-            .validators
-            .validators
-            .iter()
-            .map(
-                |v| json!({"address": v.address, "public_key": v.public_key, "peer_id": v.peer_id})
-            )
-            .collect::<Vec<_>>()
-    )
 }
 
 #[derive(Deserialize)]
@@ -322,6 +312,8 @@ fn evidence_list(rpc: &Rpc, p: EvidenceParams) -> Result<Value, RpcError> {
             "offender": e.offender(),
             "first": msg(&e.first),
             "second": msg(&e.second),
+            // The canonical encoding: what a removal proposal carries as proof.
+            "raw": base64::engine::general_purpose::STANDARD.encode(&v),
         }));
     }
     Ok(Value::Array(out))

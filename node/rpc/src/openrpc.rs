@@ -53,9 +53,21 @@ pub const METHODS: &[MethodSpec] = &[
     ),
     m(
         "chain_getValidators",
-        "The validator set in primary order.",
-        &[],
+        "The validator set deciding a height (the next block by default), in primary order.",
+        &[("height", "integer", false)],
         "array",
+    ),
+    m(
+        "gov_proposals",
+        "Governance proposals in id order, the current configuration and any scheduled change.",
+        &[("from_id", "integer", false), ("limit", "integer", false)],
+        "object",
+    ),
+    m(
+        "gov_proposal",
+        "One governance proposal with its approvals and status.",
+        &[("id", "integer", true)],
+        "object",
     ),
     m(
         "tx_submit",

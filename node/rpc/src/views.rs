@@ -109,7 +109,9 @@ pub fn tx(t: &SignedTx) -> Value {
         TxPayload::Call {
             contract, method, ..
         } => json!({"type": "call", "contract": contract, "method": method}),
-        TxPayload::Governance(_) => json!({"type": "governance"}),
+        TxPayload::Governance(a) => {
+            json!({"type": "governance", "governance": crate::governance::action_view(a)})
+        }
     };
     json!({
         "hash": t.hash(),

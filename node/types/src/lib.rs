@@ -30,7 +30,7 @@ pub use encoding::{decode, decode_with_limit, encode};
 pub use error::TypesError;
 pub use hash::{Domain, Hash};
 pub use receipt::{Event, Receipt, TxStatus};
-pub use tx::{GovernanceAction, SignedTx, Tx, TxPayload};
+pub use tx::{GovernanceAction, Proposal, SignedTx, Tx, TxPayload};
 pub use validator::{Validator, ValidatorSet};
 
 /// Height of a block. The genesis state is height 0; the first block is height 1.

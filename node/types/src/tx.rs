@@ -1,6 +1,7 @@
 //! Transactions: what an account asks the chain to do, signed with its ed25519 key.
 
 use crate::bytes::Bytes;
+use crate::consensus::Evidence;
 use crate::crypto::{Address, PublicKey, SecretKey, Signature};
 use crate::error::TypesError;
 use crate::hash::{Domain, Hash};
@@ -61,11 +62,19 @@ pub enum TxPayload {
     Governance(GovernanceAction),
 }
 
-/// Governance actions. Their rules are enforced by the node's execution layer.
+/// Governance actions. Their rules are enforced by the node's execution layer: see
+/// `docs/GOVERNANCE.md`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub enum GovernanceAction {
-    /// Propose a change; it takes effect after approval by 2f+1 current validators.
-    Propose(Proposal),
+    /// Propose a change; it takes effect after approval by 2f+1 current validators, at a
+    /// later height that is the same for every node.
+    Propose {
+        /// What to change.
+        change: Proposal,
+        /// Accept a validator-set change even though the validators that stay could no longer
+        /// reach a quorum on their own (the operators say the new ones are ready).
+        force: bool,
+    },
     /// A validator approves a pending proposal.
     Approve {
         /// The proposal's id.
@@ -76,7 +85,7 @@ pub enum GovernanceAction {
 /// A change to the chain's membership or parameters.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub enum Proposal {
-    /// Add a validator.
+    /// Add a validator (appended to the primary rotation).
     AddValidator {
         /// Its ed25519 consensus key.
         public_key: PublicKey,
@@ -87,8 +96,10 @@ pub enum Proposal {
     RemoveValidator {
         /// Its address.
         address: Address,
+        /// Equivocation evidence against it, if that is the reason (checked on chain).
+        evidence: Option<Box<Evidence>>,
     },
-    /// Allow an account to deploy contracts.
+    /// Allow an account to deploy contracts (the deploy policy must be an allowlist).
     AllowDeployer {
         /// The account.
         address: Address,
@@ -97,6 +108,13 @@ pub enum Proposal {
     RevokeDeployer {
         /// The account.
         address: Address,
+    },
+    /// Change one consensus parameter (named as in genesis `params`).
+    SetParam {
+        /// The parameter's name, for example `block_interval_ms`.
+        name: String,
+        /// Its new value.
+        value: u64,
     },
 }
 

@@ -55,9 +55,13 @@ impl ValidatorSet {
         self.len().saturating_sub(1) / 3
     }
 
-    /// 2f + 1: votes needed to prepare or commit, and view changes needed for a new view.
+    /// Votes needed to prepare or commit, and view changes needed for a new view:
+    /// ⌈(n + f + 1) / 2⌉, which is 2f + 1 when n = 3f + 1. Any two quorums then share at least
+    /// f + 1 validators, so at least one honest one, whatever n is. (A plain 2f + 1 is unsafe
+    /// when n is not 3f + 1: with n = 5, two quorums of 3 overlap in a single validator, which
+    /// may be the Byzantine one; with n = 2, two quorums of 1 need not overlap at all.)
     pub fn quorum(&self) -> usize {
-        2 * self.max_faulty() + 1
+        (self.len() + self.max_faulty() + 2) / 2
     }
 
     /// f + 1: enough to contain at least one honest replica.
@@ -108,16 +112,25 @@ mod tests {
     fn quorum_arithmetic() {
         for (n, f, q) in [
             (1, 0, 1),
-            (2, 0, 1),
-            (3, 0, 1),
+            (2, 0, 2),
+            (3, 0, 2),
             (4, 1, 3),
-            (5, 1, 3),
+            (5, 1, 4),
+            (6, 1, 4),
             (7, 2, 5),
             (16, 5, 11),
         ] {
             let s = set(n);
             assert_eq!(s.max_faulty(), f, "n={n}");
             assert_eq!(s.quorum(), q, "n={n}");
+        }
+        for n in 1..=128 {
+            let s = set(n);
+            let (q, f) = (s.quorum(), s.max_faulty());
+            // Safety: two quorums share an honest validator. Liveness: the honest ones are
+            // a quorum by themselves.
+            assert!(2 * q > n + f, "n={n}");
+            assert!(q <= n - f, "n={n}");
         }
     }
 

@@ -198,6 +198,8 @@ pub mod code {
     pub const NOT_ALLOWED: u32 = 30;
     /// The argument bytes are too large.
     pub const ARGS_TOO_LARGE: u32 = 31;
+    /// A governance action was refused (the message says why).
+    pub const GOVERNANCE_REFUSED: u32 = 32;
     /// Smallest code a contract may choose; smaller codes belong to the host.
     pub const CONTRACT_MIN: u32 = 1000;
 
@@ -224,6 +226,7 @@ pub mod code {
         MEMORY_LIMIT,
         UNSUPPORTED,
         NOT_ALLOWED,
+        GOVERNANCE_REFUSED,
         ARGS_TOO_LARGE,
     ];
 
@@ -251,6 +254,7 @@ pub mod code {
             MEMORY_LIMIT => "contract memory limit exceeded",
             UNSUPPORTED => "payload not supported by the contract runtime",
             NOT_ALLOWED => "sender may not deploy code",
+            GOVERNANCE_REFUSED => "governance action refused",
             ARGS_TOO_LARGE => "call arguments too large",
             _ => "contract error",
         }

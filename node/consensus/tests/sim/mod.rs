@@ -59,6 +59,21 @@ pub struct Scenario {
     pub min_commits_after_heal: u64,
     /// TEST ONLY: weaken quorums to f+1 (the checker must then find violations).
     pub weaken_quorum: bool,
+    /// Replicas beyond the first `n` that start outside the validator set (they follow the
+    /// chain as observers until a change adds them).
+    pub spares: usize,
+    /// Validator-set changes: (height whose commit announces it, change). The new set decides
+    /// every height from the announcing height + 2 on, as governance schedules it.
+    pub changes: Vec<(u64, Change)>,
+}
+
+/// A validator-set change in the simulator.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Change {
+    /// Append replica `i` to the set.
+    Add(usize),
+    /// Remove replica `i` from the set.
+    Remove(usize),
 }
 
 impl Scenario {
@@ -108,7 +123,42 @@ impl Scenario {
             end_ms: 20_000,
             min_commits_after_heal: 3,
             weaken_quorum: false,
+            spares: 0,
+            changes: Vec::new(),
         }
+    }
+
+    /// A random scenario with validator-set changes at random heights: 4 validators and 2
+    /// spares; three changes (adding spares, removing members, the Byzantine one or the
+    /// first primary included) keep every set at 4 or 5 validators with at most one
+    /// Byzantine replica, so f = 1 holds throughout. Crashes only when no replica is
+    /// Byzantine.
+    pub fn reconfiguring(seed: u64) -> Scenario {
+        let mut s = Scenario::random(seed, 4);
+        let mut rng = Rng::new(seed.wrapping_mul(977).wrapping_add(13));
+        s.spares = 2;
+        s.byzantine.truncate(1);
+        s.max_crashes = if s.byzantine.is_empty() {
+            rng.below(3)
+        } else {
+            0
+        };
+        let mut members: Vec<usize> = (0..4).collect();
+        let mut spares: Vec<usize> = vec![4, 5];
+        let mut height = 0;
+        for _ in 0..3 {
+            height += rng.range(2, 8);
+            let change = if members.len() == 4 || (members.len() < 5 && rng.chance(500)) {
+                let i = spares.remove(rng.below(spares.len() as u64) as usize);
+                members.push(i);
+                Change::Add(i)
+            } else {
+                let i = members.remove(rng.below(members.len() as u64) as usize);
+                Change::Remove(i)
+            };
+            s.changes.push((height, change));
+        }
+        s
     }
 }
 
@@ -125,6 +175,9 @@ pub struct Outcome {
     pub messages: u64,
     /// Highest height committed by any honest replica.
     pub max_height: u64,
+    /// For each height of the longest honest chain, the replicas whose signatures its
+    /// commit certificate holds.
+    pub signers: Vec<Vec<usize>>,
 }
 
 #[derive(Debug, Clone)]
@@ -206,7 +259,10 @@ pub struct Sim {
     seq: u64,
     events: BTreeMap<(u64, u64), Event>,
     nodes: Vec<SimNode>,
-    validators: ValidatorSet,
+    /// Validator sets by the first height they decide (height 1: the genesis set).
+    sets: BTreeMap<u64, ValidatorSet>,
+    /// Replica index of every key.
+    index: BTreeMap<phalanx_types::Address, usize>,
     decided: BTreeMap<u64, Hash>,
     violations: Vec<String>,
     trace: blake3::Hasher,
@@ -221,18 +277,29 @@ fn genesis_root() -> Hash {
 
 impl Sim {
     pub fn new(s: Scenario) -> Sim {
-        let keys: Vec<SecretKey> = (0..s.n)
+        let keys: Vec<SecretKey> = (0..s.n + s.spares)
             .map(|i| {
                 let mut seed = [0u8; 32];
                 seed[..8].copy_from_slice(&(i as u64 + 1).to_le_bytes());
                 SecretKey::from_seed(seed)
             })
             .collect();
-        let validators = ValidatorSet::new(
-            keys.iter()
-                .map(|k| Validator::new(k.public_key(), format!("sim-peer-{}", k.address())))
-                .collect(),
-        );
+        let validator =
+            |k: &SecretKey| Validator::new(k.public_key(), format!("sim-peer-{}", k.address()));
+        let mut set = ValidatorSet::new(keys[..s.n].iter().map(validator).collect());
+        let mut sets = BTreeMap::from([(1, set.clone())]);
+        for (announce, change) in &s.changes {
+            match *change {
+                Change::Add(i) => set.validators.push(validator(&keys[i])),
+                Change::Remove(i) => set.validators.retain(|v| v.address != keys[i].address()),
+            }
+            sets.insert(announce + 2, set.clone());
+        }
+        let index = keys
+            .iter()
+            .enumerate()
+            .map(|(i, k)| (k.address(), i))
+            .collect();
         let nodes = keys
             .into_iter()
             .enumerate()
@@ -255,7 +322,8 @@ impl Sim {
             seq: 0,
             events: BTreeMap::new(),
             nodes,
-            validators,
+            sets,
+            index,
             decided: BTreeMap::new(),
             violations: Vec::new(),
             trace: blake3::Hasher::new(),
@@ -264,10 +332,30 @@ impl Sim {
         }
     }
 
+    /// The validator set deciding `height`.
+    fn set_at(&self, height: u64) -> &ValidatorSet {
+        self.sets
+            .range(..=height.max(1))
+            .next_back()
+            .map(|(_, s)| s)
+            .expect("the genesis set")
+    }
+
+    /// Sets announced by the commit of `height` or earlier that decide later heights: what a
+    /// node that committed `height` has read from its state.
+    fn announced_after(&self, height: u64) -> Vec<(u64, ValidatorSet)> {
+        self.sets
+            .range(height + 2..)
+            .filter(|(first, _)| *first - 2 <= height)
+            .map(|(h, s)| (*h, s.clone()))
+            .collect()
+    }
+
     fn config(&self, i: usize) -> Config {
+        let next = self.nodes[i].chain.len() as u64 + 1;
         let mut cfg = Config::new(
             CHAIN,
-            self.validators.clone(),
+            self.set_at(next).clone(),
             Some(self.nodes[i].key.clone()),
         );
         cfg.base_timeout_ms = 400;
@@ -327,7 +415,7 @@ impl Sim {
     fn broadcast(&mut self, from: usize, msg: SignedMessage) {
         match self.nodes[from].byz {
             None => {
-                for to in 0..self.s.n {
+                for to in 0..self.nodes.len() {
                     self.send(from, to, Net::Consensus(msg.clone()));
                 }
             }
@@ -337,7 +425,7 @@ impl Sim {
 
     fn byzantine_broadcast(&mut self, from: usize, kind: Byzantine, msg: SignedMessage) {
         let key = self.nodes[from].key.clone();
-        let n = self.s.n;
+        let n = self.nodes.len();
         match kind {
             Byzantine::Silent => {}
             Byzantine::Equivocator => {
@@ -411,8 +499,7 @@ impl Sim {
                     self.send(from, to, Net::Consensus(bad));
                     // A message "from" another validator, signed with our key.
                     let mut imposter = msg.clone();
-                    imposter.author =
-                        self.validators.validators[self.rng.below(n as u64) as usize].address;
+                    imposter.author = self.nodes[self.rng.below(n as u64) as usize].key.address();
                     self.send(from, to, Net::Consensus(imposter));
                     // Conflicting votes for stale and future views, validly signed.
                     let view = msg.body.view();
@@ -462,7 +549,7 @@ impl Sim {
             tx_root: Block::compute_tx_root(&[]),
             state_root: Hash::ZERO,
             receipts_root: Hash::ZERO,
-            validators_hash: self.validators.hash(),
+            validators_hash: self.set_at(height).hash(),
         };
         header.state_root = execute(node.roots.last().expect("genesis root"), &header);
         Block {
@@ -478,8 +565,8 @@ impl Sim {
             && h.height == node.chain.len() as u64 + 1
             && h.parent_hash == node.tip_hash()
             && h.timestamp_ms > node.tip_time()
-            && h.validators_hash == self.validators.hash()
-            && self.validators.contains(&h.proposer)
+            && h.validators_hash == self.set_at(h.height).hash()
+            && self.set_at(h.height).contains(&h.proposer)
             && block.tx_root_matches()
             && h.state_root == execute(node.roots.last().expect("genesis root"), h)
     }
@@ -535,20 +622,22 @@ impl Sim {
                 }
                 Output::Commit { block, certificate } => self.on_commit(i, block, certificate),
                 Output::Evidence(ev) => {
-                    if ev.verify(CHAIN, &self.validators).is_err() {
+                    let set = self.set_at(ev.first.body.height());
+                    if ev.verify(CHAIN, set).is_err() {
                         self.violation(format!("node {i} produced invalid evidence"));
                     }
                     let offender = self
-                        .validators
-                        .index_of(&ev.offender())
+                        .index
+                        .get(&ev.offender())
+                        .copied()
                         .unwrap_or(usize::MAX);
-                    if offender < self.s.n && self.honest(offender) {
+                    if offender < self.nodes.len() && self.honest(offender) {
                         self.violation(format!("node {i} blamed honest node {offender}"));
                     }
                 }
                 Output::PeerBehind { peer, height } => {
                     let blocks = self.committed_from(i, height);
-                    if let Some(to) = self.validators.index_of(&peer)
+                    if let Some(to) = self.index.get(&peer).copied()
                         && !blocks.is_empty()
                     {
                         self.send(i, to, Net::SyncResponse(blocks));
@@ -557,7 +646,7 @@ impl Sim {
                 Output::SyncNeeded { from_height, peers } => {
                     let candidates: Vec<usize> = peers
                         .iter()
-                        .filter_map(|a| self.validators.index_of(a))
+                        .filter_map(|a| self.index.get(a).copied())
                         .collect();
                     if !candidates.is_empty() {
                         let to = candidates[self.rng.below(candidates.len() as u64) as usize];
@@ -587,7 +676,7 @@ impl Sim {
                 "node {i}: certificate does not match block {height}"
             ));
         }
-        if !self.s.weaken_quorum && cert.verify(CHAIN, &self.validators).is_err() {
+        if !self.s.weaken_quorum && cert.verify(CHAIN, self.set_at(height)).is_err() {
             self.violation(format!("node {i}: invalid certificate at height {height}"));
         }
         let node = &self.nodes[i];
@@ -596,6 +685,25 @@ impl Sim {
             self.violation(format!(
                 "node {i} committed a block that does not execute at {height}"
             ));
+        }
+        // SIM_DEBUG=1 prints every commit with its signers and the set of its height.
+        if std::env::var("SIM_DEBUG").is_ok() {
+            let signers: Vec<usize> = cert
+                .signatures
+                .iter()
+                .filter_map(|s| self.index.get(&s.validator).copied())
+                .collect();
+            eprintln!(
+                "t={} node {i} commits h={height} view={} hash={} signers={signers:?} set={:?}",
+                self.now,
+                cert.view,
+                block.hash(),
+                self.set_at(height)
+                    .validators
+                    .iter()
+                    .map(|v| self.index[&v.address])
+                    .collect::<Vec<_>>()
+            );
         }
         if self.honest(i) {
             match self.decided.get(&height) {
@@ -617,6 +725,13 @@ impl Sim {
         node.chain.push((block, cert));
         // The node prunes its WAL below the committed height.
         node.wal.retain(|e| e.height() > height);
+        // What governance would have scheduled in the state of this height.
+        let announced = self.announced_after(height);
+        if let Some(core) = self.nodes[i].core.as_mut() {
+            for (first, set) in announced {
+                core.schedule_validators(first, set);
+            }
+        }
     }
 
     /// Up to 16 of node `i`'s committed blocks from `height` on (a sync answer).
@@ -633,6 +748,9 @@ impl Sim {
         let height = node.chain.len() as u64 + 1;
         let view = node.chain.last().map_or(0, |(_, c)| c.view);
         let mut core = Core::restore(cfg, height, node.tip_hash(), view, &node.wal);
+        for (first, set) in self.announced_after(height - 1) {
+            core.schedule_validators(first, set);
+        }
         let outs = core.start();
         self.nodes[i].core = Some(core);
         self.apply(i, outs);
@@ -646,15 +764,24 @@ impl Sim {
         self.apply(i, outs);
     }
 
+    /// The smallest f of any validator set of the run.
+    fn min_f(&self) -> usize {
+        self.sets
+            .values()
+            .map(ValidatorSet::max_faulty)
+            .min()
+            .unwrap_or(0)
+    }
+
     fn schedule_crashes(&mut self) {
-        let f = (self.s.n - 1) / 3;
+        let f = self.min_f();
         let budget = f.saturating_sub(self.s.byzantine.len());
         if budget == 0 {
             return;
         }
         for _ in 0..self.crashes_left {
             let at = self.rng.range(200, self.s.heal_at_ms - 1500);
-            let node = self.rng.below(self.s.n as u64) as usize;
+            let node = self.rng.below(self.nodes.len() as u64) as usize;
             if self.honest(node) {
                 self.push(at, Event::Crash { node });
                 let back = (at + self.rng.range(100, 1200)).min(self.s.heal_at_ms - 1);
@@ -665,7 +792,7 @@ impl Sim {
 
     /// Runs the scenario to its end and checks liveness.
     pub fn run(mut self) -> Outcome {
-        for i in 0..self.s.n {
+        for i in 0..self.nodes.len() {
             self.start_node(i);
         }
         self.schedule_crashes();
@@ -694,7 +821,7 @@ impl Sim {
                 .map(|n| n.chain.len() as u64)
                 .max()
                 .unwrap_or(0);
-            for i in 0..self.s.n {
+            for i in 0..self.nodes.len() {
                 if !self.honest(i) {
                     continue;
                 }
@@ -709,11 +836,26 @@ impl Sim {
                 }
             }
         }
-        let heights: Vec<u64> = (0..self.s.n)
+        let heights: Vec<u64> = (0..self.nodes.len())
             .filter(|i| self.honest(*i))
             .map(|i| self.nodes[i].chain.len() as u64)
             .collect();
+        let longest = (0..self.nodes.len())
+            .filter(|i| self.honest(*i))
+            .max_by_key(|i| self.nodes[*i].chain.len())
+            .unwrap_or(0);
+        let signers = self.nodes[longest]
+            .chain
+            .iter()
+            .map(|(_, cert)| {
+                cert.signatures
+                    .iter()
+                    .filter_map(|sig| self.index.get(&sig.validator).copied())
+                    .collect()
+            })
+            .collect();
         Outcome {
+            signers,
             trace: *self.trace.finalize().as_bytes(),
             violations: self.violations,
             max_height: heights.iter().copied().max().unwrap_or(0),
@@ -807,7 +949,7 @@ impl Sim {
                 }
             }
             Event::Crash { node } => {
-                let f = (self.s.n - 1) / 3;
+                let f = self.min_f();
                 if self.nodes[node].core.is_some()
                     && self.crashed_count() + self.s.byzantine.len() < f
                 {

@@ -1,0 +1,252 @@
+//! `phalanx gov …`: thin clients of the governance transactions and reads. A validator signs
+//! proposals and approvals with its validator key (`config/validator_key` of its home).
+
+use crate::client::{Client, DEFAULT_RPC, print, report};
+use crate::home::Home;
+use crate::keys;
+use anyhow::{Context, Result, anyhow, bail};
+use base64::Engine;
+use clap::Subcommand;
+use phalanx_types::consensus::Evidence;
+use phalanx_types::{Address, GovernanceAction, Proposal, PublicKey, TxPayload, decode};
+use serde_json::{Value, json};
+use std::path::{Path, PathBuf};
+
+/// `phalanx gov …`
+#[derive(Debug, Subcommand)]
+pub enum GovCommand {
+    /// Propose a change; your own approval is counted with it.
+    Propose {
+        /// The change.
+        #[command(subcommand)]
+        change: ChangeArg,
+        /// Accept a set change even though the validators that stay could not reach the new
+        /// quorum alone (say so only when the new validators are running).
+        #[arg(long, global = true)]
+        force: bool,
+        /// Key that signs: a validator's `config/validator_key` (or a governance admin's).
+        #[arg(long, global = true)]
+        key: Option<PathBuf>,
+        /// Node RPC URL.
+        #[arg(long, global = true, default_value = DEFAULT_RPC)]
+        rpc: String,
+    },
+    /// Approve a pending proposal (validators only).
+    Approve {
+        /// The proposal's id.
+        id: u64,
+        /// The validator's key (`config/validator_key`).
+        #[arg(long)]
+        key: PathBuf,
+        /// Node RPC URL.
+        #[arg(long, default_value = DEFAULT_RPC)]
+        rpc: String,
+    },
+    /// Proposals, the current validator set and any scheduled change.
+    List {
+        /// Node RPC URL.
+        #[arg(long, default_value = DEFAULT_RPC)]
+        rpc: String,
+    },
+}
+
+/// What to change.
+#[derive(Debug, Subcommand)]
+pub enum ChangeArg {
+    /// Add a validator: give its key and peer id, or the home of its node.
+    AddValidator {
+        /// The node's home: its validator key and node key give the key and peer id.
+        #[arg(long, conflicts_with_all = ["public_key", "peer_id"])]
+        node_home: Option<PathBuf>,
+        /// Its ed25519 consensus key (hex).
+        #[arg(long, requires = "peer_id")]
+        public_key: Option<String>,
+        /// Its libp2p peer id.
+        #[arg(long, requires = "public_key")]
+        peer_id: Option<String>,
+    },
+    /// Remove a validator.
+    RemoveValidator {
+        /// Its address (hex).
+        address: String,
+        /// Attach the node's stored equivocation evidence against it (checked on chain).
+        #[arg(long)]
+        evidence: bool,
+    },
+    /// Allow an account to deploy contracts.
+    AllowDeployer {
+        /// The account (hex).
+        address: String,
+    },
+    /// Take back an account's right to deploy.
+    RevokeDeployer {
+        /// The account (hex).
+        address: String,
+    },
+    /// Change a consensus parameter (as named in genesis `params`).
+    SetParam {
+        /// The parameter, e.g. `block_interval_ms`.
+        name: String,
+        /// Its new value.
+        value: u64,
+    },
+}
+
+fn address(s: &str) -> Result<Address> {
+    s.parse().map_err(|e| anyhow!("bad address {s:?}: {e}"))
+}
+
+/// Runs `phalanx gov …`.
+pub fn run(cmd: GovCommand, json: bool) -> Result<()> {
+    match cmd {
+        GovCommand::Propose {
+            change,
+            force,
+            key,
+            rpc,
+        } => {
+            let key = key.ok_or_else(|| anyhow!("--key FILE is required to sign a proposal"))?;
+            let client = Client::new(&rpc);
+            let change = build_change(change, &client)?;
+            send(
+                &client,
+                &key,
+                GovernanceAction::Propose { change, force },
+                json,
+            )
+        }
+        GovCommand::Approve { id, key, rpc } => send(
+            &Client::new(&rpc),
+            &key,
+            GovernanceAction::Approve { proposal_id: id },
+            json,
+        ),
+        GovCommand::List { rpc } => list(&Client::new(&rpc), json),
+    }
+}
+
+fn build_change(change: ChangeArg, client: &Client) -> Result<Proposal> {
+    Ok(match change {
+        ChangeArg::AddValidator {
+            node_home,
+            public_key,
+            peer_id,
+        } => match (node_home, public_key, peer_id) {
+            (Some(dir), _, _) => {
+                let home = Home(dir);
+                Proposal::AddValidator {
+                    public_key: keys::read_key(&home.validator_key())?.public_key(),
+                    peer_id: keys::peer_id(&keys::read_key(&home.node_key())?)?,
+                }
+            }
+            (None, Some(pk), Some(peer_id)) => Proposal::AddValidator {
+                public_key: pk
+                    .parse::<PublicKey>()
+                    .map_err(|e| anyhow!("bad --public-key: {e}"))?,
+                peer_id,
+            },
+            _ => bail!("give --node-home DIR, or --public-key and --peer-id"),
+        },
+        ChangeArg::RemoveValidator {
+            address: a,
+            evidence,
+        } => {
+            let address = address(&a)?;
+            let evidence = if evidence {
+                Some(Box::new(find_evidence(client, &address)?))
+            } else {
+                None
+            };
+            Proposal::RemoveValidator { address, evidence }
+        }
+        ChangeArg::AllowDeployer { address: a } => Proposal::AllowDeployer {
+            address: address(&a)?,
+        },
+        ChangeArg::RevokeDeployer { address: a } => Proposal::RevokeDeployer {
+            address: address(&a)?,
+        },
+        ChangeArg::SetParam { name, value } => Proposal::SetParam { name, value },
+    })
+}
+
+/// The first stored evidence against `offender` on the node.
+fn find_evidence(client: &Client, offender: &Address) -> Result<Evidence> {
+    let list = client.call("evidence_list", json!({}))?;
+    let entry = list
+        .as_array()
+        .into_iter()
+        .flatten()
+        .find(|e| e["offender"] == json!(offender))
+        .ok_or_else(|| anyhow!("the node holds no evidence against {offender}"))?;
+    let raw = base64::engine::general_purpose::STANDARD
+        .decode(entry["raw"].as_str().unwrap_or(""))
+        .context("evidence_list gave no raw encoding")?;
+    decode(&raw).map_err(|e| anyhow!("evidence does not decode: {e}"))
+}
+
+fn send(client: &Client, key: &Path, action: GovernanceAction, json: bool) -> Result<()> {
+    let key = keys::read_key(key)?;
+    let out = client.send(&key, TxPayload::Governance(action))?;
+    report(&out, json, |r| {
+        let ret = &r["return"];
+        println!(
+            "proposal #{} {} ({} of {} approvals)",
+            ret["proposal_id"],
+            ret["status"].as_str().unwrap_or(""),
+            ret["approvals"],
+            ret["needed"]
+        );
+    })
+}
+
+fn list(client: &Client, json: bool) -> Result<()> {
+    let out = client.call("gov_proposals", json!({}))?;
+    print(json, &out, || {
+        let set = out["validators"].as_array().cloned().unwrap_or_default();
+        println!("validators ({}, quorum {})", set.len(), out["quorum"]);
+        for v in &set {
+            println!(
+                "  {}  {}",
+                v["address"].as_str().unwrap_or(""),
+                v["peer_id"].as_str().unwrap_or("")
+            );
+        }
+        if let Some(s) = out["scheduled"].as_object() {
+            println!(
+                "scheduled  #{} applies at height {}",
+                s["proposal_id"], s["activates_at"]
+            );
+        }
+        let proposals = out["proposals"].as_array().cloned().unwrap_or_default();
+        if proposals.is_empty() {
+            println!("no proposals");
+        }
+        for p in &proposals {
+            println!(
+                "#{} {:<9} {} approvals={} proposer={}{}",
+                p["id"],
+                p["status"].as_str().unwrap_or(""),
+                describe(&p["change"]),
+                p["approvals"].as_array().map_or(0, Vec::len),
+                p["proposer"].as_str().unwrap_or(""),
+                match p["activates_at"].as_u64() {
+                    Some(h) => format!(" height={h}"),
+                    None => String::new(),
+                }
+            );
+        }
+    });
+    Ok(())
+}
+
+fn describe(change: &Value) -> String {
+    let s = |k: &str| change[k].as_str().unwrap_or("").to_string();
+    match change["type"].as_str().unwrap_or("") {
+        "add_validator" => format!("add-validator {} ({})", s("address"), s("peer_id")),
+        "remove_validator" => format!("remove-validator {}", s("address")),
+        "allow_deployer" => format!("allow-deployer {}", s("address")),
+        "revoke_deployer" => format!("revoke-deployer {}", s("address")),
+        "set_param" => format!("set-param {}={}", s("name"), change["value"]),
+        other => other.to_string(),
+    }
+}
