@@ -339,3 +339,101 @@ fn bench_reports_honest_figures() {
     let expected = 1_000_000_000_000_000u128 - 8 * 1_000_000_000 + 400;
     assert_eq!(balance["result"], expected.to_string());
 }
+
+#[test]
+fn governance_from_the_cli_on_a_dev_chain() {
+    let _g = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let dev = common::dev();
+    let validator_key = dev.home.join("config/validator_key");
+    let vkey = validator_key.to_str().unwrap();
+    // A lone validator is its own quorum: the change is scheduled at once.
+    let o = run(&[
+        "--output",
+        "json",
+        "gov",
+        "propose",
+        "set-param",
+        "block_interval_ms",
+        "400",
+        "--key",
+        vkey,
+        "--rpc",
+        &dev.url,
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let out: serde_json::Value = serde_json::from_str(&stdout(&o)).unwrap();
+    let status = out["receipt"]["return"]["status"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert!(status.starts_with("scheduled for "), "{out}");
+    let activation: u64 = status["scheduled for ".len()..].parse().unwrap();
+    common::wait_for(
+        std::time::Duration::from_secs(20),
+        "the change to apply",
+        || {
+            rpc(&dev.url, "node_status", json!({}))["height"]
+                .as_u64()
+                .unwrap()
+                >= activation
+        },
+    );
+    let list = rpc(&dev.url, "gov_proposals", json!({}));
+    assert_eq!(list["params"]["block_interval_ms"], 400);
+    assert_eq!(list["proposals"][0]["status"], "applied");
+    assert_eq!(list["proposals"][0]["activates_at"], activation);
+    let one = rpc(&dev.url, "gov_proposal", json!({"id": 1}));
+    assert_eq!(one["change"]["type"], "set_param");
+    // Human listing.
+    let o = run(&["gov", "list", "--rpc", &dev.url]);
+    assert!(o.status.success());
+    assert!(
+        stdout(&o).contains("set-param block_interval_ms=400"),
+        "{}",
+        stdout(&o)
+    );
+    // Refusals exit non-zero with the reason: a second validator would halt a chain of one,
+    // the dev account is no validator, and approving what does not exist.
+    let o = run(&[
+        "gov",
+        "propose",
+        "add-validator",
+        "--public-key",
+        "8a88e3dd7409f195fd52db2d3cba5d72ca6709bf1d94121bf3748801b40f6f5c",
+        "--peer-id",
+        "12D3KooWAhQxrV7Vy8GSRkRz8E4eqf1YbvbAd4Fzf4F7zjpGSNqg",
+        "--key",
+        vkey,
+        "--rpc",
+        &dev.url,
+    ]);
+    assert!(!o.status.success());
+    assert!(stderr(&o).contains("would halt"), "{}", stderr(&o));
+    let dev_key = dev.key.to_str().unwrap();
+    let o = run(&["gov", "approve", "1", "--key", dev_key, "--rpc", &dev.url]);
+    assert!(!o.status.success());
+    assert!(stderr(&o).contains("not a validator"), "{}", stderr(&o));
+    let o = run(&[
+        "gov",
+        "propose",
+        "add-validator",
+        "--key",
+        vkey,
+        "--rpc",
+        &dev.url,
+    ]);
+    assert!(!o.status.success());
+    assert!(stderr(&o).contains("--node-home"), "{}", stderr(&o));
+    // The set and its history.
+    let set = rpc(&dev.url, "chain_getValidators", json!({"height": 1}));
+    assert_eq!(set.as_array().unwrap().len(), 1);
+    let code = |method: &str, params: Value| {
+        common::rpc_try(&dev.url, method, params).unwrap()["error"]["code"].clone()
+    };
+    assert_eq!(
+        code("chain_getValidators", json!({"height": 1_000_000})),
+        -32004
+    );
+    assert_eq!(code("gov_proposals", json!({"limit": 0})), -32602);
+    assert_eq!(code("gov_proposal", json!({"id": 99})), -32004);
+}

@@ -374,3 +374,51 @@ fn deploy_allowlist_and_parameters_change_by_governance() {
         7
     );
 }
+
+#[test]
+fn a_removal_may_carry_equivocation_evidence_which_the_chain_checks() {
+    use phalanx_types::Hash;
+    use phalanx_types::consensus::{ConsensusMessage, Evidence, Vote};
+    let (mut chain, v) = new_chain(4);
+    let vote = |k: &SecretKey, hash: u8| {
+        ConsensusMessage::Prepare(Vote {
+            view: 3,
+            height: 9,
+            block_hash: Hash([hash; 32]),
+        })
+        .sign(common::CHAIN, k)
+    };
+    let real = Evidence {
+        first: vote(&v[3], 1),
+        second: vote(&v[3], 2),
+    };
+    let same = Evidence {
+        first: vote(&v[3], 1),
+        second: vote(&v[3], 1),
+    };
+    let remove = |address: Address, ev: &Evidence| {
+        propose(
+            Proposal::RemoveValidator {
+                address,
+                evidence: Some(Box::new(ev.clone())),
+            },
+            false,
+        )
+    };
+    let out = chain.commit(&[
+        tx(&v[0], 0, remove(v[2].address(), &real)),
+        tx(&v[0], 1, remove(v[3].address(), &same)),
+        tx(&v[0], 2, remove(v[3].address(), &real)),
+    ]);
+    assert!(refused(&out.receipts[0].status).contains("evidence is against"));
+    assert!(refused(&out.receipts[1].status).contains("evidence does not hold"));
+    assert_eq!(out.receipts[2].status, TxStatus::Ok);
+    let record = committed_proposal(&chain.state, 1).unwrap().unwrap();
+    assert!(matches!(
+        record.change,
+        Proposal::RemoveValidator {
+            evidence: Some(_),
+            ..
+        }
+    ));
+}
