@@ -192,7 +192,11 @@ fn run(home: &Home, config: &NodeConfig, dev: bool) -> Result<()> {
                     p2p::P2p::new(net.clone(), &genesis),
                     metrics.clone(),
                 )?;
-                tokio::spawn(p2p::forward(events, service.commands.clone()));
+                tokio::spawn(p2p::forward(
+                    events,
+                    service.commands.clone(),
+                    genesis.chain_id.clone(),
+                ));
                 (service, Some(net))
             }
             None => (
@@ -206,6 +210,7 @@ fn run(home: &Home, config: &NodeConfig, dev: bool) -> Result<()> {
             ),
         };
         let api = Arc::new(Api {
+            chain_id: genesis.chain_id.clone(),
             commands: service.commands.clone(),
             status: service.status.clone(),
             commits: service.commits.clone(),

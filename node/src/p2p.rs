@@ -6,6 +6,7 @@ use crate::service::{Command, Outbound};
 use anyhow::{Context, Result};
 use libp2p::{Multiaddr, PeerId, identity};
 use phalanx_core::{Event, SyncBatch};
+use phalanx_executor::mempool::verify_all;
 use phalanx_genesis::Genesis;
 use phalanx_network::{BlockSource, NetEvent, Network, NetworkConfig};
 use phalanx_storage::BlockStore;
@@ -125,12 +126,37 @@ impl Outbound for P2p {
     }
 }
 
-/// Feeds what peers send into the core's queue (waiting when it is full).
-pub async fn forward(mut events: mpsc::Receiver<NetEvent>, core: mpsc::Sender<Command>) {
+/// Feeds what peers send into the core's queue (waiting when it is full). Forwarded
+/// transactions are verified here, over every core, and bad ones dropped.
+pub async fn forward(
+    mut events: mpsc::Receiver<NetEvent>,
+    core: mpsc::Sender<Command>,
+    chain_id: String,
+) {
     while let Some(e) = events.recv().await {
         let event = match e {
             NetEvent::Consensus(m) => Event::Message(m),
-            NetEvent::Txs(txs) => Event::PeerTxs(txs),
+            NetEvent::Txs(txs) => {
+                let chain_id = chain_id.clone();
+                let Ok(checked) =
+                    tokio::task::spawn_blocking(move || verify_all(txs, &chain_id)).await
+                else {
+                    break;
+                };
+                let verified: Vec<_> = checked
+                    .into_iter()
+                    .filter_map(|r| {
+                        r.map_err(
+                            |e| tracing::debug!(error = %e, "dropped a forwarded transaction"),
+                        )
+                        .ok()
+                    })
+                    .collect();
+                if verified.is_empty() {
+                    continue;
+                }
+                Event::PeerTxs(verified)
+            }
             NetEvent::Status { peer, height } => Event::PeerStatus {
                 peer: peer.to_base58(),
                 height,

@@ -5,7 +5,7 @@
 
 use anyhow::{Context, Result};
 use phalanx_core::{Action, CommittedBlock, CoreError, Event, NodeCore, NodeStatus};
-use phalanx_executor::mempool::AdmitError;
+use phalanx_executor::mempool::{AdmitError, VerifiedTx};
 use phalanx_rpc::metrics::Metrics;
 use phalanx_runtime::EXEC_STACK_BYTES;
 use phalanx_types::consensus::SignedMessage;
@@ -25,8 +25,8 @@ pub enum Command {
     Event(Event),
     /// Client transactions; the answer says, for each, whether the mempool took it.
     SubmitTxs {
-        /// The transactions.
-        txs: Vec<SignedTx>,
+        /// The transactions, their signatures already checked.
+        txs: Vec<VerifiedTx>,
         /// Where the answers go (one per transaction, in order).
         reply: oneshot::Sender<Vec<Result<Hash, AdmitError>>>,
     },

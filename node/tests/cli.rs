@@ -2,6 +2,8 @@
 //! status, block, and clear errors with non-zero exit codes.
 
 mod common;
+#[path = "../../runtime/benches/support/example_contracts.rs"]
+mod example_contracts;
 
 use common::{SERIAL, bin, rpc};
 use serde_json::{Value, json};
@@ -125,33 +127,8 @@ fn deploy_call_query_status_block_from_the_cli() {
 
 /// Builds the example token contract for wasm32 (once; cached in the target directory).
 fn token_wasm() -> std::path::PathBuf {
-    let target = std::path::Path::new(bin())
-        .parent()
-        .and_then(|p| p.parent())
-        .map(|p| p.join("phalanx-contracts"))
-        .unwrap_or_else(|| "target/phalanx-contracts".into());
     let manifest = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../contracts/Cargo.toml");
-    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
-    let ok = Command::new(cargo)
-        .args([
-            "build",
-            "--release",
-            "--target",
-            "wasm32-unknown-unknown",
-            "-p",
-            "token",
-            "--manifest-path",
-        ])
-        .arg(manifest)
-        .arg("--target-dir")
-        .arg(&target)
-        .env_remove("CARGO_TARGET_DIR")
-        .env_remove("RUSTFLAGS")
-        .status()
-        .unwrap()
-        .success();
-    assert!(ok, "building token.wasm failed");
-    target.join("wasm32-unknown-unknown/release/token.wasm")
+    example_contracts::build("token", &manifest)
 }
 
 #[test]

@@ -10,9 +10,11 @@ use phalanx_runtime::{
 };
 use phalanx_types::Address;
 use std::path::{Path, PathBuf};
-use std::process::Command;
 use std::sync::Arc;
 use std::time::Instant;
+
+#[path = "support/example_contracts.rs"]
+mod example_contracts;
 
 const ALICE: Address = Address([0xa1; 32]);
 
@@ -22,30 +24,8 @@ fn contracts_dir() -> PathBuf {
 
 /// Builds the example contracts and returns `token.wasm`.
 fn token_wasm() -> Vec<u8> {
-    let target = std::env::current_exe()
-        .ok()
-        .and_then(|p| Some(p.parent()?.parent()?.parent()?.join("phalanx-contracts")))
-        .unwrap_or_else(|| PathBuf::from("target/phalanx-contracts"));
-    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
-    let status = Command::new(cargo)
-        .args([
-            "build",
-            "--release",
-            "--target",
-            "wasm32-unknown-unknown",
-            "-p",
-            "token",
-            "--manifest-path",
-        ])
-        .arg(contracts_dir().join("Cargo.toml"))
-        .arg("--target-dir")
-        .arg(&target)
-        .env_remove("CARGO_TARGET_DIR")
-        .env_remove("RUSTFLAGS")
-        .status()
-        .expect("cargo build");
-    assert!(status.success(), "building token.wasm failed");
-    std::fs::read(target.join("wasm32-unknown-unknown/release/token.wasm")).expect("token.wasm")
+    let path = example_contracts::build("token", &contracts_dir().join("Cargo.toml"));
+    std::fs::read(path).expect("token.wasm")
 }
 
 fn env(nonce: u64, gas: u64) -> TxEnv {

@@ -12,7 +12,7 @@
 use crate::chain::{Chain, ExecutedBlock};
 use crate::error::CoreError;
 use phalanx_consensus::{Config, Core, Input, Output, Timeout};
-use phalanx_executor::mempool::{AdmitError, Mempool, MempoolLimits};
+use phalanx_executor::mempool::{AdmitError, Mempool, MempoolLimits, VerifiedTx};
 use phalanx_types::consensus::SignedMessage;
 use phalanx_types::{
     Address, Block, CommitCertificate, Hash, Height, Receipt, SecretKey, SignedTx, ValidatorSet,
@@ -49,8 +49,9 @@ pub enum Event {
         /// Height.
         height: Height,
     },
-    /// Transactions forwarded by a peer (admitted without forwarding them again).
-    PeerTxs(Vec<SignedTx>),
+    /// Transactions forwarded by a peer, verified on arrival (admitted without forwarding
+    /// them again).
+    PeerTxs(Vec<VerifiedTx>),
     /// A peer said how far its chain goes.
     PeerStatus {
         /// The peer (libp2p peer id).
@@ -329,7 +330,7 @@ impl NodeCore {
     /// refused) and forwarded to the other validators.
     pub fn submit_tx(
         &mut self,
-        tx: SignedTx,
+        tx: VerifiedTx,
         now_ms: u64,
     ) -> Result<(Result<Hash, AdmitError>, Vec<Action>), CoreError> {
         let (mut results, actions) = self.submit_txs(vec![tx], now_ms)?;
@@ -342,16 +343,17 @@ impl NodeCore {
     /// forwarded together, and a pending proposal is built once.
     pub fn submit_txs(
         &mut self,
-        txs: Vec<SignedTx>,
+        txs: Vec<VerifiedTx>,
         now_ms: u64,
     ) -> Result<(Vec<Admission>, Vec<Action>), CoreError> {
         let mut actions = Vec::new();
         let mut results = Vec::with_capacity(txs.len());
         let mut admitted = Vec::new();
         for tx in txs {
-            let result = self.admit(tx.clone());
+            let signed = tx.tx().clone();
+            let result = self.admit(tx);
             if result.is_ok() {
-                admitted.push(tx);
+                admitted.push(signed);
             }
             results.push(result);
         }
@@ -364,14 +366,12 @@ impl NodeCore {
         Ok((results, actions))
     }
 
-    fn admit(&mut self, tx: SignedTx) -> Result<Hash, AdmitError> {
+    fn admit(&mut self, tx: VerifiedTx) -> Result<Hash, AdmitError> {
         let nonce = self
             .chain
-            .account_nonce(&tx.tx.sender_address())
+            .account_nonce(&tx.tx().tx.sender_address())
             .unwrap_or(u64::MAX);
-        let chain = &self.chain;
-        self.mempool
-            .admit(tx, nonce, &chain.info().chain_id, chain.params())
+        self.mempool.admit_verified(tx, nonce, self.chain.params())
     }
 
     fn note_peer_height(&mut self, peer: &str, height: Height) {

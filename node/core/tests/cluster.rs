@@ -14,7 +14,7 @@ mod common;
 use common::{SETTER, in_big_stack};
 use phalanx_core::{Action, Chain, ChainInfo, Event, NodeCore, SyncBatch, chain::write_genesis};
 use phalanx_executor::genesis::genesis_state;
-use phalanx_executor::mempool::MempoolLimits;
+use phalanx_executor::mempool::{MempoolLimits, VerifiedTx};
 use phalanx_genesis::{ConsensusParams, DeployPolicy, Genesis, GenesisContract, GenesisValidator};
 use phalanx_runtime::{Runtime, RuntimeConfig, layout};
 use phalanx_storage::{KvStore, MemoryStore, WriteBatch};
@@ -267,9 +267,14 @@ impl Sim {
                         self.send(j, Event::Message(m.clone()));
                     }
                 }
-                Action::GossipTxs(tx) => {
+                Action::GossipTxs(txs) => {
+                    // The receiving network layer verifies what peers forward.
+                    let verified: Vec<VerifiedTx> = txs
+                        .into_iter()
+                        .map(|t| VerifiedTx::new(t, CHAIN).unwrap())
+                        .collect();
                     for j in (0..n).filter(|j| *j != i) {
-                        self.send(j, Event::PeerTxs(tx.clone()));
+                        self.send(j, Event::PeerTxs(verified.clone()));
                     }
                 }
                 Action::ScheduleTimeout { timeout, after_ms } => {
@@ -384,7 +389,9 @@ impl Sim {
         .sign(&key);
         let now = (GENESIS_TIME as i64 + self.now as i64 + self.nodes[at].skew_ms) as u64;
         let core = self.nodes[at].core.as_mut().unwrap();
-        let (result, actions) = core.submit_tx(tx, now).unwrap();
+        let (result, actions) = core
+            .submit_tx(VerifiedTx::new(tx, CHAIN).unwrap(), now)
+            .unwrap();
         if result.is_ok() {
             self.next_nonce[c] += 1;
             self.accepted.push((c, nonce));
@@ -417,7 +424,9 @@ impl Sim {
             payload: TxPayload::Governance(action),
         }
         .sign(&key);
-        let (result, actions) = core.submit_tx(tx, now).unwrap();
+        let (result, actions) = core
+            .submit_tx(VerifiedTx::new(tx, CHAIN).unwrap(), now)
+            .unwrap();
         if result.is_ok() {
             self.gov_nonce.insert(signer, nonce + 1);
         }
@@ -761,7 +770,9 @@ fn transactions_that_cannot_go_in_yet_do_not_make_the_primary_spin() {
         .sign(&key);
         let now = sim.clock(0);
         let core = sim.nodes[0].core.as_mut().unwrap();
-        let (result, actions) = core.submit_tx(tx, now).unwrap();
+        let (result, actions) = core
+            .submit_tx(VerifiedTx::new(tx, CHAIN).unwrap(), now)
+            .unwrap();
         assert!(result.is_ok());
         sim.carry_out(0, actions);
         sim.run_until(2_000);

@@ -6,11 +6,91 @@
 //! sender, the run of consecutive nonces starting at the sender's committed nonce. When the
 //! pool is full new transactions are refused, so a flood cannot grow memory without bound.
 
-use crate::block::check_stateless;
+use crate::block::check_gas;
 use crate::error::InvalidTx;
 use phalanx_genesis::ConsensusParams;
-use phalanx_types::{Address, Hash, SignedTx};
+use phalanx_types::{Address, Domain, Hash, SignedTx};
 use std::collections::{BTreeMap, HashMap};
+
+/// A transaction whose signature and chain id were checked, with its hash and encoded size
+/// computed once. Built wherever transactions arrive (RPC handlers, the network), in
+/// parallel and off the core thread; the mempool admits only these.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct VerifiedTx {
+    tx: SignedTx,
+    hash: Hash,
+    bytes: usize,
+}
+
+impl VerifiedTx {
+    /// Checks `tx` for `chain_id`: chain id, method name and its sender's signature.
+    pub fn new(tx: SignedTx, chain_id: &str) -> Result<VerifiedTx, AdmitError> {
+        tx.verify(chain_id)
+            .map_err(|e| InvalidTx::Malformed(e.to_string()))?;
+        let encoded = tx.to_bytes();
+        Ok(VerifiedTx {
+            hash: Hash::digest(Domain::Tx, &encoded),
+            bytes: encoded.len(),
+            tx,
+        })
+    }
+
+    /// The transaction.
+    pub fn tx(&self) -> &SignedTx {
+        &self.tx
+    }
+
+    /// Its hash.
+    pub fn hash(&self) -> Hash {
+        self.hash
+    }
+
+    /// The transaction, giving up the proof of verification.
+    pub fn into_tx(self) -> SignedTx {
+        self.tx
+    }
+}
+
+/// Verifies `txs` for `chain_id`, spreading large inputs over the machine's cores (each
+/// signature check is deterministic, so where it runs changes nothing). Results are in order.
+pub fn verify_all(txs: Vec<SignedTx>, chain_id: &str) -> Vec<Result<VerifiedTx, AdmitError>> {
+    const PER_THREAD_MIN: usize = 64;
+    let threads = std::thread::available_parallelism()
+        .map_or(1, |n| n.get())
+        .min(txs.len() / PER_THREAD_MIN)
+        .max(1);
+    if threads == 1 {
+        return txs
+            .into_iter()
+            .map(|tx| VerifiedTx::new(tx, chain_id))
+            .collect();
+    }
+    let chunk = txs.len().div_ceil(threads);
+    let mut chunks: Vec<Vec<SignedTx>> = Vec::with_capacity(threads);
+    let mut rest = txs;
+    while rest.len() > chunk {
+        let tail = rest.split_off(chunk);
+        chunks.push(rest);
+        rest = tail;
+    }
+    chunks.push(rest);
+    std::thread::scope(|scope| {
+        let handles: Vec<_> = chunks
+            .into_iter()
+            .map(|c| {
+                scope.spawn(move || {
+                    c.into_iter()
+                        .map(|tx| VerifiedTx::new(tx, chain_id))
+                        .collect::<Vec<_>>()
+                })
+            })
+            .collect();
+        handles
+            .into_iter()
+            .flat_map(|h| h.join().unwrap_or_default())
+            .collect()
+    })
+}
 
 /// Bounds of the pool.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -131,11 +211,22 @@ impl Mempool {
         chain_id: &str,
         params: &ConsensusParams,
     ) -> Result<Hash, AdmitError> {
-        let hash = tx.hash();
+        self.admit_verified(VerifiedTx::new(tx, chain_id)?, account_nonce, params)
+    }
+
+    /// Admits a transaction whose signature was checked (see [`VerifiedTx`]): the gas bounds,
+    /// its nonce against the committed `account_nonce` and the pool's limits remain.
+    pub fn admit_verified(
+        &mut self,
+        verified: VerifiedTx,
+        account_nonce: u64,
+        params: &ConsensusParams,
+    ) -> Result<Hash, AdmitError> {
+        let VerifiedTx { tx, hash, bytes } = verified;
         if self.by_hash.contains_key(&hash) {
             return Err(AdmitError::Duplicate);
         }
-        check_stateless(&tx, chain_id, params)?;
+        check_gas(&tx, params)?;
         let nonce = tx.tx.nonce;
         if nonce < account_nonce {
             return Err(AdmitError::NonceTooLow {
@@ -158,7 +249,6 @@ impl Mempool {
         {
             return Err(AdmitError::NonceTaken(nonce));
         }
-        let bytes = tx.to_bytes().len();
         if self.len() >= self.limits.max_txs || self.bytes + bytes > self.limits.max_bytes {
             return Err(AdmitError::Full);
         }

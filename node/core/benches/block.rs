@@ -1,0 +1,149 @@
+//! Block execution of 5,000 token transfers through the node's own path (`Chain`: execution
+//! in the wasm runtime, receipts, and the state-tree root staged over RocksDB):
+//!
+//! - `build`: what a primary does with transactions whose signatures it checked at admission;
+//! - `validate`: what a replica does when it admitted them too (same work, plus the header
+//!   checks);
+//! - `replay`: what sync does with certified blocks (every signature checked again).
+//!
+//! `cargo bench --workspace --bench block` (release) prints the medians; transfers per second
+//! are 5,000 ÷ median.
+
+#[path = "../../../runtime/benches/support/example_contracts.rs"]
+mod example_contracts;
+
+use criterion::{Criterion, Throughput};
+use phalanx_core::chain::write_genesis;
+use phalanx_core::{Chain, ChainInfo};
+use phalanx_executor::adapters::KvArtifacts;
+use phalanx_executor::genesis::genesis_state;
+use phalanx_genesis::{ConsensusParams, DeployPolicy, Genesis, GenesisContract, GenesisValidator};
+use phalanx_runtime::{EXEC_STACK_BYTES, Runtime, RuntimeConfig, layout};
+use phalanx_storage::{KvStore, RocksStore, WriteBatch};
+use phalanx_types::{Address, Bytes, SecretKey, SignedTx, Tx, TxPayload};
+use std::path::Path;
+use std::sync::Arc;
+use std::time::Duration;
+
+const CHAIN: &str = "bench-block";
+const TXS: usize = 5_000;
+
+struct Setup {
+    chain: Chain,
+    proposer: Address,
+    txs: Vec<SignedTx>,
+    _dir: tempfile::TempDir,
+}
+
+fn setup() -> Setup {
+    let manifest = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../contracts/Cargo.toml");
+    let token = std::fs::read(example_contracts::build("token", &manifest)).expect("token.wasm");
+    let validator = SecretKey::from_seed([1; 32]);
+    let funder = SecretKey::from_seed([2; 32]);
+    let genesis = Genesis {
+        chain_id: CHAIN.into(),
+        genesis_time_ms: 1_700_000_000_000,
+        validators: vec![GenesisValidator {
+            name: "v".into(),
+            public_key: validator.public_key(),
+            peer_id: "12D3KooWAhQxrV7Vy8GSRkRz8E4eqf1YbvbAd4Fzf4F7zjpGSNqg".into(),
+        }],
+        observers: vec![],
+        params: ConsensusParams::default(),
+        deploy_policy: DeployPolicy::Anyone,
+        contracts: vec![GenesisContract {
+            name: "token".into(),
+            code: Bytes(token),
+            deployer: funder.address(),
+            init_args: r#"{"name":"Bench","symbol":"BEN","decimals":0,"supply":"1000000000000"}"#
+                .into(),
+        }],
+        governance: Default::default(),
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let kv: Arc<dyn KvStore> = Arc::new(RocksStore::open(dir.path()).unwrap());
+    let runtime = Arc::new(
+        Runtime::with_store(RuntimeConfig::default(), Arc::new(KvArtifacts(kv.clone()))).unwrap(),
+    );
+    let changes = genesis_state(&runtime, &genesis).unwrap();
+    write_genesis(&kv, &changes, WriteBatch::new()).unwrap();
+    let chain = Chain::open(kv, ChainInfo::from_genesis(&genesis), runtime).unwrap();
+    let token = layout::contract_address(&funder.address(), 0);
+    // One sender with consecutive nonces, 5,000 distinct recipients: every transfer writes
+    // two balances and the sender's nonce.
+    let txs = (0..TXS as u64)
+        .map(|nonce| {
+            let to = SecretKey::from_seed([(nonce % 251) as u8 + 3; 32]).public_key();
+            let mut to = to.address();
+            to.0[..8].copy_from_slice(&nonce.to_be_bytes());
+            Tx {
+                chain_id: CHAIN.into(),
+                sender: funder.public_key(),
+                nonce,
+                gas_limit: 1_000_000,
+                payload: TxPayload::Call {
+                    contract: token,
+                    method: "transfer".into(),
+                    args: Bytes(format!(r#"{{"to":"{to}","amount":"7"}}"#).into_bytes()),
+                },
+            }
+            .sign(&funder)
+        })
+        .collect();
+    Setup {
+        chain,
+        proposer: validator.address(),
+        txs,
+        _dir: dir,
+    }
+}
+
+fn bench(c: &mut Criterion) {
+    let s = setup();
+    let now = 1_700_000_001_000;
+    let (block, executed, dropped) = s
+        .chain
+        .build(s.proposer, now, s.txs.clone(), &|_| true)
+        .unwrap();
+    assert!(dropped.is_empty(), "every transfer is valid");
+    assert!(
+        executed
+            .receipts
+            .iter()
+            .all(|r| r.status == phalanx_types::TxStatus::Ok),
+        "every transfer succeeds"
+    );
+    let mut group = c.benchmark_group("block_5000_transfers");
+    group
+        .sample_size(10)
+        .measurement_time(Duration::from_secs(20))
+        .throughput(Throughput::Elements(TXS as u64));
+    group.bench_function("build", |b| {
+        b.iter(|| {
+            s.chain
+                .build(s.proposer, now, s.txs.clone(), &|_| true)
+                .unwrap()
+        })
+    });
+    group.bench_function("validate", |b| {
+        b.iter(|| s.chain.validate(&block, now, &|_| true).unwrap().unwrap())
+    });
+    group.bench_function("replay", |b| {
+        b.iter(|| s.chain.replay(&block).unwrap().unwrap())
+    });
+    group.finish();
+}
+
+fn main() {
+    // Contract code runs on a thread with the stack the runtime needs, as in the node.
+    std::thread::Builder::new()
+        .stack_size(EXEC_STACK_BYTES)
+        .spawn(|| {
+            let mut c = Criterion::default().configure_from_args();
+            bench(&mut c);
+            c.final_summary();
+        })
+        .unwrap()
+        .join()
+        .expect("bench thread panicked");
+}

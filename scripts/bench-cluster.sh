@@ -1,0 +1,59 @@
+#!/usr/bin/env bash
+# Starts a 4-validator testnet on 127.0.0.1, runs `phalanx bench` against all four nodes, and
+# tears the network down. Prints the bench's last line: tps=N p50_ms=N p99_ms=N committed=N.
+#
+#   scripts/bench-cluster.sh                      # max rate, 20 s, batches of 100
+#   RATE=2000 BATCH=20 scripts/bench-cluster.sh   # latency at a fixed offered rate
+#
+# Environment: PHALANX (binary, default target/release/phalanx, built if missing), RATE
+# (transfers/s or max), DURATION (s), BATCH (transactions per tx_submitBatch), SENDERS,
+# WORKERS, VALIDATORS (default 4), BASE_PORT (default 27600), KEEP=1 to keep the directory.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+RATE="${RATE:-max}"
+DURATION="${DURATION:-20}"
+BATCH="${BATCH:-100}"
+SENDERS="${SENDERS:-256}"
+WORKERS="${WORKERS:-4}"
+VALIDATORS="${VALIDATORS:-4}"
+BASE_PORT="${BASE_PORT:-27600}"
+TARGET="${CARGO_TARGET_DIR:-target}"
+PHALANX="${PHALANX:-$TARGET/release/phalanx}"
+
+if [[ ! -x "$PHALANX" ]]; then
+  echo "== building $PHALANX" >&2
+  cargo build --release --workspace --bins >&2
+fi
+TOKEN="$TARGET/phalanx-contracts/wasm32-unknown-unknown/release/token.wasm"
+if [[ ! -f "$TOKEN" ]]; then
+  echo "== building token.wasm" >&2
+  CARGO_TARGET_DIR="$TARGET/phalanx-contracts" cargo build --release \
+    --target wasm32-unknown-unknown -p token --manifest-path contracts/Cargo.toml >&2
+fi
+
+DIR="$(mktemp -d /tmp/phalanx-bench.XXXXXX)"
+PIDS=()
+cleanup() {
+  for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done
+  wait 2>/dev/null || true
+  if [[ "${KEEP:-0}" != 1 ]]; then rm -rf "$DIR"; else echo "kept $DIR" >&2; fi
+}
+trap cleanup EXIT
+
+"$PHALANX" testnet --validators "$VALIDATORS" --out "$DIR" --base-port "$BASE_PORT" >/dev/null
+RPCS=()
+for ((i = 0; i < VALIDATORS; i++)); do
+  RUST_LOG="${RUST_LOG:-warn}" "$PHALANX" start --home "$DIR/node$i" >"$DIR/node$i.log" 2>&1 &
+  PIDS+=($!)
+  RPCS+=(--rpc "http://127.0.0.1:$((BASE_PORT + 2 * i + 1))")
+done
+# Ready: every node answers and the chain moves.
+for ((t = 0; t < 100; t++)); do
+  if curl -sf "127.0.0.1:$((BASE_PORT + 1))/ready" >/dev/null 2>&1; then break; fi
+  sleep 0.2
+done
+
+"$PHALANX" bench "${RPCS[@]}" --key "$DIR/client.key" --token "$TOKEN" \
+  --duration "$DURATION" --rate "$RATE" --batch "$BATCH" --senders "$SENDERS" \
+  --workers "$WORKERS" "$@"
