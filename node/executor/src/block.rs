@@ -83,6 +83,40 @@ pub fn check_gas(tx: &SignedTx, params: &ConsensusParams) -> Result<Gas, Invalid
     Ok(intrinsic)
 }
 
+/// Checks, over the machine's cores, the signatures of the transactions not yet marked
+/// `checked`, marking those that pass. Each check is deterministic, so only the work moves;
+/// small blocks are checked inline.
+fn verify_unchecked(txs: &[SignedTx], chain_id: &str, checked: &mut [bool]) {
+    const PER_THREAD_MIN: usize = 32;
+    let todo: Vec<usize> = (0..txs.len()).filter(|i| !checked[*i]).collect();
+    let threads = std::thread::available_parallelism()
+        .map_or(1, |n| n.get())
+        .min(todo.len() / PER_THREAD_MIN);
+    if threads < 2 {
+        return;
+    }
+    let chunk = todo.len().div_ceil(threads);
+    let results: Vec<Vec<(usize, bool)>> = std::thread::scope(|scope| {
+        let handles: Vec<_> = todo
+            .chunks(chunk)
+            .map(|part| {
+                scope.spawn(move || {
+                    part.iter()
+                        .map(|&i| (i, txs[i].verify(chain_id).is_ok()))
+                        .collect::<Vec<_>>()
+                })
+            })
+            .collect();
+        handles
+            .into_iter()
+            .map(|h| h.join().unwrap_or_default())
+            .collect()
+    });
+    for (i, ok) in results.into_iter().flatten() {
+        checked[i] = ok;
+    }
+}
+
 /// Executes `txs` on top of `base` (the state after the parent block), checking every
 /// signature.
 pub fn execute_block(
@@ -111,13 +145,18 @@ pub fn execute_block_with(
         time_ms: env.time_ms,
         chain_id: env.chain_id.clone(),
     };
+    let hashes: Vec<Hash> = txs.iter().map(SignedTx::hash).collect();
+    let mut checked: Vec<bool> = hashes.iter().map(verified).collect();
+    verify_unchecked(txs, &env.chain_id, &mut checked);
     let mut receipts = Vec::with_capacity(txs.len());
     let mut gas_used: Gas = 0;
     let mut gas_reserved: Gas = 0;
     for (index, tx) in txs.iter().enumerate() {
         let invalid = |reason| ExecutorError::Invalid { index, reason };
-        let tx_hash = tx.hash();
-        let intrinsic = if verified(&tx_hash) {
+        let tx_hash = hashes[index];
+        // A signature that failed the parallel check is checked again here, in order, so the
+        // block is refused for its first bad transaction with the usual reason.
+        let intrinsic = if checked[index] {
             check_gas(tx, &env.params)
         } else {
             check_stateless(tx, &env.chain_id, &env.params)

@@ -244,3 +244,30 @@ fn signatures_checked_at_admission_are_not_checked_again_and_change_nothing() {
         Err(ExecutorError::Invalid { index: 1, .. })
     ));
 }
+
+#[test]
+fn large_blocks_check_signatures_in_parallel_with_the_same_outcome() {
+    let chain = Chain::new(DeployPolicy::Anyone);
+    let alice = key(1);
+    let contract = layout::contract_address(&alice.address(), 0);
+    // 90 transactions (within the block gas limit): enough to be split over threads.
+    let mut txs = vec![tx(&alice, 0, deploy(counter()))];
+    txs.extend((1..90).map(|n| tx(&alice, n, call(contract, "inc"))));
+    let all_good = chain.execute(&txs).expect("valid block");
+    assert_eq!(all_good.receipts.len(), 90);
+    assert_eq!(
+        chain.execute_trusting(&txs, true).unwrap().changes,
+        all_good.changes
+    );
+    // A forged signature deep in the block: the block is refused for that transaction, with
+    // the reason a sequential check gives.
+    let mut forged = txs.clone();
+    forged[70].signature = forged[69].signature;
+    match chain.execute(&forged) {
+        Err(ExecutorError::Invalid {
+            index: 70,
+            reason: InvalidTx::Malformed(m),
+        }) => assert!(m.contains("signature"), "{m}"),
+        other => panic!("expected transaction 70 to be invalid, got {other:?}"),
+    }
+}
