@@ -13,6 +13,7 @@ use phalanx_runtime::abi::code;
 use phalanx_runtime::{BlockInfo, ExecError, Overlay, Runtime, StateChanges, StateRead, TxEnv};
 use phalanx_types::{Bytes, Gas, Hash, Height, Receipt, SignedTx, TxPayload, TxStatus};
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU8, Ordering};
 
 /// Flat gas every transaction pays before execution (signature check, nonce, receipt).
 pub const TX_BASE_GAS: Gas = 50_000;
@@ -83,37 +84,79 @@ pub fn check_gas(tx: &SignedTx, params: &ConsensusParams) -> Result<Gas, Invalid
     Ok(intrinsic)
 }
 
-/// Checks, over the machine's cores, the signatures of the transactions not yet marked
-/// `checked`, marking those that pass. Each check is deterministic, so only the work moves;
-/// small blocks are checked inline.
-fn verify_unchecked(txs: &[SignedTx], chain_id: &str, checked: &mut [bool]) {
-    const PER_THREAD_MIN: usize = 32;
-    let todo: Vec<usize> = (0..txs.len()).filter(|i| !checked[*i]).collect();
-    let threads = std::thread::available_parallelism()
-        .map_or(1, |n| n.get())
-        .min(todo.len() / PER_THREAD_MIN);
-    if threads < 2 {
-        return;
+/// Signature checks of a block's transactions, shared by the executing thread and helper
+/// threads: helpers check from the end of the block while the executor works from the front,
+/// checking itself whatever no helper has claimed yet. Each check is deterministic, so which
+/// thread does it changes nothing but the time.
+struct SignatureChecks {
+    status: Vec<AtomicU8>,
+}
+
+const UNCHECKED: u8 = 0;
+const GOOD: u8 = 1;
+const BAD: u8 = 2;
+const CLAIMED: u8 = 3;
+
+impl SignatureChecks {
+    /// `known[i]`: transaction `i` was verified before (at admission).
+    fn new(known: impl Iterator<Item = bool>) -> SignatureChecks {
+        SignatureChecks {
+            status: known
+                .map(|k| AtomicU8::new(if k { GOOD } else { UNCHECKED }))
+                .collect(),
+        }
     }
-    let chunk = todo.len().div_ceil(threads);
-    let results: Vec<Vec<(usize, bool)>> = std::thread::scope(|scope| {
-        let handles: Vec<_> = todo
-            .chunks(chunk)
-            .map(|part| {
-                scope.spawn(move || {
-                    part.iter()
-                        .map(|&i| (i, txs[i].verify(chain_id).is_ok()))
-                        .collect::<Vec<_>>()
-                })
-            })
-            .collect();
-        handles
-            .into_iter()
-            .map(|h| h.join().unwrap_or_default())
-            .collect()
-    });
-    for (i, ok) in results.into_iter().flatten() {
-        checked[i] = ok;
+
+    /// Helper threads worth starting: none for small blocks or a single core.
+    fn helpers(&self) -> usize {
+        const MIN_UNCHECKED: usize = 64;
+        let unchecked = self
+            .status
+            .iter()
+            .filter(|s| s.load(Ordering::Relaxed) == UNCHECKED)
+            .count();
+        if unchecked < MIN_UNCHECKED {
+            return 0;
+        }
+        std::thread::available_parallelism()
+            .map_or(1, |n| n.get())
+            .saturating_sub(1)
+            .min(7)
+    }
+
+    /// Checks transaction `i` if nobody has claimed it; true if it passed.
+    fn claim_and_check(&self, i: usize, tx: &SignedTx, chain_id: &str) -> Option<bool> {
+        self.status[i]
+            .compare_exchange(UNCHECKED, CLAIMED, Ordering::AcqRel, Ordering::Acquire)
+            .ok()?;
+        let ok = tx.verify(chain_id).is_ok();
+        self.status[i].store(if ok { GOOD } else { BAD }, Ordering::Release);
+        Some(ok)
+    }
+
+    /// Whether transaction `i`'s signature is good, checking it here or waiting for the
+    /// helper that is checking it.
+    fn ok(&self, i: usize, tx: &SignedTx, chain_id: &str) -> bool {
+        loop {
+            if let Some(ok) = self.claim_and_check(i, tx, chain_id) {
+                return ok;
+            }
+            match self.status[i].load(Ordering::Acquire) {
+                GOOD => return true,
+                BAD => return false,
+                _ => std::thread::yield_now(),
+            }
+        }
+    }
+
+    /// A helper: checks from the end of the block until done or told to stop.
+    fn help(&self, txs: &[SignedTx], chain_id: &str, stop: &AtomicBool) {
+        for i in (0..txs.len()).rev() {
+            if stop.load(Ordering::Relaxed) {
+                return;
+            }
+            self.claim_and_check(i, &txs[i], chain_id);
+        }
     }
 }
 
@@ -139,24 +182,47 @@ pub fn execute_block_with(
     txs: &[SignedTx],
     verified: &dyn Fn(&Hash) -> bool,
 ) -> Result<Executed, ExecutorError> {
+    let hashes: Vec<Hash> = txs.iter().map(SignedTx::hash).collect();
+    let checks = SignatureChecks::new(hashes.iter().map(verified));
+    let helpers = checks.helpers();
+    if helpers == 0 {
+        return execute_checked(runtime, base, env, txs, &hashes, &checks);
+    }
+    let stop = AtomicBool::new(false);
+    std::thread::scope(|scope| {
+        for _ in 0..helpers {
+            scope.spawn(|| checks.help(txs, &env.chain_id, &stop));
+        }
+        let result = execute_checked(runtime, base, env, txs, &hashes, &checks);
+        stop.store(true, Ordering::Relaxed);
+        result
+    })
+}
+
+/// The execution loop of [`execute_block_with`].
+fn execute_checked(
+    runtime: &Runtime,
+    base: Arc<dyn StateRead>,
+    env: &BlockEnv,
+    txs: &[SignedTx],
+    hashes: &[Hash],
+    checks: &SignatureChecks,
+) -> Result<Executed, ExecutorError> {
     let mut overlay = Overlay::new(base);
     let block = BlockInfo {
         height: env.height,
         time_ms: env.time_ms,
         chain_id: env.chain_id.clone(),
     };
-    let hashes: Vec<Hash> = txs.iter().map(SignedTx::hash).collect();
-    let mut checked: Vec<bool> = hashes.iter().map(verified).collect();
-    verify_unchecked(txs, &env.chain_id, &mut checked);
     let mut receipts = Vec::with_capacity(txs.len());
     let mut gas_used: Gas = 0;
     let mut gas_reserved: Gas = 0;
     for (index, tx) in txs.iter().enumerate() {
         let invalid = |reason| ExecutorError::Invalid { index, reason };
         let tx_hash = hashes[index];
-        // A signature that failed the parallel check is checked again here, in order, so the
-        // block is refused for its first bad transaction with the usual reason.
-        let intrinsic = if checked[index] {
+        // A signature that failed is checked again here, in order, so the block is refused
+        // for its first bad transaction with the usual reason.
+        let intrinsic = if checks.ok(index, tx, &env.chain_id) {
             check_gas(tx, &env.params)
         } else {
             check_stateless(tx, &env.chain_id, &env.params)
