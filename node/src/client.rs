@@ -271,6 +271,82 @@ pub fn cmd_block(height: Option<u64>, rpc: &str, json: bool) -> Result<()> {
     Ok(())
 }
 
+/// The validator set that decided `target`, starting from genesis's and following every
+/// applied governance change up to it. Each step is proven, not taken from the node: the
+/// configuration record in the state after block `a - 1` (Merkle proof against that block's
+/// state root), whose header and certificate the set trusted so far must have signed. A node
+/// can hide a change (then the target does not verify) but cannot slip in a set.
+/// Returns the set and the number of changes walked.
+fn trusted_set_at(
+    client: &Client,
+    genesis_set: phalanx_types::ValidatorSet,
+    target: &phalanx_types::Header,
+) -> Result<(phalanx_types::ValidatorSet, usize)> {
+    use phalanx_genesis::ChainConfig;
+    use phalanx_storage::{StateProof, verify_state_proof};
+    use phalanx_types::{CommitCertificate, Header, decode};
+    let mut set = genesis_set;
+    if target.validators_hash == set.hash() {
+        return Ok((set, 0));
+    }
+    // Heights at which applied changes took over, from the node (hiding one only makes the
+    // walk fail).
+    let mut activations = Vec::new();
+    let mut from_id = 0u64;
+    loop {
+        let page = client.call("gov_proposals", json!({"from_id": from_id}))?;
+        for p in page["proposals"].as_array().into_iter().flatten() {
+            if p["status"] == "applied"
+                && let Some(h) = p["activates_at"].as_u64()
+                && h <= target.height
+            {
+                activations.push(h);
+            }
+        }
+        match page["next_from_id"].as_u64() {
+            Some(next) => from_id = next,
+            None => break,
+        }
+    }
+    activations.sort_unstable();
+    activations.dedup();
+    let b64 = base64::engine::general_purpose::STANDARD;
+    let mut walked = 0;
+    for height in activations {
+        let p = client.call("chain_getValidatorSetProof", json!({"height": height}))?;
+        let field = |name: &str| -> Result<Vec<u8>> {
+            b64.decode(p[name].as_str().unwrap_or(""))
+                .with_context(|| format!("chain_getValidatorSetProof: {name} is not base64"))
+        };
+        let header: Header = decode(&field("header_raw")?).context("bad header encoding")?;
+        let cert: CommitCertificate =
+            decode(&field("certificate_raw")?).context("bad certificate encoding")?;
+        let proof: StateProof = decode(&field("proof")?).context("bad proof encoding")?;
+        let raw = field("config_raw")?;
+        if header.height + 1 != height || cert.block_hash != header.hash() {
+            bail!(
+                "the proof of the set of height {height} is not for block {}",
+                height - 1
+            );
+        }
+        if header.validators_hash != set.hash() {
+            bail!(
+                "block {} was not decided by the set proven so far",
+                header.height
+            );
+        }
+        cert.verify(&target.chain_id, &set)
+            .map_err(|e| anyhow!("certificate of block {} failed: {e}", header.height))?;
+        let key = phalanx_executor::governance::config_state_key();
+        verify_state_proof(header.state_root, &key, Some(&raw), &proof)
+            .map_err(|e| anyhow!("proof of the set of height {height} failed: {e}"))?;
+        let config: ChainConfig = decode(&raw).context("bad configuration record")?;
+        set = config.validators;
+        walked += 1;
+    }
+    Ok((set, walked))
+}
+
 /// `phalanx verify ADDRESS KEY [--height H] [--genesis FILE] [--rpc URL]`: fetches a contract
 /// storage value with `state_getProof` and checks it without trusting the node: the commit
 /// certificate's 2f+1 signatures against the validator set (from `--genesis`, else as the
@@ -315,8 +391,14 @@ pub fn cmd_verify(
                 .context("value is not base64")?,
         ),
     };
+    let mut changes_walked = 0;
     let (validators, trusted) = match genesis {
-        Some(path) => (phalanx_genesis::Genesis::load(path)?.validator_set(), true),
+        Some(path) => {
+            let genesis_set = phalanx_genesis::Genesis::load(path)?.validator_set();
+            let (set, walked) = trusted_set_at(&client, genesis_set, &header)?;
+            changes_walked = walked;
+            (set, true)
+        }
         None => {
             let list = client.call("chain_getValidators", json!({}))?;
             let mut set = Vec::new();
@@ -354,6 +436,7 @@ pub fn cmd_verify(
         "signatures": cert.signatures.len(),
         "validators": validators.len(),
         "validator_set_from": if trusted { "genesis" } else { "node" },
+        "validator_set_changes": changes_walked,
     });
     print(json, &out, || {
         println!("value      {}", shown.as_deref().unwrap_or("(absent)"));

@@ -49,7 +49,11 @@ fn set_on(node: &NodeProc) -> Vec<Value> {
 
 /// Submits `set` calls from the client key, round-robin over the given RPC URLs, until
 /// stopped; counts the ones the mempools took.
-fn light_load(net: &Testnet, urls: Vec<String>, stop: Arc<AtomicBool>) -> Arc<AtomicU64> {
+fn light_load(
+    net: &Testnet,
+    urls: Vec<String>,
+    stop: Arc<AtomicBool>,
+) -> (Arc<AtomicU64>, phalanx_types::Address) {
     let contract = net.deploy_setter(0, 0);
     let txs: Vec<String> = (1..2_000)
         .map(|n| net.set_call(contract, n, &format!("load-{n}")))
@@ -75,7 +79,7 @@ fn light_load(net: &Testnet, urls: Vec<String>, stop: Arc<AtomicBool>) -> Arc<At
             std::thread::sleep(Duration::from_millis(40));
         }
     });
-    sent
+    (sent, contract)
 }
 
 #[test]
@@ -86,7 +90,7 @@ fn a_validator_joins_and_the_primary_leaves_by_governance() {
     net.wait_height(&[0, 1, 2, 3], 2, SECS(30));
     let stop = Arc::new(AtomicBool::new(false));
     let urls = net.nodes.iter().map(|n| n.rpc.clone()).collect();
-    let sent = light_load(&net, urls, stop.clone());
+    let (sent, contract) = light_load(&net, urls, stop.clone());
 
     // 4 -> 5: node 0 proposes the newcomer (its home gives key and peer id), 1 and 2 approve.
     let home = newcomer.home.display().to_string();
@@ -234,4 +238,26 @@ fn a_validator_joins_and_the_primary_leaves_by_governance() {
         "the load barely ran: {}",
         sent.load(Ordering::Relaxed)
     );
+    // A client trusting only genesis verifies a value at the latest height by walking both
+    // set changes (each proven by a certificate of the set before).
+    let genesis = net.nodes[others[0]].home.join("config/genesis.json");
+    let out = Command::new(bin())
+        .args(["--output", "json", "verify"])
+        .arg(contract.to_string())
+        .arg(hex::encode("load-1"))
+        .arg("--genesis")
+        .arg(&genesis)
+        .args(["--rpc", &net.nodes[others[0]].rpc])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "verify failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["verified"], true, "{v}");
+    assert_eq!(v["value"], "load-1", "{v}");
+    assert_eq!(v["validator_set_changes"], 2, "{v}");
+    assert_eq!(v["validators"], 4, "{v}");
 }

@@ -2,12 +2,13 @@
 
 use crate::Rpc;
 use crate::jsonrpc::{NOT_FOUND, RpcError};
+use base64::Engine;
 use phalanx_executor::governance::{
     self, ProposalRecord, ProposalStatus, committed_proposal, committed_proposals,
     committed_scheduled,
 };
 use phalanx_genesis::DeployPolicy;
-use phalanx_types::{GovernanceAction, Height, Proposal, ValidatorSet};
+use phalanx_types::{GovernanceAction, Height, Proposal, ValidatorSet, encode};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
@@ -53,6 +54,61 @@ pub(crate) fn validators(rpc: &Rpc, p: ValidatorsParams) -> Result<Value, RpcErr
         .map_err(RpcError::internal)?
         .ok_or_else(|| RpcError::internal("no configuration record in state"))?;
     Ok(set_view(&config.validators))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct SetProofParams {
+    height: Height,
+}
+
+/// `chain_getValidatorSetProof {height}`: the validator set deciding `height` with what a
+/// client needs to check it without trusting the node: the configuration record in the state
+/// after block `height - 1`, its Merkle proof against that block's state root, and that
+/// block's header and commit certificate (signed by the set before). Walking these from
+/// genesis across each change proves the set of any height.
+pub(crate) fn set_proof(rpc: &Rpc, p: SetProofParams) -> Result<Value, RpcError> {
+    let latest = rpc.blocks.latest_height().map_err(RpcError::internal)?;
+    if p.height < 2 || p.height > latest + 1 {
+        return Err(RpcError::new(
+            NOT_FOUND,
+            format!(
+                "no proven validator set for height {}: heights 2 to {} (height 1 is genesis's)",
+                p.height,
+                latest + 1
+            ),
+        ));
+    }
+    let version = p.height - 1;
+    let key = governance::config_state_key();
+    let (value, proof) = rpc
+        .state
+        .get_with_proof(&key, version)
+        .map_err(RpcError::internal)?;
+    let raw = value.ok_or_else(|| RpcError::internal("no configuration record in state"))?;
+    let config = governance::decode_config(Some(raw.clone()))
+        .map_err(RpcError::internal)?
+        .ok_or_else(|| RpcError::internal("no configuration record in state"))?;
+    let block = rpc
+        .blocks
+        .block(version)
+        .map_err(RpcError::internal)?
+        .ok_or_else(|| RpcError::internal("block missing"))?;
+    let cert = rpc
+        .blocks
+        .certificate(version)
+        .map_err(RpcError::internal)?
+        .ok_or_else(|| RpcError::internal("certificate missing"))?;
+    let b64 = |b: &[u8]| base64::engine::general_purpose::STANDARD.encode(b);
+    Ok(json!({
+        "height": p.height,
+        "validators": set_view(&config.validators),
+        "config_raw": b64(&raw),
+        "state_key": b64(&key),
+        "proof": b64(&encode(&proof)),
+        "header_raw": b64(&encode(&block.header)),
+        "certificate_raw": b64(&encode(&cert)),
+    }))
 }
 
 #[derive(Deserialize)]

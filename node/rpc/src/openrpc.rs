@@ -58,6 +58,12 @@ pub const METHODS: &[MethodSpec] = &[
         "array",
     ),
     m(
+        "chain_getValidatorSetProof",
+        "The set deciding a height with the state proof and certificate that prove it.",
+        &[("height", "integer", true)],
+        "object",
+    ),
+    m(
         "gov_proposals",
         "Governance proposals in id order, the current configuration and any scheduled change.",
         &[("from_id", "integer", false), ("limit", "integer", false)],
