@@ -133,16 +133,7 @@ pub(crate) fn proof(rpc: &Rpc, p: ProofParams) -> Result<Value, RpcError> {
         .state
         .get_with_proof(&full_key, height)
         .map_err(RpcError::internal)?;
-    let block = rpc
-        .blocks
-        .block(height)
-        .map_err(RpcError::internal)?
-        .ok_or_else(|| RpcError::internal("block missing"))?;
-    let cert = rpc
-        .blocks
-        .certificate(height)
-        .map_err(RpcError::internal)?
-        .ok_or_else(|| RpcError::internal("certificate missing"))?;
+    let (block, cert) = rpc.certified_block(height)?;
     let b64 = |b: &[u8]| base64::engine::general_purpose::STANDARD.encode(b);
     Ok(json!({
         "address": p.address,

@@ -89,16 +89,7 @@ pub(crate) fn set_proof(rpc: &Rpc, p: SetProofParams) -> Result<Value, RpcError>
     let config = governance::decode_config(Some(raw.clone()))
         .map_err(RpcError::internal)?
         .ok_or_else(|| RpcError::internal("no configuration record in state"))?;
-    let block = rpc
-        .blocks
-        .block(version)
-        .map_err(RpcError::internal)?
-        .ok_or_else(|| RpcError::internal("block missing"))?;
-    let cert = rpc
-        .blocks
-        .certificate(version)
-        .map_err(RpcError::internal)?
-        .ok_or_else(|| RpcError::internal("certificate missing"))?;
+    let (block, cert) = rpc.certified_block(version)?;
     let b64 = |b: &[u8]| base64::engine::general_purpose::STANDARD.encode(b);
     Ok(json!({
         "height": p.height,

@@ -186,6 +186,25 @@ impl Rpc {
         (!call.notification).then(|| jsonrpc::response(call.id, result))
     }
 
+    /// The committed block at `height` with its certificate (both must exist: the caller
+    /// checked the height is committed).
+    pub(crate) fn certified_block(
+        &self,
+        height: phalanx_types::Height,
+    ) -> Result<(phalanx_types::Block, phalanx_types::CommitCertificate), RpcError> {
+        let block = self
+            .blocks
+            .block(height)
+            .map_err(RpcError::internal)?
+            .ok_or_else(|| RpcError::internal("block missing"))?;
+        let cert = self
+            .blocks
+            .certificate(height)
+            .map_err(RpcError::internal)?
+            .ok_or_else(|| RpcError::internal("certificate missing"))?;
+        Ok((block, cert))
+    }
+
     /// True when the node is synced and sees a quorum of validators (itself included).
     pub fn ready(&self) -> bool {
         let status = self.node.status();
