@@ -82,10 +82,11 @@ impl Client {
     }
 }
 
-fn parse_address(address: &str) -> Result<Address> {
+/// Parses a hex address; `what` names it in the error ("contract", "account", …).
+pub fn parse_address(address: &str, what: &str) -> Result<Address> {
     address
         .parse()
-        .map_err(|e| anyhow!("bad contract address {address:?}: {e}"))
+        .map_err(|e| anyhow!("bad {what} address {address:?}: {e}"))
 }
 
 fn json_arg(arg: Option<&str>, what: &str) -> Result<Vec<u8>> {
@@ -189,7 +190,7 @@ pub fn cmd_call(
     rpc: &str,
     json: bool,
 ) -> Result<()> {
-    let contract = parse_address(address)?;
+    let contract = parse_address(address, "contract")?;
     let key = keys::read_key(key)?;
     let args = json_arg(args, "the arguments")?;
     let out = Client::new(rpc).send(
@@ -362,7 +363,7 @@ pub fn cmd_verify(
 ) -> Result<()> {
     use phalanx_storage::{StateProof, verify_state_proof};
     use phalanx_types::{CommitCertificate, Header, Validator, ValidatorSet, decode};
-    let contract = parse_address(address)?;
+    let contract = parse_address(address, "contract")?;
     let key = hex::decode(key_hex.trim())
         .map_err(|e| anyhow!("KEY must be hex ({e}), got {key_hex:?}"))?;
     let client = Client::new(rpc);

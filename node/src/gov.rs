@@ -1,7 +1,7 @@
 //! `phalanx gov …`: thin clients of the governance transactions and reads. A validator signs
 //! proposals and approvals with its validator key (`config/validator_key` of its home).
 
-use crate::client::{Client, DEFAULT_RPC, print, report};
+use crate::client::{Client, DEFAULT_RPC, parse_address, print, report};
 use crate::home::Home;
 use crate::keys;
 use anyhow::{Context, Result, anyhow, bail};
@@ -93,7 +93,7 @@ pub enum ChangeArg {
 }
 
 fn address(s: &str) -> Result<Address> {
-    s.parse().map_err(|e| anyhow!("bad address {s:?}: {e}"))
+    parse_address(s, "account")
 }
 
 /// Runs `phalanx gov …`.

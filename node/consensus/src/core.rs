@@ -578,6 +578,7 @@ impl Core {
         self.new_view_sent.clear();
         self.reported_pre_prepare.clear();
         self.sync_requested = false;
+        self.quorum_timer = None;
         // A governance change that starts at the new height takes over before anything of
         // that height is looked at.
         let later = self.upcoming.split_off(&(self.height + 1));

@@ -46,9 +46,9 @@ pub(crate) fn validators(rpc: &Rpc, p: ValidatorsParams) -> Result<Value, RpcErr
             ),
         ));
     }
-    let (value, _) = rpc
+    let value = rpc
         .state
-        .get_with_proof(&governance::config_state_key(), height - 1)
+        .get_at(&governance::config_state_key(), height - 1)
         .map_err(RpcError::internal)?;
     let config = governance::decode_config(value)
         .map_err(RpcError::internal)?

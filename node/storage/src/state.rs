@@ -179,6 +179,13 @@ impl StateStore {
             .map_err(tree_err)
     }
 
+    /// The value of `key` at `version` (a past height's state), without a proof.
+    pub fn get_at(&self, key: &[u8], version: Height) -> Result<Option<Vec<u8>>, StorageError> {
+        let reader = Reader { kv: &*self.kv };
+        let tree = JellyfishMerkleTree::<_, StateHasher>::new(&reader);
+        tree.get(key_hash(key), version).map_err(tree_err)
+    }
+
     /// The value of `key` at `version` with a proof against that version's root.
     pub fn get_with_proof(
         &self,
