@@ -109,6 +109,7 @@ impl Service {
                         break;
                     }
                     let now = now_ms();
+                    let started = std::time::Instant::now();
                     let actions = match cmd {
                         Command::Event(e) => core.handle(e, now)?,
                         Command::SubmitTxs { txs, reply } => {
@@ -117,6 +118,10 @@ impl Service {
                             actions
                         }
                     };
+                    tracing::trace!(
+                        elapsed_us = started.elapsed().as_micros() as u64,
+                        "core input handled"
+                    );
                     ctx.dispatch(&core, actions);
                     let status = core.status();
                     ctx.observe(&status);

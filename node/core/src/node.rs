@@ -295,7 +295,15 @@ impl NodeCore {
     pub fn handle(&mut self, event: Event, now_ms: u64) -> Result<Vec<Action>, CoreError> {
         let mut actions = Vec::new();
         match event {
-            Event::Message(m) => self.drive(Input::Message(*m), now_ms, &mut actions)?,
+            Event::Message(m) => {
+                tracing::trace!(
+                    phase = ?m.body.phase(),
+                    height = m.body.height(),
+                    author = %m.author,
+                    "consensus message"
+                );
+                self.drive(Input::Message(*m), now_ms, &mut actions)?
+            }
             Event::Timeout(t) => self.drive(Input::Timeout(t), now_ms, &mut actions)?,
             Event::ProposalDue { view, height } => {
                 if self

@@ -85,9 +85,9 @@ pub fn check_gas(tx: &SignedTx, params: &ConsensusParams) -> Result<Gas, Invalid
 }
 
 /// Signature checks of a block's transactions, shared by the executing thread and helper
-/// threads: helpers check from the end of the block while the executor works from the front,
-/// checking itself whatever no helper has claimed yet. Each check is deterministic, so which
-/// thread does it changes nothing but the time.
+/// threads. Helpers check from the end of the block while the block executes; the executing
+/// thread then checks, from the front, whatever no helper has claimed yet. Each check is
+/// deterministic, so which thread does it changes nothing but the time.
 struct SignatureChecks {
     status: Vec<AtomicU8>,
 }
@@ -149,6 +149,11 @@ impl SignatureChecks {
         }
     }
 
+    /// The first of `txs` whose signature fails, checking in order.
+    fn first_bad(&self, txs: &[SignedTx], chain_id: &str) -> Option<usize> {
+        (0..txs.len()).find(|&i| !self.ok(i, &txs[i], chain_id))
+    }
+
     /// A helper: checks from the end of the block until done or told to stop.
     fn help(&self, txs: &[SignedTx], chain_id: &str, stop: &AtomicBool) {
         for i in (0..txs.len()).rev() {
@@ -185,28 +190,43 @@ pub fn execute_block_with(
     let hashes: Vec<Hash> = txs.iter().map(SignedTx::hash).collect();
     let checks = SignatureChecks::new(hashes.iter().map(verified));
     let helpers = checks.helpers();
-    if helpers == 0 {
-        return execute_checked(runtime, base, env, txs, &hashes, &checks);
-    }
     let stop = AtomicBool::new(false);
     std::thread::scope(|scope| {
         for _ in 0..helpers {
             scope.spawn(|| checks.help(txs, &env.chain_id, &stop));
         }
-        let result = execute_checked(runtime, base, env, txs, &hashes, &checks);
+        // Execution does not wait for signatures: a block with a bad one is refused whole, so
+        // its results are only kept once every signature up to where execution stopped holds.
+        let result = execute_unchecked(runtime, base, env, txs, &hashes);
+        let executed_up_to = match &result {
+            Ok(_) => txs.len(),
+            Err(ExecutorError::Invalid { index, .. }) => index + 1,
+            Err(_) => 0,
+        };
+        let first_bad = checks.first_bad(&txs[..executed_up_to], &env.chain_id);
         stop.store(true, Ordering::Relaxed);
-        result
+        match first_bad {
+            // Refused for its first bad transaction with the usual reason, as if checked in
+            // order before executing it.
+            Some(index) => {
+                let reason = check_stateless(&txs[index], &env.chain_id, &env.params)
+                    .err()
+                    .unwrap_or_else(|| InvalidTx::Malformed("bad signature".into()));
+                Err(ExecutorError::Invalid { index, reason })
+            }
+            None => result,
+        }
     })
 }
 
-/// The execution loop of [`execute_block_with`].
-fn execute_checked(
+/// The execution loop of [`execute_block_with`], stopping at the first invalid transaction;
+/// signatures are checked by the caller.
+fn execute_unchecked(
     runtime: &Runtime,
     base: Arc<dyn StateRead>,
     env: &BlockEnv,
     txs: &[SignedTx],
     hashes: &[Hash],
-    checks: &SignatureChecks,
 ) -> Result<Executed, ExecutorError> {
     let mut overlay = Overlay::new(base);
     let block = BlockInfo {
@@ -220,14 +240,7 @@ fn execute_checked(
     for (index, tx) in txs.iter().enumerate() {
         let invalid = |reason| ExecutorError::Invalid { index, reason };
         let tx_hash = hashes[index];
-        // A signature that failed is checked again here, in order, so the block is refused
-        // for its first bad transaction with the usual reason.
-        let intrinsic = if checks.ok(index, tx, &env.chain_id) {
-            check_gas(tx, &env.params)
-        } else {
-            check_stateless(tx, &env.chain_id, &env.params)
-        }
-        .map_err(invalid)?;
+        let intrinsic = check_gas(tx, &env.params).map_err(invalid)?;
         gas_reserved = gas_reserved.saturating_add(tx.tx.gas_limit);
         if gas_reserved > env.params.block_gas_limit {
             return Err(invalid(InvalidTx::BlockGasExceeded));

@@ -270,4 +270,24 @@ fn large_blocks_check_signatures_in_parallel_with_the_same_outcome() {
         }) => assert!(m.contains("signature"), "{m}"),
         other => panic!("expected transaction 70 to be invalid, got {other:?}"),
     }
+    // Execution runs ahead of the signature checks, yet the first invalid transaction in
+    // block order still decides: a nonce gap at 40 before the forged 70 ...
+    let mut gap = forged.clone();
+    gap[40] = tx(&alice, 1_000, call(contract, "inc"));
+    match chain.execute(&gap) {
+        Err(ExecutorError::Invalid {
+            index: 40,
+            reason: InvalidTx::BadNonce { .. },
+        }) => {}
+        other => panic!("expected the nonce gap at 40, got {other:?}"),
+    }
+    // ... and a forged signature at 20 before that gap.
+    gap[20].signature = gap[19].signature;
+    match chain.execute(&gap) {
+        Err(ExecutorError::Invalid {
+            index: 20,
+            reason: InvalidTx::Malformed(m),
+        }) => assert!(m.contains("signature"), "{m}"),
+        other => panic!("expected transaction 20 to be invalid, got {other:?}"),
+    }
 }
