@@ -20,13 +20,14 @@ use phalanx_executor::genesis::genesis_state;
 use phalanx_genesis::{ConsensusParams, DeployPolicy, Genesis, GenesisContract, GenesisValidator};
 use phalanx_runtime::{EXEC_STACK_BYTES, Runtime, RuntimeConfig, layout};
 use phalanx_storage::{KvStore, RocksStore, WriteBatch};
-use phalanx_types::{Address, Bytes, SecretKey, SignedTx, Tx, TxPayload};
+use phalanx_types::{Address, Bytes, CommitCertificate, SecretKey, SignedTx, Tx, TxPayload};
 use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
 const CHAIN: &str = "bench-block";
 const TXS: usize = 5_000;
+const SENDERS: usize = 250;
 
 struct Setup {
     chain: Chain,
@@ -67,27 +68,54 @@ fn setup() -> Setup {
     );
     let changes = genesis_state(&runtime, &genesis).unwrap();
     write_genesis(&kv, &changes, WriteBatch::new()).unwrap();
-    let chain = Chain::open(kv, ChainInfo::from_genesis(&genesis), runtime).unwrap();
+    let mut chain = Chain::open(kv, ChainInfo::from_genesis(&genesis), runtime).unwrap();
     let token = layout::contract_address(&funder.address(), 0);
-    // One sender with consecutive nonces, 5,000 distinct recipients: every transfer writes
-    // two balances and the sender's nonce.
+    let transfer = |from: &SecretKey, nonce: u64, to: Address, amount: u64| {
+        Tx {
+            chain_id: CHAIN.into(),
+            sender: from.public_key(),
+            nonce,
+            gas_limit: 1_000_000,
+            payload: TxPayload::Call {
+                contract: token,
+                method: "transfer".into(),
+                args: Bytes(format!(r#"{{"to":"{to}","amount":"{amount}"}}"#).into_bytes()),
+            },
+        }
+        .sign(from)
+    };
+    // Block 1 funds SENDERS accounts; it is committed, so the measured block starts from it.
+    let senders: Vec<SecretKey> = (0..SENDERS as u64)
+        .map(|i| {
+            let mut seed = [3u8; 32];
+            seed[..8].copy_from_slice(&i.to_be_bytes());
+            SecretKey::from_seed(seed)
+        })
+        .collect();
+    let funding = senders
+        .iter()
+        .enumerate()
+        .map(|(i, s)| transfer(&funder, i as u64, s.address(), 1_000_000))
+        .collect();
+    let (block, executed, _) = chain
+        .build(validator.address(), 1_700_000_000_500, funding, &|_| true)
+        .unwrap();
+    let certificate = CommitCertificate {
+        height: 1,
+        view: 0,
+        block_hash: block.hash(),
+        signatures: Vec::new(),
+    };
+    chain.commit(&block, &certificate, executed).unwrap();
+    // The measured block: 5,000 transfers by SENDERS senders taking turns (so a batch of
+    // signatures holds distinct keys, as in a real block), each to a distinct recipient:
+    // every transfer writes two balances and the sender's nonce.
     let txs = (0..TXS as u64)
-        .map(|nonce| {
-            let to = SecretKey::from_seed([(nonce % 251) as u8 + 3; 32]).public_key();
-            let mut to = to.address();
-            to.0[..8].copy_from_slice(&nonce.to_be_bytes());
-            Tx {
-                chain_id: CHAIN.into(),
-                sender: funder.public_key(),
-                nonce,
-                gas_limit: 1_000_000,
-                payload: TxPayload::Call {
-                    contract: token,
-                    method: "transfer".into(),
-                    args: Bytes(format!(r#"{{"to":"{to}","amount":"7"}}"#).into_bytes()),
-                },
-            }
-            .sign(&funder)
+        .map(|n| {
+            let from = &senders[n as usize % SENDERS];
+            let mut to = from.address();
+            to.0[..8].copy_from_slice(&(n + 1_000_000).to_be_bytes());
+            transfer(from, n / SENDERS as u64, to, 7)
         })
         .collect();
     Setup {

@@ -11,7 +11,8 @@ use crate::governance::{self, GovEnv};
 use phalanx_genesis::{ConsensusParams, DeployPolicy, GovernancePolicy};
 use phalanx_runtime::abi::code;
 use phalanx_runtime::{BlockInfo, ExecError, Overlay, Runtime, StateChanges, StateRead, TxEnv};
-use phalanx_types::{Bytes, Gas, Hash, Height, Receipt, SignedTx, TxPayload, TxStatus};
+use phalanx_types::tx::VERIFY_BATCH;
+use phalanx_types::{Bytes, Gas, Hash, Height, Receipt, SignedTx, TxPayload, TxStatus, verify_txs};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU8, Ordering};
 
@@ -85,9 +86,9 @@ pub fn check_gas(tx: &SignedTx, params: &ConsensusParams) -> Result<Gas, Invalid
 }
 
 /// Signature checks of a block's transactions, shared by the executing thread and helper
-/// threads. Helpers check from the end of the block while the block executes; the executing
-/// thread then checks, from the front, whatever no helper has claimed yet. Each check is
-/// deterministic, so which thread does it changes nothing but the time.
+/// threads. Helpers check batches from the end of the block while the block executes; the
+/// executing thread then joins them. Each check has one outcome, so which thread does it, and
+/// in which batch, changes nothing but the time.
 struct SignatureChecks {
     status: Vec<AtomicU8>,
 }
@@ -154,13 +155,27 @@ impl SignatureChecks {
         (0..txs.len()).find(|&i| !self.ok(i, &txs[i], chain_id))
     }
 
-    /// A helper: checks from the end of the block until done or told to stop.
+    /// A helper: claims unchecked transactions from the end of `txs` backwards, a batch at a
+    /// time, and checks each batch's signatures together ([`verify_txs`]), until done or told
+    /// to stop.
     fn help(&self, txs: &[SignedTx], chain_id: &str, stop: &AtomicBool) {
-        for i in (0..txs.len()).rev() {
-            if stop.load(Ordering::Relaxed) {
-                return;
+        let mut end = txs.len();
+        while end > 0 && !stop.load(Ordering::Relaxed) {
+            let mut claimed = Vec::with_capacity(VERIFY_BATCH);
+            while end > 0 && claimed.len() < VERIFY_BATCH {
+                end -= 1;
+                if self.status[end]
+                    .compare_exchange(UNCHECKED, CLAIMED, Ordering::AcqRel, Ordering::Acquire)
+                    .is_ok()
+                {
+                    claimed.push(end);
+                }
             }
-            self.claim_and_check(i, &txs[i], chain_id);
+            let results = verify_txs(claimed.iter().map(|&i| &txs[i]), chain_id);
+            for (i, result) in claimed.into_iter().zip(results) {
+                let status = if result.is_ok() { GOOD } else { BAD };
+                self.status[i].store(status, Ordering::Release);
+            }
         }
     }
 }
@@ -203,6 +218,12 @@ pub fn execute_block_with(
             Err(ExecutorError::Invalid { index, .. }) => index + 1,
             Err(_) => 0,
         };
+        // Then this thread checks too, in batches, until every signature needed is known.
+        checks.help(
+            &txs[..executed_up_to],
+            &env.chain_id,
+            &AtomicBool::new(false),
+        );
         let first_bad = checks.first_bad(&txs[..executed_up_to], &env.chain_id);
         stop.store(true, Ordering::Relaxed);
         match first_bad {

@@ -9,7 +9,7 @@
 use crate::block::check_gas;
 use crate::error::InvalidTx;
 use phalanx_genesis::ConsensusParams;
-use phalanx_types::{Address, Domain, Hash, SignedTx};
+use phalanx_types::{Address, Domain, Hash, SignedTx, verify_txs};
 use std::collections::{BTreeMap, HashMap};
 
 /// A transaction whose signature and chain id were checked, with its hash and encoded size
@@ -27,12 +27,30 @@ impl VerifiedTx {
     pub fn new(tx: SignedTx, chain_id: &str) -> Result<VerifiedTx, AdmitError> {
         tx.verify(chain_id)
             .map_err(|e| InvalidTx::Malformed(e.to_string()))?;
+        Ok(VerifiedTx::checked(tx))
+    }
+
+    /// Wraps a transaction that passed [`SignedTx::verify`].
+    fn checked(tx: SignedTx) -> VerifiedTx {
         let encoded = tx.to_bytes();
-        Ok(VerifiedTx {
+        VerifiedTx {
             hash: Hash::digest(Domain::Tx, &encoded),
             bytes: encoded.len(),
             tx,
-        })
+        }
+    }
+
+    /// [`VerifiedTx::new`] for many transactions, their signatures checked in batches
+    /// ([`verify_txs`]); the same result for each.
+    pub fn new_many(txs: Vec<SignedTx>, chain_id: &str) -> Vec<Result<VerifiedTx, AdmitError>> {
+        let checks = verify_txs(&txs, chain_id);
+        txs.into_iter()
+            .zip(checks)
+            .map(|(tx, check)| match check {
+                Ok(()) => Ok(VerifiedTx::checked(tx)),
+                Err(e) => Err(InvalidTx::Malformed(e.to_string()).into()),
+            })
+            .collect()
     }
 
     /// The transaction.
@@ -51,8 +69,9 @@ impl VerifiedTx {
     }
 }
 
-/// Verifies `txs` for `chain_id`, spreading large inputs over the machine's cores (each
-/// signature check is deterministic, so where it runs changes nothing). Results are in order.
+/// Verifies `txs` for `chain_id` in signature batches, spreading large inputs over the
+/// machine's cores (each check has one outcome, so where it runs changes nothing). Results
+/// are in order.
 pub fn verify_all(txs: Vec<SignedTx>, chain_id: &str) -> Vec<Result<VerifiedTx, AdmitError>> {
     const PER_THREAD_MIN: usize = 64;
     let threads = std::thread::available_parallelism()
@@ -60,10 +79,7 @@ pub fn verify_all(txs: Vec<SignedTx>, chain_id: &str) -> Vec<Result<VerifiedTx, 
         .min(txs.len() / PER_THREAD_MIN)
         .max(1);
     if threads == 1 {
-        return txs
-            .into_iter()
-            .map(|tx| VerifiedTx::new(tx, chain_id))
-            .collect();
+        return VerifiedTx::new_many(txs, chain_id);
     }
     let chunk = txs.len().div_ceil(threads);
     let mut chunks: Vec<Vec<SignedTx>> = Vec::with_capacity(threads);
@@ -77,13 +93,7 @@ pub fn verify_all(txs: Vec<SignedTx>, chain_id: &str) -> Vec<Result<VerifiedTx, 
     std::thread::scope(|scope| {
         let handles: Vec<_> = chunks
             .into_iter()
-            .map(|c| {
-                scope.spawn(move || {
-                    c.into_iter()
-                        .map(|tx| VerifiedTx::new(tx, chain_id))
-                        .collect::<Vec<_>>()
-                })
-            })
+            .map(|c| scope.spawn(move || VerifiedTx::new_many(c, chain_id)))
             .collect();
         handles
             .into_iter()

@@ -1,4 +1,15 @@
-//! ed25519 keys and signatures (ed25519-dalek 2, strict verification), and addresses.
+//! ed25519 keys and signatures, and addresses.
+//!
+//! Keys sign with ed25519-dalek. Two verification rules are used, each everywhere it applies:
+//!
+//! * **Consensus messages and certificates**: strict RFC 8032 verification (ed25519-dalek's
+//!   `verify_strict`: small-order keys and non-canonical signatures are refused).
+//! * **Transactions**: [ZIP-215](https://zips.z.cash/zip-0215) (ed25519-zebra): the cofactored
+//!   equation `[8][s]B = [8]R + [8][k]A`, `s` canonical, any valid point encoding for `A` and
+//!   `R`. Every signature valid under RFC 8032 is valid here. ZIP-215 was written so that
+//!   batch verification accepts exactly the signatures single verification accepts, which
+//!   makes batches safe where every node must agree: [`SignatureBatch`] verifies many
+//!   transaction signatures at about 40% of the cost of one-by-one checks.
 
 use crate::bytes::fixed_bytes;
 use crate::error::TypesError;
@@ -42,8 +53,18 @@ impl PublicKey {
         VerifyingKey::from_bytes(&self.0).map_err(|_| TypesError::InvalidPublicKey)
     }
 
+    /// Checks a transaction signature under ZIP-215 (see the module docs); agrees with
+    /// [`SignatureBatch`].
+    pub fn verify_zip215(&self, message: &[u8], signature: &Signature) -> Result<(), TypesError> {
+        let key = ed25519_zebra::VerificationKey::try_from(self.0)
+            .map_err(|_| TypesError::InvalidPublicKey)?;
+        key.verify(&ed25519_zebra::Signature::from_bytes(&signature.0), message)
+            .map_err(|_| TypesError::InvalidSignature)
+    }
+
     /// Strict ed25519 verification of `signature` over `message` (rejects small-order keys
-    /// and non-canonical signatures, so signatures are not malleable).
+    /// and non-canonical signatures, so signatures are not malleable). The rule for
+    /// consensus messages.
     pub fn verify(&self, message: &[u8], signature: &Signature) -> Result<(), TypesError> {
         let key = self.verifying_key()?;
         let sig = ed25519_dalek::Signature::from_bytes(&signature.0);
@@ -138,5 +159,54 @@ mod tests {
             }
         }
         assert!(found, "some 32-byte strings are not valid points");
+    }
+}
+
+/// Batch verification of ZIP-215 signatures ([`PublicKey::verify_zip215`]): true when every
+/// queued signature is valid. By ZIP-215 a batch of valid signatures always passes, and a
+/// batch holding an invalid one passes with probability at most 2^-128 (random 128-bit
+/// coefficients from the operating system). On `false`, check each signature alone to find
+/// the bad ones.
+#[derive(Default)]
+pub struct SignatureBatch {
+    verifier: ed25519_zebra::batch::Verifier,
+    len: usize,
+}
+
+impl std::fmt::Debug for SignatureBatch {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SignatureBatch")
+            .field("len", &self.len)
+            .finish()
+    }
+}
+
+impl SignatureBatch {
+    /// An empty batch.
+    pub fn new() -> SignatureBatch {
+        SignatureBatch::default()
+    }
+
+    /// Queues `signature` by `key` over `message`.
+    pub fn queue(&mut self, key: &PublicKey, message: &[u8], signature: &Signature) {
+        let key = ed25519_zebra::VerificationKeyBytes::from(key.0);
+        let signature = ed25519_zebra::Signature::from_bytes(&signature.0);
+        self.verifier.queue((key, signature, message));
+        self.len += 1;
+    }
+
+    /// Signatures queued.
+    pub fn len(&self) -> usize {
+        self.len
+    }
+
+    /// Whether nothing is queued.
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+
+    /// Whether every queued signature is valid (see the type docs).
+    pub fn verify(self) -> bool {
+        self.verifier.verify(rand_core::OsRng).is_ok()
     }
 }

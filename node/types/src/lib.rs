@@ -1,7 +1,8 @@
 //! The vocabulary every Phalanx crate speaks.
 //!
 //! * [`Hash`]: blake3, domain-separated per kind of object ([`Domain`]).
-//! * [`Address`], [`PublicKey`], [`Signature`], [`SecretKey`]: ed25519 with strict verification.
+//! * [`Address`], [`PublicKey`], [`Signature`], [`SecretKey`]: ed25519; strict verification for
+//!   consensus messages, ZIP-215 (batchable, [`verify_txs`]) for transactions.
 //! * [`Tx`], [`SignedTx`], [`Header`], [`Block`], [`CommitCertificate`], [`ValidatorSet`],
 //!   [`Receipt`], [`Event`], and the pBFT messages in [`consensus`].
 //! * One canonical binary encoding ([`encoding`]) used for hashing, signing, storage and the
@@ -25,12 +26,12 @@ pub mod validator;
 pub use block::{Block, Header};
 pub use bytes::Bytes;
 pub use certificate::CommitCertificate;
-pub use crypto::{Address, PublicKey, SecretKey, Signature};
+pub use crypto::{Address, PublicKey, SecretKey, Signature, SignatureBatch};
 pub use encoding::{decode, decode_with_limit, encode};
 pub use error::TypesError;
 pub use hash::{Domain, Hash};
 pub use receipt::{Event, Receipt, TxStatus};
-pub use tx::{GovernanceAction, Proposal, SignedTx, Tx, TxPayload};
+pub use tx::{GovernanceAction, Proposal, SignedTx, Tx, TxPayload, verify_txs};
 pub use validator::{Validator, ValidatorSet};
 
 /// Height of a block. The genesis state is height 0; the first block is height 1.

@@ -2,7 +2,7 @@
 
 use crate::bytes::Bytes;
 use crate::consensus::Evidence;
-use crate::crypto::{Address, PublicKey, SecretKey, Signature};
+use crate::crypto::{Address, PublicKey, SecretKey, Signature, SignatureBatch};
 use crate::error::TypesError;
 use crate::hash::{Domain, Hash};
 use crate::{Gas, encoding};
@@ -167,6 +167,14 @@ impl SignedTx {
 
     /// Checks everything that needs no state: chain id, sizes, method name, signature.
     pub fn verify(&self, chain_id: &str) -> Result<(), TypesError> {
+        self.check_shape(chain_id)?;
+        self.tx
+            .sender
+            .verify_zip215(&self.tx.signing_hash().0, &self.signature)
+    }
+
+    /// The checks of [`SignedTx::verify`] other than the signature itself.
+    fn check_shape(&self, chain_id: &str) -> Result<(), TypesError> {
         if self.tx.chain_id != chain_id {
             return Err(TypesError::WrongChainId {
                 expected: chain_id.to_string(),
@@ -184,10 +192,52 @@ impl SignedTx {
                 "method name must be 1..={MAX_METHOD_LEN} characters of [A-Za-z0-9_]"
             )));
         }
-        self.tx
-            .sender
-            .verify(&self.tx.signing_hash().0, &self.signature)
+        Ok(())
     }
+}
+
+/// Transactions per signature batch in [`verify_txs`]: large enough to get most of the
+/// batch speed-up, small enough that one bad signature costs little to find.
+pub const VERIFY_BATCH: usize = 64;
+
+/// [`SignedTx::verify`] for many transactions at once, with the same result for each. The
+/// signatures of those that pass the other checks are verified in batches of
+/// [`VERIFY_BATCH`]; only in a batch that fails is each signature checked alone.
+pub fn verify_txs<'a>(
+    txs: impl IntoIterator<Item = &'a SignedTx>,
+    chain_id: &str,
+) -> Vec<Result<(), TypesError>> {
+    let txs: Vec<&SignedTx> = txs.into_iter().collect();
+    let mut results = Vec::with_capacity(txs.len());
+    for chunk in txs.chunks(VERIFY_BATCH) {
+        results.extend(verify_batch(chunk, chain_id));
+    }
+    results
+}
+
+fn verify_batch(txs: &[&SignedTx], chain_id: &str) -> Vec<Result<(), TypesError>> {
+    let mut results: Vec<Result<(), TypesError>> =
+        txs.iter().map(|tx| tx.check_shape(chain_id)).collect();
+    let hashes: Vec<Option<Hash>> = txs
+        .iter()
+        .zip(&results)
+        .map(|(tx, shape)| shape.is_ok().then(|| tx.tx.signing_hash()))
+        .collect();
+    let mut batch = SignatureBatch::new();
+    for (tx, hash) in txs.iter().zip(&hashes) {
+        if let Some(hash) = hash {
+            batch.queue(&tx.tx.sender, &hash.0, &tx.signature);
+        }
+    }
+    if batch.len() > 1 && batch.verify() {
+        return results;
+    }
+    for ((tx, hash), result) in txs.iter().zip(&hashes).zip(results.iter_mut()) {
+        if let Some(hash) = hash {
+            *result = tx.tx.sender.verify_zip215(&hash.0, &tx.signature);
+        }
+    }
+    results
 }
 
 #[cfg(test)]
@@ -239,5 +289,73 @@ mod tests {
             args: Bytes::default(),
         };
         assert!(tx.sign(&key).verify("test").is_err());
+    }
+
+    /// A transaction "signed" for a small-order public key: the identity point as key and
+    /// as R, with s = 0. ZIP-215's cofactored equation accepts it for any message, so such a
+    /// key's account can be spent by anyone (it has no secret key; nobody holds one).
+    fn small_order_tx(chain: &str) -> SignedTx {
+        let mut identity = [0u8; 32];
+        identity[0] = 1;
+        let key = SecretKey::from_seed([9; 32]);
+        let mut tx = sample(&key, chain);
+        tx.sender = PublicKey(identity);
+        let mut signature = [0u8; 64];
+        signature[..32].copy_from_slice(&identity);
+        SignedTx {
+            tx,
+            signature: Signature(signature),
+        }
+    }
+
+    #[test]
+    fn zip215_rule_for_transactions() {
+        let key = SecretKey::from_seed([1; 32]);
+        let good = sample(&key, "test").sign(&key);
+        // Valid RFC 8032 signatures stay valid.
+        assert!(good.verify("test").is_ok());
+        // Cofactored: the small-order edge case is accepted (strict verification refuses it).
+        let small = small_order_tx("test");
+        assert!(small.verify("test").is_ok());
+        assert!(
+            small
+                .tx
+                .sender
+                .verify(&small.tx.signing_hash().0, &small.signature)
+                .is_err(),
+            "consensus messages keep strict verification"
+        );
+        // s must be canonical: s + l (same point equation) is refused.
+        let mut malleated = good.clone();
+        let l: [u8; 32] = [
+            0xed, 0xd3, 0xf5, 0x5c, 0x1a, 0x63, 0x12, 0x58, 0xd6, 0x9c, 0xf7, 0xa2, 0xde, 0xf9,
+            0xde, 0x14, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0x10,
+        ];
+        let mut carry = 0u16;
+        for (s, l) in malleated.signature.0[32..].iter_mut().zip(l) {
+            let sum = *s as u16 + l as u16 + carry;
+            *s = sum as u8;
+            carry = sum >> 8;
+        }
+        assert_eq!(malleated.verify("test"), Err(TypesError::InvalidSignature));
+    }
+
+    #[test]
+    fn batch_verification_agrees_with_single_verification() {
+        let keys: Vec<SecretKey> = (0..150u8).map(|i| SecretKey::from_seed([i; 32])).collect();
+        let mut txs: Vec<SignedTx> = keys.iter().map(|k| sample(k, "test").sign(k)).collect();
+        // All good: one batch result per transaction, all Ok.
+        assert!(verify_txs(&txs, "test").iter().all(Result::is_ok));
+        // Every kind of failure, spread over several batches, plus the small-order edge case.
+        txs[3].tx.nonce += 1; // tampered
+        txs[70].signature = txs[71].signature; // someone else's signature
+        txs[100].tx.chain_id = "other".into(); // wrong chain
+        txs[101].tx.sender = PublicKey([0xff; 32]); // not a curve point
+        txs[130] = small_order_tx("test");
+        let batched = verify_txs(&txs, "test");
+        let single: Vec<_> = txs.iter().map(|tx| tx.verify("test")).collect();
+        assert_eq!(batched, single);
+        let bad: Vec<usize> = (0..txs.len()).filter(|&i| batched[i].is_err()).collect();
+        assert_eq!(bad, vec![3, 70, 100, 101]);
     }
 }
