@@ -16,6 +16,7 @@ use phalanx_types::{
     Address, Block, CommitCertificate, Gas, Hash, Header, Height, Receipt, SignedTx, ValidatorSet,
     View, decode, encode,
 };
+use std::collections::BTreeMap;
 use std::sync::Arc;
 
 /// The chain rules every node shares that never change, taken from genesis.
@@ -96,7 +97,12 @@ pub struct Chain {
     /// An approved change waiting for its height (from the committed state).
     scheduled: Option<Scheduled>,
     tip: Tip,
+    /// The next write-ahead-log sequence number.
     wal_seq: u64,
+    /// The live write-ahead-log entries: sequence number → the height each is about. Kept in
+    /// memory so a commit deletes its entries without scanning the column, whose deleted
+    /// entries (tombstones) would make every scan slower until compaction.
+    wal_live: BTreeMap<u64, Height>,
 }
 
 impl std::fmt::Debug for Chain {
@@ -158,10 +164,11 @@ impl Chain {
                 state_root: block.header.state_root,
             }
         };
-        let wal_seq = match kv.scan(Column::Wal, &[], None, usize::MAX)?.last() {
-            Some((k, _)) => seq_of(k)? + 1,
-            None => 0,
-        };
+        let mut wal_live = BTreeMap::new();
+        for (key, value) in kv.scan(Column::Wal, &[], None, usize::MAX)? {
+            wal_live.insert(seq_of(&key)?, decode_wal(&value)?.height());
+        }
+        let wal_seq = wal_live.keys().next_back().map_or(0, |s| s + 1);
         let mut chain = Chain {
             kv,
             blocks,
@@ -172,6 +179,7 @@ impl Chain {
             scheduled: None,
             tip,
             wal_seq,
+            wal_live,
         };
         chain.load_config()?;
         Ok(chain)
@@ -441,14 +449,19 @@ impl Chain {
         } = executed;
         self.blocks
             .stage_commit(&mut batch, block, certificate, &receipts);
-        for (key, value) in self.kv.scan(Column::Wal, &[], None, usize::MAX)? {
-            let entry: WalEntry =
-                decode(&value).map_err(|e| CoreError::Corrupt(format!("wal entry: {e}")))?;
-            if entry.height() <= height {
-                batch.delete(Column::Wal, key);
-            }
+        let done: Vec<u64> = self
+            .wal_live
+            .iter()
+            .filter(|(_, h)| **h <= height)
+            .map(|(seq, _)| *seq)
+            .collect();
+        for seq in &done {
+            batch.delete(Column::Wal, seq.to_be_bytes());
         }
         self.kv.write(batch, Durability::Sync)?;
+        for seq in done {
+            self.wal_live.remove(&seq);
+        }
         self.tip = Tip {
             height,
             hash: block.hash(),
@@ -465,6 +478,7 @@ impl Chain {
         let mut batch = WriteBatch::new();
         batch.put(Column::Wal, self.wal_seq.to_be_bytes(), encode(entry));
         self.kv.write(batch, Durability::Sync)?;
+        self.wal_live.insert(self.wal_seq, entry.height());
         self.wal_seq += 1;
         Ok(())
     }
@@ -474,7 +488,7 @@ impl Chain {
         self.kv
             .scan(Column::Wal, &[], None, usize::MAX)?
             .into_iter()
-            .map(|(_, v)| decode(&v).map_err(|e| CoreError::Corrupt(format!("wal entry: {e}"))))
+            .map(|(_, v)| decode_wal(&v))
             .collect()
     }
 
@@ -500,6 +514,10 @@ impl Chain {
     ) -> Result<Vec<(Block, CommitCertificate)>, CoreError> {
         Ok(self.blocks.certified_blocks(from, max, max_bytes)?)
     }
+}
+
+fn decode_wal(value: &[u8]) -> Result<WalEntry, CoreError> {
+    decode(value).map_err(|e| CoreError::Corrupt(format!("wal entry: {e}")))
 }
 
 fn seq_of(key: &[u8]) -> Result<u64, CoreError> {
