@@ -1,0 +1,74 @@
+#!/usr/bin/env bash
+# Block sync of a fresh node, end to end: three of four validators on 127.0.0.1 build a
+# history under `phalanx bench --rate max` (three are a quorum of four) while the fourth stays
+# off; then the fourth starts from an empty store, fetches every certified block from its
+# peers, replays it (every signature checked) and commits it. Prints the last line
+#   synced_blocks=H synced_txs=N seconds=S tx_per_s=R
+# where N counts only the transfers the load generator saw committed (setup transactions are
+# left out, so the rate is a lower bound) and S runs from starting the process (opening the
+# store, compiling the genesis contract) until its height reaches the others'.
+#
+# Environment: PHALANX (binary, default target/release/phalanx, built if missing), DURATION of
+# the load in s (default 20), BASE_PORT (default 27700), SENDERS, WORKERS, BATCH, KEEP=1.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+DURATION="${DURATION:-20}"
+BATCH="${BATCH:-100}"
+SENDERS="${SENDERS:-256}"
+WORKERS="${WORKERS:-4}"
+BASE_PORT="${BASE_PORT:-27700}"
+TARGET="${CARGO_TARGET_DIR:-target}"
+PHALANX="${PHALANX:-$TARGET/release/phalanx}"
+
+if [[ ! -x "$PHALANX" ]]; then
+  echo "== building $PHALANX" >&2
+  cargo build --release --workspace --bins >&2
+fi
+TOKEN="$TARGET/phalanx-contracts/wasm32-unknown-unknown/release/token.wasm"
+if [[ ! -f "$TOKEN" ]]; then
+  echo "== building token.wasm" >&2
+  CARGO_TARGET_DIR="$TARGET/phalanx-contracts" cargo build --release \
+    --target wasm32-unknown-unknown -p token --manifest-path contracts/Cargo.toml >&2
+fi
+
+DIR="$(mktemp -d /tmp/phalanx-sync.XXXXXX)"
+PIDS=()
+cleanup() {
+  for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done
+  wait 2>/dev/null || true
+  if [[ "${KEEP:-0}" != 1 ]]; then rm -rf "$DIR"; else echo "kept $DIR" >&2; fi
+}
+trap cleanup EXIT
+
+rpc() { echo "http://127.0.0.1:$((BASE_PORT + 2 * $1 + 1))"; }
+height() {
+  "$PHALANX" status --rpc "$(rpc "$1")" --output json 2>/dev/null |
+    grep -o '"height": *[0-9]*' | head -1 | grep -o '[0-9]*$' || echo 0
+}
+
+"$PHALANX" testnet --validators 4 --out "$DIR" --base-port "$BASE_PORT" >/dev/null
+for i in 0 1 2; do
+  RUST_LOG="${RUST_LOG:-warn}" "$PHALANX" start --home "$DIR/node$i" >"$DIR/node$i.log" 2>&1 &
+  PIDS+=($!)
+done
+for ((t = 0; t < 100; t++)); do
+  if curl -sf "127.0.0.1:$((BASE_PORT + 1))/ready" >/dev/null 2>&1; then break; fi
+  sleep 0.2
+done
+
+LOAD="$("$PHALANX" bench --rpc "$(rpc 0)" --rpc "$(rpc 1)" --rpc "$(rpc 2)" --key "$DIR/client.key" \
+  --token "$TOKEN" --duration "$DURATION" --rate max --batch "$BATCH" --senders "$SENDERS" \
+  --workers "$WORKERS" | tail -1)"
+echo "history: $LOAD" >&2
+TXS="$(echo "$LOAD" | grep -o 'committed=[0-9]*' | cut -d= -f2)"
+H="$(height 0)"
+
+START="$(date +%s%N)"
+RUST_LOG="${RUST_LOG:-warn}" "$PHALANX" start --home "$DIR/node3" >"$DIR/node3.log" 2>&1 &
+PIDS+=($!)
+until [[ "$(height 3)" -ge "$H" ]]; do sleep 0.05; done
+END="$(date +%s%N)"
+
+MS=$(((END - START) / 1000000))
+echo "synced_blocks=$H synced_txs=$TXS seconds=$((MS / 1000)).$(printf '%03d' $((MS % 1000))) tx_per_s=$((TXS * 1000 / MS))"
