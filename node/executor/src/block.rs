@@ -150,6 +150,11 @@ impl SignatureChecks {
         }
     }
 
+    /// Whether transaction `i`'s signature was already found bad.
+    fn known_bad(&self, i: usize) -> bool {
+        self.status[i].load(Ordering::Acquire) == BAD
+    }
+
     /// The first of `txs` whose signature fails, checking in order.
     fn first_bad(&self, txs: &[SignedTx], chain_id: &str) -> Option<usize> {
         (0..txs.len()).find(|&i| !self.ok(i, &txs[i], chain_id))
@@ -212,7 +217,7 @@ pub fn execute_block_with(
         }
         // Execution does not wait for signatures: a block with a bad one is refused whole, so
         // its results are only kept once every signature up to where execution stopped holds.
-        let result = execute_unchecked(runtime, base, env, txs, &hashes);
+        let result = execute_unchecked(runtime, base, env, txs, &hashes, &checks);
         let executed_up_to = match &result {
             Ok(_) => txs.len(),
             Err(ExecutorError::Invalid { index, .. }) => index + 1,
@@ -241,13 +246,15 @@ pub fn execute_block_with(
 }
 
 /// The execution loop of [`execute_block_with`], stopping at the first invalid transaction;
-/// signatures are checked by the caller.
+/// signatures are checked by the caller. It also stops at a transaction a helper already
+/// found badly signed: the block is refused anyway, so the rest is not worth executing.
 fn execute_unchecked(
     runtime: &Runtime,
     base: Arc<dyn StateRead>,
     env: &BlockEnv,
     txs: &[SignedTx],
     hashes: &[Hash],
+    checks: &SignatureChecks,
 ) -> Result<Executed, ExecutorError> {
     let mut overlay = Overlay::new(base);
     let block = BlockInfo {
@@ -261,6 +268,10 @@ fn execute_unchecked(
     for (index, tx) in txs.iter().enumerate() {
         let invalid = |reason| ExecutorError::Invalid { index, reason };
         let tx_hash = hashes[index];
+        if checks.known_bad(index) {
+            // The caller reports the first bad signature at or before this index.
+            return Err(invalid(InvalidTx::Malformed("bad signature".into())));
+        }
         let intrinsic = check_gas(tx, &env.params).map_err(invalid)?;
         gas_reserved = gas_reserved.saturating_add(tx.tx.gas_limit);
         if gas_reserved > env.params.block_gas_limit {
