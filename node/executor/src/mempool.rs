@@ -93,11 +93,22 @@ pub fn verify_all(txs: Vec<SignedTx>, chain_id: &str) -> Vec<Result<VerifiedTx, 
     std::thread::scope(|scope| {
         let handles: Vec<_> = chunks
             .into_iter()
-            .map(|c| scope.spawn(move || VerifiedTx::new_many(c, chain_id)))
+            .map(|c| {
+                (
+                    c.len(),
+                    scope.spawn(move || VerifiedTx::new_many(c, chain_id)),
+                )
+            })
             .collect();
+        // One result per transaction, in order, even if a checking thread died.
         handles
             .into_iter()
-            .flat_map(|h| h.join().unwrap_or_default())
+            .flat_map(|(len, h)| {
+                h.join().unwrap_or_else(|_| {
+                    let failed = InvalidTx::Malformed("signature check failed".into());
+                    vec![Err(failed.into()); len]
+                })
+            })
             .collect()
     })
 }
