@@ -176,10 +176,21 @@ impl SignatureChecks {
                     claimed.push(end);
                 }
             }
-            let results = verify_txs(claimed.iter().map(|&i| &txs[i]), chain_id);
-            for (i, result) in claimed.into_iter().zip(results) {
-                let status = if result.is_ok() { GOOD } else { BAD };
-                self.status[i].store(status, Ordering::Release);
+            let batch = || verify_txs(claimed.iter().map(|&i| &txs[i]), chain_id);
+            match std::panic::catch_unwind(std::panic::AssertUnwindSafe(batch)) {
+                Ok(results) => {
+                    for (&i, result) in claimed.iter().zip(results) {
+                        let status = if result.is_ok() { GOOD } else { BAD };
+                        self.status[i].store(status, Ordering::Release);
+                    }
+                }
+                // Never leave a claim behind: whoever needs these checks does them alone.
+                Err(_) => {
+                    for &i in &claimed {
+                        self.status[i].store(UNCHECKED, Ordering::Release);
+                    }
+                    return;
+                }
             }
         }
     }
@@ -217,11 +228,13 @@ pub fn execute_block_with(
         }
         // Execution does not wait for signatures: a block with a bad one is refused whole, so
         // its results are only kept once every signature up to where execution stopped holds.
-        let result = execute_unchecked(runtime, base, env, txs, &hashes, &checks);
+        let mut reached = 0;
+        let result = execute_unchecked(runtime, base, env, txs, &hashes, &checks, &mut reached);
+        // Whatever stopped execution (an invalid transaction or a fault) happened at
+        // `reached`: a bad signature at or before it comes first, as in a sequential check.
         let executed_up_to = match &result {
             Ok(_) => txs.len(),
-            Err(ExecutorError::Invalid { index, .. }) => index + 1,
-            Err(_) => 0,
+            Err(_) => (reached + 1).min(txs.len()),
         };
         // Then this thread checks too, in batches, until every signature needed is known.
         checks.help(
@@ -245,9 +258,12 @@ pub fn execute_block_with(
     })
 }
 
-/// The execution loop of [`execute_block_with`], stopping at the first invalid transaction;
-/// signatures are checked by the caller. It also stops at a transaction a helper already
-/// found badly signed: the block is refused anyway, so the rest is not worth executing.
+/// The execution loop of [`execute_block_with`], stopping at the first invalid transaction
+/// and recording in `reached` the index of the transaction it is on. Signatures are checked
+/// by the caller, except that it stops at a transaction a helper already found badly signed
+/// (the block is refused anyway), and that a deploy waits for its signature: compiling code
+/// leaves a cached artifact behind even if the block is refused, so forged deploys must not
+/// get that far.
 fn execute_unchecked(
     runtime: &Runtime,
     base: Arc<dyn StateRead>,
@@ -255,6 +271,7 @@ fn execute_unchecked(
     txs: &[SignedTx],
     hashes: &[Hash],
     checks: &SignatureChecks,
+    reached: &mut usize,
 ) -> Result<Executed, ExecutorError> {
     let mut overlay = Overlay::new(base);
     let block = BlockInfo {
@@ -267,6 +284,7 @@ fn execute_unchecked(
     let mut gas_reserved: Gas = 0;
     for (index, tx) in txs.iter().enumerate() {
         let invalid = |reason| ExecutorError::Invalid { index, reason };
+        *reached = index;
         let tx_hash = hashes[index];
         if checks.known_bad(index) {
             // The caller reports the first bad signature at or before this index.
@@ -298,6 +316,9 @@ fn execute_unchecked(
             tx.tx.payload,
             TxPayload::Deploy { .. } | TxPayload::Instantiate { .. }
         );
+        if deploys && !checks.ok(index, tx, &env.chain_id) {
+            return Err(invalid(InvalidTx::Malformed("bad signature".into())));
+        }
         let outcome = if deploys && !env.deploy_policy.allows(&sender) {
             Err((ExecError::host(code::NOT_ALLOWED), 0))
         } else if let TxPayload::Governance(action) = &tx.tx.payload {

@@ -5,7 +5,7 @@ use phalanx_executor::{ExecutorError, InvalidTx, intrinsic_gas};
 use phalanx_genesis::DeployPolicy;
 use phalanx_runtime::abi::code;
 use phalanx_runtime::{Runtime, RuntimeConfig, layout};
-use phalanx_types::{Address, Bytes, TxPayload, TxStatus};
+use phalanx_types::{Address, Bytes, SignedTx, TxPayload, TxStatus};
 
 mod common;
 
@@ -280,6 +280,35 @@ fn large_blocks_check_signatures_in_parallel_with_the_same_outcome() {
             reason: InvalidTx::BadNonce { .. },
         }) => {}
         other => panic!("expected the nonce gap at 40, got {other:?}"),
+    }
+    // A forged deploy (someone else's signature) is refused before its code is compiled:
+    // refused blocks leave no compiled artifact behind.
+    let compiled = |txs: &[SignedTx]| {
+        let before = chain.rt.cache_stats().compiled;
+        let outcome = chain.execute(txs);
+        (chain.rt.cache_stats().compiled - before, outcome)
+    };
+    // New code (the counter plus a custom section), so compiling it would count.
+    let mut other_code = counter();
+    other_code.extend_from_slice(&[0, 4, 3, b'x', b'y', b'z']);
+    let mut valid_deploy = txs.clone();
+    valid_deploy[80] = tx(&alice, 80, deploy(other_code));
+    let (with_valid, outcome) = compiled(&valid_deploy);
+    assert!(outcome.is_ok(), "{outcome:?}");
+    let mut forged_deploy = valid_deploy.clone();
+    forged_deploy[80].signature = forged_deploy[79].signature;
+    let (with_forged, outcome) = compiled(&forged_deploy);
+    assert_eq!(
+        with_forged + 1,
+        with_valid,
+        "the forged deploy's code is not compiled"
+    );
+    match outcome {
+        Err(ExecutorError::Invalid {
+            index: 80,
+            reason: InvalidTx::Malformed(m),
+        }) => assert!(m.contains("signature"), "{m}"),
+        other => panic!("expected the forged deploy at 80 to be invalid, got {other:?}"),
     }
     // ... and a forged signature at 20 before that gap.
     gap[20].signature = gap[19].signature;

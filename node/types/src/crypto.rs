@@ -165,7 +165,7 @@ mod tests {
 /// Batch verification of ZIP-215 signatures ([`PublicKey::verify_zip215`]): true when every
 /// queued signature is valid. By ZIP-215 a batch of valid signatures always passes, and a
 /// batch holding an invalid one passes with probability at most 2^-128 (random 128-bit
-/// coefficients from the operating system). On `false`, check each signature alone to find
+/// coefficients, from a stream keyed by the operating system's randomness). On `false`, check each signature alone to find
 /// the bad ones.
 #[derive(Default)]
 pub struct SignatureBatch {
@@ -205,8 +205,52 @@ impl SignatureBatch {
         self.len == 0
     }
 
-    /// Whether every queued signature is valid (see the type docs).
+    /// Whether every queued signature is valid (see the type docs). Also false if the
+    /// operating system gives no randomness; the caller then checks each signature alone.
     pub fn verify(self) -> bool {
-        self.verifier.verify(rand_core::OsRng).is_ok()
+        match BatchRng::from_os() {
+            Some(rng) => self.verifier.verify(rng).is_ok(),
+            None => false,
+        }
     }
 }
+
+/// The batch's random coefficients: blake3's output stream under a key drawn once from the
+/// operating system (one system call per batch instead of one per signature, and no panic
+/// if randomness is unavailable).
+struct BatchRng(blake3::OutputReader);
+
+impl BatchRng {
+    fn from_os() -> Option<BatchRng> {
+        use rand_core::RngCore;
+        let mut key = Zeroizing::new([0u8; 32]);
+        rand_core::OsRng.try_fill_bytes(&mut *key).ok()?;
+        Some(BatchRng(
+            blake3::Hasher::new_keyed(&key)
+                .update(b"phalanx signature batch")
+                .finalize_xof(),
+        ))
+    }
+}
+
+impl rand_core::RngCore for BatchRng {
+    fn next_u32(&mut self) -> u32 {
+        let mut b = [0u8; 4];
+        self.0.fill(&mut b);
+        u32::from_le_bytes(b)
+    }
+    fn next_u64(&mut self) -> u64 {
+        let mut b = [0u8; 8];
+        self.0.fill(&mut b);
+        u64::from_le_bytes(b)
+    }
+    fn fill_bytes(&mut self, dest: &mut [u8]) {
+        self.0.fill(dest);
+    }
+    fn try_fill_bytes(&mut self, dest: &mut [u8]) -> Result<(), rand_core::Error> {
+        self.0.fill(dest);
+        Ok(())
+    }
+}
+
+impl rand_core::CryptoRng for BatchRng {}
