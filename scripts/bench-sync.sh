@@ -18,28 +18,8 @@ BATCH="${BATCH:-100}"
 SENDERS="${SENDERS:-256}"
 WORKERS="${WORKERS:-4}"
 BASE_PORT="${BASE_PORT:-27700}"
-TARGET="${CARGO_TARGET_DIR:-target}"
-PHALANX="${PHALANX:-$TARGET/release/phalanx}"
-
-if [[ ! -x "$PHALANX" ]]; then
-  echo "== building $PHALANX" >&2
-  cargo build --release --workspace --bins >&2
-fi
-TOKEN="$TARGET/phalanx-contracts/wasm32-unknown-unknown/release/token.wasm"
-if [[ ! -f "$TOKEN" ]]; then
-  echo "== building token.wasm" >&2
-  CARGO_TARGET_DIR="$TARGET/phalanx-contracts" cargo build --release \
-    --target wasm32-unknown-unknown -p token --manifest-path contracts/Cargo.toml >&2
-fi
-
-DIR="$(mktemp -d /tmp/phalanx-sync.XXXXXX)"
-PIDS=()
-cleanup() {
-  for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done
-  wait 2>/dev/null || true
-  if [[ "${KEEP:-0}" != 1 ]]; then rm -rf "$DIR"; else echo "kept $DIR" >&2; fi
-}
-trap cleanup EXIT
+# shellcheck source=lib/bench-common.sh
+source scripts/lib/bench-common.sh sync
 
 rpc() { echo "http://127.0.0.1:$((BASE_PORT + 2 * $1 + 1))"; }
 height() {
