@@ -5,9 +5,7 @@
 //! for wasm32 first, with the contracts workspace's release profile).
 
 use criterion::{BatchSize, Criterion, Throughput};
-use phalanx_runtime::{
-    BlockInfo, EXEC_STACK_BYTES, MemoryState, Overlay, Runtime, RuntimeConfig, TxEnv,
-};
+use phalanx_runtime::{BlockInfo, MemoryState, Overlay, Runtime, RuntimeConfig, TxEnv};
 use phalanx_types::Address;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -15,6 +13,8 @@ use std::time::Instant;
 
 #[path = "support/example_contracts.rs"]
 mod example_contracts;
+#[path = "support/exec_stack.rs"]
+mod exec_stack;
 
 const ALICE: Address = Address([0xa1; 32]);
 
@@ -167,15 +167,5 @@ fn bench(c: &mut Criterion) {
 }
 
 fn main() {
-    // Contracts run on a thread with the stack the runtime documents.
-    std::thread::Builder::new()
-        .stack_size(EXEC_STACK_BYTES)
-        .spawn(|| {
-            let mut c = Criterion::default().configure_from_args();
-            bench(&mut c);
-            c.final_summary();
-        })
-        .expect("spawn bench thread")
-        .join()
-        .expect("bench thread panicked");
+    exec_stack::run(bench);
 }

@@ -8,6 +8,24 @@ mod sim;
 
 use sim::{Byzantine, Change, Scenario, Sim, seed_range};
 
+/// One failed seed: what went wrong and how to replay it.
+fn failure(what: &str, seed: u64, scenario: &Scenario, problems: &[String]) -> String {
+    format!(
+        "{what} failed — replay with SIM_SEEDS={seed}..{}\n  scenario: {scenario:?}\n  {}",
+        seed + 1,
+        problems.join("\n  ")
+    )
+}
+
+fn assert_no_failures(failures: &[String], count: u64) {
+    assert!(
+        failures.is_empty(),
+        "{} of {count} seeds failed:\n{}",
+        failures.len(),
+        failures.join("\n")
+    );
+}
+
 fn run_seeds(n: usize, default: std::ops::Range<u64>) {
     let mut failures = Vec::new();
     let mut total_height = 0;
@@ -18,19 +36,15 @@ fn run_seeds(n: usize, default: std::ops::Range<u64>) {
         let outcome = Sim::new(scenario.clone()).run();
         total_height += outcome.max_height;
         if !outcome.violations.is_empty() {
-            failures.push(format!(
-                "seed {seed} (n={n}) failed — replay with SIM_SEEDS={seed}..{}\n  scenario: {scenario:?}\n  {}",
-                seed + 1,
-                outcome.violations.join("\n  ")
+            failures.push(failure(
+                &format!("seed {seed} (n={n})"),
+                seed,
+                &scenario,
+                &outcome.violations,
             ));
         }
     }
-    assert!(
-        failures.is_empty(),
-        "{} of {count} seeds failed:\n{}",
-        failures.len(),
-        failures.join("\n")
-    );
+    assert_no_failures(&failures, count);
     assert!(
         total_height >= count * 3,
         "the chains barely moved: {total_height} heights over {count} seeds"
@@ -175,19 +189,10 @@ fn simulate_validator_set_changes() {
             }
         }
         if !problems.is_empty() {
-            failures.push(format!(
-                "seed {seed} failed — replay with SIM_SEEDS={seed}..{}\n  scenario: {scenario:?}\n  {}",
-                seed + 1,
-                problems.join("\n  ")
-            ));
+            failures.push(failure(&format!("seed {seed}"), seed, &scenario, &problems));
         }
     }
-    assert!(
-        failures.is_empty(),
-        "{} of {count} seeds failed:\n{}",
-        failures.len(),
-        failures.join("\n")
-    );
+    assert_no_failures(&failures, count);
     // Added replicas take part: most runs have one whose signature lands in a certificate.
     assert!(
         added_signed * 2 >= count,

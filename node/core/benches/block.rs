@@ -11,6 +11,8 @@
 
 #[path = "../../../runtime/benches/support/example_contracts.rs"]
 mod example_contracts;
+#[path = "../../../runtime/benches/support/exec_stack.rs"]
+mod exec_stack;
 
 use criterion::{Criterion, Throughput};
 use phalanx_core::chain::write_genesis;
@@ -18,7 +20,7 @@ use phalanx_core::{Chain, ChainInfo};
 use phalanx_executor::adapters::KvArtifacts;
 use phalanx_executor::genesis::genesis_state;
 use phalanx_genesis::{ConsensusParams, DeployPolicy, Genesis, GenesisContract, GenesisValidator};
-use phalanx_runtime::{EXEC_STACK_BYTES, Runtime, RuntimeConfig, layout};
+use phalanx_runtime::{Runtime, RuntimeConfig, layout};
 use phalanx_storage::{KvStore, RocksStore, WriteBatch};
 use phalanx_types::{Address, Bytes, CommitCertificate, SecretKey, SignedTx, Tx, TxPayload};
 use std::path::Path;
@@ -163,15 +165,5 @@ fn bench(c: &mut Criterion) {
 }
 
 fn main() {
-    // Contract code runs on a thread with the stack the runtime needs, as in the node.
-    std::thread::Builder::new()
-        .stack_size(EXEC_STACK_BYTES)
-        .spawn(|| {
-            let mut c = Criterion::default().configure_from_args();
-            bench(&mut c);
-            c.final_summary();
-        })
-        .unwrap()
-        .join()
-        .expect("bench thread panicked");
+    exec_stack::run(bench);
 }

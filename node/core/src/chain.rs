@@ -449,19 +449,11 @@ impl Chain {
         } = executed;
         self.blocks
             .stage_commit(&mut batch, block, certificate, &receipts);
-        let done: Vec<u64> = self
-            .wal_live
-            .iter()
-            .filter(|(_, h)| **h <= height)
-            .map(|(seq, _)| *seq)
-            .collect();
-        for seq in &done {
+        for (seq, _) in self.wal_live.iter().filter(|(_, h)| **h <= height) {
             batch.delete(Column::Wal, seq.to_be_bytes());
         }
         self.kv.write(batch, Durability::Sync)?;
-        for seq in done {
-            self.wal_live.remove(&seq);
-        }
+        self.wal_live.retain(|_, h| *h > height);
         self.tip = Tip {
             height,
             hash: block.hash(),

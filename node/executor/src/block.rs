@@ -125,11 +125,18 @@ impl SignatureChecks {
             .min(7)
     }
 
-    /// Checks transaction `i` if nobody has claimed it; true if it passed.
-    fn claim_and_check(&self, i: usize, tx: &SignedTx, chain_id: &str) -> Option<bool> {
+    /// Claims transaction `i`'s check if nobody has (it is unchecked).
+    fn claim(&self, i: usize) -> bool {
         self.status[i]
             .compare_exchange(UNCHECKED, CLAIMED, Ordering::AcqRel, Ordering::Acquire)
-            .ok()?;
+            .is_ok()
+    }
+
+    /// Checks transaction `i` if nobody has claimed it; true if it passed.
+    fn claim_and_check(&self, i: usize, tx: &SignedTx, chain_id: &str) -> Option<bool> {
+        if !self.claim(i) {
+            return None;
+        }
         let ok = tx.verify(chain_id).is_ok();
         self.status[i].store(if ok { GOOD } else { BAD }, Ordering::Release);
         Some(ok)
@@ -169,10 +176,7 @@ impl SignatureChecks {
             let mut claimed = Vec::with_capacity(VERIFY_BATCH);
             while end > 0 && claimed.len() < VERIFY_BATCH {
                 end -= 1;
-                if self.status[end]
-                    .compare_exchange(UNCHECKED, CLAIMED, Ordering::AcqRel, Ordering::Acquire)
-                    .is_ok()
-                {
+                if self.claim(end) {
                     claimed.push(end);
                 }
             }
