@@ -6,7 +6,7 @@ use phalanx_consensus::WalEntry;
 use phalanx_executor::account::committed_nonce;
 use phalanx_executor::adapters::StoreView;
 use phalanx_executor::governance::{self, Scheduled};
-use phalanx_executor::{BlockEnv, ExecutorError, execute_block_with};
+use phalanx_executor::{BlockEnv, ExecutorError, execute_block_hashed};
 use phalanx_genesis::{ChainConfig, ConsensusParams, Genesis, GovernancePolicy};
 use phalanx_runtime::Runtime;
 use phalanx_storage::{BlockStore, Column, Durability, KvStore, StateStore, WriteBatch};
@@ -14,7 +14,7 @@ use phalanx_types::consensus::Evidence;
 use phalanx_types::merkle::merkle_root;
 use phalanx_types::{
     Address, Block, CommitCertificate, Gas, Hash, Header, Height, Receipt, SignedTx, ValidatorSet,
-    View, decode, encode,
+    View, decode, encode, encoded_len,
 };
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -247,6 +247,7 @@ impl Chain {
         height: Height,
         time_ms: u64,
         txs: &[SignedTx],
+        hashes: &[Hash],
         verified: &dyn Fn(&Hash) -> bool,
     ) -> Result<ExecutedBlock, ExecFailure> {
         let env = BlockEnv {
@@ -258,7 +259,8 @@ impl Chain {
             governance: self.info.governance.clone(),
         };
         let base = Arc::new(StoreView(self.state.clone()));
-        let executed = match execute_block_with(&self.runtime, base, &env, txs, verified) {
+        let executed = match execute_block_hashed(&self.runtime, base, &env, txs, hashes, verified)
+        {
             Ok(e) => e,
             Err(ExecutorError::Invalid { index, reason }) => {
                 return Err(ExecFailure::Invalid(index, reason.to_string()));
@@ -295,12 +297,14 @@ impl Chain {
         // Strictly after the parent even if this node's clock is behind.
         let timestamp_ms = now_ms.max(self.tip.timestamp_ms + 1);
         let mut dropped = Vec::new();
+        let mut hashes: Vec<Hash> = txs.iter().map(SignedTx::hash).collect();
         let executed = loop {
-            match self.execute(height, timestamp_ms, &txs, verified) {
+            match self.execute(height, timestamp_ms, &txs, &hashes, verified) {
                 Ok(e) => break e,
                 Err(ExecFailure::Invalid(index, reason)) => {
                     tracing::warn!(%reason, "dropping an invalid transaction from a proposal");
                     dropped.push(txs.remove(index));
+                    hashes.remove(index);
                 }
                 Err(ExecFailure::Fault(e)) => return Err(e),
             }
@@ -311,7 +315,7 @@ impl Chain {
             parent_hash: self.tip.hash,
             timestamp_ms,
             proposer,
-            tx_root: Block::compute_tx_root(&txs),
+            tx_root: Block::tx_root_of(&hashes),
             state_root: executed.state_root,
             receipts_root: executed.receipts_root,
             validators_hash: self.config.validators.hash(),
@@ -352,7 +356,13 @@ impl Chain {
             return Ok(Err(e));
         }
         let h = &block.header;
-        let executed = match self.execute(h.height, h.timestamp_ms, &block.txs, verified) {
+        let hashes: Vec<Hash> = block.txs.iter().map(SignedTx::hash).collect();
+        if Block::tx_root_of(&hashes) != h.tx_root {
+            return Ok(Err(BlockError::Header(
+                "tx root does not match the transactions".into(),
+            )));
+        }
+        let executed = match self.execute(h.height, h.timestamp_ms, &block.txs, &hashes, verified) {
             Ok(e) => e,
             Err(ExecFailure::Invalid(index, reason)) => {
                 return Ok(Err(BlockError::InvalidTx(format!("tx {index}: {reason}"))));
@@ -411,16 +421,13 @@ impl Chain {
                 params.max_block_txs
             )));
         }
-        let size = encode(block).len() as u64;
+        let size = encoded_len(block) as u64;
         // The limit counts transactions; the header and framing get some slack.
         if size > params.max_block_bytes + 4096 {
             return Err(BlockError::TooLarge(format!(
                 "{size} bytes, at most {}",
                 params.max_block_bytes
             )));
-        }
-        if !block.tx_root_matches() {
-            return bad("tx root does not match the transactions".into());
         }
         Ok(())
     }

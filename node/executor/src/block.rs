@@ -23,7 +23,7 @@ pub const TX_BYTE_GAS: Gas = 20;
 
 /// The gas a transaction pays before any contract code runs.
 pub fn intrinsic_gas(tx: &SignedTx) -> Gas {
-    TX_BASE_GAS + TX_BYTE_GAS * tx.to_bytes().len() as Gas
+    TX_BASE_GAS + TX_BYTE_GAS * tx.encoded_len() as Gas
 }
 
 /// The block being executed and the chain rules in force.
@@ -119,10 +119,7 @@ impl SignatureChecks {
         if unchecked < MIN_UNCHECKED {
             return 0;
         }
-        std::thread::available_parallelism()
-            .map_or(1, |n| n.get())
-            .saturating_sub(1)
-            .min(7)
+        crate::cores::available().saturating_sub(1).min(7)
     }
 
     /// Claims transaction `i`'s check if nobody has (it is unchecked).
@@ -223,6 +220,20 @@ pub fn execute_block_with(
     verified: &dyn Fn(&Hash) -> bool,
 ) -> Result<Executed, ExecutorError> {
     let hashes: Vec<Hash> = txs.iter().map(SignedTx::hash).collect();
+    execute_block_hashed(runtime, base, env, txs, &hashes, verified)
+}
+
+/// [`execute_block_with`] for a caller that already hashed the transactions: `hashes[i]` must
+/// be `txs[i].hash()`.
+pub fn execute_block_hashed(
+    runtime: &Runtime,
+    base: Arc<dyn StateRead>,
+    env: &BlockEnv,
+    txs: &[SignedTx],
+    hashes: &[Hash],
+    verified: &dyn Fn(&Hash) -> bool,
+) -> Result<Executed, ExecutorError> {
+    debug_assert_eq!(txs.len(), hashes.len());
     let checks = SignatureChecks::new(hashes.iter().map(verified));
     let helpers = checks.helpers();
     let stop = AtomicBool::new(false);
@@ -233,7 +244,7 @@ pub fn execute_block_with(
         // Execution does not wait for signatures: a block with a bad one is refused whole, so
         // its results are only kept once every signature up to where execution stopped holds.
         let mut reached = 0;
-        let result = execute_unchecked(runtime, base, env, txs, &hashes, &checks, &mut reached);
+        let result = execute_unchecked(runtime, base, env, txs, hashes, &checks, &mut reached);
         // Whatever stopped execution (an invalid transaction or a fault) happened at
         // `reached`: a bad signature at or before it comes first, as in a sequential check.
         let executed_up_to = match &result {
@@ -289,7 +300,7 @@ fn execute_unchecked(
     for (index, tx) in txs.iter().enumerate() {
         let invalid = |reason| ExecutorError::Invalid { index, reason };
         *reached = index;
-        let tx_hash = hashes[index];
+        let tx_hash = hashes.get(index).copied().unwrap_or_else(|| tx.hash());
         if checks.known_bad(index) {
             // The caller reports the first bad signature at or before this index.
             return Err(invalid(InvalidTx::Malformed("bad signature".into())));

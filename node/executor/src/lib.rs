@@ -12,10 +12,13 @@
 pub mod account;
 pub mod adapters;
 pub mod block;
+mod cores;
 mod error;
 pub mod genesis;
 pub mod governance;
 pub mod mempool;
 
-pub use block::{BlockEnv, Executed, execute_block, execute_block_with, intrinsic_gas};
+pub use block::{
+    BlockEnv, Executed, execute_block, execute_block_hashed, execute_block_with, intrinsic_gas,
+};
 pub use error::{ExecutorError, InvalidTx};

@@ -74,8 +74,7 @@ impl VerifiedTx {
 /// are in order.
 pub fn verify_all(txs: Vec<SignedTx>, chain_id: &str) -> Vec<Result<VerifiedTx, AdmitError>> {
     const PER_THREAD_MIN: usize = 64;
-    let threads = std::thread::available_parallelism()
-        .map_or(1, |n| n.get())
+    let threads = crate::cores::available()
         .min(txs.len() / PER_THREAD_MIN)
         .max(1);
     if threads == 1 {

@@ -59,8 +59,9 @@ impl BlockStore {
         BlockStore { kv }
     }
 
-    /// Stages the commit of `block` with its certificate and receipts into `batch`. The caller
-    /// writes the batch (together with the state changes) with [`crate::Durability::Sync`].
+    /// Stages the commit of `block` with its certificate and receipts (one per transaction,
+    /// in order: the tx index is built from their hashes) into `batch`. The caller writes the
+    /// batch (together with the state changes) with [`crate::Durability::Sync`].
     pub fn stage_commit(
         &self,
         batch: &mut WriteBatch,
@@ -68,19 +69,18 @@ impl BlockStore {
         certificate: &CommitCertificate,
         receipts: &[Receipt],
     ) {
+        debug_assert_eq!(block.txs.len(), receipts.len());
         let height = block.height();
         let hk = height.to_be_bytes();
         batch.put(Column::Blocks, hk, encode(block));
         batch.put(Column::BlockIndex, block.hash().0, hk);
         batch.put(Column::Certificates, hk, encode(certificate));
-        for (i, tx) in block.txs.iter().enumerate() {
+        for r in receipts {
             let loc = TxLocation {
                 height,
-                index: i as u32,
+                index: r.index,
             };
-            batch.put(Column::TxIndex, tx.hash().0, encode(&loc));
-        }
-        for r in receipts {
+            batch.put(Column::TxIndex, r.tx_hash.0, encode(&loc));
             batch.put(Column::Receipts, receipt_key(height, r.index), encode(r));
         }
         batch.put(Column::Meta, LATEST_HEIGHT, hk);

@@ -63,7 +63,12 @@ impl Block {
     /// The tx root these transactions produce.
     pub fn compute_tx_root(txs: &[SignedTx]) -> Hash {
         let hashes: Vec<Hash> = txs.iter().map(SignedTx::hash).collect();
-        merkle_root(&hashes)
+        Block::tx_root_of(&hashes)
+    }
+
+    /// The tx root of transactions with these hashes, in order.
+    pub fn tx_root_of(hashes: &[Hash]) -> Hash {
+        merkle_root(hashes)
     }
 
     /// True if the header's tx root matches the transactions.

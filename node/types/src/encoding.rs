@@ -6,6 +6,8 @@
 
 use crate::error::TypesError;
 use bincode::config::{Configuration, Fixint, Limit, LittleEndian};
+use bincode::enc::write::{SizeWriter, Writer};
+use bincode::error::EncodeError;
 use serde::{Serialize, de::DeserializeOwned};
 
 /// Largest object decode will accept: 16 MiB. Blocks, messages and stored values are far smaller.
@@ -20,10 +22,74 @@ const fn config() -> Config {
         .with_limit::<MAX_DECODE_BYTES>()
 }
 
+const ENCODE_BUG: &str = "canonical encoding of a phalanx type";
+
+/// Collects an encoding into a vector allocated once at its final size.
+struct VecOut(Vec<u8>);
+
+impl Writer for VecOut {
+    fn write(&mut self, bytes: &[u8]) -> Result<(), EncodeError> {
+        self.0.extend_from_slice(bytes);
+        Ok(())
+    }
+}
+
+/// Feeds an encoding to a hasher in blocks of [`HashOut::BUF`] bytes: no allocation, and far
+/// fewer hasher calls than one per field.
+struct HashOut<'a> {
+    hasher: &'a mut blake3::Hasher,
+    buf: [u8; HashOut::BUF],
+    len: usize,
+}
+
+impl HashOut<'_> {
+    const BUF: usize = 1024;
+
+    fn flush(&mut self) {
+        self.hasher.update(&self.buf[..self.len]);
+        self.len = 0;
+    }
+}
+
+impl Writer for HashOut<'_> {
+    fn write(&mut self, bytes: &[u8]) -> Result<(), EncodeError> {
+        if self.len + bytes.len() > Self::BUF {
+            self.flush();
+        }
+        if bytes.len() > Self::BUF {
+            self.hasher.update(bytes);
+        } else {
+            self.buf[self.len..self.len + bytes.len()].copy_from_slice(bytes);
+            self.len += bytes.len();
+        }
+        Ok(())
+    }
+}
+
 /// Encodes a value canonically. Encoding our own types cannot fail; a failure means a bug
 /// (for example a value over the size limit), so it panics with a clear message.
 pub fn encode<T: Serialize + ?Sized>(value: &T) -> Vec<u8> {
-    bincode::serde::encode_to_vec(value, config()).expect("canonical encoding of a phalanx type")
+    let mut out = VecOut(Vec::with_capacity(encoded_len(value)));
+    bincode::serde::encode_into_writer(value, &mut out, config()).expect(ENCODE_BUG);
+    out.0
+}
+
+/// The length of [`encode`]'s output, computed without encoding into memory.
+pub fn encoded_len<T: Serialize + ?Sized>(value: &T) -> usize {
+    let mut size = SizeWriter::default();
+    bincode::serde::encode_into_writer(value, &mut size, config()).expect(ENCODE_BUG);
+    size.bytes_written
+}
+
+/// Feeds [`encode`]'s output to `hasher` without building it in memory.
+pub fn encode_into_hasher<T: Serialize + ?Sized>(value: &T, hasher: &mut blake3::Hasher) {
+    let mut out = HashOut {
+        hasher,
+        buf: [0; HashOut::BUF],
+        len: 0,
+    };
+    bincode::serde::encode_into_writer(value, &mut out, config()).expect(ENCODE_BUG);
+    out.flush();
 }
 
 /// Decodes untrusted bytes. Rejects oversized input, malformed input and trailing bytes.
@@ -81,6 +147,30 @@ mod tests {
             decode_with_limit::<Vec<u8>>(&bytes, 200).unwrap().len(),
             100
         );
+    }
+
+    /// Values whose encodings cross the hashing buffer's edges, including single writes
+    /// larger than the buffer.
+    fn samples() -> Vec<(Vec<u8>, Vec<Vec<u8>>, String)> {
+        [0usize, 1, 7, 1000, 1016, 1017, 1024, 1025, 3000]
+            .iter()
+            .map(|&n| {
+                let pieces = (0..n % 13).map(|i| vec![i as u8; n / 3 + i]).collect();
+                (vec![n as u8; n], pieces, "x".repeat(n / 2))
+            })
+            .collect()
+    }
+
+    #[test]
+    fn length_and_hash_streams_agree_with_the_encoding() {
+        for value in samples() {
+            let bytes = bincode::serde::encode_to_vec(&value, config()).unwrap();
+            assert_eq!(encode(&value), bytes);
+            assert_eq!(encoded_len(&value), bytes.len());
+            let mut streamed = blake3::Hasher::new();
+            encode_into_hasher(&value, &mut streamed);
+            assert_eq!(streamed.finalize(), blake3::hash(&bytes));
+        }
     }
 
     #[test]

@@ -104,7 +104,9 @@ impl Hash {
 
     /// Hashes the canonical encoding of `value` in `domain`.
     pub fn of<T: serde::Serialize + ?Sized>(domain: Domain, value: &T) -> Hash {
-        Hash::digest(domain, &crate::encode(value))
+        let mut hasher = domain.hasher();
+        crate::encoding::encode_into_hasher(value, &mut hasher);
+        Hash(*hasher.finalize().as_bytes())
     }
 }
 

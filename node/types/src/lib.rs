@@ -27,7 +27,7 @@ pub use block::{Block, Header};
 pub use bytes::Bytes;
 pub use certificate::CommitCertificate;
 pub use crypto::{Address, PublicKey, SecretKey, Signature, SignatureBatch};
-pub use encoding::{decode, decode_with_limit, encode};
+pub use encoding::{decode, decode_with_limit, encode, encoded_len};
 pub use error::TypesError;
 pub use hash::{Domain, Hash};
 pub use receipt::{Event, Receipt, TxStatus};

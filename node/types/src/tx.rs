@@ -160,6 +160,11 @@ impl SignedTx {
         encoding::encode(self)
     }
 
+    /// The length of [`SignedTx::to_bytes`], without encoding into memory.
+    pub fn encoded_len(&self) -> usize {
+        encoding::encoded_len(self)
+    }
+
     /// Decodes untrusted bytes, at most [`MAX_TX_BYTES`].
     pub fn from_bytes(bytes: &[u8]) -> Result<SignedTx, TypesError> {
         encoding::decode_with_limit(bytes, MAX_TX_BYTES)
