@@ -86,11 +86,14 @@ pub fn check_gas(tx: &SignedTx, params: &ConsensusParams) -> Result<Gas, Invalid
 }
 
 /// Signature checks of a block's transactions, shared by the executing thread and helper
-/// threads. Helpers check batches from the end of the block while the block executes; the
-/// executing thread then joins them. Each check has one outcome, so which thread does it, and
-/// in which batch, changes nothing but the time.
+/// threads. Helpers check batches while the block executes, in sender order from the last
+/// sender (so a batch verifies each key once for all of that sender's transactions, see
+/// [`verify_txs`]); the executing thread then joins them. Each check has one outcome, so
+/// which thread does it, and in which batch, changes nothing but the time.
 struct SignatureChecks {
     status: Vec<AtomicU8>,
+    /// The positions to check, sorted by sender (stable: block order within a sender).
+    order: Vec<usize>,
 }
 
 const UNCHECKED: u8 = 0;
@@ -99,13 +102,16 @@ const BAD: u8 = 2;
 const CLAIMED: u8 = 3;
 
 impl SignatureChecks {
-    /// `known[i]`: transaction `i` was verified before (at admission).
-    fn new(known: impl Iterator<Item = bool>) -> SignatureChecks {
-        SignatureChecks {
-            status: known
-                .map(|k| AtomicU8::new(if k { GOOD } else { UNCHECKED }))
-                .collect(),
-        }
+    /// `known[i]`: transaction `i` of `txs` was verified before (at admission).
+    fn new(txs: &[SignedTx], known: impl Iterator<Item = bool>) -> SignatureChecks {
+        let status: Vec<AtomicU8> = known
+            .map(|k| AtomicU8::new(if k { GOOD } else { UNCHECKED }))
+            .collect();
+        let mut order: Vec<usize> = (0..txs.len().min(status.len()))
+            .filter(|&i| status[i].load(Ordering::Relaxed) == UNCHECKED)
+            .collect();
+        order.sort_by_key(|&i| txs[i].tx.sender.0);
+        SignatureChecks { status, order }
     }
 
     /// Helper threads worth starting: none for small blocks or a single core.
@@ -164,17 +170,26 @@ impl SignatureChecks {
         (0..txs.len()).find(|&i| !self.ok(i, &txs[i], chain_id))
     }
 
-    /// A helper: claims unchecked transactions from the end of `txs` backwards, a batch at a
-    /// time, and checks each batch's signatures together ([`verify_txs`]), until done or told
-    /// to stop.
-    fn help(&self, txs: &[SignedTx], chain_id: &str, stop: &AtomicBool) {
-        let mut end = txs.len();
-        while end > 0 && !stop.load(Ordering::Relaxed) {
+    /// A helper: claims the unchecked transactions before position `upto`, in sender order
+    /// from the last sender, a batch at a time, and checks each batch's signatures together
+    /// ([`verify_txs`]), until done or told to stop.
+    fn help(&self, txs: &[SignedTx], upto: usize, chain_id: &str, stop: &AtomicBool) {
+        let mut todo = self
+            .order
+            .iter()
+            .rev()
+            .filter(|&&i| i < upto.min(txs.len()));
+        let mut more = true;
+        while more && !stop.load(Ordering::Relaxed) {
             let mut claimed = Vec::with_capacity(VERIFY_BATCH);
-            while end > 0 && claimed.len() < VERIFY_BATCH {
-                end -= 1;
-                if self.claim(end) {
-                    claimed.push(end);
+            while claimed.len() < VERIFY_BATCH {
+                match todo.next() {
+                    Some(&i) if self.claim(i) => claimed.push(i),
+                    Some(_) => {}
+                    None => {
+                        more = false;
+                        break;
+                    }
                 }
             }
             let batch = || verify_txs(claimed.iter().map(|&i| &txs[i]), chain_id);
@@ -234,12 +249,12 @@ pub fn execute_block_hashed(
     verified: &dyn Fn(&Hash) -> bool,
 ) -> Result<Executed, ExecutorError> {
     debug_assert_eq!(txs.len(), hashes.len());
-    let checks = SignatureChecks::new(hashes.iter().map(verified));
+    let checks = SignatureChecks::new(txs, hashes.iter().map(verified));
     let helpers = checks.helpers();
     let stop = AtomicBool::new(false);
     std::thread::scope(|scope| {
         for _ in 0..helpers {
-            scope.spawn(|| checks.help(txs, &env.chain_id, &stop));
+            scope.spawn(|| checks.help(txs, txs.len(), &env.chain_id, &stop));
         }
         // Execution does not wait for signatures: a block with a bad one is refused whole, so
         // its results are only kept once every signature up to where execution stopped holds.
@@ -252,11 +267,7 @@ pub fn execute_block_hashed(
             Err(_) => (reached + 1).min(txs.len()),
         };
         // Then this thread checks too, in batches, until every signature needed is known.
-        checks.help(
-            &txs[..executed_up_to],
-            &env.chain_id,
-            &AtomicBool::new(false),
-        );
+        checks.help(txs, executed_up_to, &env.chain_id, &AtomicBool::new(false));
         let first_bad = checks.first_bad(&txs[..executed_up_to], &env.chain_id);
         stop.store(true, Ordering::Relaxed);
         match first_bad {

@@ -80,36 +80,39 @@ pub fn verify_all(txs: Vec<SignedTx>, chain_id: &str) -> Vec<Result<VerifiedTx, 
     if threads == 1 {
         return VerifiedTx::new_many(txs, chain_id);
     }
-    let chunk = txs.len().div_ceil(threads);
-    let mut chunks: Vec<Vec<SignedTx>> = Vec::with_capacity(threads);
-    let mut rest = txs;
-    while rest.len() > chunk {
-        let tail = rest.split_off(chunk);
-        chunks.push(rest);
-        rest = tail;
+    // Each thread gets whole senders, so `verify_txs` can batch a sender's signatures together.
+    let total = txs.len();
+    let mut by_sender: Vec<(usize, SignedTx)> = txs.into_iter().enumerate().collect();
+    by_sender.sort_by_key(|(_, tx)| tx.tx.sender.0);
+    let chunk = total.div_ceil(threads);
+    let mut chunks: Vec<(Vec<usize>, Vec<SignedTx>)> = Vec::with_capacity(threads);
+    let mut rest = by_sender.into_iter().peekable();
+    while rest.peek().is_some() {
+        chunks.push(rest.by_ref().take(chunk).unzip());
     }
-    chunks.push(rest);
+    let mut results: Vec<Option<Result<VerifiedTx, AdmitError>>> = vec![None; total];
     std::thread::scope(|scope| {
         let handles: Vec<_> = chunks
             .into_iter()
-            .map(|c| {
-                (
-                    c.len(),
-                    scope.spawn(move || VerifiedTx::new_many(c, chain_id)),
-                )
-            })
+            .map(|(at, c)| (at, scope.spawn(move || VerifiedTx::new_many(c, chain_id))))
             .collect();
-        // One result per transaction, in order, even if a checking thread died.
-        handles
-            .into_iter()
-            .flat_map(|(len, h)| {
-                h.join().unwrap_or_else(|_| {
-                    let failed = InvalidTx::Malformed("signature check failed".into());
-                    vec![Err(failed.into()); len]
-                })
-            })
-            .collect()
-    })
+        for (at, handle) in handles {
+            // One answer per transaction even if a checking thread died.
+            let answers = handle.join().unwrap_or_else(|_| {
+                let failed = InvalidTx::Malformed("signature check failed".into());
+                vec![Err(failed.into()); at.len()]
+            });
+            for (i, answer) in at.into_iter().zip(answers) {
+                results[i] = Some(answer);
+            }
+        }
+    });
+    results
+        .into_iter()
+        .map(|r| {
+            r.unwrap_or_else(|| Err(InvalidTx::Malformed("signature check failed".into()).into()))
+        })
+        .collect()
 }
 
 /// Bounds of the pool.
@@ -380,6 +383,28 @@ mod tests {
 
     fn params() -> ConsensusParams {
         ConsensusParams::default()
+    }
+
+    #[test]
+    fn verify_all_answers_in_order_across_threads() {
+        // Enough transactions for several threads; senders interleaved, so grouping them by
+        // sender reorders the work but must not reorder the answers.
+        let keys: Vec<SecretKey> = (0..7u8).map(|i| SecretKey::from_seed([i; 32])).collect();
+        let mut txs: Vec<SignedTx> = (0..400)
+            .map(|i| tx(&keys[i % keys.len()], i as u64))
+            .collect();
+        txs[5].tx.nonce += 1;
+        txs[398].signature = txs[0].signature;
+        let expected: Vec<Option<Hash>> = txs
+            .iter()
+            .map(|t| VerifiedTx::new(t.clone(), CHAIN).ok().map(|v| v.hash()))
+            .collect();
+        let got: Vec<Option<Hash>> = verify_all(txs, CHAIN)
+            .into_iter()
+            .map(|r| r.ok().map(|v| v.hash()))
+            .collect();
+        assert_eq!(got, expected);
+        assert_eq!(got.iter().filter(|h| h.is_none()).count(), 2);
     }
 
     #[test]
