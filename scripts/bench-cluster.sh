@@ -2,8 +2,8 @@
 # Starts a 4-validator testnet on 127.0.0.1, runs `phalanx bench` against all four nodes, and
 # tears the network down. Prints the bench's last line: tps=N p50_ms=N p99_ms=N committed=N.
 #
-#   scripts/bench-cluster.sh                      # max rate, 20 s, batches of 100
-#   RATE=2000 BATCH=20 scripts/bench-cluster.sh   # latency at a fixed offered rate
+#   scripts/bench-cluster.sh                                # max rate, 20 s, 2 workers x 1,000
+#   RATE=2000 WORKERS=4 BATCH=20 scripts/bench-cluster.sh   # latency at a fixed offered rate
 #
 # Environment: PHALANX (binary, default target/release/phalanx, built if missing), RATE
 # (transfers/s or max), DURATION (s), BATCH (transactions per tx_submitBatch), SENDERS,
@@ -13,9 +13,9 @@ cd "$(dirname "$0")/.."
 
 RATE="${RATE:-max}"
 DURATION="${DURATION:-20}"
-BATCH="${BATCH:-100}"
+BATCH="${BATCH:-1000}"
 SENDERS="${SENDERS:-256}"
-WORKERS="${WORKERS:-4}"
+WORKERS="${WORKERS:-2}"
 VALIDATORS="${VALIDATORS:-4}"
 BASE_PORT="${BASE_PORT:-27600}"
 # shellcheck source=lib/bench-common.sh
