@@ -66,7 +66,7 @@ pub struct BenchConfig {
 
 /// Transactions pre-signed per second of `--rate max` load (above any rate measured here).
 const MAX_RATE_PRESIGNED: usize = 60_000;
-/// Most transactions pre-signed for `--rate max` (about 400 bytes each in memory).
+/// Most transactions pre-signed for `--rate max` (about 500 bytes each in memory: 1 GB here).
 const MAX_PRESIGNED: usize = 2_000_000;
 /// Gas limit of a transfer (one uses about 110,000 with its intrinsic cost).
 const TRANSFER_GAS: u64 = 1_000_000;

@@ -74,6 +74,8 @@ pub struct ExecutedBlock {
     pub receipts_root: Hash,
     /// Parent the block was executed on.
     parent: Hash,
+    /// Root of the transactions that were executed (a commit checks the header names them).
+    tx_root: Hash,
     batch: WriteBatch,
 }
 
@@ -278,6 +280,7 @@ impl Chain {
             gas_used: executed.gas_used,
             state_root,
             parent: self.tip.hash,
+            tx_root: Block::tx_root_of(hashes),
             batch,
         })
     }
@@ -315,7 +318,7 @@ impl Chain {
             parent_hash: self.tip.hash,
             timestamp_ms,
             proposer,
-            tx_root: Block::tx_root_of(&hashes),
+            tx_root: executed.tx_root,
             state_root: executed.state_root,
             receipts_root: executed.receipts_root,
             validators_hash: self.config.validators.hash(),
@@ -446,6 +449,11 @@ impl Chain {
             return Err(CoreError::Corrupt(format!(
                 "commit of block {height} does not extend tip {}",
                 self.tip.height
+            )));
+        }
+        if executed.tx_root != block.header.tx_root {
+            return Err(CoreError::Corrupt(format!(
+                "commit of block {height} with results of other transactions"
             )));
         }
         let ExecutedBlock {

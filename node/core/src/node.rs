@@ -421,6 +421,12 @@ impl NodeCore {
             if block.height() != self.chain.tip().height + 1 {
                 continue;
             }
+            // The certificate covers the header only; a body that is not the header's is the
+            // peer's fabrication, and nothing after it in this batch is trusted either.
+            if !block.tx_root_matches() {
+                tracing::warn!(height = block.height(), %peer, "sync peer sent a block whose transactions do not match its header");
+                break;
+            }
             self.drive(Input::Decided { block, certificate }, now_ms, actions)?;
         }
         let after = self.chain.tip().height;
@@ -478,8 +484,10 @@ impl NodeCore {
             }
             Output::ValidateBlock { block } => {
                 let hash = block.hash();
+                // The hash covers the header only: a cached execution stands for this block
+                // only if the body is the one the header commits to.
                 let valid = if self.executed.contains_key(&hash) {
-                    true
+                    block.tx_root_matches()
                 } else {
                     let mempool = &self.mempool;
                     match self

@@ -89,6 +89,10 @@ struct Sim {
     gov_nonce: BTreeMap<usize, u64>,
     drop_permille: u64,
     healed: bool,
+    /// Sync answers alternate between honest ones and ones whose block bodies are swapped
+    /// (a Byzantine peer: the certificates stay valid, they cover the header only).
+    tamper_sync: bool,
+    sync_answers: u64,
 }
 
 /// Letters naming nodes in their peer ids (base58 has no `0`, so digits would not do).
@@ -184,6 +188,8 @@ impl Sim {
             accepted: Vec::new(),
             gov_nonce: BTreeMap::new(),
             drop_permille: 0,
+            tamper_sync: false,
+            sync_answers: 0,
             healed: false,
         };
         for i in 0..n + extra {
@@ -291,13 +297,32 @@ impl Sim {
                 ),
                 Action::RequestBlocks { peer, from } => {
                     let j = Sim::index_of(&peer);
-                    let batch = match &self.nodes[j].core {
+                    let mut batch = match &self.nodes[j].core {
                         Some(core) => SyncBatch {
                             blocks: core.chain().certified_blocks(from, 8, 1 << 20).unwrap(),
                             tip: core.chain().tip().height,
                         },
                         None => SyncBatch::default(),
                     };
+                    self.sync_answers += 1;
+                    if self.tamper_sync && self.sync_answers % 2 == 1 {
+                        // Another body under the same certified header: one more transaction.
+                        let extra = Tx {
+                            chain_id: CHAIN.into(),
+                            sender: self.clients[0].public_key(),
+                            nonce: 0,
+                            gas_limit: 2_000_000,
+                            payload: TxPayload::Call {
+                                contract: self.contract,
+                                method: "set".into(),
+                                args: Bytes(b"forged".to_vec()),
+                            },
+                        }
+                        .sign(&self.clients[0]);
+                        for (block, _) in &mut batch.blocks {
+                            block.txs.push(extra.clone());
+                        }
+                    }
                     let d = self.delay() * 2;
                     self.schedule(i, d, Delivery::Event(Event::Blocks { peer, batch }));
                 }
@@ -726,6 +751,24 @@ fn a_node_far_behind_catches_up_by_sync() {
         assert!(best >= 10, "{best}");
         sim.restart(3);
         sim.run_until(12_000);
+        assert!(sim.tip(3) >= best, "node 3 at {} < {best}", sim.tip(3));
+        sim.check_stores_agree();
+    });
+}
+
+#[test]
+fn sync_refuses_bodies_that_are_not_the_certified_headers() {
+    in_big_stack(|| {
+        let mut sim = Sim::new(12, 4);
+        sim.tamper_sync = true;
+        sim.crash(3);
+        sim.run_until(6_000);
+        let best = sim.tip(0);
+        assert!(best >= 10, "{best}");
+        sim.restart(3);
+        sim.run_until(24_000);
+        // Every other answer was forged; the node skipped those and caught up from the rest.
+        assert!(sim.sync_answers >= 2, "{} sync answers", sim.sync_answers);
         assert!(sim.tip(3) >= best, "node 3 at {} < {best}", sim.tip(3));
         sim.check_stores_agree();
     });

@@ -238,8 +238,9 @@ pub fn execute_block_with(
     execute_block_hashed(runtime, base, env, txs, &hashes, verified)
 }
 
-/// [`execute_block_with`] for a caller that already hashed the transactions: `hashes[i]` must
-/// be `txs[i].hash()`.
+/// [`execute_block_with`] for a caller that already hashed the transactions. `hashes[i]` must
+/// be `txs[i].hash()`: the hashes go into the receipts and decide which signatures
+/// `verified` lets skip. (Hashes of the wrong count are ignored and recomputed.)
 pub fn execute_block_hashed(
     runtime: &Runtime,
     base: Arc<dyn StateRead>,
@@ -248,7 +249,9 @@ pub fn execute_block_hashed(
     hashes: &[Hash],
     verified: &dyn Fn(&Hash) -> bool,
 ) -> Result<Executed, ExecutorError> {
-    debug_assert_eq!(txs.len(), hashes.len());
+    if hashes.len() != txs.len() {
+        return execute_block_with(runtime, base, env, txs, verified);
+    }
     let checks = SignatureChecks::new(txs, hashes.iter().map(verified));
     let helpers = checks.helpers();
     let stop = AtomicBool::new(false);
@@ -311,7 +314,7 @@ fn execute_unchecked(
     for (index, tx) in txs.iter().enumerate() {
         let invalid = |reason| ExecutorError::Invalid { index, reason };
         *reached = index;
-        let tx_hash = hashes.get(index).copied().unwrap_or_else(|| tx.hash());
+        let tx_hash = hashes[index];
         if checks.known_bad(index) {
             // The caller reports the first bad signature at or before this index.
             return Err(invalid(InvalidTx::Malformed("bad signature".into())));

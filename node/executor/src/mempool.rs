@@ -80,7 +80,8 @@ pub fn verify_all(txs: Vec<SignedTx>, chain_id: &str) -> Vec<Result<VerifiedTx, 
     if threads == 1 {
         return VerifiedTx::new_many(txs, chain_id);
     }
-    // Each thread gets whole senders, so `verify_txs` can batch a sender's signatures together.
+    // Threads get runs of one sender's transactions (a sender may straddle two threads), so
+    // `verify_txs` can batch a sender's signatures together.
     let total = txs.len();
     let mut by_sender: Vec<(usize, SignedTx)> = txs.into_iter().enumerate().collect();
     by_sender.sort_by_key(|(_, tx)| tx.tx.sender.0);
