@@ -395,9 +395,16 @@ impl Core {
     fn accept_pre_prepare(&mut self, pp: Signed<PrePrepare>, out: &mut Vec<Output>) {
         let view = pp.body.view;
         let hash = pp.body.block.hash();
+        let known = self.validated.get(&hash).copied();
+        // Validation is remembered by block hash, which covers the header only: a header seen
+        // valid before stands for this proposal only if its body is the header's (for
+        // example a later view re-proposing it with other transactions).
+        if known == Some(true) && !pp.body.block.tx_root_matches() {
+            return;
+        }
         let block = pp.body.block.clone();
         self.pre_prepares.insert(view, pp);
-        match self.validated.get(&hash) {
+        match known {
             Some(true) => self.after_validated(view, hash, out),
             Some(false) => {}
             None => {
