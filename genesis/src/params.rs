@@ -60,6 +60,18 @@ impl ConsensusParams {
         {
             return bad("max_block_bytes", "must be between 1 KiB and 8 MiB");
         }
+        // Every consensus message must fit a wire frame with blocks this large and the
+        // largest validator set governance allows (a NEW-VIEW carries one block and a
+        // certificate from every validator).
+        if !phalanx_types::limits::messages_fit(
+            self.max_block_bytes as usize,
+            crate::MAX_VALIDATORS,
+        ) {
+            return bad(
+                "max_block_bytes",
+                "too large: a NEW-VIEW with a block this size would not fit a wire frame",
+            );
+        }
         if self.max_block_txs == 0 {
             return bad("max_block_txs", "must be positive");
         }
@@ -79,5 +91,30 @@ impl ConsensusParams {
             return bad("max_clock_drift_ms", "must be positive");
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_largest_blocks_allowed_fit_every_message() {
+        // The cap on max_block_bytes keeps a NEW-VIEW of the largest validator set within a
+        // wire frame; the frame check stands behind it should the cap ever be raised.
+        let cap = phalanx_types::block::MAX_BLOCK_BYTES / 2;
+        assert!(phalanx_types::limits::messages_fit(
+            cap,
+            crate::MAX_VALIDATORS
+        ));
+        let params = ConsensusParams {
+            max_block_bytes: cap as u64,
+            ..ConsensusParams::default()
+        };
+        assert!(params.validate().is_ok());
+        assert!(!phalanx_types::limits::messages_fit(
+            2 * cap,
+            crate::MAX_VALIDATORS
+        ));
     }
 }

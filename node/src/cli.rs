@@ -86,6 +86,10 @@ pub enum Command {
         /// Override the p2p listen multiaddr.
         #[arg(long)]
         p2p: Option<String>,
+        /// TEST ONLY (builds with the `byzantine` feature): attack the network this way.
+        #[cfg(feature = "byzantine")]
+        #[arg(long, value_enum)]
+        byzantine: Option<node::Strategy>,
     },
     /// Account keys.
     #[command(subcommand)]
@@ -249,7 +253,17 @@ pub fn run(cli: Cli) -> Result<()> {
             base_port,
             chain_id,
         } => home::cmd_testnet(validators, &out, base_port, &chain_id, json),
-        Command::Start { home, rpc, p2p } => node::cmd_start(&home, rpc, p2p),
+        Command::Start {
+            home,
+            rpc,
+            p2p,
+            #[cfg(feature = "byzantine")]
+            byzantine,
+        } => {
+            #[cfg(not(feature = "byzantine"))]
+            let byzantine = None;
+            node::cmd_start(&home, rpc, p2p, byzantine)
+        }
         Command::Dev { home, rpc } => node::cmd_dev(&home, rpc),
         Command::Tx(TxCommand::Deploy {
             file,

@@ -2,6 +2,8 @@
 
 mod api;
 mod bench;
+#[cfg(feature = "byzantine")]
+mod byzantine;
 mod cli;
 mod client;
 mod config;

@@ -70,8 +70,22 @@ fn hex_of(b: &[u8]) -> String {
     b.iter().map(|x| format!("{x:02x}")).collect()
 }
 
+/// How a validator attacks, in a build with the test-only Byzantine mode.
+#[cfg(feature = "byzantine")]
+pub use crate::byzantine::Strategy;
+
+/// How a validator attacks: nothing to choose from without the `byzantine` feature.
+#[cfg(not(feature = "byzantine"))]
+#[derive(Debug, Clone, Copy)]
+pub enum Strategy {}
+
 /// `phalanx start --home DIR`
-pub fn cmd_start(dir: &Path, rpc: Option<SocketAddr>, p2p: Option<String>) -> Result<()> {
+pub fn cmd_start(
+    dir: &Path,
+    rpc: Option<SocketAddr>,
+    p2p: Option<String>,
+    byzantine: Option<Strategy>,
+) -> Result<()> {
     let home = Home(dir.to_path_buf());
     if !home.exists() {
         bail!(
@@ -87,7 +101,7 @@ pub fn cmd_start(dir: &Path, rpc: Option<SocketAddr>, p2p: Option<String>) -> Re
     if let Some(p2p) = p2p {
         config.p2p.listen = p2p;
     }
-    run(&home, &config, false)
+    run(&home, &config, false, byzantine)
 }
 
 /// `phalanx dev [--home DIR] [--rpc ADDR]`: creates a one-validator home with a dev account
@@ -120,13 +134,13 @@ pub fn cmd_dev(dir: &Path, rpc: SocketAddr) -> Result<()> {
         dev_key.display(),
         dev.address()
     );
-    run(&home, &config, true)
+    run(&home, &config, true, None)
 }
 
 /// Runs a node. `dev` skips the network while the chain has a single validator and no
 /// observers (nobody to talk to); `phalanx start` always listens, so a chain can grow by
 /// governance.
-fn run(home: &Home, config: &NodeConfig, dev: bool) -> Result<()> {
+fn run(home: &Home, config: &NodeConfig, dev: bool, byzantine: Option<Strategy>) -> Result<()> {
     let genesis = Genesis::load(home.genesis())?;
     let validator = keys::read_key(&home.validator_key())?;
     let node_key = keys::read_key(&home.node_key())?;
@@ -186,10 +200,24 @@ fn run(home: &Home, config: &NodeConfig, dev: bool) -> Result<()> {
                 let (net, events) =
                     phalanx_network::spawn(net_config, p2p::StoreSource(blocks.clone()))?;
                 tracing::info!(peer_id = %net.local_peer_id(), "p2p started");
+                let outbound = p2p::P2p::new(net.clone(), &genesis);
+                let outbound: Box<dyn crate::service::Outbound> = match byzantine {
+                    None => Box::new(outbound),
+                    #[cfg(feature = "byzantine")]
+                    Some(strategy) => Box::new(crate::byzantine::Byzantine::new(
+                        outbound,
+                        net.clone(),
+                        strategy,
+                        validator.clone(),
+                        genesis.chain_id.clone(),
+                    )),
+                    #[cfg(not(feature = "byzantine"))]
+                    Some(strategy) => match strategy {},
+                };
                 let service = Service::spawn(
                     core,
                     tokio::runtime::Handle::current(),
-                    p2p::P2p::new(net.clone(), &genesis),
+                    outbound,
                     metrics.clone(),
                 )?;
                 tokio::spawn(p2p::forward(

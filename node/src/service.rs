@@ -47,6 +47,24 @@ pub trait Outbound: Send + 'static {
     fn set_validator_peers(&self, peers: Vec<String>);
 }
 
+impl<O: Outbound + ?Sized> Outbound for Box<O> {
+    fn broadcast(&self, message: Box<SignedMessage>) {
+        (**self).broadcast(message);
+    }
+    fn gossip_txs(&self, txs: Vec<SignedTx>) {
+        (**self).gossip_txs(txs);
+    }
+    fn request_blocks(&self, peer: String, from: Height) {
+        (**self).request_blocks(peer, from);
+    }
+    fn send_status(&self, peer: String, height: Height) {
+        (**self).send_status(peer, height);
+    }
+    fn set_validator_peers(&self, peers: Vec<String>) {
+        (**self).set_validator_peers(peers);
+    }
+}
+
 /// No network (a single-validator chain).
 pub struct Standalone;
 

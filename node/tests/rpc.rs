@@ -259,6 +259,44 @@ fn arb_json() -> impl Strategy<Value = Value> {
     })
 }
 
+/// The first round's killer request: a transaction nesting evidence, messages, blocks and
+/// transactions as many levels deep as the 1 MiB body limit lets through as base64 (about
+/// 1,000). Refused with a clear error; the node goes on.
+#[test]
+fn a_deeply_nested_transaction_is_refused_and_the_chain_goes_on() {
+    use base64::Engine;
+    let _g = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let d = dev();
+    let mut depth = 1_100;
+    let bytes = loop {
+        let bytes = phalanx_types::attacks::nested_transaction(depth, "phalanx-dev");
+        if bytes.len() < 760_000 {
+            break bytes;
+        }
+        depth -= 50;
+    };
+    assert!(depth >= 800, "{depth} levels");
+    let tx = base64::engine::general_purpose::STANDARD.encode(&bytes);
+    let r = rpc_try(&d.url, "tx_submit", json!({"tx": tx})).unwrap();
+    assert_eq!(r["error"]["code"], -32001, "{r}");
+    assert!(
+        r["error"]["message"]
+            .as_str()
+            .unwrap_or("")
+            .contains("decode"),
+        "{r}"
+    );
+    let h = rpc(&d.url, "node_status", json!({}))["height"]
+        .as_u64()
+        .unwrap();
+    wait_for(Duration::from_secs(10), "a block after the attack", || {
+        rpc(&d.url, "node_status", json!({}))["height"]
+            .as_u64()
+            .unwrap()
+            > h
+    });
+}
+
 #[test]
 fn malformed_requests_never_break_the_node() {
     let _g = SERIAL.lock().unwrap_or_else(|e| e.into_inner());

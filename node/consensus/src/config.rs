@@ -2,6 +2,17 @@
 
 use phalanx_types::{SecretKey, ValidatorSet};
 
+/// Default byte budget of one author's future-height messages: a block of the largest size
+/// genesis allows (8 MiB), plus room for votes. The node sets it from the chain's
+/// `max_block_bytes` ([`buffered_bytes_for`]).
+pub const DEFAULT_BUFFERED_BYTES: usize = buffered_bytes_for(8 * 1024 * 1024);
+
+/// The byte budget of one author's future-height messages for blocks of at most
+/// `max_block_bytes`: one proposal for the next height, and 1 MiB for everything else.
+pub const fn buffered_bytes_for(max_block_bytes: usize) -> usize {
+    max_block_bytes + 1024 * 1024
+}
+
 /// How a core is set up. Every honest validator uses the same values except `key`.
 #[derive(Debug, Clone)]
 pub struct Config {
@@ -17,10 +28,17 @@ pub struct Config {
     pub max_timeout_ms: u64,
     /// Messages for heights beyond `height + window` are dropped (the paper's high watermark).
     pub window: u64,
-    /// Most buffered future-height messages kept per peer.
+    /// Most buffered future-height messages kept per author.
     pub max_buffered_per_peer: usize,
-    /// How far ahead of the current view votes are kept.
+    /// Most bytes of buffered future-height messages kept per author.
+    pub max_buffered_bytes_per_peer: usize,
+    /// How far ahead of the current view proposals and votes are kept. VIEW-CHANGE and
+    /// NEW-VIEW messages of the current height are taken at any view: they carry their own
+    /// proof, and a replica left many views behind must be able to catch up.
     pub max_view_lookahead: u64,
+    /// How many views behind the current one proposals and votes are kept (older ones can
+    /// no longer lead anywhere: the new view re-proposes whatever was prepared).
+    pub view_lookbehind: u64,
     /// TEST ONLY: use f+1 instead of 2f+1 for every quorum. Breaks safety on purpose so the
     /// simulator can prove its checker catches violations. Never set outside tests.
     #[doc(hidden)]
@@ -42,7 +60,9 @@ impl Config {
             max_timeout_ms: 10_000,
             window: 16,
             max_buffered_per_peer: 256,
+            max_buffered_bytes_per_peer: DEFAULT_BUFFERED_BYTES,
             max_view_lookahead: 64,
+            view_lookbehind: 2,
             weaken_quorum_for_tests: false,
         }
     }

@@ -1,19 +1,19 @@
-//! The pBFT replica state machine.
+//! The pBFT replica: its state, what every message goes through on arrival, signing, and
+//! moving to the next height. The protocol's parts live in [`crate::normal_case`],
+//! [`crate::view_change`] and [`crate::sync`].
 
 use crate::config::Config;
 use crate::log::FutureBuffer;
-use crate::view_change::{check_new_view, check_prepared, check_view_change, highest_prepared};
-use crate::votes::{Added, VoteKeeper};
+use crate::round::Round;
 use crate::wal::{WalEntry, recover};
-use crate::{Input, Output, Timeout};
+use crate::{Input, Output, Reject, Timeout};
 use phalanx_types::consensus::{
-    ConsensusMessage, Evidence, NewView, Phase, PrePrepare, PreparedCertificate, Signed,
-    SignedMessage, ViewChange, Vote,
+    ConsensusMessage, Evidence, NewView, Phase, Signable, Signed, SignedMessage, Statement,
 };
 use phalanx_types::{
-    Address, Block, CommitCertificate, Hash, Height, SecretKey, ValidatorSet, View,
+    Address, CheckedBlock, CommitCertificate, Hash, Height, SecretKey, ValidatorSet, View,
 };
-use std::collections::{BTreeMap, BTreeSet, VecDeque};
+use std::collections::{BTreeMap, VecDeque};
 
 /// A snapshot of where the replica is, for status reporting.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -34,49 +34,39 @@ pub struct Status {
 /// then feed inputs to [`Core::handle`].
 #[derive(Debug, Clone)]
 pub struct Core {
-    cfg: Config,
-    me: Option<Address>,
+    pub(crate) cfg: Config,
+    pub(crate) me: Option<Address>,
     /// The height being decided: last committed + 1.
-    height: Height,
+    pub(crate) height: Height,
     /// Hash of the last committed block (parent of the next).
-    parent: Hash,
+    pub(crate) parent: Hash,
     /// The last view entered.
-    view: View,
+    pub(crate) view: View,
     /// Some(v) while in view-change mode towards v (§4.4).
-    changing_to: Option<View>,
+    pub(crate) changing_to: Option<View>,
     /// Consecutive views that failed; drives the timeout back-off. Reset on commit.
-    failed_views: u32,
-    // ---- state of the current height (garbage-collected on commit, §4.3) ----
-    pre_prepares: BTreeMap<View, Signed<PrePrepare>>,
-    validated: BTreeMap<Hash, bool>,
-    validating: BTreeSet<Hash>,
-    votes: VoteKeeper,
-    prepared: Option<PreparedCertificate>,
-    signed: BTreeMap<(View, Phase), Option<Hash>>,
-    view_changes: BTreeMap<Address, Signed<ViewChange>>,
-    awaiting_proposal: Option<View>,
-    new_view_sent: BTreeSet<View>,
-    reported_pre_prepare: BTreeSet<View>,
-    sync_requested: bool,
-    /// The view-change target whose timer restarted when 2f+1 VIEW-CHANGEs arrived.
-    quorum_timer: Option<View>,
-    // ---- across heights ----
+    pub(crate) failed_views: u32,
+    /// Everything about the height being decided.
+    pub(crate) round: Round,
+    /// A NEW-VIEW this replica sent before a restart, to send again on start.
+    pub(crate) restored_new_view: Option<NewView>,
     /// Sequence number of the last timer armed.
-    timer_seq: u64,
+    pub(crate) timer_seq: u64,
     /// Timers armed before this sequence number are stale.
-    timer_floor: u64,
+    pub(crate) timer_floor: u64,
     /// Validator sets that take over at a later height (governance), by first height.
-    upcoming: BTreeMap<Height, ValidatorSet>,
-    future: FutureBuffer,
-    queue: VecDeque<SignedMessage>,
-    helped: BTreeMap<Address, Height>,
+    pub(crate) upcoming: BTreeMap<Height, ValidatorSet>,
+    pub(crate) future: FutureBuffer,
+    pub(crate) queue: VecDeque<SignedMessage>,
+    /// The highest height each lagging peer was offered blocks from.
+    pub(crate) helped: BTreeMap<Address, Height>,
 }
 
 impl Core {
     /// A fresh replica at `height` (1 for a new chain) whose parent is `parent`, in `view`.
     pub fn new(cfg: Config, height: Height, parent: Hash, view: View) -> Core {
         let me = Self::member(&cfg);
-        let future = FutureBuffer::new(cfg.max_buffered_per_peer);
+        let future = FutureBuffer::new(cfg.max_buffered_per_peer, cfg.max_buffered_bytes_per_peer);
         Core {
             cfg,
             me,
@@ -85,18 +75,8 @@ impl Core {
             view,
             changing_to: None,
             failed_views: 0,
-            pre_prepares: BTreeMap::new(),
-            validated: BTreeMap::new(),
-            validating: BTreeSet::new(),
-            votes: VoteKeeper::default(),
-            prepared: None,
-            signed: BTreeMap::new(),
-            view_changes: BTreeMap::new(),
-            awaiting_proposal: None,
-            new_view_sent: BTreeSet::new(),
-            reported_pre_prepare: BTreeSet::new(),
-            sync_requested: false,
-            quorum_timer: None,
+            round: Round::default(),
+            restored_new_view: None,
             timer_seq: 0,
             timer_floor: 0,
             upcoming: BTreeMap::new(),
@@ -112,6 +92,40 @@ impl Core {
             .as_ref()
             .map(SecretKey::address)
             .filter(|a| cfg.validators.contains(a))
+    }
+
+    /// Rebuilds a replica after a restart. `height` is the last committed height + 1,
+    /// `parent` the last committed block's hash, `committed_view` the view of its
+    /// certificate, and `wal` the entries persisted since (in write order).
+    pub fn restore(
+        cfg: Config,
+        height: Height,
+        parent: Hash,
+        committed_view: View,
+        wal: &[WalEntry],
+    ) -> Core {
+        let r = recover(height, wal);
+        let mut core = Core::new(cfg, height, parent, committed_view.max(r.entered_view));
+        core.changing_to = r.changing_to;
+        core.round.signed = r.signed;
+        core.round.prepared = r.prepared;
+        core.restored_new_view = r.new_view.filter(|nv| nv.view == core.view);
+        core
+    }
+
+    /// Outputs to carry out once at start: the first timer and, for the primary, the first
+    /// proposal request. After a restart in view-change mode the VIEW-CHANGE is sent again,
+    /// and a primary that had sent a NEW-VIEW sends the same one again.
+    pub fn start(&mut self) -> Vec<Output> {
+        let mut out = Vec::new();
+        if let Some(target) = self.changing_to.take() {
+            self.start_view_change(target, &mut out);
+        } else if let Some(nv) = self.restored_new_view.take() {
+            self.resend_new_view(nv, &mut out);
+        } else {
+            self.enter_round(&mut out);
+        }
+        out
     }
 
     /// Announces that `validators` decide every height from `height` on (a governance change
@@ -131,6 +145,13 @@ impl Core {
         self.cfg.max_timeout_ms = max_ms;
     }
 
+    /// Sets each author's byte budget of future-height messages (it follows the block size
+    /// limit, which governance may change).
+    pub fn set_buffered_bytes_per_peer(&mut self, bytes: usize) {
+        self.cfg.max_buffered_bytes_per_peer = bytes;
+        self.future.set_bytes_per_peer(bytes);
+    }
+
     /// The validator set that decides `height` (the current one, or an announced one).
     pub fn validators_at(&self, height: Height) -> &ValidatorSet {
         self.upcoming
@@ -138,42 +159,6 @@ impl Core {
             .next_back()
             .map(|(_, set)| set)
             .unwrap_or(&self.cfg.validators)
-    }
-
-    /// The key to sign with: only while this replica is a validator of the current set.
-    fn signing_key(&self) -> Option<SecretKey> {
-        self.me.and(self.cfg.key.clone())
-    }
-
-    /// Rebuilds a replica after a restart. `height` is the last committed height + 1,
-    /// `parent` the last committed block's hash, `committed_view` the view of its
-    /// certificate, and `wal` the entries persisted since (in write order).
-    pub fn restore(
-        cfg: Config,
-        height: Height,
-        parent: Hash,
-        committed_view: View,
-        wal: &[WalEntry],
-    ) -> Core {
-        let r = recover(height, wal);
-        let mut core = Core::new(cfg, height, parent, committed_view.max(r.entered_view));
-        core.changing_to = r.changing_to;
-        core.signed = r.signed;
-        core.prepared = r.prepared;
-        core
-    }
-
-    /// Outputs to carry out once at start: the first timer and, for the primary, the first
-    /// proposal request. After a restart in view-change mode, the VIEW-CHANGE is re-sent.
-    pub fn start(&mut self) -> Vec<Output> {
-        let mut out = Vec::new();
-        if let Some(target) = self.changing_to {
-            self.changing_to = None;
-            self.start_view_change(target, &mut out);
-        } else {
-            self.enter_round(&mut out);
-        }
-        out
     }
 
     /// Where the replica is.
@@ -192,56 +177,107 @@ impl Core {
         &self.cfg
     }
 
+    /// Bytes of buffered future-height messages held for `author` (bounded by
+    /// `max_buffered_bytes_per_peer`).
+    pub fn buffered_bytes_of(&self, author: &Address) -> usize {
+        self.future.bytes_of(author)
+    }
+
+    /// Votes held at the current height (bounded by validators × views kept × 2).
+    pub fn votes_held(&self) -> usize {
+        self.round.votes.len()
+    }
+
     /// Handles one input and returns what to do, in order.
+    ///
+    /// A commit ends the call: messages buffered for the next height wait until the node
+    /// has carried out the commit (and announced any validator-set change it scheduled with
+    /// [`Core::schedule_validators`]), then calls [`Core::resume`]. Otherwise a replica could
+    /// decide the next height inside the same call, under the set of the height before. The
+    /// next call of `handle` takes them too, if `resume` was not called.
     pub fn handle(&mut self, input: Input) -> Vec<Output> {
         let mut out = Vec::new();
+        let height = self.height;
         match input {
-            Input::Message(m) => {
-                self.queue.push_back(m);
-                while let Some(m) = self.queue.pop_front() {
-                    self.on_message(m, &mut out);
-                }
-            }
+            Input::Message(m) => self.queue.push_back(m),
             Input::Timeout(t) => self.on_timeout(t, &mut out),
             Input::BlockValidated {
                 height,
                 block_hash,
-                valid,
-            } => self.on_validated(height, block_hash, valid, &mut out),
+                verdict,
+            } => self.on_validated(height, block_hash, verdict, &mut out),
             Input::Proposal(block) => self.on_proposal(block, &mut out),
-            Input::Decided { block, certificate } => self.on_decided(block, certificate, &mut out),
+            Input::Decided { block, certificate } => {
+                if let Err(reason) = self.on_decided(block, certificate, &mut out) {
+                    out.push(Output::Refused {
+                        author: None,
+                        reason,
+                    });
+                }
+            }
         }
-        // Messages replayed from the future buffer after a commit.
-        while let Some(m) = self.queue.pop_front() {
-            self.on_message(m, &mut out);
-        }
+        self.drain(height, &mut out);
         out
+    }
+
+    /// After the node carried out a commit: takes the messages buffered for the new height.
+    pub fn resume(&mut self) -> Vec<Output> {
+        let mut out = Vec::new();
+        self.drain(self.height, &mut out);
+        out
+    }
+
+    /// Handles queued messages (the input's, and any replayed from the future buffer) until
+    /// the queue is empty or a commit moves the replica past `height`.
+    fn drain(&mut self, height: Height, out: &mut Vec<Output>) {
+        while self.height == height
+            && let Some(m) = self.queue.pop_front()
+        {
+            let author = m.author;
+            if let Err(reason) = self.on_message(m, out) {
+                out.push(Output::Refused {
+                    author: Some(author),
+                    reason,
+                });
+            }
+        }
     }
 
     // ------------------------------------------------------------------ helpers
 
-    fn is_primary(&self, view: View) -> bool {
+    pub(crate) fn is_primary(&self, view: View) -> bool {
         self.me == Some(self.cfg.validators.primary(view).address)
     }
 
-    fn primary(&self, view: View) -> Address {
+    pub(crate) fn primary(&self, view: View) -> Address {
         self.cfg.validators.primary(view).address
     }
 
-    fn quorum(&self) -> usize {
+    pub(crate) fn quorum(&self) -> usize {
         self.cfg.quorum()
+    }
+
+    /// The key to sign with: only while this replica is a validator of the current set.
+    pub(crate) fn signing_key(&self) -> Option<SecretKey> {
+        self.me.and(self.cfg.key.clone())
+    }
+
+    /// The views whose proposals and votes are kept.
+    pub(crate) fn kept_views(&self) -> std::ops::RangeInclusive<View> {
+        self.view.saturating_sub(self.cfg.view_lookbehind)
+            ..=self.view.saturating_add(self.cfg.max_view_lookahead)
     }
 
     /// Signs `msg` unless that would conflict with something signed before (the persisted
     /// last-signed state): persist first, then broadcast.
-    fn sign_and_send(
+    pub(crate) fn sign_and_send(
         &mut self,
         msg: ConsensusMessage,
         out: &mut Vec<Output>,
     ) -> Option<SignedMessage> {
         let key = self.signing_key()?;
         // Never sign two different messages for one (height, view, phase).
-        if !self.record_signature(msg.view(), msg.phase(), msg.block_hash(), out) {
+        if !self.record_signature(msg.statement(), out) {
             return None;
         }
         let signed = msg.sign(&self.cfg.chain_id, &key);
@@ -249,7 +285,38 @@ impl Core {
         Some(signed)
     }
 
-    fn schedule_timer(&mut self, view: View, out: &mut Vec<Output>) {
+    /// Records (and persists) a signature slot without broadcasting; false if it conflicts.
+    pub(crate) fn record_signature(&mut self, s: Statement, out: &mut Vec<Output>) -> bool {
+        match self.round.signed.get(&(s.view, s.phase)) {
+            Some(prev) => *prev == s.digest,
+            None => {
+                self.round.signed.insert((s.view, s.phase), s.digest);
+                out.push(Output::Persist(WalEntry::Signed(s)));
+                true
+            }
+        }
+    }
+
+    /// Emits evidence that `a` and `b` conflict (once per validator and height).
+    pub(crate) fn report<A: Signable, B: Signable>(
+        &mut self,
+        a: &Signed<A>,
+        b: &Signed<B>,
+        out: &mut Vec<Output>,
+    ) {
+        if let Some(ev) = Evidence::of(a, b) {
+            self.report_evidence(ev, out);
+        }
+    }
+
+    /// Emits `ev` unless its offender was reported at this height already.
+    pub(crate) fn report_evidence(&mut self, ev: Evidence, out: &mut Vec<Output>) {
+        if self.round.reported.insert(ev.offender()) {
+            out.push(Output::Evidence(ev));
+        }
+    }
+
+    pub(crate) fn schedule_timer(&mut self, view: View, out: &mut Vec<Output>) {
         self.timer_seq += 1;
         out.push(Output::ScheduleTimeout {
             timeout: Timeout {
@@ -262,10 +329,10 @@ impl Core {
     }
 
     /// Entering (height, view) in normal mode: arm the timer, and ask for a proposal if primary.
-    fn enter_round(&mut self, out: &mut Vec<Output>) {
+    pub(crate) fn enter_round(&mut self, out: &mut Vec<Output>) {
         self.schedule_timer(self.view, out);
-        if self.is_primary(self.view) && !self.pre_prepares.contains_key(&self.view) {
-            self.awaiting_proposal = Some(self.view);
+        if self.is_primary(self.view) && !self.round.pre_prepares.contains_key(&self.view) {
+            self.round.awaiting_proposal = Some(self.view);
             out.push(Output::RequestProposal {
                 view: self.view,
                 height: self.height,
@@ -274,318 +341,145 @@ impl Core {
         }
     }
 
-    // ------------------------------------------------------------------ messages
+    // ------------------------------------------------------------------ arrival
 
-    fn on_message(&mut self, m: SignedMessage, out: &mut Vec<Output>) {
+    /// What every message goes through before its protocol part sees it: watermarks, view
+    /// bounds, membership, duplicates (before the signature, which costs the most), the
+    /// signature, and the future-height buffer.
+    fn on_message(&mut self, m: SignedMessage, out: &mut Vec<Output>) -> Result<(), Reject> {
         let height = m.body.height();
         if height < self.height {
             self.help_lagging_peer(&m, out);
-            return;
+            return Err(Reject::OldHeight);
         }
-        // §4.3 watermarks: far ahead of the last commit is dropped.
+        // §4.3 watermarks: far ahead of the last commit is dropped; but a validator that far
+        // ahead shows this replica is behind.
         if height > self.height.saturating_add(self.cfg.window) {
-            return;
+            self.sync_from_far_ahead(&m, out);
+            return Err(Reject::BeyondWindow);
         }
-        let view = m.body.view();
-        if view > self.view.saturating_add(self.cfg.max_view_lookahead) {
-            return;
+        let phase = m.body.phase();
+        // VIEW-CHANGE and NEW-VIEW of the current height carry their own proof and are taken
+        // at any view, so replicas any number of views apart can meet again.
+        let view_bounded =
+            height > self.height || !matches!(phase, Phase::ViewChange | Phase::NewView);
+        if view_bounded && m.body.view() > self.view.saturating_add(self.cfg.max_view_lookahead) {
+            if height > self.height {
+                // Far ahead in views at a later height: its author is ahead of us.
+                self.sync_from_far_ahead(&m, out);
+            }
+            return Err(Reject::ViewTooFar);
         }
         let validators = self.validators_at(height);
-        if !validators.contains(&m.author) || Some(m.author) == self.me {
-            return;
+        crate::checks::well_formed(&m.body, validators.len())?;
+        if !validators.contains(&m.author) {
+            return Err(Reject::NotValidator);
         }
-        // No vote from a non-validator or with a bad signature counts.
+        if Some(m.author) == self.me {
+            return Err(Reject::OwnMessage);
+        }
+        if self.already_holds(&m) {
+            return Err(Reject::Duplicate);
+        }
+        // No message from a non-validator or with a bad signature counts.
         if m.verify(&self.cfg.chain_id, validators).is_err() {
-            return;
+            return Err(Reject::BadSignature);
         }
         if height > self.height {
-            self.future.push(m);
+            let bytes = phalanx_types::encoded_len(&m);
+            self.future.push(m, bytes)?;
             self.check_behind(out);
-            return;
+            return Ok(());
         }
-        match m.body.clone() {
-            ConsensusMessage::PrePrepare(pp) => {
-                let signed = Signed {
-                    author: m.author,
+        let Signed {
+            author,
+            body,
+            signature,
+        } = m;
+        match body {
+            ConsensusMessage::PrePrepare(pp) => self.on_pre_prepare(
+                Signed {
+                    author,
                     body: pp,
-                    signature: m.signature,
-                };
-                self.on_pre_prepare(signed, out);
+                    signature,
+                },
+                out,
+            ),
+            ConsensusMessage::Prepare(vote) => {
+                self.on_vote(author, Phase::Prepare, vote, signature, out)
             }
-            ConsensusMessage::Prepare(_) | ConsensusMessage::Commit(_) => {
-                self.on_vote(m, out);
+            ConsensusMessage::Commit(vote) => {
+                self.on_vote(author, Phase::Commit, vote, signature, out)
             }
-            ConsensusMessage::ViewChange(vc) => {
-                let signed = Signed {
-                    author: m.author,
+            ConsensusMessage::ViewChange(vc) => self.on_view_change(
+                Signed {
+                    author,
                     body: vc,
-                    signature: m.signature,
-                };
-                self.on_view_change(signed, out);
-            }
-            ConsensusMessage::NewView(nv) => self.on_new_view(m.author, nv, out),
+                    signature,
+                },
+                out,
+            ),
+            ConsensusMessage::NewView(nv) => self.on_new_view(
+                Signed {
+                    author,
+                    body: nv,
+                    signature,
+                },
+                out,
+            ),
         }
     }
 
-    /// A validator sent a message for a height we already committed: it is behind, so offer
-    /// it our committed blocks (certificates make them self-verifying). Once per peer and
-    /// height, and only for correctly signed messages.
-    fn help_lagging_peer(&mut self, m: &SignedMessage, out: &mut Vec<Output>) {
-        let height = m.body.height();
-        if Some(m.author) == self.me || self.helped.get(&m.author).is_some_and(|h| *h >= height) {
-            return;
+    /// True if this exact message (same author and signature) is already held: a replay
+    /// costs no signature check.
+    fn already_holds(&self, m: &SignedMessage) -> bool {
+        if m.body.height() > self.height {
+            return self.future.holds_slot_of(m);
         }
-        if m.verify(&self.cfg.chain_id, &self.cfg.validators).is_err() {
-            return;
-        }
-        self.helped.insert(m.author, height);
-        out.push(Output::PeerBehind {
-            peer: m.author,
-            height,
-        });
-    }
-
-    /// A validator sent correctly signed messages for heights above ours: it committed our
-    /// height, so fetch the committed blocks (each comes with a certificate, so one peer is
-    /// enough to ask; a lying peer only wastes a request).
-    fn check_behind(&mut self, out: &mut Vec<Output>) {
-        if self.sync_requested {
-            return;
-        }
-        let ahead = self.future.authors_above(self.height);
-        if !ahead.is_empty() {
-            self.sync_requested = true;
-            out.push(Output::SyncNeeded {
-                from_height: self.height,
-                peers: ahead.into_iter().collect(),
-            });
-        }
-    }
-
-    /// §4.2: a backup accepts a PRE-PREPARE if it is in view v, the message is from the
-    /// primary of v, and it has not accepted a different PRE-PREPARE for (v, n).
-    fn on_pre_prepare(&mut self, pp: Signed<PrePrepare>, out: &mut Vec<Output>) {
-        let view = pp.body.view;
-        if pp.author != self.primary(view) {
-            return;
-        }
-        if let Some(prev) = self.pre_prepares.get(&view) {
-            if prev.body.block.hash() != pp.body.block.hash()
-                && self.reported_pre_prepare.insert(view)
-            {
-                out.push(Output::Evidence(Evidence {
-                    first: prev.clone().into_message(),
-                    second: pp.into_message(),
-                }));
-            }
-            return;
-        }
-        // Only in the current view and not while changing views (§4.4: a replica in
-        // view-change mode accepts only VIEW-CHANGE and NEW-VIEW).
-        if view != self.view || self.changing_to.is_some() {
-            return;
-        }
-        let block = &pp.body.block;
-        if block.height() != self.height || block.header.parent_hash != self.parent {
-            return;
-        }
-        self.accept_pre_prepare(pp, out);
-    }
-
-    fn accept_pre_prepare(&mut self, pp: Signed<PrePrepare>, out: &mut Vec<Output>) {
-        let view = pp.body.view;
-        let hash = pp.body.block.hash();
-        let known = self.validated.get(&hash).copied();
-        // Validation is remembered by block hash, which covers the header only: a header seen
-        // valid before stands for this proposal only if its body is the header's (for
-        // example a later view re-proposing it with other transactions).
-        if known == Some(true) && !pp.body.block.tx_root_matches() {
-            return;
-        }
-        let block = pp.body.block.clone();
-        self.pre_prepares.insert(view, pp);
-        match known {
-            Some(true) => self.after_validated(view, hash, out),
-            Some(false) => {}
-            None => {
-                if self.validating.insert(hash) {
-                    out.push(Output::ValidateBlock { block });
-                }
-            }
-        }
-    }
-
-    fn on_validated(&mut self, height: Height, hash: Hash, valid: bool, out: &mut Vec<Output>) {
-        if height != self.height || !self.validating.remove(&hash) {
-            return;
-        }
-        self.validated.insert(hash, valid);
-        if !valid {
-            return;
-        }
-        if self.changing_to.is_none()
-            && self
-                .pre_prepares
-                .get(&self.view)
-                .is_some_and(|pp| pp.body.block.hash() == hash)
-        {
-            self.after_validated(self.view, hash, out);
-        }
-        // Commits may already be waiting for this block.
-        self.check_committed(out);
-    }
-
-    /// The block of (view, height) is accepted and valid: a backup multicasts PREPARE (§4.2).
-    fn after_validated(&mut self, view: View, hash: Hash, out: &mut Vec<Output>) {
-        if !self.is_primary(view) {
-            let vote = Vote {
-                view,
-                height: self.height,
-                block_hash: hash,
-            };
-            if let Some(signed) = self.sign_and_send(ConsensusMessage::Prepare(vote), out) {
-                self.votes.add(signed);
-            }
-        }
-        self.check_prepared(view, out);
-        self.check_committed(out);
-    }
-
-    fn on_vote(&mut self, m: SignedMessage, out: &mut Vec<Output>) {
         let view = m.body.view();
-        match self.votes.add(m) {
-            Added::New => {}
-            Added::Duplicate => return,
-            Added::Equivocation(ev) => {
-                if let Some(ev) = ev {
-                    out.push(Output::Evidence(*ev));
-                }
-                return;
-            }
-        }
-        if view == self.view && self.changing_to.is_none() {
-            self.check_prepared(view, out);
-        }
-        self.check_committed(out);
-    }
-
-    /// §4.2 prepared(m, v, n, i): the PRE-PREPARE plus 2f matching PREPAREs from other
-    /// replicas. Then the replica multicasts COMMIT.
-    fn check_prepared(&mut self, view: View, out: &mut Vec<Output>) {
-        if self.changing_to.is_some() || view != self.view {
-            return;
-        }
-        let Some(pp) = self.pre_prepares.get(&view) else {
-            return;
-        };
-        let hash = pp.body.block.hash();
-        if self.validated.get(&hash) != Some(&true) {
-            return;
-        }
-        let primary = pp.author;
-        let prepares = self
-            .votes
-            .signatures(view, Phase::Prepare, &hash, Some(&primary));
-        if prepares.len() + 1 < self.quorum() {
-            return;
-        }
-        let already = self
-            .prepared
-            .as_ref()
-            .is_some_and(|p| p.pre_prepare.body.view >= view);
-        if !already {
-            let cert = PreparedCertificate {
-                pre_prepare: pp.clone(),
-                prepares,
-            };
-            out.push(Output::Persist(WalEntry::Prepared(Box::new(cert.clone()))));
-            self.prepared = Some(cert);
-        }
-        let vote = Vote {
-            view,
-            height: self.height,
-            block_hash: hash,
-        };
-        if !self.signed.contains_key(&(view, Phase::Commit))
-            && let Some(signed) = self.sign_and_send(ConsensusMessage::Commit(vote), out)
-        {
-            self.votes.add(signed);
-        }
-    }
-
-    /// §4.2 committed-local: 2f+1 matching COMMITs. The certificate is a transferable proof
-    /// of finality, so a replica commits on it even if it did not prepare itself, as long as
-    /// it holds the block (it asks peers for the block otherwise).
-    fn check_committed(&mut self, out: &mut Vec<Output>) {
-        let quorum = self.quorum();
-        for (view, hash) in self.votes.quorums(Phase::Commit, quorum) {
-            let block = self
+        match &m.body {
+            ConsensusMessage::PrePrepare(_) => self
+                .round
                 .pre_prepares
-                .values()
-                .map(|pp| &pp.body.block)
-                .find(|b| b.hash() == hash)
-                .cloned();
-            let Some(block) = block else {
-                if !self.sync_requested {
-                    self.sync_requested = true;
-                    let peers = self.votes.voters().into_iter().collect();
-                    out.push(Output::SyncNeeded {
-                        from_height: self.height,
-                        peers,
-                    });
-                }
-                continue;
-            };
-            if self.validated.get(&hash) != Some(&true) {
-                // Validation pending; committing waits for it so the node has executed it.
-                if !self.validating.contains(&hash) && !self.validated.contains_key(&hash) {
-                    self.validating.insert(hash);
-                    out.push(Output::ValidateBlock {
-                        block: block.clone(),
-                    });
-                }
-                continue;
-            }
-            let mut signatures = self.votes.signatures(view, Phase::Commit, &hash, None);
-            signatures.truncate(
-                quorum
-                    .max(self.cfg.validators.quorum())
-                    .min(signatures.len()),
-            );
-            let certificate = CommitCertificate {
-                height: self.height,
-                view,
-                block_hash: hash,
-                signatures,
-            };
-            self.commit(block, certificate, out);
-            return;
+                .get(&view)
+                .is_some_and(|pp| pp.signature == m.signature),
+            ConsensusMessage::Prepare(_) | ConsensusMessage::Commit(_) => self
+                .round
+                .votes
+                .get(&m.author, view, m.body.phase())
+                .is_some_and(|(_, sig)| *sig == m.signature),
+            ConsensusMessage::ViewChange(_) => self
+                .round
+                .view_changes
+                .get(&m.author)
+                .is_some_and(|vc| vc.signature == m.signature),
+            ConsensusMessage::NewView(_) => self
+                .round
+                .new_views
+                .get(&view)
+                .is_some_and(|s| s.signature == m.signature),
         }
     }
+
+    // ------------------------------------------------------------------ commit
 
     /// The block is final: emit it and move to the next height (§4.3: discard the log below).
-    fn commit(&mut self, block: Block, certificate: CommitCertificate, out: &mut Vec<Output>) {
+    pub(crate) fn commit(
+        &mut self,
+        block: CheckedBlock,
+        certificate: CommitCertificate,
+        out: &mut Vec<Output>,
+    ) {
         let view = certificate.view;
         self.parent = block.hash();
         out.push(Output::Commit { block, certificate });
         self.height += 1;
-        // Adopt the certificate's view if it is ahead (2f+1 replicas were in it); a pending
-        // view change for the decided height is moot.
+        // Adopt the certificate's view if it is ahead (a quorum was in it); a pending view
+        // change for the decided height is moot.
         self.view = self.view.max(view);
         self.changing_to = None;
         self.failed_views = 0;
-        self.pre_prepares.clear();
-        self.validated.clear();
-        self.validating.clear();
-        self.votes.clear();
-        self.prepared = None;
-        self.signed.clear();
-        self.view_changes.clear();
-        self.awaiting_proposal = None;
-        self.new_view_sent.clear();
-        self.reported_pre_prepare.clear();
-        self.sync_requested = false;
-        self.quorum_timer = None;
+        self.round = Round::default();
         // A governance change that starts at the new height takes over before anything of
         // that height is looked at.
         let later = self.upcoming.split_off(&(self.height + 1));
@@ -597,359 +491,5 @@ impl Core {
         }
         self.enter_round(out);
         self.queue.extend(self.future.take(self.height));
-    }
-
-    // ------------------------------------------------------------------ proposals
-
-    fn on_proposal(&mut self, block: Block, out: &mut Vec<Output>) {
-        let Some(view) = self.awaiting_proposal else {
-            return;
-        };
-        if block.height() != self.height || block.header.parent_hash != self.parent {
-            return;
-        }
-        let Some(key) = self.signing_key() else {
-            return;
-        };
-        self.awaiting_proposal = None;
-        let hash = block.hash();
-        // The primary built (executed) the block itself.
-        self.validated.insert(hash, true);
-        let pp = PrePrepare {
-            view,
-            height: self.height,
-            block,
-        };
-        match self.changing_to {
-            None if view == self.view => {
-                // §4.2: the primary assigns the sequence number and multicasts PRE-PREPARE.
-                if let Some(signed) = self.sign_and_send(ConsensusMessage::PrePrepare(pp), out) {
-                    let Signed {
-                        author,
-                        body,
-                        signature,
-                    } = signed;
-                    let ConsensusMessage::PrePrepare(body) = body else {
-                        return;
-                    };
-                    self.pre_prepares.insert(
-                        view,
-                        Signed {
-                            author,
-                            body,
-                            signature,
-                        },
-                    );
-                    self.check_prepared(view, out);
-                    self.check_committed(out);
-                }
-            }
-            Some(target) if target == view => {
-                // A fresh block for a NEW-VIEW in which nothing was prepared.
-                if !self.record_signature(view, Phase::PrePrepare, Some(hash), out) {
-                    return;
-                }
-                let signed = Signed::new(pp, &self.cfg.chain_id, &key);
-                self.send_new_view(view, signed, out);
-            }
-            _ => {}
-        }
-    }
-
-    /// Records (and persists) a signature slot without broadcasting; false if it conflicts.
-    fn record_signature(
-        &mut self,
-        view: View,
-        phase: Phase,
-        hash: Option<Hash>,
-        out: &mut Vec<Output>,
-    ) -> bool {
-        match self.signed.get(&(view, phase)) {
-            Some(prev) => *prev == hash,
-            None => {
-                self.signed.insert((view, phase), hash);
-                out.push(Output::Persist(WalEntry::Signed {
-                    height: self.height,
-                    view,
-                    phase,
-                    block_hash: hash,
-                }));
-                true
-            }
-        }
-    }
-
-    // ------------------------------------------------------------------ view change
-
-    fn on_timeout(&mut self, t: Timeout, out: &mut Vec<Output>) {
-        if t.height != self.height || t.seq < self.timer_floor {
-            return;
-        }
-        let current = self.changing_to.unwrap_or(self.view);
-        if t.view != current {
-            return;
-        }
-        // Still stuck: allow another sync attempt.
-        self.sync_requested = false;
-        self.check_behind(out);
-        if let Some(target) = self.changing_to {
-            // §4.5.2: the timer for view v+1 only runs once 2f+1 VIEW-CHANGEs for v+1 arrived;
-            // until then re-send ours (messages may have been lost) instead of moving on, so
-            // replicas that fell behind are not left views apart.
-            // A VIEW-CHANGE for a later view counts: its sender has left every view below it.
-            let votes = self
-                .view_changes
-                .values()
-                .filter(|v| v.body.view >= target)
-                .count();
-            if votes < self.quorum() {
-                self.resend_view_change(target, out);
-                return;
-            }
-        }
-        self.start_view_change(current + 1, out);
-    }
-
-    fn resend_view_change(&mut self, target: View, out: &mut Vec<Output>) {
-        if let Some(mine) = self.me.and_then(|me| self.view_changes.get(&me))
-            && mine.body.view == target
-        {
-            out.push(Output::Broadcast(mine.clone().into_message()));
-        }
-        self.schedule_timer(target, out);
-    }
-
-    /// §4.4: stop accepting normal-case messages of the old view and multicast
-    /// VIEW-CHANGE for `target`, carrying the prepared certificate.
-    fn start_view_change(&mut self, target: View, out: &mut Vec<Output>) {
-        if self.changing_to.is_some_and(|t| t >= target) || target <= self.view {
-            return;
-        }
-        self.changing_to = Some(target);
-        self.failed_views = self.failed_views.saturating_add(1);
-        self.awaiting_proposal = None;
-        let vc = ViewChange {
-            view: target,
-            height: self.height,
-            prepared: self.prepared.clone(),
-        };
-        if let Some(key) = self.signing_key()
-            && self.record_signature(target, Phase::ViewChange, None, out)
-        {
-            let signed = Signed::new(vc, &self.cfg.chain_id, &key);
-            out.push(Output::Broadcast(signed.clone().into_message()));
-            self.view_changes.insert(signed.author, signed);
-        }
-        self.schedule_timer(target, out);
-        self.restart_timer_on_quorum(out);
-        self.check_new_view(target, out);
-    }
-
-    /// §4.5.2: the timer of view v+1 runs from the moment 2f+1 VIEW-CHANGEs for it (or later
-    /// views) are in, so the new primary gets a whole timeout for its NEW-VIEW. A timer armed
-    /// earlier (when this replica sent its own VIEW-CHANGE) is superseded; otherwise a replica
-    /// that got there first would move on as soon as the others caught up, staying a view
-    /// ahead of them for good.
-    fn restart_timer_on_quorum(&mut self, out: &mut Vec<Output>) {
-        let Some(target) = self.changing_to else {
-            return;
-        };
-        if self.quorum_timer.is_some_and(|v| v >= target) {
-            return;
-        }
-        let votes = self
-            .view_changes
-            .values()
-            .filter(|v| v.body.view >= target)
-            .count();
-        if votes >= self.quorum() {
-            self.quorum_timer = Some(target);
-            self.schedule_timer(target, out);
-            self.timer_floor = self.timer_seq;
-        }
-    }
-
-    fn on_view_change(&mut self, vc: Signed<ViewChange>, out: &mut Vec<Output>) {
-        let current = self.changing_to.unwrap_or(self.view);
-        if vc.body.view <= self.view {
-            return;
-        }
-        if check_view_change(&self.cfg, &vc, self.height).is_err() {
-            return;
-        }
-        let newer = self
-            .view_changes
-            .get(&vc.author)
-            .is_none_or(|prev| prev.body.view < vc.body.view);
-        if !newer {
-            return;
-        }
-        let view = vc.body.view;
-        self.view_changes.insert(vc.author, vc);
-        self.restart_timer_on_quorum(out);
-        // §4.5.2: f+1 VIEW-CHANGEs for views above ours mean at least one honest replica
-        // timed out: join the smallest such view that f+1 of them reached.
-        let mut above: Vec<View> = self
-            .view_changes
-            .iter()
-            .filter(|(a, v)| Some(**a) != self.me && v.body.view > current)
-            .map(|(_, v)| v.body.view)
-            .collect();
-        if above.len() >= self.cfg.weak_quorum() {
-            above.sort_unstable_by(|a, b| b.cmp(a));
-            let target = above[self.cfg.weak_quorum() - 1];
-            self.start_view_change(target, out);
-        }
-        self.check_new_view(view, out);
-    }
-
-    /// The primary of `view` with 2f+1 VIEW-CHANGEs for it issues NEW-VIEW (§4.4),
-    /// re-proposing the highest prepared block if there is one.
-    fn check_new_view(&mut self, view: View, out: &mut Vec<Output>) {
-        if !self.is_primary(view)
-            || self.changing_to != Some(view)
-            || self.new_view_sent.contains(&view)
-        {
-            return;
-        }
-        let vcs: Vec<Signed<ViewChange>> = self
-            .view_changes
-            .values()
-            .filter(|v| v.body.view == view && v.body.height == self.height)
-            .cloned()
-            .collect();
-        if vcs.len() < self.quorum() {
-            return;
-        }
-        let Some(key) = self.signing_key() else {
-            return;
-        };
-        match highest_prepared(&vcs).cloned() {
-            Some(cert) => {
-                let block = cert.pre_prepare.body.block;
-                let hash = block.hash();
-                if !self.record_signature(view, Phase::PrePrepare, Some(hash), out) {
-                    return;
-                }
-                self.validated.entry(hash).or_insert(true);
-                let pp = Signed::new(
-                    PrePrepare {
-                        view,
-                        height: self.height,
-                        block,
-                    },
-                    &self.cfg.chain_id,
-                    &key,
-                );
-                self.send_new_view(view, pp, out);
-            }
-            None => {
-                if self.awaiting_proposal != Some(view) {
-                    self.awaiting_proposal = Some(view);
-                    out.push(Output::RequestProposal {
-                        view,
-                        height: self.height,
-                        parent_hash: self.parent,
-                    });
-                }
-            }
-        }
-    }
-
-    fn send_new_view(
-        &mut self,
-        view: View,
-        pre_prepare: Signed<PrePrepare>,
-        out: &mut Vec<Output>,
-    ) {
-        let vcs: Vec<Signed<ViewChange>> = self
-            .view_changes
-            .values()
-            .filter(|v| v.body.view == view && v.body.height == self.height)
-            .cloned()
-            .collect();
-        let nv = NewView {
-            view,
-            height: self.height,
-            view_changes: vcs,
-            pre_prepare,
-        };
-        if self
-            .sign_and_send(ConsensusMessage::NewView(nv.clone()), out)
-            .is_some()
-        {
-            self.new_view_sent.insert(view);
-            self.enter_new_view(nv, out);
-        }
-    }
-
-    fn on_new_view(&mut self, author: Address, nv: NewView, out: &mut Vec<Output>) {
-        let acceptable = match self.changing_to {
-            Some(target) => nv.view >= target,
-            None => nv.view > self.view,
-        };
-        if !acceptable {
-            return;
-        }
-        if check_new_view(&self.cfg, &nv, &author, self.height, &self.parent).is_err() {
-            return;
-        }
-        // Learn the certificates carried by the view changes (they stay valid).
-        self.enter_new_view(nv, out);
-    }
-
-    /// Enter the new view and process its PRE-PREPARE like any other.
-    fn enter_new_view(&mut self, nv: NewView, out: &mut Vec<Output>) {
-        self.view = nv.view;
-        self.changing_to = None;
-        self.awaiting_proposal = None;
-        self.view_changes.retain(|_, v| v.body.view > nv.view);
-        self.schedule_timer(self.view, out);
-        let pp = nv.pre_prepare;
-        let view = pp.body.view;
-        if let Some(prev) = self.pre_prepares.get(&view)
-            && prev.body.block.hash() != pp.body.block.hash()
-        {
-            return;
-        }
-        if self.pre_prepares.contains_key(&view) {
-            self.after_validated_if_known(view, out);
-            return;
-        }
-        self.accept_pre_prepare(pp, out);
-    }
-
-    fn after_validated_if_known(&mut self, view: View, out: &mut Vec<Output>) {
-        if let Some(pp) = self.pre_prepares.get(&view) {
-            let hash = pp.body.block.hash();
-            if self.validated.get(&hash) == Some(&true) {
-                self.after_validated(view, hash, out);
-            }
-        }
-    }
-
-    // ------------------------------------------------------------------ sync
-
-    /// A block committed elsewhere, with its certificate: verify and commit it.
-    fn on_decided(&mut self, block: Block, certificate: CommitCertificate, out: &mut Vec<Output>) {
-        if certificate.height != self.height
-            || block.height() != self.height
-            || certificate.block_hash != block.hash()
-            || block.header.parent_hash != self.parent
-        {
-            return;
-        }
-        if certificate
-            .verify(&self.cfg.chain_id, &self.cfg.validators)
-            .is_err()
-        {
-            return;
-        }
-        self.commit(block, certificate, out);
-    }
-
-    /// Checks a prepared certificate (exposed for tests and the node's sync of view changes).
-    pub fn check_prepared_certificate(&self, p: &PreparedCertificate) -> bool {
-        check_prepared(&self.cfg, p, self.height).is_ok()
     }
 }

@@ -11,13 +11,23 @@
 //! §4.2 normal case, §4.3 garbage collection / watermarks, §4.4 view changes, §4.5.2 the
 //! f+1 rule for joining a view change, §4.4 "Correctness" for the new-view safety rule.
 //!
-//! Modules: [`votes`] (quorums and equivocation evidence), [`log`] (bounded buffer of
-//! future messages), [`view_change`] (VIEW-CHANGE / NEW-VIEW checks), [`wal`] (what is
-//! persisted before signing, and recovery), [`core`] (the state machine).
+//! Modules, one protocol part each:
+//! - [`core`]: the replica, what every message goes through on arrival, signing, commit;
+//! - [`normal_case`]: PRE-PREPARE, PREPARE, COMMIT (§4.2);
+//! - [`view_change`]: timeouts, VIEW-CHANGE, NEW-VIEW (§4.4, §4.5.2);
+//! - [`sync`]: committed blocks from and for peers;
+//! - [`checks`]: the pure validity rules of certificates, VIEW-CHANGE and NEW-VIEW;
+//! - [`round`]: the state of one height, dropped as a whole on commit;
+//! - [`votes`]: quorums and equivocation; [`log`]: the bounded future-height buffer;
+//! - [`wal`]: what is persisted before signing, and recovery.
 
+pub mod checks;
 pub mod config;
 pub mod core;
 pub mod log;
+pub mod normal_case;
+pub mod round;
+pub mod sync;
 pub mod view_change;
 pub mod votes;
 pub mod wal;
@@ -27,7 +37,7 @@ pub use crate::core::{Core, Status};
 pub use crate::wal::WalEntry;
 
 use phalanx_types::consensus::{Evidence, SignedMessage};
-use phalanx_types::{Address, Block, CommitCertificate, Hash, Height, View};
+use phalanx_types::{Address, CheckedBlock, CommitCertificate, Hash, Height, View};
 
 /// A timer the core asked for. When it fires the node feeds it back as [`Input::Timeout`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -39,6 +49,18 @@ pub struct Timeout {
     /// Which timer of the replica this is (increasing); a timer superseded by a restart of
     /// the view-change timer is ignored. 0 is never superseded.
     pub seq: u64,
+}
+
+/// What the node found when it executed a proposed block.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Verdict {
+    /// Valid, and its header's state root matches execution.
+    Valid,
+    /// Invalid whatever the time: remembered for the height.
+    Invalid,
+    /// Refused only because of this node's clock (a timestamp ahead of it): not
+    /// remembered, so the same block proposed again later is executed again.
+    NotYet,
 }
 
 /// Everything that can happen to a replica.
@@ -54,18 +76,58 @@ pub enum Input {
         height: Height,
         /// The block's hash.
         block_hash: Hash,
-        /// True if the block is valid and its header's state root matches execution.
-        valid: bool,
+        /// What the node found.
+        verdict: Verdict,
     },
     /// The node built the block the core asked for with [`Output::RequestProposal`].
-    Proposal(Block),
+    Proposal(CheckedBlock),
     /// A committed block with its certificate, fetched from a peer by sync.
     Decided {
         /// The block.
-        block: Block,
+        block: CheckedBlock,
         /// Its commit certificate (verified by the core).
         certificate: CommitCertificate,
     },
+}
+
+/// Why an input was refused. The node traces them; the simulator counts them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Reject {
+    /// For a height this replica committed (the sender is behind: it is offered blocks).
+    OldHeight,
+    /// Beyond the high watermark (§4.3): more than `window` heights ahead.
+    BeyondWindow,
+    /// A proposal or vote more than `max_view_lookahead` views ahead.
+    ViewTooFar,
+    /// For a view this replica has left (or older than the views it keeps).
+    StaleView,
+    /// The author is not a validator of that height.
+    NotValidator,
+    /// Signed with this replica's own key (a twin, or a reflection).
+    OwnMessage,
+    /// The signature does not verify.
+    BadSignature,
+    /// Seen before (a duplicate delivery or a replay).
+    Duplicate,
+    /// Parts that contradict each other, whatever the chain's state (a block that is not the
+    /// one its certificate names, a carried message for another view or height, ...).
+    Malformed,
+    /// The author's share of the future-height buffer is full.
+    BufferFull,
+    /// A PRE-PREPARE not signed by the primary of its view.
+    NotPrimary,
+    /// A PRE-PREPARE for a view this replica is not in (or while it changes views).
+    WrongView,
+    /// A block that does not extend this replica's chain at that height.
+    WrongParent,
+    /// Conflicts with something its author signed before (the evidence is emitted).
+    Conflict,
+    /// A VIEW-CHANGE whose certificate or block does not hold.
+    InvalidViewChange,
+    /// A NEW-VIEW whose view changes, proposal or safety rule do not hold.
+    InvalidNewView,
+    /// A synced block whose commit certificate does not hold.
+    InvalidCertificate,
 }
 
 /// What the node must do, in the order given.
@@ -88,7 +150,7 @@ pub enum Output {
     /// Execute this proposed block and answer with [`Input::BlockValidated`].
     ValidateBlock {
         /// The block.
-        block: Block,
+        block: CheckedBlock,
     },
     /// Build a block for (view, height) and answer with [`Input::Proposal`].
     RequestProposal {
@@ -102,8 +164,8 @@ pub enum Output {
     /// The block is final: store it with its certificate (atomically with its state).
     Commit {
         /// The block.
-        block: Block,
-        /// 2f+1 commits.
+        block: CheckedBlock,
+        /// A quorum of commits.
         certificate: CommitCertificate,
     },
     /// A validator equivocated; store the evidence.
@@ -123,5 +185,12 @@ pub enum Output {
         from_height: Height,
         /// Validators that showed they are ahead.
         peers: Vec<Address>,
+    },
+    /// An input was refused. Nothing to carry out: for tracing and counting.
+    Refused {
+        /// The message's author (none for a synced block).
+        author: Option<Address>,
+        /// Why.
+        reason: Reject,
     },
 }

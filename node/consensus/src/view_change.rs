@@ -1,109 +1,317 @@
-//! VIEW-CHANGE and NEW-VIEW validation (paper §4.4).
+//! View changes (§4.4, §4.5.2): timeouts, VIEW-CHANGE, NEW-VIEW.
 
-use crate::config::Config;
-use phalanx_types::consensus::{NewView, PreparedCertificate, Signed, ViewChange};
-use phalanx_types::{Hash, Height};
-use std::collections::BTreeSet;
+use crate::checks::{Carried, check_new_view, check_view_change, highest_prepared};
+use crate::core::Core;
+use crate::round::Validation;
+use crate::wal::WalEntry;
+use crate::{Output, Reject, Timeout};
+use phalanx_types::View;
+use phalanx_types::consensus::{
+    ConsensusMessage, NewView, Phase, PrePrepare, Signable, Signed, ViewChange,
+};
 
-/// Checks a signed VIEW-CHANGE for `height`: signature, and that its prepared certificate (if
-/// any) is valid, for the same height and for an earlier view.
-pub fn check_view_change(
-    cfg: &Config,
-    vc: &Signed<ViewChange>,
-    height: Height,
-) -> Result<(), &'static str> {
-    if vc.body.height != height {
-        return Err("view change for another height");
+impl Core {
+    pub(crate) fn on_timeout(&mut self, t: Timeout, out: &mut Vec<Output>) {
+        if t.height != self.height || t.seq < self.timer_floor {
+            return;
+        }
+        let current = self.changing_to.unwrap_or(self.view);
+        if t.view != current {
+            return;
+        }
+        // Still stuck: allow another sync attempt.
+        self.round.sync_requested = false;
+        self.check_behind(out);
+        if let Some(target) = self.changing_to {
+            // §4.5.2: the timer for view v+1 only runs once 2f+1 VIEW-CHANGEs for v+1 arrived;
+            // until then re-send ours (messages may have been lost) instead of moving on, so
+            // replicas that fell behind are not left views apart.
+            // A VIEW-CHANGE for a later view counts: its sender has left every view below it.
+            if self.round.view_changes.at_least(target) < self.quorum() {
+                self.resend_view_change(target, out);
+                return;
+            }
+        }
+        self.start_view_change(current.saturating_add(1), out);
     }
-    vc.verify(&cfg.chain_id, &cfg.validators)
-        .map_err(|_| "bad view-change signature")?;
-    if let Some(p) = &vc.body.prepared {
-        check_prepared(cfg, p, height)?;
-        if p.pre_prepare.body.view >= vc.body.view {
-            return Err("prepared certificate not from an earlier view");
+
+    fn resend_view_change(&mut self, target: View, out: &mut Vec<Output>) {
+        if let Some(mine) = self
+            .me
+            .and_then(|me| self.round.view_changes.with_block(&me))
+            && mine.body.view == target
+        {
+            out.push(Output::Broadcast(mine.into_message()));
+        }
+        self.schedule_timer(target, out);
+    }
+
+    /// §4.4: stop accepting normal-case messages of the old view and multicast
+    /// VIEW-CHANGE for `target`, carrying the prepared certificate and its block.
+    pub(crate) fn start_view_change(&mut self, target: View, out: &mut Vec<Output>) {
+        if self.changing_to.is_some_and(|t| t >= target) || target <= self.view {
+            return;
+        }
+        self.changing_to = Some(target);
+        self.failed_views = self.failed_views.saturating_add(1);
+        self.round.awaiting_proposal = None;
+        let prepared = self.round.prepared.clone();
+        let vc = ViewChange {
+            view: target,
+            height: self.height,
+            prepared: prepared.as_ref().map(|p| p.certificate.clone()),
+            block: prepared.map(|p| p.block),
+        };
+        if let Some(key) = self.signing_key()
+            && self.record_signature(vc.statement(), out)
+        {
+            let signed = Signed::new(vc, &self.cfg.chain_id, &key);
+            out.push(Output::Broadcast(signed.clone().into_message()));
+            self.round.view_changes.insert(signed);
+        }
+        self.schedule_timer(target, out);
+        self.restart_timer_on_quorum(out);
+        self.check_new_view(target, out);
+    }
+
+    /// §4.5.2: the timer of view v+1 runs from the moment 2f+1 VIEW-CHANGEs for it (or later
+    /// views) are in, so the new primary gets a whole timeout for its NEW-VIEW. A timer armed
+    /// earlier (when this replica sent its own VIEW-CHANGE) is superseded; otherwise a replica
+    /// that got there first would move on as soon as the others caught up, staying a view
+    /// ahead of them for good.
+    fn restart_timer_on_quorum(&mut self, out: &mut Vec<Output>) {
+        let Some(target) = self.changing_to else {
+            return;
+        };
+        if self.round.quorum_timer.is_some_and(|v| v >= target) {
+            return;
+        }
+        if self.round.view_changes.at_least(target) >= self.quorum() {
+            self.round.quorum_timer = Some(target);
+            self.schedule_timer(target, out);
+            self.timer_floor = self.timer_seq;
         }
     }
-    Ok(())
-}
 
-/// Checks a prepared certificate for `height` (with the configured quorum).
-pub fn check_prepared(
-    cfg: &Config,
-    p: &PreparedCertificate,
-    height: Height,
-) -> Result<(), &'static str> {
-    if p.pre_prepare.body.height != height || p.pre_prepare.body.block.height() != height {
-        return Err("prepared certificate for another height");
-    }
-    if cfg.weaken_quorum_for_tests {
-        // The weakened test build accepts any certificate with f prepares.
-        return p
-            .pre_prepare
-            .verify(&cfg.chain_id, &cfg.validators)
-            .map_err(|_| "bad pre-prepare signature");
-    }
-    p.verify(&cfg.chain_id, &cfg.validators)
-        .map_err(|_| "invalid prepared certificate")
-}
-
-/// The safety rule of the new view (§4.4): among the prepared certificates carried by the
-/// VIEW-CHANGEs, the one from the highest view decides which block must be re-proposed.
-/// Ties (same view) carry the same block, since a view prepares at most one block.
-pub fn highest_prepared<'a>(
-    vcs: impl IntoIterator<Item = &'a Signed<ViewChange>>,
-) -> Option<&'a PreparedCertificate> {
-    vcs.into_iter()
-        .filter_map(|vc| vc.body.prepared.as_ref())
-        .max_by_key(|p| p.pre_prepare.body.view)
-}
-
-/// Checks a NEW-VIEW for `height` whose parent must be `parent`: signed by the new primary,
-/// 2f+1 valid VIEW-CHANGEs from distinct validators for exactly (view, height), and a
-/// PRE-PREPARE that re-proposes the highest prepared block if there is one.
-pub fn check_new_view(
-    cfg: &Config,
-    nv: &NewView,
-    author: &phalanx_types::Address,
-    height: Height,
-    parent: &Hash,
-) -> Result<(), &'static str> {
-    let primary = cfg.validators.primary(nv.view).address;
-    if *author != primary || nv.pre_prepare.author != primary {
-        return Err("new view not from the primary of its view");
-    }
-    if nv.height != height
-        || nv.pre_prepare.body.height != height
-        || nv.pre_prepare.body.view != nv.view
-    {
-        return Err("new view for another height or view");
-    }
-    if nv.view_changes.len() > cfg.validators.len() {
-        return Err("too many view changes");
-    }
-    let mut authors = BTreeSet::new();
-    for vc in &nv.view_changes {
-        if vc.body.view != nv.view {
-            return Err("view change for another view");
+    /// A VIEW-CHANGE from another validator. The latest one of each validator is kept,
+    /// whatever its view, so the f+1 rule works at any distance.
+    pub(crate) fn on_view_change(
+        &mut self,
+        vc: Signed<ViewChange>,
+        out: &mut Vec<Output>,
+    ) -> Result<(), Reject> {
+        if vc.body.view <= self.view {
+            return Err(Reject::StaleView);
         }
-        if !authors.insert(vc.author) {
-            return Err("duplicate view change author");
+        if let Some(prev) = self.round.view_changes.get(&vc.author) {
+            if prev.body.view > vc.body.view {
+                return Err(Reject::StaleView);
+            }
+            if prev.body.view == vc.body.view {
+                if prev.body.digest() == vc.body.digest() {
+                    return Err(Reject::Duplicate);
+                }
+                let prev = prev.clone();
+                self.report(&prev, &vc, out);
+                return Err(Reject::Conflict);
+            }
         }
-        check_view_change(cfg, vc, height)?;
+        check_view_change(
+            &self.cfg,
+            &vc.body,
+            self.height,
+            &self.parent,
+            Carried::Alone,
+        )
+        .map_err(|_| Reject::InvalidViewChange)?;
+        let view = vc.body.view;
+        self.round.view_changes.insert(vc);
+        self.restart_timer_on_quorum(out);
+        // §4.5.2: f+1 VIEW-CHANGEs for views above ours mean at least one honest replica
+        // timed out: join the smallest such view that f+1 of them reached.
+        let current = self.changing_to.unwrap_or(self.view);
+        let mut above = self.round.view_changes.others_above(current, self.me);
+        let weak = self.cfg.weak_quorum();
+        if above.len() >= weak {
+            above.sort_unstable_by(|a, b| b.cmp(a));
+            let target = above[weak - 1];
+            self.start_view_change(target, out);
+        }
+        self.check_new_view(view, out);
+        Ok(())
     }
-    if authors.len() < cfg.quorum() {
-        return Err("not enough view changes");
+
+    /// The primary of `view` with a quorum of VIEW-CHANGEs for it issues NEW-VIEW (§4.4),
+    /// re-proposing the highest prepared block if there is one.
+    pub(crate) fn check_new_view(&mut self, view: View, out: &mut Vec<Output>) {
+        if !self.is_primary(view)
+            || self.changing_to != Some(view)
+            || self.round.signed.contains_key(&(view, Phase::NewView))
+        {
+            return;
+        }
+        let vcs = self.round.view_changes.for_view(view);
+        if vcs.len() < self.quorum() {
+            return;
+        }
+        let Some(key) = self.signing_key() else {
+            return;
+        };
+        match highest_prepared(&vcs).cloned() {
+            Some(cert) => {
+                // Every counted VIEW-CHANGE with a certificate carried its block.
+                let Some(block) = self.round.block(&cert.block_hash) else {
+                    return;
+                };
+                // A quorum prepared it, so a quorum executed it.
+                self.round
+                    .validation
+                    .entry(block.hash())
+                    .or_insert(Validation::Valid);
+                let pp = Signed::new(
+                    PrePrepare {
+                        view,
+                        height: self.height,
+                        block,
+                    },
+                    &self.cfg.chain_id,
+                    &key,
+                );
+                self.send_new_view(view, pp, out);
+            }
+            None => {
+                if self.round.awaiting_proposal != Some(view) {
+                    self.round.awaiting_proposal = Some(view);
+                    out.push(Output::RequestProposal {
+                        view,
+                        height: self.height,
+                        parent_hash: self.parent,
+                    });
+                }
+            }
+        }
     }
-    nv.pre_prepare
-        .verify(&cfg.chain_id, &cfg.validators)
-        .map_err(|_| "bad pre-prepare signature")?;
-    let block = &nv.pre_prepare.body.block;
-    if block.height() != height || block.header.parent_hash != *parent {
-        return Err("new-view block does not extend the committed chain");
+
+    /// Sends NEW-VIEW for `view` with `pre_prepare`, after persisting both in one write.
+    pub(crate) fn send_new_view(
+        &mut self,
+        view: View,
+        pre_prepare: Signed<PrePrepare>,
+        out: &mut Vec<Output>,
+    ) {
+        let nv = NewView {
+            view,
+            height: self.height,
+            view_changes: self.round.view_changes.for_view(view),
+            pre_prepare,
+        };
+        let pp = nv.pre_prepare.body.statement();
+        let free = |phase: Phase, digest| {
+            self.round
+                .signed
+                .get(&(view, phase))
+                .is_none_or(|d| *d == digest)
+        };
+        if self.signing_key().is_none()
+            || !free(Phase::PrePrepare, pp.digest)
+            || !free(Phase::NewView, nv.digest())
+        {
+            return;
+        }
+        self.round
+            .signed
+            .insert((view, Phase::PrePrepare), pp.digest);
+        self.round
+            .signed
+            .insert((view, Phase::NewView), nv.digest());
+        out.push(Output::Persist(WalEntry::NewView(Box::new(nv.clone()))));
+        self.resend_new_view(nv, out);
     }
-    if let Some(p) = highest_prepared(&nv.view_changes)
-        && p.pre_prepare.body.block.hash() != block.hash()
-    {
-        return Err("new view does not re-propose the highest prepared block");
+
+    /// Signs and sends a NEW-VIEW already recorded in the WAL, and enters its view.
+    pub(crate) fn resend_new_view(&mut self, nv: NewView, out: &mut Vec<Output>) {
+        let Some(key) = self.signing_key() else {
+            return;
+        };
+        let signed = Signed::new(nv, &self.cfg.chain_id, &key);
+        self.round
+            .new_views
+            .insert(signed.body.view, signed.signed_statement());
+        out.push(Output::Broadcast(Signed {
+            author: signed.author,
+            body: ConsensusMessage::NewView(signed.body.clone()),
+            signature: signed.signature,
+        }));
+        self.enter_new_view(signed.body, out);
     }
-    Ok(())
+
+    /// A NEW-VIEW from the primary of its view. A valid one proves its view (a quorum asked
+    /// for it), so it is taken at any distance ahead.
+    pub(crate) fn on_new_view(
+        &mut self,
+        nv: Signed<NewView>,
+        out: &mut Vec<Output>,
+    ) -> Result<(), Reject> {
+        let view = nv.body.view;
+        if let Some(prev) = self.round.new_views.get(&view) {
+            if prev.statement.digest == nv.body.digest() {
+                return Err(Reject::Duplicate);
+            }
+            if prev.author == nv.author {
+                // Two NEW-VIEWs for one view: both signatures were checked.
+                let ev = phalanx_types::consensus::Evidence {
+                    first: *prev,
+                    second: nv.signed_statement(),
+                };
+                self.report_evidence(ev, out);
+                return Err(Reject::Conflict);
+            }
+        }
+        let acceptable = match self.changing_to {
+            Some(target) => view >= target,
+            None => view > self.view,
+        };
+        if !acceptable {
+            return Err(Reject::StaleView);
+        }
+        check_new_view(&self.cfg, &nv.body, &nv.author, self.height, &self.parent)
+            .map_err(|_| Reject::InvalidNewView)?;
+        // The same primary's PRE-PREPARE for this view, seen before with another block.
+        let pp = &nv.body.pre_prepare;
+        if let Some(prev) = self.round.pre_prepares.get(&view)
+            && prev.body.block.hash() != pp.body.block.hash()
+        {
+            let prev = prev.clone();
+            let pp = pp.clone();
+            self.report(&prev, &pp, out);
+            return Err(Reject::Conflict);
+        }
+        self.round.new_views.insert(view, nv.signed_statement());
+        self.enter_new_view(nv.body, out);
+        Ok(())
+    }
+
+    /// Enters the new view and processes its PRE-PREPARE like any other.
+    fn enter_new_view(&mut self, nv: NewView, out: &mut Vec<Output>) {
+        self.view = nv.view;
+        self.changing_to = None;
+        self.round.awaiting_proposal = None;
+        self.round.view_changes.retain_above(nv.view);
+        let kept = self.kept_views();
+        self.round.retain_views(kept);
+        // The view gets a whole timeout: timers armed while changing views are stale now.
+        self.schedule_timer(self.view, out);
+        self.timer_floor = self.timer_seq;
+        let pp = nv.pre_prepare;
+        let view = pp.body.view;
+        if let Some(prev) = self.round.pre_prepares.get(&view) {
+            if prev.body.block.hash() == pp.body.block.hash()
+                && self.round.validation.get(&prev.body.block.hash()) == Some(&Validation::Valid)
+            {
+                self.after_validated(view, pp.body.block.hash(), out);
+            }
+            return;
+        }
+        self.accept_pre_prepare(pp, out);
+    }
 }

@@ -1,56 +1,58 @@
 //! The vote keeper: PREPAREs and COMMITs at the current height, grouped by view, with quorum
-//! counting and equivocation detection.
+//! counts kept up to date as votes arrive (no rescans) and equivocation detection.
 
-use phalanx_types::consensus::{ConsensusMessage, Evidence, Phase, SignedMessage, VoteSignature};
-use phalanx_types::{Address, Hash, View};
-use std::collections::{BTreeMap, BTreeSet};
+use phalanx_types::consensus::{Phase, Vote, VoteSignature};
+use phalanx_types::{Address, Hash, Signature, View};
+use std::collections::BTreeMap;
+use std::ops::RangeInclusive;
 
 /// What happened when a vote was added.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Added {
-    /// A new vote.
-    New,
+    /// A new vote; how many validators have now voted its (view, phase, hash).
+    New(usize),
     /// The same vote again (a replay or duplicate delivery).
     Duplicate,
-    /// A different vote from the same validator for the same view and phase. The second vote
-    /// is not counted; the evidence is returned once per validator, view and phase.
-    Equivocation(Option<Box<Evidence>>),
+    /// A different vote from the same validator for the same view and phase: not counted.
+    /// Carries the first vote's (hash, signature), for evidence.
+    Conflict(Hash, Signature),
 }
 
 /// Votes of one height. Each validator has at most one counted vote per (view, phase), so
 /// memory is bounded by validators × views kept.
 #[derive(Debug, Default, Clone)]
 pub struct VoteKeeper {
-    votes: BTreeMap<(View, Phase), BTreeMap<Address, SignedMessage>>,
-    reported: BTreeSet<(Address, View, Phase)>,
+    votes: BTreeMap<(View, Phase), BTreeMap<Address, (Hash, Signature)>>,
+    tally: BTreeMap<(View, Phase, Hash), usize>,
 }
 
 impl VoteKeeper {
-    /// Adds a verified PREPARE or COMMIT. Other messages are ignored (returns `Duplicate`).
-    pub fn add(&mut self, msg: SignedMessage) -> Added {
-        let (ConsensusMessage::Prepare(vote) | ConsensusMessage::Commit(vote)) = &msg.body else {
-            return Added::Duplicate;
-        };
-        let key = (vote.view, msg.body.phase());
-        let by_author = self.votes.entry(key).or_default();
-        match by_author.get(&msg.author) {
+    /// The vote `author` cast in (view, phase), if any.
+    pub fn get(&self, author: &Address, view: View, phase: Phase) -> Option<&(Hash, Signature)> {
+        self.votes.get(&(view, phase))?.get(author)
+    }
+
+    /// Adds a verified PREPARE or COMMIT.
+    pub fn add(
+        &mut self,
+        author: Address,
+        phase: Phase,
+        vote: Vote,
+        signature: Signature,
+    ) -> Added {
+        let by_author = self.votes.entry((vote.view, phase)).or_default();
+        match by_author.get(&author) {
             None => {
-                by_author.insert(msg.author, msg);
-                Added::New
+                by_author.insert(author, (vote.block_hash, signature));
+                let n = self
+                    .tally
+                    .entry((vote.view, phase, vote.block_hash))
+                    .or_default();
+                *n += 1;
+                Added::New(*n)
             }
-            Some(prev) if prev.body == msg.body => Added::Duplicate,
-            Some(prev) => {
-                // Equivocation: two different votes for the same (height, view, phase).
-                let slot = (msg.author, key.0, key.1);
-                if self.reported.insert(slot) {
-                    Added::Equivocation(Some(Box::new(Evidence {
-                        first: prev.clone(),
-                        second: msg,
-                    })))
-                } else {
-                    Added::Equivocation(None)
-                }
-            }
+            Some((hash, _)) if *hash == vote.block_hash => Added::Duplicate,
+            Some((hash, sig)) => Added::Conflict(*hash, *sig),
         }
     }
 
@@ -66,118 +68,111 @@ impl VoteKeeper {
             .get(&(view, phase))
             .into_iter()
             .flat_map(|m| m.iter())
-            .filter(|(a, m)| Some(*a) != exclude && m.body.block_hash().as_ref() == Some(hash))
-            .map(|(a, m)| VoteSignature {
+            .filter(|(a, (h, _))| Some(*a) != exclude && h == hash)
+            .map(|(a, (_, signature))| VoteSignature {
                 validator: *a,
-                signature: m.signature,
+                signature: *signature,
             })
             .collect()
     }
 
     /// How many validators (other than `exclude`) voted `hash` in (view, phase).
     pub fn count(&self, view: View, phase: Phase, hash: &Hash, exclude: Option<&Address>) -> usize {
-        self.votes.get(&(view, phase)).map_or(0, |m| {
-            m.iter()
-                .filter(|(a, m)| Some(*a) != exclude && m.body.block_hash().as_ref() == Some(hash))
-                .count()
-        })
+        let all = self.tally.get(&(view, phase, *hash)).copied().unwrap_or(0);
+        let excluded = exclude
+            .and_then(|a| self.get(a, view, phase))
+            .is_some_and(|(h, _)| h == hash);
+        all - usize::from(excluded)
     }
 
-    /// Every (view, block hash) that has at least `quorum` votes in `phase`, lowest view first.
-    pub fn quorums(&self, phase: Phase, quorum: usize) -> Vec<(View, Hash)> {
-        let mut out = Vec::new();
-        for ((view, p), by_author) in &self.votes {
-            if *p != phase {
-                continue;
-            }
-            let mut tally: BTreeMap<Hash, usize> = BTreeMap::new();
-            for m in by_author.values() {
-                if let Some(h) = m.body.block_hash() {
-                    *tally.entry(h).or_default() += 1;
-                }
-            }
-            out.extend(
-                tally
-                    .into_iter()
-                    .filter(|(_, n)| *n >= quorum)
-                    .map(|(h, _)| (*view, h)),
-            );
-        }
-        out
-    }
-
-    /// Validators that voted in any view at this height (they are at this height or beyond).
-    pub fn voters(&self) -> BTreeSet<Address> {
-        self.votes
-            .values()
-            .flat_map(|m| m.keys().copied())
+    /// The views (lowest first) in which at least `quorum` validators voted `hash` in `phase`.
+    pub fn quorum_views(&self, phase: Phase, hash: &Hash, quorum: usize) -> Vec<View> {
+        self.tally
+            .iter()
+            .filter(|((_, p, h), n)| *p == phase && h == hash && **n >= quorum)
+            .map(|((v, _, _), _)| *v)
             .collect()
     }
 
-    /// Forgets everything (on moving to the next height: the paper's garbage collection).
-    pub fn clear(&mut self) {
-        self.votes.clear();
-        self.reported.clear();
+    /// Validators that voted `hash` in `phase` in any view.
+    pub fn voters_of(&self, phase: Phase, hash: &Hash) -> Vec<Address> {
+        let mut out: Vec<Address> = self
+            .votes
+            .iter()
+            .filter(|((_, p), _)| *p == phase)
+            .flat_map(|(_, m)| m.iter().filter(|(_, (h, _))| h == hash).map(|(a, _)| *a))
+            .collect();
+        out.sort_unstable();
+        out.dedup();
+        out
+    }
+
+    /// Forgets every vote outside `views` (the views that can still matter).
+    pub fn retain_views(&mut self, views: RangeInclusive<View>) {
+        self.votes.retain(|(v, _), _| views.contains(v));
+        self.tally.retain(|(v, _, _), _| views.contains(v));
+    }
+
+    /// Number of votes held.
+    pub fn len(&self) -> usize {
+        self.votes.values().map(BTreeMap::len).sum()
+    }
+
+    /// True when no vote is held.
+    pub fn is_empty(&self) -> bool {
+        self.votes.is_empty()
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use phalanx_types::SecretKey;
-    use phalanx_types::consensus::Vote;
 
-    fn vote(key: &SecretKey, commit: bool, view: u64, h: u8) -> SignedMessage {
-        let v = Vote {
+    fn vote(view: u64, h: u8) -> Vote {
+        Vote {
             view,
             height: 1,
             block_hash: Hash([h; 32]),
-        };
-        let m = if commit {
-            ConsensusMessage::Commit(v)
-        } else {
-            ConsensusMessage::Prepare(v)
-        };
-        m.sign("t", key)
+        }
     }
 
     #[test]
-    fn counts_and_detects_equivocation_once() {
-        let keys: Vec<SecretKey> = (0..4).map(|i| SecretKey::from_seed([i; 32])).collect();
+    fn counts_as_votes_arrive_and_detects_conflicts() {
+        let a: Vec<Address> = (0..4).map(|i| Address([i; 32])).collect();
+        let s = |i: u8| Signature([i; 64]);
         let mut vk = VoteKeeper::default();
-        assert_eq!(vk.add(vote(&keys[0], false, 0, 1)), Added::New);
-        assert_eq!(vk.add(vote(&keys[0], false, 0, 1)), Added::Duplicate);
-        assert_eq!(vk.add(vote(&keys[1], false, 0, 1)), Added::New);
-        assert_eq!(vk.count(0, Phase::Prepare, &Hash([1; 32]), None), 2);
-        assert_eq!(vk.count(0, Phase::Commit, &Hash([1; 32]), None), 0);
-        let ev = vk.add(vote(&keys[1], false, 0, 2));
-        let Added::Equivocation(Some(ev)) = ev else {
-            panic!("expected evidence, got {ev:?}");
-        };
-        assert!(
-            ev.verify(
-                "t",
-                &phalanx_types::ValidatorSet::new(
-                    keys.iter()
-                        .map(|k| phalanx_types::Validator::new(k.public_key(), "p"))
-                        .collect()
-                )
-            )
-            .is_ok()
+        assert_eq!(
+            vk.add(a[0], Phase::Prepare, vote(0, 1), s(0)),
+            Added::New(1)
         );
         assert_eq!(
-            vk.add(vote(&keys[1], false, 0, 3)),
-            Added::Equivocation(None)
+            vk.add(a[0], Phase::Prepare, vote(0, 1), s(0)),
+            Added::Duplicate
+        );
+        assert_eq!(
+            vk.add(a[1], Phase::Prepare, vote(0, 1), s(1)),
+            Added::New(2)
+        );
+        assert_eq!(vk.count(0, Phase::Prepare, &Hash([1; 32]), None), 2);
+        assert_eq!(vk.count(0, Phase::Prepare, &Hash([1; 32]), Some(&a[1])), 1);
+        assert_eq!(vk.count(0, Phase::Prepare, &Hash([1; 32]), Some(&a[3])), 2);
+        assert_eq!(vk.count(0, Phase::Commit, &Hash([1; 32]), None), 0);
+        assert_eq!(
+            vk.add(a[1], Phase::Prepare, vote(0, 2), s(9)),
+            Added::Conflict(Hash([1; 32]), s(1))
         );
         // The conflicting vote is not counted.
         assert_eq!(vk.count(0, Phase::Prepare, &Hash([2; 32]), None), 0);
-        // Same validator, other view or phase: not equivocation.
-        assert_eq!(vk.add(vote(&keys[1], false, 1, 2)), Added::New);
-        assert_eq!(vk.add(vote(&keys[1], true, 0, 2)), Added::New);
-        assert_eq!(vk.quorums(Phase::Prepare, 2), vec![(0, Hash([1; 32]))]);
+        // Same validator, other view or phase: not a conflict.
         assert_eq!(
-            vk.count(0, Phase::Prepare, &Hash([1; 32]), Some(&keys[0].address())),
-            1
+            vk.add(a[1], Phase::Prepare, vote(1, 2), s(2)),
+            Added::New(1)
         );
+        assert_eq!(vk.add(a[1], Phase::Commit, vote(0, 2), s(3)), Added::New(1));
+        assert_eq!(vk.quorum_views(Phase::Prepare, &Hash([1; 32]), 2), vec![0]);
+        assert_eq!(vk.voters_of(Phase::Prepare, &Hash([2; 32])), vec![a[1]]);
+        vk.retain_views(1..=5);
+        assert_eq!(vk.count(0, Phase::Prepare, &Hash([1; 32]), None), 0);
+        assert_eq!(vk.len(), 1);
     }
 }

@@ -1,180 +1,13 @@
 //! Table-driven tests of each pBFT rule on a single core, with hand-made inputs.
 
-use phalanx_consensus::{Config, Core, Input, Output, Timeout, WalEntry};
+mod common;
+
+use common::*;
+use phalanx_consensus::{Config, Core, Input, Output, Reject, Timeout, Verdict, WalEntry};
 use phalanx_types::consensus::{
-    ConsensusMessage, NewView, Phase, PrePrepare, PreparedCertificate, Signed, SignedMessage,
-    ViewChange, Vote, VoteSignature,
+    ConsensusMessage, NewView, Phase, PrePrepare, Signed, Statement, Vote,
 };
-use phalanx_types::{Block, Hash, Header, SecretKey, Validator, ValidatorSet};
-
-const CHAIN: &str = "rules";
-
-struct Net {
-    keys: Vec<SecretKey>,
-    set: ValidatorSet,
-}
-
-impl Net {
-    fn new(n: usize) -> Net {
-        let keys: Vec<SecretKey> = (0..n)
-            .map(|i| SecretKey::from_seed([i as u8 + 1; 32]))
-            .collect();
-        let set = ValidatorSet::new(
-            keys.iter()
-                .map(|k| Validator::new(k.public_key(), "p"))
-                .collect(),
-        );
-        Net { keys, set }
-    }
-
-    fn core(&self, i: usize) -> Core {
-        let mut cfg = Config::new(CHAIN, self.set.clone(), Some(self.keys[i].clone()));
-        cfg.base_timeout_ms = 100;
-        cfg.max_timeout_ms = 800;
-        Core::new(cfg, 1, Hash::ZERO, 0)
-    }
-
-    fn block(&self, proposer: usize, ts: u64) -> Block {
-        Block {
-            header: Header {
-                chain_id: CHAIN.into(),
-                height: 1,
-                parent_hash: Hash::ZERO,
-                timestamp_ms: ts,
-                proposer: self.keys[proposer].address(),
-                tx_root: Block::compute_tx_root(&[]),
-                state_root: Hash::ZERO,
-                receipts_root: Hash::ZERO,
-                validators_hash: self.set.hash(),
-            },
-            txs: vec![],
-        }
-    }
-
-    fn pre_prepare(&self, signer: usize, view: u64, block: &Block) -> SignedMessage {
-        ConsensusMessage::PrePrepare(PrePrepare {
-            view,
-            height: 1,
-            block: block.clone(),
-        })
-        .sign(CHAIN, &self.keys[signer])
-    }
-
-    fn vote(&self, signer: usize, commit: bool, view: u64, hash: Hash) -> SignedMessage {
-        let v = Vote {
-            view,
-            height: 1,
-            block_hash: hash,
-        };
-        let m = if commit {
-            ConsensusMessage::Commit(v)
-        } else {
-            ConsensusMessage::Prepare(v)
-        };
-        m.sign(CHAIN, &self.keys[signer])
-    }
-
-    fn prepared_cert(
-        &self,
-        view: u64,
-        block: &Block,
-        primary: usize,
-        voters: &[usize],
-    ) -> PreparedCertificate {
-        let pp = Signed::new(
-            PrePrepare {
-                view,
-                height: 1,
-                block: block.clone(),
-            },
-            CHAIN,
-            &self.keys[primary],
-        );
-        let vote = ConsensusMessage::Prepare(Vote {
-            view,
-            height: 1,
-            block_hash: block.hash(),
-        });
-        PreparedCertificate {
-            pre_prepare: pp,
-            prepares: self.vote_signatures(&vote, voters),
-        }
-    }
-
-    fn vote_signatures(&self, vote: &ConsensusMessage, signers: &[usize]) -> Vec<VoteSignature> {
-        signers
-            .iter()
-            .map(|i| VoteSignature {
-                validator: self.keys[*i].address(),
-                signature: self.keys[*i].sign(&vote.signing_hash(CHAIN).0),
-            })
-            .collect()
-    }
-
-    fn commit_cert(&self, block: &Block, signers: &[usize]) -> phalanx_types::CommitCertificate {
-        let vote = ConsensusMessage::Commit(Vote {
-            view: 0,
-            height: block.height(),
-            block_hash: block.hash(),
-        });
-        phalanx_types::CommitCertificate {
-            height: block.height(),
-            view: 0,
-            block_hash: block.hash(),
-            signatures: self.vote_signatures(&vote, signers),
-        }
-    }
-
-    fn view_change(
-        &self,
-        signer: usize,
-        view: u64,
-        prepared: Option<PreparedCertificate>,
-    ) -> Signed<ViewChange> {
-        Signed::new(
-            ViewChange {
-                view,
-                height: 1,
-                prepared,
-            },
-            CHAIN,
-            &self.keys[signer],
-        )
-    }
-}
-
-fn broadcasts(out: &[Output]) -> Vec<&ConsensusMessage> {
-    out.iter()
-        .filter_map(|o| match o {
-            Output::Broadcast(m) => Some(&m.body),
-            _ => None,
-        })
-        .collect()
-}
-
-fn has_commit(out: &[Output]) -> Option<&phalanx_types::CommitCertificate> {
-    out.iter().find_map(|o| match o {
-        Output::Commit { certificate, .. } => Some(certificate),
-        _ => None,
-    })
-}
-
-/// Each persist comes before the broadcast of what it records.
-fn assert_persist_before_send(out: &[Output]) {
-    for (i, o) in out.iter().enumerate() {
-        if let Output::Broadcast(m) = o {
-            let persisted = out[..i].iter().any(|p| {
-                matches!(p, Output::Persist(WalEntry::Signed { view, phase, .. })
-                    if *view == m.body.view() && *phase == m.body.phase())
-            });
-            assert!(
-                persisted,
-                "broadcast of {:?} without a prior persist",
-                m.body.phase()
-            );
-        }
-    }
-}
+use phalanx_types::{Hash, SecretKey};
 
 #[test]
 fn single_validator_commits_its_own_proposal() {
@@ -217,7 +50,7 @@ fn normal_case_pre_prepare_prepare_commit() {
     let out = core.handle(Input::BlockValidated {
         height: 1,
         block_hash: h,
-        valid: true,
+        verdict: Verdict::Valid,
     });
     assert_persist_before_send(&out);
     assert!(
@@ -228,7 +61,7 @@ fn normal_case_pre_prepare_prepare_commit() {
     assert_persist_before_send(&out);
     assert!(
         out.iter()
-            .any(|o| matches!(o, Output::Persist(WalEntry::Prepared(_))))
+            .any(|o| matches!(o, Output::Persist(WalEntry::Prepared { .. })))
     );
     assert!(matches!(
         broadcasts(&out).as_slice(),
@@ -255,7 +88,7 @@ fn invalid_block_gets_no_prepare() {
     let out = core.handle(Input::BlockValidated {
         height: 1,
         block_hash: block.hash(),
-        valid: false,
+        verdict: Verdict::Invalid,
     });
     assert!(broadcasts(&out).is_empty());
 }
@@ -268,14 +101,13 @@ fn rejected_inputs_produce_nothing() {
     let h = block.hash();
     let mut bad_sig = net.vote(2, false, 0, h);
     bad_sig.signature.0[0] ^= 1;
-    let mut far = Block { ..block.clone() };
-    far.header.height = 1_000;
-    let cases: Vec<(&str, SignedMessage)> = vec![
+    let cases: Vec<(&str, phalanx_types::consensus::SignedMessage, Reject)> = vec![
         (
             "pre-prepare from a non-primary",
             net.pre_prepare(2, 0, &block),
+            Reject::NotPrimary,
         ),
-        ("vote with a bad signature", bad_sig),
+        ("vote with a bad signature", bad_sig, Reject::BadSignature),
         (
             "vote from a non-validator",
             ConsensusMessage::Prepare(Vote {
@@ -284,6 +116,7 @@ fn rejected_inputs_produce_nothing() {
                 block_hash: h,
             })
             .sign(CHAIN, &outsider),
+            Reject::NotValidator,
         ),
         (
             "vote signed for another chain",
@@ -293,6 +126,7 @@ fn rejected_inputs_produce_nothing() {
                 block_hash: h,
             })
             .sign("other", &net.keys[2]),
+            Reject::BadSignature,
         ),
         (
             "message beyond the watermark window",
@@ -302,17 +136,38 @@ fn rejected_inputs_produce_nothing() {
                 block_hash: h,
             })
             .sign(CHAIN, &net.keys[2]),
+            Reject::BeyondWindow,
         ),
         (
             "pre-prepare for a future view without NEW-VIEW",
             net.pre_prepare(1, 1, &block),
+            Reject::WrongView,
+        ),
+        (
+            "vote far beyond the view lookahead",
+            net.vote(2, false, 1_000, h),
+            Reject::ViewTooFar,
+        ),
+        (
+            "message signed with the replica's own key",
+            net.vote(3, false, 0, h),
+            Reject::OwnMessage,
         ),
     ];
-    for (name, msg) in cases {
+    for (name, msg, reason) in cases {
         let mut core = net.core(3);
         core.start();
         let out = core.handle(Input::Message(msg));
-        assert!(out.is_empty(), "{name}: {out:?}");
+        assert_eq!(refusals(&out), vec![reason], "{name}");
+        if reason == Reject::BeyondWindow {
+            // A validator that far ahead shows this replica must sync (once).
+            assert!(
+                matches!(acts(&out).as_slice(), [Output::SyncNeeded { .. }]),
+                "{name}: {out:?}"
+            );
+        } else {
+            assert!(acts(&out).is_empty(), "{name}: {out:?}");
+        }
     }
 }
 
@@ -351,7 +206,7 @@ fn timeout_starts_view_change_with_prepared_certificate() {
     core.handle(Input::BlockValidated {
         height: 1,
         block_hash: h,
-        valid: true,
+        verdict: Verdict::Valid,
     });
     core.handle(Input::Message(net.vote(2, false, 0, h)));
     // Prepared, but commits never arrive.
@@ -366,11 +221,11 @@ fn timeout_starts_view_change_with_prepared_certificate() {
         panic!("expected one VIEW-CHANGE, got {out:?}");
     };
     assert_eq!(vc.view, 1);
+    assert_eq!(vc.prepared.as_ref().map(|p| p.block_hash), Some(h));
     assert_eq!(
-        vc.prepared
-            .as_ref()
-            .map(|p| p.pre_prepare.body.block.hash()),
-        Some(h)
+        vc.block.as_ref().map(|b| b.hash()),
+        Some(h),
+        "the VIEW-CHANGE carries the prepared block for the next primary"
     );
     // The next timer is for view 1 and twice as long.
     assert!(out.iter().any(|o| matches!(
@@ -405,7 +260,8 @@ fn new_primary_re_proposes_the_prepared_block() {
         seq: 0,
     }));
     core.handle(Input::Message(
-        net.view_change(2, 1, Some(cert)).into_message(),
+        net.view_change(2, 1, Some((cert, block.clone())))
+            .into_message(),
     ));
     let out = core.handle(Input::Message(net.view_change(3, 1, None).into_message()));
     let nv = broadcasts(&out)
@@ -433,10 +289,14 @@ fn new_view_that_ignores_a_prepared_block_is_rejected() {
     let prepared_block = net.block(0, 7);
     let other = net.block(1, 8);
     let cert = net.prepared_cert(0, &prepared_block, 0, &[2, 3]);
+    let with_block = net.view_change(3, 1, Some((cert, prepared_block.clone())));
+    // A NEW-VIEW carries its VIEW-CHANGEs without blocks (the signature does not cover it).
+    let mut carried = with_block.clone();
+    carried.body.block = None;
     let vcs = vec![
         net.view_change(0, 1, None),
         net.view_change(1, 1, None),
-        net.view_change(3, 1, Some(cert)),
+        carried,
     ];
     let bad = NewView {
         view: 1,
@@ -455,7 +315,8 @@ fn new_view_that_ignores_a_prepared_block_is_rejected() {
     let out = core.handle(Input::Message(
         ConsensusMessage::NewView(bad).sign(CHAIN, &net.keys[1]),
     ));
-    assert!(out.is_empty(), "{out:?}");
+    assert!(acts(&out).is_empty(), "{out:?}");
+    assert_eq!(refusals(&out), vec![Reject::InvalidNewView]);
     assert_eq!(core.status().view, 0);
     // The honest NEW-VIEW is accepted and its block validated.
     let good = NewView {
@@ -501,12 +362,12 @@ fn restored_replica_never_signs_a_conflicting_vote() {
     let net = Net::new(4);
     let mut cfg = Config::new(CHAIN, net.set.clone(), Some(net.keys[1].clone()));
     cfg.base_timeout_ms = 100;
-    let signed_before = WalEntry::Signed {
+    let signed_before = WalEntry::Signed(Statement {
         height: 1,
         view: 0,
         phase: Phase::Prepare,
-        block_hash: Some(Hash([9; 32])),
-    };
+        digest: Hash([9; 32]),
+    });
     let mut core = Core::restore(cfg, 1, Hash::ZERO, 0, &[signed_before]);
     core.start();
     let block = net.block(0, 1);
@@ -514,7 +375,7 @@ fn restored_replica_never_signs_a_conflicting_vote() {
     let out = core.handle(Input::BlockValidated {
         height: 1,
         block_hash: block.hash(),
-        valid: true,
+        verdict: Verdict::Valid,
     });
     assert!(
         broadcasts(&out).is_empty(),
@@ -526,12 +387,19 @@ fn restored_replica_never_signs_a_conflicting_vote() {
 fn restored_replica_resumes_its_view_change() {
     let net = Net::new(4);
     let cfg = Config::new(CHAIN, net.set.clone(), Some(net.keys[1].clone()));
-    let wal = [WalEntry::Signed {
+    let digest = phalanx_types::consensus::ViewChange {
+        view: 2,
+        height: 1,
+        prepared: None,
+        block: None,
+    }
+    .digest();
+    let wal = [WalEntry::Signed(Statement {
         height: 1,
         view: 2,
         phase: Phase::ViewChange,
-        block_hash: None,
-    }];
+        digest,
+    })];
     let mut core = Core::restore(cfg, 1, Hash::ZERO, 0, &wal);
     let out = core.start();
     assert!(
@@ -547,13 +415,12 @@ fn decided_block_needs_a_valid_certificate() {
     let weak = net.commit_cert(&block, &[0, 1]);
     let mut core = net.core(3);
     core.start();
-    assert!(
-        has_commit(&core.handle(Input::Decided {
-            block: block.clone(),
-            certificate: weak
-        }))
-        .is_none()
-    );
+    let out = core.handle(Input::Decided {
+        block: block.clone(),
+        certificate: weak,
+    });
+    assert!(has_commit(&out).is_none());
+    assert_eq!(refusals(&out), vec![Reject::InvalidCertificate]);
     let good = net.commit_cert(&block, &[0, 1, 2]);
     assert!(
         has_commit(&core.handle(Input::Decided {
@@ -585,7 +452,7 @@ fn buffered_future_messages_trigger_sync_and_replay() {
         "a validator ahead: {out:?}"
     );
     // Throttled: no second request until a timeout.
-    assert!(core.handle(Input::Message(later(1))).is_empty());
+    assert!(acts(&core.handle(Input::Message(later(1)))).is_empty());
     let out = core.handle(Input::Timeout(Timeout {
         height: 1,
         view: 0,
@@ -650,6 +517,47 @@ fn view_change_timer_waits_for_a_quorum_of_view_changes() {
     );
 }
 
+/// A timer armed while changing views does not cut the new view short: the view gets a
+/// whole timeout from the NEW-VIEW on.
+#[test]
+fn timers_armed_during_a_view_change_are_stale_in_the_new_view() {
+    let net = Net::new(4);
+    let mut core = net.core(3);
+    core.start();
+    let out = core.handle(Input::Timeout(Timeout {
+        height: 1,
+        view: 0,
+        seq: 0,
+    }));
+    let armed: Vec<Timeout> = out
+        .iter()
+        .filter_map(|o| match o {
+            Output::ScheduleTimeout { timeout, .. } if timeout.view == 1 => Some(*timeout),
+            _ => None,
+        })
+        .collect();
+    assert!(!armed.is_empty());
+    // Replica 1 leads view 1; its NEW-VIEW arrives.
+    let nv = NewView {
+        view: 1,
+        height: 1,
+        view_changes: [0, 1, 2]
+            .iter()
+            .map(|i| net.view_change(*i, 1, None))
+            .collect(),
+        pre_prepare: net.signed_pre_prepare(1, 1, &net.block(1, 3)),
+    };
+    core.handle(Input::Message(
+        ConsensusMessage::NewView(nv).sign(CHAIN, &net.keys[1]),
+    ));
+    assert_eq!(core.status().view, 1);
+    for t in armed {
+        let out = core.handle(Input::Timeout(t));
+        assert!(acts(&out).is_empty(), "{t:?}: {out:?}");
+        assert_eq!(core.status().changing_to, None);
+    }
+}
+
 #[test]
 fn lagging_peer_is_offered_committed_blocks_once() {
     let net = Net::new(4);
@@ -664,20 +572,20 @@ fn lagging_peer_is_offered_committed_blocks_once() {
     let stale = net.vote(2, false, 0, Hash([1; 32]));
     let out = core.handle(Input::Message(stale.clone()));
     assert_eq!(
-        out,
-        vec![Output::PeerBehind {
+        acts(&out),
+        vec![&Output::PeerBehind {
             peer: net.keys[2].address(),
             height: 1
         }]
     );
     assert!(
-        core.handle(Input::Message(stale)).is_empty(),
+        acts(&core.handle(Input::Message(stale))).is_empty(),
         "once per peer and height"
     );
     let mut forged = net.vote(1, false, 0, Hash([1; 32]));
     forged.signature.0[0] ^= 1;
     assert!(
-        core.handle(Input::Message(forged)).is_empty(),
+        acts(&core.handle(Input::Message(forged))).is_empty(),
         "forged messages get no help"
     );
 }

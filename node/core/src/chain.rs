@@ -13,8 +13,8 @@ use phalanx_storage::{BlockStore, Column, Durability, KvStore, StateStore, Write
 use phalanx_types::consensus::Evidence;
 use phalanx_types::merkle::merkle_root;
 use phalanx_types::{
-    Address, Block, CommitCertificate, Gas, Hash, Header, Height, Receipt, SignedTx, ValidatorSet,
-    View, decode, encode, encoded_len,
+    Address, Block, CheckedBlock, CommitCertificate, Gas, Hash, Header, Height, Receipt, SignedTx,
+    ValidatorSet, View, decode, encode, encoded_len,
 };
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -295,7 +295,7 @@ impl Chain {
         now_ms: u64,
         mut txs: Vec<SignedTx>,
         verified: &dyn Fn(&Hash) -> bool,
-    ) -> Result<(Block, ExecutedBlock, Vec<SignedTx>), CoreError> {
+    ) -> Result<(CheckedBlock, ExecutedBlock, Vec<SignedTx>), CoreError> {
         let height = self.tip.height + 1;
         // Strictly after the parent even if this node's clock is behind.
         let timestamp_ms = now_ms.max(self.tip.timestamp_ms + 1);
@@ -323,22 +323,25 @@ impl Chain {
             receipts_root: executed.receipts_root,
             validators_hash: self.config.validators.hash(),
         };
-        Ok((Block { header, txs }, executed, dropped))
+        let block = CheckedBlock::with_tx_hashes(Block { header, txs }, hashes)
+            .map_err(|e| CoreError::Corrupt(format!("built block: {e}")))?;
+        Ok((block, executed, dropped))
     }
 
     /// Checks a proposed block against the tip, the chain rules and this node's clock, then
     /// executes it and checks its roots. `Ok(Err(_))` is a bad block; `Err(_)` a node fault.
     pub fn validate(
         &self,
-        block: &Block,
+        block: &CheckedBlock,
         now_ms: u64,
         verified: &dyn Fn(&Hash) -> bool,
     ) -> Result<Result<ExecutedBlock, BlockError>, CoreError> {
         let drift = self.config.params.max_clock_drift_ms;
         if block.header.timestamp_ms > now_ms.saturating_add(drift) {
-            return Ok(Err(BlockError::Timestamp {
+            return Ok(Err(BlockError::AheadOfClock {
                 got: block.header.timestamp_ms,
-                reason: format!("more than {drift} ms ahead of this node's clock ({now_ms})"),
+                now_ms,
+                drift_ms: drift,
             }));
         }
         self.check_and_execute(block, verified)
@@ -346,26 +349,25 @@ impl Chain {
 
     /// Like [`Chain::validate`] without the clock bound: for blocks that are already
     /// certified (sync), whose time was checked by the validators that certified them.
-    pub fn replay(&self, block: &Block) -> Result<Result<ExecutedBlock, BlockError>, CoreError> {
+    pub fn replay(
+        &self,
+        block: &CheckedBlock,
+    ) -> Result<Result<ExecutedBlock, BlockError>, CoreError> {
         self.check_and_execute(block, &|_| false)
     }
 
     fn check_and_execute(
         &self,
-        block: &Block,
+        block: &CheckedBlock,
         verified: &dyn Fn(&Hash) -> bool,
     ) -> Result<Result<ExecutedBlock, BlockError>, CoreError> {
         if let Err(e) = self.check_header(block) {
             return Ok(Err(e));
         }
         let h = &block.header;
-        let hashes: Vec<Hash> = block.txs.iter().map(SignedTx::hash).collect();
-        if Block::tx_root_of(&hashes) != h.tx_root {
-            return Ok(Err(BlockError::Header(
-                "tx root does not match the transactions".into(),
-            )));
-        }
-        let executed = match self.execute(h.height, h.timestamp_ms, &block.txs, &hashes, verified) {
+        // The body is the header's (a CheckedBlock), and its tx hashes were computed once.
+        let hashes = block.tx_hashes();
+        let executed = match self.execute(h.height, h.timestamp_ms, &block.txs, hashes, verified) {
             Ok(e) => e,
             Err(ExecFailure::Invalid(index, reason)) => {
                 return Ok(Err(BlockError::InvalidTx(format!("tx {index}: {reason}"))));
@@ -501,7 +503,7 @@ impl Chain {
 
     /// Stores equivocation evidence (keyed by height and offender; the first proof is kept).
     pub fn store_evidence(&self, evidence: &Evidence) -> Result<(), CoreError> {
-        let mut key = evidence.first.body.height().to_be_bytes().to_vec();
+        let mut key = evidence.height().to_be_bytes().to_vec();
         key.extend_from_slice(&evidence.offender().0);
         if self.kv.get(Column::Evidence, &key)?.is_none() {
             let mut batch = WriteBatch::new();

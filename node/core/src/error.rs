@@ -10,13 +10,24 @@ pub enum BlockError {
     /// A header field does not fit the chain.
     #[error("bad header: {0}")]
     Header(String),
-    /// The timestamp is not after the parent's, or too far ahead of this node's clock.
+    /// The timestamp is not after the parent's.
     #[error("bad timestamp {got}: {reason}")]
     Timestamp {
         /// The header's timestamp (ms).
         got: u64,
         /// Why.
         reason: String,
+    },
+    /// The timestamp is further ahead of this node's clock than the chain allows. Not the
+    /// block's fault for good: the same block may be valid a moment later.
+    #[error("timestamp {got} is more than {drift_ms} ms ahead of this node's clock ({now_ms})")]
+    AheadOfClock {
+        /// The header's timestamp (ms).
+        got: u64,
+        /// This node's clock (ms).
+        now_ms: u64,
+        /// The allowed drift (ms).
+        drift_ms: u64,
     },
     /// A transaction is invalid (bad signature, nonce, gas limit).
     #[error("invalid transaction: {0}")]

@@ -12,6 +12,7 @@
 pub mod chain;
 mod error;
 pub mod node;
+pub mod steer;
 
 pub use chain::{Chain, ChainInfo, ExecutedBlock, Tip};
 pub use error::{BlockError, CoreError};

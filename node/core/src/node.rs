@@ -10,13 +10,14 @@
 //! `NodeCore`s on a virtual clock and in-memory stores, exactly as the node runs them.
 
 use crate::chain::{Chain, ExecutedBlock};
-use crate::error::CoreError;
-use phalanx_consensus::{Config, Core, Input, Output, Timeout};
+use crate::error::{BlockError, CoreError};
+use crate::steer::Steering;
+use phalanx_consensus::{Config, Core, Input, Output, Timeout, Verdict};
 use phalanx_executor::mempool::{AdmitError, Mempool, MempoolLimits, VerifiedTx};
 use phalanx_types::consensus::SignedMessage;
 use phalanx_types::{
-    Address, Block, CommitCertificate, Hash, Height, Receipt, SecretKey, SignedTx, ValidatorSet,
-    View,
+    Address, Block, CheckedBlock, CommitCertificate, Hash, Height, Receipt, SecretKey, SignedTx,
+    ValidatorSet, View,
 };
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
 
@@ -170,10 +171,8 @@ pub struct NodeCore {
     /// Blocks executed at the current height, by hash (dropped at each commit).
     executed: BTreeMap<Hash, ExecutedBlock>,
     proposal: Option<ProposalRequest>,
-    /// When the outstanding block request went out, if one is in flight.
-    sync_since: Option<u64>,
-    /// Highest height each peer reported.
-    peer_heights: BTreeMap<String, Height>,
+    /// Whom to ask for blocks, and which heights to believe.
+    steering: Steering,
     /// When the last block committed (for deciding whether to sync from a peer 1 ahead).
     last_commit_ms: u64,
 }
@@ -203,6 +202,8 @@ impl NodeCore {
         );
         cfg.base_timeout_ms = chain.params().view_timeout_ms;
         cfg.max_timeout_ms = chain.params().max_view_timeout_ms;
+        cfg.max_buffered_bytes_per_peer =
+            phalanx_consensus::config::buffered_bytes_for(chain.params().max_block_bytes as usize);
         let tip = chain.tip();
         let wal = chain.wal_entries()?;
         let mut consensus = Core::restore(cfg, tip.height + 1, tip.hash, tip.view, &wal);
@@ -219,8 +220,7 @@ impl NodeCore {
             membership: (Hash::ZERO, None),
             executed: BTreeMap::new(),
             proposal: None,
-            sync_since: None,
-            peer_heights: BTreeMap::new(),
+            steering: Steering::default(),
             last_commit_ms: 0,
         })
     }
@@ -239,7 +239,7 @@ impl NodeCore {
     pub fn status(&self) -> NodeStatus {
         let tip = self.chain.tip();
         let c = self.consensus.status();
-        let best_peer = self.peer_heights.values().copied().max().unwrap_or(0);
+        let best_peer = self.trusted_height();
         NodeStatus {
             height: tip.height,
             hash: tip.hash,
@@ -326,8 +326,8 @@ impl NodeCore {
                 }
             }
             Event::PeerStatus { peer, height } => {
-                self.note_peer_height(&peer, height);
-                self.maybe_sync(&peer, height, now_ms, &mut actions);
+                self.steering.note_claim(&peer, height);
+                self.maybe_sync(now_ms, &mut actions);
             }
             Event::Blocks { peer, batch } => self.on_blocks(peer, batch, now_ms, &mut actions)?,
         }
@@ -382,27 +382,59 @@ impl NodeCore {
         self.mempool.admit_verified(tx, nonce, self.chain.params())
     }
 
-    fn note_peer_height(&mut self, peer: &str, height: Height) {
-        let slot = self.peer_heights.entry(peer.to_string()).or_insert(0);
-        *slot = (*slot).max(height);
+    /// The libp2p peer ids of the current validators.
+    fn validator_peers(&self) -> BTreeSet<String> {
+        self.chain
+            .validators()
+            .validators
+            .iter()
+            .map(|v| v.peer_id.clone())
+            .collect()
     }
 
-    /// Fetch from `peer` if it is clearly ahead: two or more blocks, or one block while this
-    /// node has not committed for a view timeout (normal operation is often one apart).
-    fn maybe_sync(&mut self, peer: &str, height: Height, now_ms: u64, actions: &mut Vec<Action>) {
+    /// The height f+1 validators claim: at least one honest validator has it.
+    fn trusted_height(&self) -> Height {
+        let f = self.chain.validators().max_faulty();
+        self.steering.trusted_height(&self.validator_peers(), f)
+    }
+
+    /// Fetches blocks if the chain is clearly ahead by f+1 validators' word: two or more
+    /// blocks, or one block while this node has not committed for a view timeout (normal
+    /// operation is often one apart). Peers that claim to be ahead are asked in turn.
+    fn maybe_sync(&mut self, now_ms: u64, actions: &mut Vec<Action>) {
         let tip = self.chain.tip().height;
         let stalled =
             now_ms.saturating_sub(self.last_commit_ms) > self.chain.params().view_timeout_ms;
-        let ahead = height >= tip + 2 || (height > tip && stalled);
-        // A request that got no answer for 10 s is given up.
-        let busy = self
-            .sync_since
-            .is_some_and(|since| now_ms.saturating_sub(since) < 10_000);
-        if ahead && !busy {
-            self.sync_since = Some(now_ms);
+        // While nothing commits here, any claim is worth a request (a validator set this node
+        // does not know yet, peers that are observers): rotation and back-off bound what a
+        // liar costs.
+        let target = if stalled {
+            self.trusted_height().max(self.steering.best_claim())
+        } else {
+            self.trusted_height()
+        };
+        if target >= tip + 2 || (target > tip && stalled) {
+            let candidates = self.steering.claiming_above(tip);
+            self.request_blocks_from(candidates, now_ms, actions);
+        }
+    }
+
+    /// Asks the candidate asked least recently for the blocks after the tip, unless a
+    /// request is already out.
+    fn request_blocks_from(
+        &mut self,
+        candidates: Vec<String>,
+        now_ms: u64,
+        actions: &mut Vec<Action>,
+    ) {
+        if self.steering.busy(now_ms) {
+            return;
+        }
+        if let Some(peer) = self.steering.pick(candidates, now_ms) {
+            self.steering.asked(&peer, now_ms);
             actions.push(Action::RequestBlocks {
-                peer: peer.to_string(),
-                from: tip + 1,
+                from: self.chain.tip().height + 1,
+                peer,
             });
         }
     }
@@ -414,8 +446,11 @@ impl NodeCore {
         now_ms: u64,
         actions: &mut Vec<Action>,
     ) -> Result<(), CoreError> {
-        self.sync_since = None;
-        self.note_peer_height(&peer, batch.tip);
+        if !self.steering.answered(&peer) {
+            tracing::debug!(%peer, "dropped a block answer this node did not ask for");
+            return Ok(());
+        }
+        self.steering.note_claim(&peer, batch.tip);
         let before = self.chain.tip().height;
         for (block, certificate) in batch.blocks.into_iter().take(SYNC_BATCH) {
             if block.height() != self.chain.tip().height + 1 {
@@ -423,19 +458,22 @@ impl NodeCore {
             }
             // The certificate covers the header only; a body that is not the header's is the
             // peer's fabrication, and nothing after it in this batch is trusted either.
-            if !block.tx_root_matches() {
-                tracing::warn!(height = block.height(), %peer, "sync peer sent a block whose transactions do not match its header");
-                break;
-            }
+            let block = match CheckedBlock::check(block) {
+                Ok(block) => block,
+                Err(e) => {
+                    tracing::warn!(%peer, error = %e, "sync peer sent a block that is not its header's");
+                    break;
+                }
+            };
             self.drive(Input::Decided { block, certificate }, now_ms, actions)?;
         }
         let after = self.chain.tip().height;
+        self.steering.record(&peer, after > before, now_ms);
         if after > before {
             tracing::info!(from = before + 1, to = after, peer_tip = batch.tip, %peer, "synced blocks");
         }
-        if after > before && batch.tip > after {
-            self.maybe_sync(&peer, batch.tip, now_ms, actions);
-        }
+        // More to fetch, or this peer had nothing (or failed): ask again, the next peer first.
+        self.maybe_sync(now_ms, actions);
         Ok(())
     }
 
@@ -460,21 +498,25 @@ impl NodeCore {
         let mut pending: VecDeque<Vec<Output>> = VecDeque::from([outputs]);
         while let Some(outputs) = pending.pop_front() {
             for output in outputs {
-                if let Some(input) = self.carry_out_one(output, now_ms, actions)? {
-                    pending.push_back(self.consensus.handle(input));
+                match self.carry_out_one(output, now_ms, actions)? {
+                    Some(Next::Feed(input)) => pending.push_back(self.consensus.handle(input)),
+                    // The commit is stored and any validator-set change it scheduled is
+                    // announced: consensus may go on with the next height's messages.
+                    Some(Next::Resume) => pending.push_back(self.consensus.resume()),
+                    None => {}
                 }
             }
         }
         Ok(())
     }
 
-    /// Carries out one output; returns the input it produces, if any.
+    /// Carries out one output; returns what consensus must do next, if anything.
     fn carry_out_one(
         &mut self,
         output: Output,
         now_ms: u64,
         actions: &mut Vec<Action>,
-    ) -> Result<Option<Input>, CoreError> {
+    ) -> Result<Option<Next>, CoreError> {
         match output {
             // Persist before send: the entry is synced before the next output is looked at.
             Output::Persist(entry) => self.chain.wal_append(&entry)?,
@@ -484,10 +526,10 @@ impl NodeCore {
             }
             Output::ValidateBlock { block } => {
                 let hash = block.hash();
-                // The hash covers the header only: a cached execution stands for this block
-                // only if the body is the one the header commits to.
-                let valid = if self.executed.contains_key(&hash) {
-                    block.tx_root_matches()
+                // A CheckedBlock's body is its header's: a cached execution by hash stands
+                // for exactly this block.
+                let verdict = if self.executed.contains_key(&hash) {
+                    Verdict::Valid
                 } else {
                     let mempool = &self.mempool;
                     match self
@@ -496,19 +538,22 @@ impl NodeCore {
                     {
                         Ok(executed) => {
                             self.executed.insert(hash, executed);
-                            true
+                            Verdict::Valid
                         }
                         Err(reason) => {
                             tracing::warn!(height = block.height(), %hash, %reason, "refusing a proposed block");
-                            false
+                            match reason {
+                                BlockError::AheadOfClock { .. } => Verdict::NotYet,
+                                _ => Verdict::Invalid,
+                            }
                         }
                     }
                 };
-                return Ok(Some(Input::BlockValidated {
+                return Ok(Some(Next::Feed(Input::BlockValidated {
                     height: block.height(),
                     block_hash: hash,
-                    valid,
-                }));
+                    verdict,
+                })));
             }
             Output::RequestProposal {
                 view,
@@ -523,7 +568,7 @@ impl NodeCore {
                 // Propose at once if transactions are ready; otherwise an empty block after
                 // the block interval (or sooner, when a transaction arrives).
                 if let Some(input) = self.build_proposal(now_ms, false)? {
-                    return Ok(Some(input));
+                    return Ok(Some(Next::Feed(input)));
                 }
                 actions.push(Action::ScheduleProposal {
                     view,
@@ -533,6 +578,7 @@ impl NodeCore {
             }
             Output::Commit { block, certificate } => {
                 self.commit(block, certificate, now_ms, actions)?;
+                return Ok(Some(Next::Resume));
             }
             Output::Evidence(evidence) => {
                 tracing::warn!(offender = %evidence.offender(), "equivocation evidence");
@@ -544,14 +590,16 @@ impl NodeCore {
                 }
             }
             Output::SyncNeeded { peers, .. } => {
-                let peer = peers
+                // Validators that signed messages for later heights: asked in turn.
+                let candidates = peers
                     .iter()
                     .filter(|p| Some(**p) != self.me)
-                    .find_map(|p| self.peer_id_of(p));
-                if let Some(peer) = peer {
-                    let tip = self.chain.tip().height;
-                    self.maybe_sync(&peer, tip + 2, now_ms, actions);
-                }
+                    .filter_map(|p| self.peer_id_of(p))
+                    .collect();
+                self.request_blocks_from(candidates, now_ms, actions);
+            }
+            Output::Refused { author, reason } => {
+                tracing::trace!(?author, ?reason, "consensus refused an input");
             }
         }
         Ok(None)
@@ -617,7 +665,7 @@ impl NodeCore {
 
     fn commit(
         &mut self,
-        block: Block,
+        block: CheckedBlock,
         certificate: CommitCertificate,
         now_ms: u64,
         actions: &mut Vec<Action>,
@@ -645,6 +693,10 @@ impl NodeCore {
         let params = self.chain.params();
         self.consensus
             .set_timeouts(params.view_timeout_ms, params.max_view_timeout_ms);
+        self.consensus
+            .set_buffered_bytes_per_peer(phalanx_consensus::config::buffered_bytes_for(
+                params.max_block_bytes as usize,
+            ));
         self.me = member(&self.key, self.chain.validators());
         self.announce_membership(actions);
         self.executed.clear();
@@ -670,11 +722,21 @@ impl NodeCore {
             "committed"
         );
         actions.push(Action::Committed(Box::new(CommittedBlock {
-            block,
+            block: block.into_block(),
             receipts,
         })));
         Ok(())
     }
+}
+
+/// What consensus must do after an output was carried out (lives for one step; boxing the
+/// input would only add an allocation).
+#[allow(clippy::large_enum_variant)]
+enum Next {
+    /// Take this input (a validation verdict, a built proposal).
+    Feed(Input),
+    /// Go on after a commit ([`Core::resume`]).
+    Resume,
 }
 
 /// The address of `key` if it belongs to `validators`.

@@ -93,6 +93,11 @@ struct Sim {
     /// (a Byzantine peer: the certificates stay valid, they cover the header only).
     tamper_sync: bool,
     sync_answers: u64,
+    /// A validator that claims a huge height in its status messages and never answers a
+    /// block request.
+    liar: Option<usize>,
+    /// Block requests sent to each node.
+    asked: Vec<u64>,
 }
 
 /// Letters naming nodes in their peer ids (base58 has no `0`, so digits would not do).
@@ -189,6 +194,8 @@ impl Sim {
             gov_nonce: BTreeMap::new(),
             drop_permille: 0,
             tamper_sync: false,
+            liar: None,
+            asked: vec![0; n + extra],
             sync_answers: 0,
             healed: false,
         };
@@ -297,6 +304,10 @@ impl Sim {
                 ),
                 Action::RequestBlocks { peer, from } => {
                     let j = Sim::index_of(&peer);
+                    self.asked[j] += 1;
+                    if self.liar == Some(j) {
+                        continue;
+                    }
                     let mut batch = match &self.nodes[j].core {
                         Some(core) => SyncBatch {
                             blocks: core.chain().certified_blocks(from, 8, 1 << 20).unwrap(),
@@ -578,7 +589,11 @@ impl Sim {
             }
             Delivery::StatusTick => {
                 if self.nodes[to].core.is_some() {
-                    let height = self.tip(to);
+                    let height = if self.liar == Some(to) {
+                        1_000_000
+                    } else {
+                        self.tip(to)
+                    };
                     for j in (0..n).filter(|j| *j != to) {
                         self.send(
                             j,
@@ -770,6 +785,33 @@ fn sync_refuses_bodies_that_are_not_the_certified_headers() {
         // Every other answer was forged; the node skipped those and caught up from the rest.
         assert!(sim.sync_answers >= 2, "{} sync answers", sim.sync_answers);
         assert!(sim.tip(3) >= best, "node 3 at {} < {best}", sim.tip(3));
+        sim.check_stores_agree();
+    });
+}
+
+/// A validator claims a height of a million and never answers block requests (while it
+/// votes like any other). A node far behind still catches up: it believes a height only when
+/// f+1 validators claim it, and asks the peers in turn, so the liar costs one request
+/// timeout at a time.
+#[test]
+fn a_lying_silent_peer_neither_steers_nor_stalls_sync() {
+    in_big_stack(|| {
+        let mut sim = Sim::new(13, 4);
+        sim.liar = Some(2);
+        sim.crash(3);
+        sim.run_until(6_000);
+        let best = sim.tip(0);
+        assert!(best >= 10, "{best}");
+        sim.restart(3);
+        sim.run_until(16_000);
+        assert!(sim.tip(3) >= best, "node 3 at {} < {best}", sim.tip(3));
+        assert!(
+            sim.asked[0] + sim.asked[1] > 0,
+            "the honest peers were asked"
+        );
+        // The liar alone does not make the chain look a million blocks long.
+        let status = sim.nodes[3].core.as_ref().unwrap().status();
+        assert!(!status.syncing, "{status:?}");
         sim.check_stores_agree();
     });
 }

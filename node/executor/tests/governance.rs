@@ -388,19 +388,16 @@ fn a_removal_may_carry_equivocation_evidence_which_the_chain_checks() {
         })
         .sign(common::CHAIN, k)
     };
-    let real = Evidence {
-        first: vote(&v[3], 1),
-        second: vote(&v[3], 2),
-    };
+    let real = Evidence::of(&vote(&v[3], 1), &vote(&v[3], 2)).expect("a conflict");
     let same = Evidence {
-        first: vote(&v[3], 1),
-        second: vote(&v[3], 1),
+        first: vote(&v[3], 1).signed_statement(),
+        second: vote(&v[3], 1).signed_statement(),
     };
     let remove = |address: Address, ev: &Evidence| {
         propose(
             Proposal::RemoveValidator {
                 address,
-                evidence: Some(Box::new(ev.clone())),
+                evidence: Some(Box::new(*ev)),
             },
             false,
         )

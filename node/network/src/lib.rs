@@ -160,6 +160,13 @@ impl Network {
         ));
     }
 
+    /// TEST ONLY (feature `byzantine`): sends `bytes` as a whole frame to every connected
+    /// peer, whatever they are (hostile encodings the types cannot hold).
+    #[cfg(feature = "byzantine")]
+    pub fn broadcast_raw(&self, bytes: Vec<u8>) {
+        self.submit(Command::Broadcast(Request::Raw(bytes)));
+    }
+
     /// Tells `peer` our height.
     pub fn send_status(&self, peer: PeerId, height: Height) {
         self.submit(Command::Send(peer, Request::Status { height }));
@@ -510,13 +517,18 @@ impl<S: BlockSource> Task<S> {
                 ..
             } => {
                 self.heard_from(peer);
-                self.block_requests.remove(&request_id);
+                let asked_blocks = self.block_requests.remove(&request_id).is_some();
                 match response {
                     Response::Ack => {}
                     Response::Status { height } => self.emit(NetEvent::Status { peer, height }),
-                    Response::Blocks { blocks, tip } => {
+                    // Blocks only answer a request for blocks; anything else is the peer's
+                    // invention and is dropped.
+                    Response::Blocks { blocks, tip } if asked_blocks => {
                         let blocks = blocks.into_iter().take(MAX_BLOCKS as usize).collect();
                         self.emit(NetEvent::Blocks { peer, blocks, tip });
+                    }
+                    Response::Blocks { .. } => {
+                        tracing::debug!(%peer, "dropped blocks sent in answer to another request");
                     }
                 }
             }
@@ -564,6 +576,9 @@ impl<S: BlockSource> Task<S> {
                     .blocks(from, max.min(MAX_BLOCKS), wire::MAX_BLOCKS_BYTES),
                 tip: self.source.tip(),
             },
+            // Never decoded from a peer (the variant cannot be read).
+            #[cfg(feature = "byzantine")]
+            Request::Raw(_) => Response::Ack,
         }
     }
 }

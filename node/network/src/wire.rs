@@ -44,6 +44,11 @@ pub enum Request {
         /// Most blocks wanted.
         max: u32,
     },
+    /// TEST ONLY (feature `byzantine`): these bytes as the whole frame, whatever they are.
+    /// Never decoded: a peer reads them as whatever request they claim to be.
+    #[cfg(feature = "byzantine")]
+    #[serde(skip)]
+    Raw(Vec<u8>),
 }
 
 /// The answer.
@@ -93,7 +98,13 @@ where
     T: AsyncWrite + Unpin + Send,
     V: Serialize,
 {
-    let bytes = encode(value);
+    write_bytes(io, &encode(value)).await
+}
+
+async fn write_bytes<T>(io: &mut T, bytes: &[u8]) -> io::Result<()>
+where
+    T: AsyncWrite + Unpin + Send,
+{
     if bytes.len() > MAX_FRAME {
         return Err(io::Error::new(
             io::ErrorKind::InvalidInput,
@@ -101,7 +112,7 @@ where
         ));
     }
     io.write_all(&(bytes.len() as u32).to_be_bytes()).await?;
-    io.write_all(&bytes).await?;
+    io.write_all(bytes).await?;
     io.close().await
 }
 
@@ -134,6 +145,10 @@ impl libp2p::request_response::Codec for WireCodec {
     where
         T: AsyncWrite + Unpin + Send,
     {
+        #[cfg(feature = "byzantine")]
+        if let Request::Raw(bytes) = &req {
+            return write_bytes(io, bytes).await;
+        }
         write_frame(io, &req).await
     }
 

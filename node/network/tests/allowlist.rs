@@ -1,30 +1,14 @@
 //! Real swarms on 127.0.0.1: allowed peers connect and talk; a peer off the allowlist is
 //! refused whichever side dials.
 
+mod common;
+
+use common::{Tip, free_port};
 use libp2p::{Multiaddr, PeerId, identity};
-use phalanx_network::{BlockSource, NetEvent, Network, NetworkConfig, spawn};
-use phalanx_types::{Block, CommitCertificate, Height};
+use phalanx_network::{NetEvent, Network, NetworkConfig, spawn};
+use phalanx_types::Height;
 use std::time::Duration;
 use tokio::sync::mpsc;
-
-struct Tip(Height);
-
-impl BlockSource for Tip {
-    fn tip(&self) -> Height {
-        self.0
-    }
-    fn blocks(&self, _: Height, _: u32, _: usize) -> Vec<(Block, CommitCertificate)> {
-        Vec::new()
-    }
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
 
 struct Node {
     key: identity::Keypair,

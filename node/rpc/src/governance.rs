@@ -172,8 +172,9 @@ pub fn change_view(change: &Proposal) -> Value {
             "type": "remove_validator",
             "address": address,
             "evidence": evidence.as_ref().map(|e| json!({
-                "height": e.first.body.height(),
-                "view": e.first.body.view(),
+                "height": e.height(),
+                "view": e.first.statement.view,
+                "phase": format!("{:?}", e.first.statement.phase),
             })),
         }),
         Proposal::AllowDeployer { address } => {

@@ -301,18 +301,16 @@ fn evidence_list(rpc: &Rpc, p: EvidenceParams) -> Result<Value, RpcError> {
     let mut out = Vec::new();
     for (_, v) in rows {
         let e: Evidence = decode(&v).map_err(RpcError::internal)?;
-        let msg = |m: &phalanx_types::consensus::SignedMessage| {
-            json!({
-                "phase": format!("{:?}", m.body.phase()),
-                "view": m.body.view(),
-                "block_hash": m.body.block_hash(),
-            })
-        };
+        let s = e.first.statement;
         out.push(json!({
-            "height": e.first.body.height(),
+            "height": e.height(),
             "offender": e.offender(),
-            "first": msg(&e.first),
-            "second": msg(&e.second),
+            "phase": format!("{:?}", s.phase),
+            "view": s.view,
+            // What the two signatures cover: a block hash for proposals and votes, the
+            // content's digest for VIEW-CHANGE and NEW-VIEW.
+            "first": e.first.statement.digest,
+            "second": e.second.statement.digest,
             // The canonical encoding: what a removal proposal carries as proof.
             "raw": base64::engine::general_purpose::STANDARD.encode(&v),
         }));

@@ -103,6 +103,11 @@ pub struct NodeProc {
 impl NodeProc {
     /// Starts `phalanx start --home HOME`, logging to HOME/node.log.
     pub fn start(&mut self) {
+        self.start_with(&[]);
+    }
+
+    /// Starts `phalanx start --home HOME ARGS…`, logging to HOME/node.log.
+    pub fn start_with(&mut self, args: &[&str]) {
         assert!(self.child.is_none(), "already running");
         let log = std::fs::OpenOptions::new()
             .create(true)
@@ -112,6 +117,7 @@ impl NodeProc {
         let child = Command::new(bin())
             .args(["start", "--home"])
             .arg(&self.home)
+            .args(args)
             .env("RUST_LOG", "info")
             .stdout(Stdio::null())
             .stderr(log)

@@ -1,6 +1,6 @@
 //! Commit certificates: 2f+1 validator signatures over a block, the proof of finality.
 
-use crate::consensus::{ConsensusMessage, Vote, VoteSignature};
+use crate::consensus::{Phase, Statement, VoteSignature};
 use crate::crypto::Address;
 use crate::error::TypesError;
 use crate::hash::Hash;
@@ -9,12 +9,12 @@ use crate::{Height, View};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeSet;
 
-/// Verifies signatures of `message` by distinct members of `validators` (skipping `exclude`,
+/// Verifies signatures of `statement` by distinct members of `validators` (skipping `exclude`,
 /// which must not appear) and returns how many there are.
 pub(crate) fn verify_vote_signatures(
     chain_id: &str,
     validators: &ValidatorSet,
-    message: &ConsensusMessage,
+    statement: &Statement,
     signatures: &[VoteSignature],
     exclude: Option<Address>,
 ) -> Result<usize, TypesError> {
@@ -22,7 +22,7 @@ pub(crate) fn verify_vote_signatures(
     if signatures.len() > validators.len() {
         return bad("more signatures than validators".into());
     }
-    let signing = message.signing_hash(chain_id);
+    let signing = statement.signing_hash(chain_id);
     let mut seen = BTreeSet::new();
     for vs in signatures {
         let Some(v) = validators.get(&vs.validator) else {
@@ -56,13 +56,14 @@ pub struct CommitCertificate {
 }
 
 impl CommitCertificate {
-    /// The COMMIT message every signature must be over.
-    pub fn vote(&self) -> ConsensusMessage {
-        ConsensusMessage::Commit(Vote {
+    /// The COMMIT statement every signature must be over.
+    pub fn statement(&self) -> Statement {
+        Statement {
+            phase: Phase::Commit,
             view: self.view,
             height: self.height,
-            block_hash: self.block_hash,
-        })
+            digest: self.block_hash,
+        }
     }
 
     /// Verifies the certificate against `validators` on `chain_id`: at least a quorum of
@@ -71,8 +72,13 @@ impl CommitCertificate {
         if validators.is_empty() {
             return Err(TypesError::InvalidCertificate("empty validator set".into()));
         }
-        let counted =
-            verify_vote_signatures(chain_id, validators, &self.vote(), &self.signatures, None)?;
+        let counted = verify_vote_signatures(
+            chain_id,
+            validators,
+            &self.statement(),
+            &self.signatures,
+            None,
+        )?;
         if counted < validators.quorum() {
             return Err(TypesError::InvalidCertificate(format!(
                 "{counted} signatures, quorum is {}",

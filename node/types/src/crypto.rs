@@ -66,10 +66,83 @@ impl PublicKey {
     /// and non-canonical signatures, so signatures are not malleable). The rule for
     /// consensus messages.
     pub fn verify(&self, message: &[u8], signature: &Signature) -> Result<(), TypesError> {
+        #[cfg(feature = "test-support")]
+        if let Some(known) = memo::lookup(self, message, signature) {
+            return known;
+        }
+        let result = self.verify_uncached(message, signature);
+        #[cfg(feature = "test-support")]
+        memo::store(self, message, signature, &result);
+        result
+    }
+
+    fn verify_uncached(&self, message: &[u8], signature: &Signature) -> Result<(), TypesError> {
         let key = self.verifying_key()?;
         let sig = ed25519_dalek::Signature::from_bytes(&signature.0);
         key.verify_strict(message, &sig)
             .map_err(|_| TypesError::InvalidSignature)
+    }
+}
+
+/// TEST ONLY (feature `test-support`, and off unless a thread turns it on): remembers the
+/// result of each strict verification on this thread. A simulator that runs N replicas in
+/// one process verifies every message N − 1 times; with the memo each (key, message,
+/// signature) is checked once and later checks return that same result.
+#[cfg(feature = "test-support")]
+pub mod memo {
+    use super::{PublicKey, Signature, TypesError};
+    use std::cell::{Cell, RefCell};
+    use std::collections::HashMap;
+
+    type Key = ([u8; 32], Vec<u8>, [u8; 64]);
+
+    thread_local! {
+        static ON: Cell<bool> = const { Cell::new(false) };
+        static SEEN: RefCell<HashMap<Key, bool>> = RefCell::new(HashMap::new());
+    }
+
+    /// Most results remembered; the memo starts over when full.
+    const CAPACITY: usize = 1 << 20;
+
+    /// Turns the memo on for this thread.
+    pub fn enable() {
+        ON.with(|on| on.set(true));
+    }
+
+    pub(super) fn lookup(
+        key: &PublicKey,
+        message: &[u8],
+        signature: &Signature,
+    ) -> Option<Result<(), TypesError>> {
+        if !ON.with(Cell::get) {
+            return None;
+        }
+        let k = (key.0, message.to_vec(), signature.0);
+        SEEN.with(|seen| seen.borrow().get(&k).copied()).map(|ok| {
+            if ok {
+                Ok(())
+            } else {
+                Err(TypesError::InvalidSignature)
+            }
+        })
+    }
+
+    pub(super) fn store(
+        key: &PublicKey,
+        message: &[u8],
+        signature: &Signature,
+        result: &Result<(), TypesError>,
+    ) {
+        if !ON.with(Cell::get) || matches!(result, Err(TypesError::InvalidPublicKey)) {
+            return;
+        }
+        SEEN.with(|seen| {
+            let mut seen = seen.borrow_mut();
+            if seen.len() >= CAPACITY {
+                seen.clear();
+            }
+            seen.insert((key.0, message.to_vec(), signature.0), result.is_ok());
+        });
     }
 }
 

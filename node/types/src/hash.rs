@@ -43,9 +43,11 @@ pub enum Domain {
     StateTree = 11,
     /// Contract code.
     Code = 12,
+    /// The content of a VIEW-CHANGE or NEW-VIEW (what its signature's digest covers).
+    ConsensusContent = 13,
 }
 
-const DOMAIN_COUNT: usize = 13;
+const DOMAIN_COUNT: usize = 14;
 
 impl Domain {
     fn context(self) -> &'static str {
@@ -63,6 +65,7 @@ impl Domain {
             Domain::MerkleNode => "phalanx 2026 merkle-node v1",
             Domain::StateTree => "phalanx 2026 state-tree v1",
             Domain::Code => "phalanx 2026 code v1",
+            Domain::ConsensusContent => "phalanx 2026 consensus-content v1",
         }
     }
 
@@ -82,6 +85,7 @@ impl Domain {
             Domain::MerkleNode,
             Domain::StateTree,
             Domain::Code,
+            Domain::ConsensusContent,
         ];
         let keys = KEYS.get_or_init(|| ALL.map(|d| blake3::derive_key(d.context(), b"")));
         &keys[self as usize]

@@ -10,6 +10,8 @@
 //!
 //! This crate does no I/O and pulls in no runtime, network or database.
 
+#[cfg(any(test, feature = "test-support"))]
+pub mod attacks;
 pub mod block;
 pub mod bytes;
 pub mod certificate;
@@ -18,12 +20,15 @@ pub mod crypto;
 pub mod encoding;
 pub mod error;
 pub mod hash;
+pub mod limits;
 pub mod merkle;
 pub mod receipt;
 pub mod tx;
 pub mod validator;
+#[cfg(test)]
+mod wire_shape;
 
-pub use block::{Block, Header};
+pub use block::{Block, BodyMismatch, CheckedBlock, Header};
 pub use bytes::Bytes;
 pub use certificate::CommitCertificate;
 pub use crypto::{Address, PublicKey, SecretKey, Signature, SignatureBatch};

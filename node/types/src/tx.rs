@@ -96,7 +96,9 @@ pub enum Proposal {
     RemoveValidator {
         /// Its address.
         address: Address,
-        /// Equivocation evidence against it, if that is the reason (checked on chain).
+        /// Equivocation evidence against it, if that is the reason (checked on chain). Two
+        /// signed statements: no message, block or transaction is nested inside (boxed only
+        /// to keep the enum small).
         evidence: Option<Box<Evidence>>,
     },
     /// Allow an account to deploy contracts (the deploy policy must be an allowlist).

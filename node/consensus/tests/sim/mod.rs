@@ -2,189 +2,80 @@
 //!
 //! N cores run in one process on a virtual clock (milliseconds), driven by a seeded RNG,
 //! over a simulated network that delays, drops, duplicates, reorders and partitions messages.
-//! Replicas crash and restart from what they persisted; up to f replicas are Byzantine
-//! (silent, equivocating primary, noisy: bad signatures, conflicting votes, stale and future
-//! views, forged sync answers; replayer). After every commit the checker asserts safety
-//! (no two honest replicas commit different blocks at one height), certificate validity and
-//! that committed blocks execute to their header's state root; at the end it checks liveness
+//! Replicas crash and restart from what they persisted, sometimes in the middle of carrying
+//! out one input's outputs. Up to f replicas are Byzantine ([`Byzantine`]: silent,
+//! equivocating, noisy, replaying, body-swapping, NEW-VIEW-splitting, far-future, flooding),
+//! or one validator runs as Twins. After every commit the checker asserts safety (no two
+//! honest replicas commit different blocks at one height), certificate validity and that
+//! committed blocks execute to their header's state root; after every step it checks that no
+//! author holds more than its byte budget in a core's buffer; at the end it checks liveness
 //! (after the network heals, every honest replica kept committing). The same seed always
 //! yields the same trace hash.
 
 // Test-only code: events are short-lived, and index loops mirror per-replica arrays.
 #![allow(dead_code, clippy::large_enum_variant, clippy::needless_range_loop)]
 
+mod byzantine;
+mod checker;
 pub mod rng;
+pub mod scenario;
 
-use phalanx_consensus::{Config, Core, Input, Output, Timeout, WalEntry};
-use phalanx_types::consensus::{ConsensusMessage, PrePrepare, Signed, SignedMessage, Vote};
+pub use checker::Outcome;
+pub use scenario::{Byzantine, Change, Scenario};
+
+use phalanx_consensus::{Config, Core, Input, Output, Reject, Timeout, Verdict, WalEntry};
+use phalanx_types::consensus::{ConsensusMessage, PrePrepare, Signed, SignedMessage, ViewChange};
 use phalanx_types::{
-    Block, CommitCertificate, Domain, Hash, Header, SecretKey, Validator, ValidatorSet,
+    Address, Block, Bytes, CheckedBlock, CommitCertificate, Domain, Hash, Header, SecretKey,
+    SignedTx, Tx, TxPayload, Validator, ValidatorSet, decode,
 };
 use rng::Rng;
 use std::collections::BTreeMap;
+use std::sync::OnceLock;
 
 /// Chain id used by the simulator.
 pub const CHAIN: &str = "sim";
 
-/// How a Byzantine replica misbehaves.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Byzantine {
-    /// Sends nothing (a silent primary when it leads).
-    Silent,
-    /// As primary, proposes different blocks to different replicas, and votes for both.
-    Equivocator,
-    /// Bad signatures, conflicting votes, stale and future views, forged sync answers.
-    Noisy,
-    /// Replays messages it received from others.
-    Replayer,
+/// Byte budget of one author in a core's future-height buffer (small, so floods hit it).
+pub const BUFFER_BYTES: usize = 256 * 1024;
+
+/// Signed transactions blocks are filled from (signed once per process).
+pub fn pool() -> &'static [SignedTx] {
+    static POOL: OnceLock<Vec<SignedTx>> = OnceLock::new();
+    POOL.get_or_init(|| (0..16).map(|i| sample_tx(i, 8)).collect())
 }
 
-/// One simulation's setup, derived from its seed.
-#[derive(Debug, Clone)]
-pub struct Scenario {
-    pub seed: u64,
-    pub n: usize,
-    pub byzantine: Vec<(usize, Byzantine)>,
-    pub max_crashes: u64,
-    pub drop_permille: u64,
-    pub dup_permille: u64,
-    pub min_delay_ms: u64,
-    pub max_delay_ms: u64,
-    /// (from, to, one side) in ms.
-    pub partition: Option<(u64, u64, Vec<usize>)>,
-    /// After this time: no drops, no partition, every crashed replica restarted.
-    pub heal_at_ms: u64,
-    pub end_ms: u64,
-    /// Every honest replica must commit at least this many heights after the heal.
-    pub min_commits_after_heal: u64,
-    /// TEST ONLY: weaken quorums to f+1 (the checker must then find violations).
-    pub weaken_quorum: bool,
-    /// Replicas beyond the first `n` that start outside the validator set (they follow the
-    /// chain as observers until a change adds them).
-    pub spares: usize,
-    /// Validator-set changes: (height whose commit announces it, change). The new set decides
-    /// every height from the announcing height + 2 on, as governance schedules it.
-    pub changes: Vec<(u64, Change)>,
+/// A few large transactions (about 40 KB each), for floods of large proposals.
+pub fn big_pool() -> &'static [SignedTx] {
+    static POOL: OnceLock<Vec<SignedTx>> = OnceLock::new();
+    POOL.get_or_init(|| (100..104).map(|i| sample_tx(i, 40_000)).collect())
 }
 
-/// A validator-set change in the simulator.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Change {
-    /// Append replica `i` to the set.
-    Add(usize),
-    /// Remove replica `i` from the set.
-    Remove(usize),
-}
-
-impl Scenario {
-    /// A random scenario for `n` replicas: faults within the f budget, lossy network,
-    /// maybe a partition, heal at 7 s, run until 20 s.
-    pub fn random(seed: u64, n: usize) -> Scenario {
-        let mut rng = Rng::new(seed.wrapping_mul(31).wrapping_add(n as u64));
-        let f = (n - 1) / 3;
-        let kinds = [
-            Byzantine::Silent,
-            Byzantine::Equivocator,
-            Byzantine::Noisy,
-            Byzantine::Replayer,
-        ];
-        let byz_count = if f == 0 {
-            0
-        } else {
-            rng.below(f as u64 + 1) as usize
-        };
-        let mut byzantine = Vec::new();
-        while byzantine.len() < byz_count {
-            let node = rng.below(n as u64) as usize;
-            if byzantine.iter().all(|(b, _)| *b != node) {
-                byzantine.push((node, kinds[rng.below(4) as usize]));
-            }
-        }
-        byzantine.sort_by_key(|(b, _)| *b);
-        let partition = if n > 1 && rng.chance(400) {
-            let start = rng.range(500, 4000);
-            let end = start + rng.range(500, 3000);
-            let side: Vec<usize> = (0..n).filter(|_| rng.chance(500)).collect();
-            Some((start, end, side))
-        } else {
-            None
-        };
-        Scenario {
-            seed,
-            n,
-            byzantine,
-            max_crashes: if f > byz_count { rng.below(4) } else { 0 },
-            drop_permille: rng.below(80),
-            dup_permille: rng.below(50),
-            min_delay_ms: 1,
-            max_delay_ms: rng.range(5, 60),
-            partition,
-            heal_at_ms: 7_000,
-            end_ms: 20_000,
-            min_commits_after_heal: 3,
-            weaken_quorum: false,
-            spares: 0,
-            changes: Vec::new(),
-        }
+fn sample_tx(nonce: u64, arg_bytes: usize) -> SignedTx {
+    let key = SecretKey::from_seed([42; 32]);
+    Tx {
+        chain_id: CHAIN.into(),
+        sender: key.public_key(),
+        nonce,
+        gas_limit: 1,
+        payload: TxPayload::Call {
+            contract: Address([3; 32]),
+            method: "m".into(),
+            args: Bytes(vec![nonce as u8; arg_bytes]),
+        },
     }
-
-    /// A random scenario with validator-set changes at random heights: 4 validators and 2
-    /// spares; three changes (adding spares, removing members, the Byzantine one or the
-    /// first primary included) keep every set at 4 or 5 validators with at most one
-    /// Byzantine replica, so f = 1 holds throughout. Crashes only when no replica is
-    /// Byzantine.
-    pub fn reconfiguring(seed: u64) -> Scenario {
-        let mut s = Scenario::random(seed, 4);
-        let mut rng = Rng::new(seed.wrapping_mul(977).wrapping_add(13));
-        s.spares = 2;
-        s.byzantine.truncate(1);
-        s.max_crashes = if s.byzantine.is_empty() {
-            rng.below(3)
-        } else {
-            0
-        };
-        let mut members: Vec<usize> = (0..4).collect();
-        let mut spares: Vec<usize> = vec![4, 5];
-        let mut height = 0;
-        for _ in 0..3 {
-            height += rng.range(2, 8);
-            let change = if members.len() == 4 || (members.len() < 5 && rng.chance(500)) {
-                let i = spares.remove(rng.below(spares.len() as u64) as usize);
-                members.push(i);
-                Change::Add(i)
-            } else {
-                let i = members.remove(rng.below(members.len() as u64) as usize);
-                Change::Remove(i)
-            };
-            s.changes.push((height, change));
-        }
-        s
-    }
-}
-
-/// What a run produced.
-#[derive(Debug, Clone)]
-pub struct Outcome {
-    /// Hash of every event processed, in order.
-    pub trace: [u8; 32],
-    /// Invariant violations (empty for a correct protocol).
-    pub violations: Vec<String>,
-    /// Final committed height of each honest replica.
-    pub heights: Vec<u64>,
-    /// Consensus messages delivered.
-    pub messages: u64,
-    /// Highest height committed by any honest replica.
-    pub max_height: u64,
-    /// For each height of the longest honest chain, the replicas whose signatures its
-    /// commit certificate holds.
-    pub signers: Vec<Vec<usize>>,
+    .sign(&key)
 }
 
 #[derive(Debug, Clone)]
 enum Net {
     Consensus(SignedMessage),
-    SyncRequest { from_height: u64 },
-    SyncResponse(Vec<(Block, CommitCertificate)>),
+    /// Bytes that claim to be a consensus message (a body swap): decoded on arrival.
+    Raw(Vec<u8>),
+    SyncRequest {
+        from_height: u64,
+    },
+    SyncResponse(Vec<(CheckedBlock, CommitCertificate)>),
 }
 
 #[derive(Debug, Clone)]
@@ -225,11 +116,20 @@ struct SimNode {
     key: SecretKey,
     core: Option<Core>,
     wal: Vec<WalEntry>,
-    chain: Vec<(Block, CommitCertificate)>,
+    chain: Vec<(CheckedBlock, CommitCertificate)>,
     roots: Vec<Hash>,
     epoch: u64,
     byz: Option<Byzantine>,
+    /// Messages received (replayers replay them).
     seen: Vec<SignedMessage>,
+    /// The latest VIEW-CHANGE received from each validator (NEW-VIEW splitters use them).
+    view_changes: BTreeMap<Address, Signed<ViewChange>>,
+    /// Blocks received (NEW-VIEW splitters re-propose them).
+    blocks: BTreeMap<Hash, CheckedBlock>,
+    /// The next input's outputs are cut short by a crash.
+    crash_pending: bool,
+    /// A twin stopped at the heal: never restarted.
+    retired: bool,
 }
 
 impl SimNode {
@@ -261,14 +161,18 @@ pub struct Sim {
     nodes: Vec<SimNode>,
     /// Validator sets by the first height they decide (height 1: the genesis set).
     sets: BTreeMap<u64, ValidatorSet>,
-    /// Replica index of every key.
-    index: BTreeMap<phalanx_types::Address, usize>,
+    /// Replica index of every key (a twin's key maps to the original).
+    index: BTreeMap<Address, usize>,
     decided: BTreeMap<u64, Hash>,
     violations: Vec<String>,
     trace: blake3::Hasher,
     messages: u64,
     crashes_left: u64,
     heights_at_heal: Vec<u64>,
+    refusals: BTreeMap<Reject, u64>,
+    undecodable: u64,
+    evidence: u64,
+    view_gap_at_heal: u64,
 }
 
 fn genesis_root() -> Hash {
@@ -300,7 +204,11 @@ impl Sim {
             .enumerate()
             .map(|(i, k)| (k.address(), i))
             .collect();
-        let nodes = keys
+        let mut all_keys = keys;
+        if let Some(t) = &s.twins {
+            all_keys.push(all_keys[t.of].clone());
+        }
+        let nodes = all_keys
             .into_iter()
             .enumerate()
             .map(|(i, key)| SimNode {
@@ -312,6 +220,10 @@ impl Sim {
                 epoch: 0,
                 byz: s.byzantine.iter().find(|(b, _)| *b == i).map(|(_, k)| *k),
                 seen: Vec::new(),
+                view_changes: BTreeMap::new(),
+                blocks: BTreeMap::new(),
+                crash_pending: false,
+                retired: false,
             })
             .collect();
         Sim {
@@ -329,6 +241,10 @@ impl Sim {
             trace: blake3::Hasher::new(),
             messages: 0,
             heights_at_heal: Vec::new(),
+            refusals: BTreeMap::new(),
+            undecodable: 0,
+            evidence: 0,
+            view_gap_at_heal: 0,
         }
     }
 
@@ -358,8 +274,9 @@ impl Sim {
             self.set_at(next).clone(),
             Some(self.nodes[i].key.clone()),
         );
-        cfg.base_timeout_ms = 400;
-        cfg.max_timeout_ms = 4_000;
+        cfg.base_timeout_ms = self.s.base_timeout_ms;
+        cfg.max_timeout_ms = self.s.max_timeout_ms;
+        cfg.max_buffered_bytes_per_peer = BUFFER_BYTES;
         cfg.weaken_quorum_for_tests = self.s.weaken_quorum;
         cfg
     }
@@ -369,21 +286,47 @@ impl Sim {
         self.events.insert((at, self.seq), e);
     }
 
+    /// Neither Byzantine, nor either twin.
     fn honest(&self, i: usize) -> bool {
-        self.nodes[i].byz.is_none()
+        let twin = self
+            .s
+            .twins
+            .as_ref()
+            .is_some_and(|t| i == t.of || i >= self.s.n + self.s.spares);
+        self.nodes[i].byz.is_none() && !twin
     }
 
+    /// Byzantine replicas that serve no committed blocks (they withhold all help).
+    fn withholds_blocks(&self, i: usize) -> bool {
+        matches!(
+            self.nodes[i].byz,
+            Some(Byzantine::Silent | Byzantine::FarFuture)
+        )
+    }
+
+    /// Replicas down now, or about to go down in the middle of their next input.
     fn crashed_count(&self) -> usize {
-        self.nodes.iter().filter(|n| n.core.is_none()).count()
+        self.nodes
+            .iter()
+            .filter(|n| !n.retired && (n.core.is_none() || n.crash_pending))
+            .count()
     }
 
     fn partitioned(&self, a: usize, b: usize) -> bool {
-        match &self.s.partition {
-            Some((from, to, side)) if self.now >= *from && self.now < *to => {
-                side.contains(&a) != side.contains(&b)
-            }
-            _ => false,
+        if let Some((from, to, side)) = &self.s.partition
+            && self.now >= *from
+            && self.now < *to
+            && side.contains(&a) != side.contains(&b)
+        {
+            return true;
         }
+        if let Some(t) = &self.s.twins
+            && self.now < self.s.heal_at_ms
+            && let Some((_, side)) = t.phases.iter().rev().find(|(at, _)| *at <= self.now)
+        {
+            return side.get(a) != side.get(b);
+        }
+        false
     }
 
     fn send(&mut self, from: usize, to: usize, msg: Net) {
@@ -423,122 +366,16 @@ impl Sim {
         }
     }
 
-    fn byzantine_broadcast(&mut self, from: usize, kind: Byzantine, msg: SignedMessage) {
-        let key = self.nodes[from].key.clone();
-        let n = self.nodes.len();
-        match kind {
-            Byzantine::Silent => {}
-            Byzantine::Equivocator => {
-                let split: Vec<bool> = (0..n).map(|_| self.rng.chance(500)).collect();
-                if let ConsensusMessage::PrePrepare(pp) = &msg.body {
-                    // Two valid blocks for the same (view, height): A to one group, B to the other,
-                    // and PREPARE + COMMIT votes for each to its group.
-                    let mut alt = pp.block.clone();
-                    alt.header.timestamp_ms += 1;
-                    let parent_root = *self.nodes[from].roots.last().expect("genesis root");
-                    alt.header.state_root = execute(&parent_root, &alt.header);
-                    let b = ConsensusMessage::PrePrepare(PrePrepare {
-                        view: pp.view,
-                        height: pp.height,
-                        block: alt.clone(),
-                    })
-                    .sign(CHAIN, &key);
-                    for to in 0..n {
-                        let (m, hash) = if split[to] {
-                            (msg.clone(), pp.block.hash())
-                        } else {
-                            (b.clone(), alt.hash())
-                        };
-                        self.send(from, to, Net::Consensus(m));
-                        let vote = Vote {
-                            view: pp.view,
-                            height: pp.height,
-                            block_hash: hash,
-                        };
-                        self.send(
-                            from,
-                            to,
-                            Net::Consensus(ConsensusMessage::Prepare(vote).sign(CHAIN, &key)),
-                        );
-                        self.send(
-                            from,
-                            to,
-                            Net::Consensus(ConsensusMessage::Commit(vote).sign(CHAIN, &key)),
-                        );
-                    }
-                } else {
-                    for to in 0..n {
-                        let m = match &msg.body {
-                            ConsensusMessage::Prepare(v) | ConsensusMessage::Commit(v)
-                                if !split[to] =>
-                            {
-                                let mut v = *v;
-                                v.block_hash = Hash::digest(
-                                    Domain::Header,
-                                    &self.rng.next_u64().to_le_bytes(),
-                                );
-                                let body = if matches!(msg.body, ConsensusMessage::Prepare(_)) {
-                                    ConsensusMessage::Prepare(v)
-                                } else {
-                                    ConsensusMessage::Commit(v)
-                                };
-                                body.sign(CHAIN, &key)
-                            }
-                            _ => msg.clone(),
-                        };
-                        self.send(from, to, Net::Consensus(m));
-                    }
-                }
-            }
-            Byzantine::Noisy => {
-                for to in 0..n {
-                    self.send(from, to, Net::Consensus(msg.clone()));
-                    // A forged signature.
-                    let mut bad = msg.clone();
-                    bad.signature.0[self.rng.below(64) as usize] ^= 1;
-                    self.send(from, to, Net::Consensus(bad));
-                    // A message "from" another validator, signed with our key.
-                    let mut imposter = msg.clone();
-                    imposter.author = self.nodes[self.rng.below(n as u64) as usize].key.address();
-                    self.send(from, to, Net::Consensus(imposter));
-                    // Conflicting votes for stale and future views, validly signed.
-                    let view = msg.body.view();
-                    let view = if self.rng.chance(500) {
-                        view.saturating_sub(self.rng.below(3))
-                    } else {
-                        view + self.rng.below(4)
-                    };
-                    let vote = Vote {
-                        view,
-                        height: msg.body.height() + self.rng.below(2),
-                        block_hash: Hash::digest(
-                            Domain::Header,
-                            &self.rng.next_u64().to_le_bytes(),
-                        ),
-                    };
-                    let body = if self.rng.chance(500) {
-                        ConsensusMessage::Prepare(vote)
-                    } else {
-                        ConsensusMessage::Commit(vote)
-                    };
-                    self.send(from, to, Net::Consensus(body.sign(CHAIN, &key)));
-                }
-            }
-            Byzantine::Replayer => {
-                for to in 0..n {
-                    self.send(from, to, Net::Consensus(msg.clone()));
-                }
-                let seen = self.nodes[from].seen.len() as u64;
-                for _ in 0..3.min(seen) {
-                    let m = self.nodes[from].seen[self.rng.below(seen) as usize].clone();
-                    let to = self.rng.below(n as u64) as usize;
-                    self.send(from, to, Net::Consensus(m));
-                }
-            }
-        }
-    }
-
-    fn build_block(&self, i: usize, view: u64, height: u64, parent: Hash) -> Block {
+    fn build_block(&mut self, i: usize, view: u64, height: u64, parent: Hash) -> CheckedBlock {
+        let take = self.rng.below(3) as usize;
+        let start = self.rng.below(pool().len() as u64) as usize;
+        let txs: Vec<SignedTx> = pool()
+            .iter()
+            .cycle()
+            .skip(start)
+            .take(take)
+            .cloned()
+            .collect();
         let node = &self.nodes[i];
         let mut header = Header {
             chain_id: CHAIN.into(),
@@ -546,19 +383,16 @@ impl Sim {
             parent_hash: parent,
             timestamp_ms: node.tip_time() + 1 + view % 7,
             proposer: node.key.address(),
-            tx_root: Block::compute_tx_root(&[]),
+            tx_root: Block::compute_tx_root(&txs),
             state_root: Hash::ZERO,
             receipts_root: Hash::ZERO,
             validators_hash: self.set_at(height).hash(),
         };
         header.state_root = execute(node.roots.last().expect("genesis root"), &header);
-        Block {
-            header,
-            txs: vec![],
-        }
+        CheckedBlock::check(Block { header, txs }).expect("own tx root")
     }
 
-    fn validate(&self, i: usize, block: &Block) -> bool {
+    fn validate(&self, i: usize, block: &CheckedBlock) -> bool {
         let node = &self.nodes[i];
         let h = &block.header;
         h.chain_id == CHAIN
@@ -567,175 +401,111 @@ impl Sim {
             && h.timestamp_ms > node.tip_time()
             && h.validators_hash == self.set_at(h.height).hash()
             && self.set_at(h.height).contains(&h.proposer)
-            && block.tx_root_matches()
             && h.state_root == execute(node.roots.last().expect("genesis root"), h)
     }
 
     fn apply(&mut self, i: usize, outs: Vec<Output>) {
         for o in outs {
-            match o {
-                Output::Persist(e) => self.nodes[i].wal.push(e),
-                Output::Broadcast(m) => self.broadcast(i, m),
-                Output::ScheduleTimeout { timeout, after_ms } => {
-                    let epoch = self.nodes[i].epoch;
-                    self.push(
-                        self.now + after_ms,
-                        Event::Timer {
-                            node: i,
-                            epoch,
-                            timeout,
-                        },
-                    );
+            self.apply_one(i, o);
+        }
+    }
+
+    fn apply_one(&mut self, i: usize, o: Output) {
+        match o {
+            Output::Persist(e) => self.nodes[i].wal.push(e),
+            Output::Broadcast(m) => self.broadcast(i, m),
+            Output::ScheduleTimeout { timeout, after_ms } => {
+                let epoch = self.nodes[i].epoch;
+                self.push(
+                    self.now + after_ms,
+                    Event::Timer {
+                        node: i,
+                        epoch,
+                        timeout,
+                    },
+                );
+            }
+            Output::ValidateBlock { block } => {
+                let valid = self.validate(i, &block);
+                let epoch = self.nodes[i].epoch;
+                let at = self.now + self.rng.below(3);
+                self.push(
+                    at,
+                    Event::Validated {
+                        node: i,
+                        epoch,
+                        height: block.height(),
+                        hash: block.hash(),
+                        valid,
+                    },
+                );
+            }
+            Output::RequestProposal {
+                view,
+                height,
+                parent_hash,
+            } => {
+                let epoch = self.nodes[i].epoch;
+                let (lo, hi) = self.s.propose_delay_ms;
+                let at = self.now + self.rng.range(lo, hi);
+                self.push(
+                    at,
+                    Event::Propose {
+                        node: i,
+                        epoch,
+                        view,
+                        height,
+                        parent: parent_hash,
+                    },
+                );
+            }
+            Output::Commit { block, certificate } => self.on_commit(i, block, certificate),
+            Output::Evidence(ev) => {
+                let set = self.set_at(ev.height());
+                if ev.verify(CHAIN, set).is_err() {
+                    self.violation(format!("node {i} produced invalid evidence"));
                 }
-                Output::ValidateBlock { block } => {
-                    let valid = self.validate(i, &block);
-                    let epoch = self.nodes[i].epoch;
-                    let at = self.now + self.rng.below(3);
-                    self.push(
-                        at,
-                        Event::Validated {
-                            node: i,
-                            epoch,
-                            height: block.height(),
-                            hash: block.hash(),
-                            valid,
-                        },
-                    );
+                let offender = self
+                    .index
+                    .get(&ev.offender())
+                    .copied()
+                    .unwrap_or(usize::MAX);
+                if offender < self.nodes.len() && self.honest(offender) {
+                    self.violation(format!("node {i} blamed honest node {offender}"));
                 }
-                Output::RequestProposal {
-                    view,
-                    height,
-                    parent_hash,
-                } => {
-                    let epoch = self.nodes[i].epoch;
-                    let at = self.now + self.rng.range(150, 400);
-                    self.push(
-                        at,
-                        Event::Propose {
-                            node: i,
-                            epoch,
-                            view,
-                            height,
-                            parent: parent_hash,
-                        },
-                    );
-                }
-                Output::Commit { block, certificate } => self.on_commit(i, block, certificate),
-                Output::Evidence(ev) => {
-                    let set = self.set_at(ev.first.body.height());
-                    if ev.verify(CHAIN, set).is_err() {
-                        self.violation(format!("node {i} produced invalid evidence"));
-                    }
-                    let offender = self
-                        .index
-                        .get(&ev.offender())
-                        .copied()
-                        .unwrap_or(usize::MAX);
-                    if offender < self.nodes.len() && self.honest(offender) {
-                        self.violation(format!("node {i} blamed honest node {offender}"));
-                    }
-                }
-                Output::PeerBehind { peer, height } => {
-                    let blocks = self.committed_from(i, height);
-                    if let Some(to) = self.index.get(&peer).copied()
-                        && !blocks.is_empty()
-                    {
-                        self.send(i, to, Net::SyncResponse(blocks));
-                    }
-                }
-                Output::SyncNeeded { from_height, peers } => {
-                    let candidates: Vec<usize> = peers
-                        .iter()
-                        .filter_map(|a| self.index.get(a).copied())
-                        .collect();
-                    if !candidates.is_empty() {
-                        let to = candidates[self.rng.below(candidates.len() as u64) as usize];
-                        self.send(i, to, Net::SyncRequest { from_height });
-                    }
+                if self.honest(i) {
+                    self.evidence += 1;
                 }
             }
-        }
-    }
-
-    fn violation(&mut self, v: String) {
-        if self.violations.len() < 20 {
-            self.violations.push(format!("t={}ms: {v}", self.now));
-        }
-    }
-
-    fn on_commit(&mut self, i: usize, block: Block, cert: CommitCertificate) {
-        let height = block.height();
-        self.trace.update(&height.to_le_bytes());
-        self.trace.update(&block.hash().0);
-        if height != self.nodes[i].chain.len() as u64 + 1 {
-            self.violation(format!("node {i} committed height {height} out of order"));
-            return;
-        }
-        if cert.block_hash != block.hash() || cert.height != height {
-            self.violation(format!(
-                "node {i}: certificate does not match block {height}"
-            ));
-        }
-        if !self.s.weaken_quorum && cert.verify(CHAIN, self.set_at(height)).is_err() {
-            self.violation(format!("node {i}: invalid certificate at height {height}"));
-        }
-        let node = &self.nodes[i];
-        let root = execute(node.roots.last().expect("genesis root"), &block.header);
-        if root != block.header.state_root || block.header.parent_hash != node.tip_hash() {
-            self.violation(format!(
-                "node {i} committed a block that does not execute at {height}"
-            ));
-        }
-        // SIM_DEBUG=1 prints every commit with its signers and the set of its height.
-        if std::env::var("SIM_DEBUG").is_ok() {
-            let signers: Vec<usize> = cert
-                .signatures
-                .iter()
-                .filter_map(|s| self.index.get(&s.validator).copied())
-                .collect();
-            eprintln!(
-                "t={} node {i} commits h={height} view={} hash={} signers={signers:?} set={:?}",
-                self.now,
-                cert.view,
-                block.hash(),
-                self.set_at(height)
-                    .validators
+            Output::PeerBehind { .. } if self.withholds_blocks(i) => {}
+            Output::PeerBehind { peer, height } => {
+                let blocks = self.committed_from(i, height);
+                if let Some(to) = self.index.get(&peer).copied()
+                    && !blocks.is_empty()
+                {
+                    self.send(i, to, Net::SyncResponse(blocks));
+                }
+            }
+            Output::SyncNeeded { from_height, peers } => {
+                let candidates: Vec<usize> = peers
                     .iter()
-                    .map(|v| self.index[&v.address])
-                    .collect::<Vec<_>>()
-            );
-        }
-        if self.honest(i) {
-            match self.decided.get(&height) {
-                Some(h) if *h != block.hash() => {
-                    self.violation(format!(
-                        "SAFETY: node {i} committed {} at height {height}, another honest node committed {}",
-                        block.hash(),
-                        h
-                    ));
-                }
-                Some(_) => {}
-                None => {
-                    self.decided.insert(height, block.hash());
+                    .filter_map(|a| self.index.get(a).copied())
+                    .collect();
+                if !candidates.is_empty() {
+                    let to = candidates[self.rng.below(candidates.len() as u64) as usize];
+                    self.send(i, to, Net::SyncRequest { from_height });
                 }
             }
-        }
-        let node = &mut self.nodes[i];
-        node.roots.push(root);
-        node.chain.push((block, cert));
-        // The node prunes its WAL below the committed height.
-        node.wal.retain(|e| e.height() > height);
-        // What governance would have scheduled in the state of this height.
-        let announced = self.announced_after(height);
-        if let Some(core) = self.nodes[i].core.as_mut() {
-            for (first, set) in announced {
-                core.schedule_validators(first, set);
+            Output::Refused { reason, .. } => {
+                if self.honest(i) {
+                    *self.refusals.entry(reason).or_default() += 1;
+                }
             }
         }
     }
 
     /// Up to 16 of node `i`'s committed blocks from `height` on (a sync answer).
-    fn committed_from(&self, i: usize, height: u64) -> Vec<(Block, CommitCertificate)> {
+    fn committed_from(&self, i: usize, height: u64) -> Vec<(CheckedBlock, CommitCertificate)> {
         let chain = &self.nodes[i].chain;
         let start = ((height.max(1) - 1) as usize).min(chain.len());
         let end = (start + 16).min(chain.len());
@@ -761,7 +531,19 @@ impl Sim {
             return;
         };
         let outs = core.handle(input);
+        if std::mem::take(&mut self.nodes[i].crash_pending) {
+            // A crash while carrying out this input's outputs: some done, the rest lost.
+            let done = self.rng.below(outs.len() as u64 + 1) as usize;
+            for o in outs.into_iter().take(done) {
+                self.apply_one(i, o);
+            }
+            self.trace.update(b"crash mid-output");
+            self.nodes[i].core = None;
+            self.nodes[i].epoch += 1;
+            return;
+        }
         self.apply(i, outs);
+        self.check_memory(i);
     }
 
     /// The smallest f of any validator set of the run.
@@ -775,13 +557,13 @@ impl Sim {
 
     fn schedule_crashes(&mut self) {
         let f = self.min_f();
-        let budget = f.saturating_sub(self.s.byzantine.len());
+        let budget = f.saturating_sub(self.s.faulty().len());
         if budget == 0 {
             return;
         }
         for _ in 0..self.crashes_left {
             let at = self.rng.range(200, self.s.heal_at_ms - 1500);
-            let node = self.rng.below(self.nodes.len() as u64) as usize;
+            let node = self.rng.below((self.s.n + self.s.spares) as u64) as usize;
             if self.honest(node) {
                 self.push(at, Event::Crash { node });
                 let back = (at + self.rng.range(100, 1200)).min(self.s.heal_at_ms - 1);
@@ -792,6 +574,8 @@ impl Sim {
 
     /// Runs the scenario to its end and checks liveness.
     pub fn run(mut self) -> Outcome {
+        // Every replica verifies every message: check each signature once per thread.
+        phalanx_types::crypto::memo::enable();
         for i in 0..self.nodes.len() {
             self.start_node(i);
         }
@@ -804,64 +588,74 @@ impl Sim {
             let event = self.events.remove(&(at, seq)).expect("present");
             if !healed && at >= self.s.heal_at_ms {
                 healed = true;
-                self.heights_at_heal = self.nodes.iter().map(|n| n.chain.len() as u64).collect();
+                self.heal();
             }
             self.now = at;
             self.trace.update(&at.to_le_bytes());
             self.process(event);
         }
         if !healed {
-            self.heights_at_heal = self.nodes.iter().map(|n| n.chain.len() as u64).collect();
+            self.heal();
         }
         self.now = self.s.end_ms;
         if !self.s.weaken_quorum {
-            let top = self
-                .nodes
-                .iter()
-                .map(|n| n.chain.len() as u64)
-                .max()
-                .unwrap_or(0);
-            for i in 0..self.nodes.len() {
-                if !self.honest(i) {
-                    continue;
+            self.check_liveness();
+        }
+        self.outcome()
+    }
+
+    /// The network heals: record where everyone is, and stop the twin.
+    fn heal(&mut self) {
+        self.heights_at_heal = self.nodes.iter().map(|n| n.chain.len() as u64).collect();
+        let views: Vec<u64> = (0..self.nodes.len())
+            .filter(|i| self.honest(*i))
+            .filter_map(|i| self.nodes[i].core.as_ref())
+            .map(|c| c.status().changing_to.unwrap_or(c.status().view))
+            .collect();
+        self.view_gap_at_heal = views.iter().max().unwrap_or(&0) - views.iter().min().unwrap_or(&0);
+        if std::env::var("SIM_DEBUG").is_ok() {
+            eprintln!(
+                "heal at {}: heights {:?} views {views:?}",
+                self.now, self.heights_at_heal
+            );
+        }
+        if self.s.twins.is_some() {
+            let twin = self.nodes.len() - 1;
+            self.nodes[twin].core = None;
+            self.nodes[twin].retired = true;
+            self.nodes[twin].epoch += 1;
+        }
+    }
+
+    fn deliver(&mut self, to: usize, m: SignedMessage) {
+        self.messages += 1;
+        self.trace.update(&m.signature.0);
+        let node = &mut self.nodes[to];
+        if node.byz.is_some() {
+            if node.seen.len() < 64 {
+                node.seen.push(m.clone());
+            }
+            match &m.body {
+                ConsensusMessage::ViewChange(vc) => {
+                    if let Some(b) = &vc.block {
+                        node.blocks.insert(b.hash(), b.clone());
+                    }
+                    node.view_changes.insert(
+                        m.author,
+                        Signed {
+                            author: m.author,
+                            body: vc.clone(),
+                            signature: m.signature,
+                        },
+                    );
                 }
-                let h = self.nodes[i].chain.len() as u64;
-                let status = self.nodes[i].core.as_ref().map(|c| c.status());
-                let base = self.heights_at_heal.iter().copied().max().unwrap_or(0);
-                if h < base + self.s.min_commits_after_heal {
-                    self.violation(format!(
-                        "LIVENESS: honest node {i} at height {h}, {} heights after heal required (heal max {base}, top {top}); status {status:?}",
-                        self.s.min_commits_after_heal
-                    ));
+                ConsensusMessage::PrePrepare(PrePrepare { block, .. }) => {
+                    node.blocks.insert(block.hash(), block.clone());
                 }
+                _ => {}
             }
         }
-        let heights: Vec<u64> = (0..self.nodes.len())
-            .filter(|i| self.honest(*i))
-            .map(|i| self.nodes[i].chain.len() as u64)
-            .collect();
-        let longest = (0..self.nodes.len())
-            .filter(|i| self.honest(*i))
-            .max_by_key(|i| self.nodes[*i].chain.len())
-            .unwrap_or(0);
-        let signers = self.nodes[longest]
-            .chain
-            .iter()
-            .map(|(_, cert)| {
-                cert.signatures
-                    .iter()
-                    .filter_map(|sig| self.index.get(&sig.validator).copied())
-                    .collect()
-            })
-            .collect();
-        Outcome {
-            signers,
-            trace: *self.trace.finalize().as_bytes(),
-            violations: self.violations,
-            max_height: heights.iter().copied().max().unwrap_or(0),
-            heights,
-            messages: self.messages,
-        }
+        self.step(to, Input::Message(m));
     }
 
     fn process(&mut self, event: Event) {
@@ -872,16 +666,15 @@ impl Sim {
                 }
                 self.trace.update(&[to as u8, from as u8]);
                 match msg {
-                    Net::Consensus(m) => {
-                        self.messages += 1;
-                        self.trace.update(&m.signature.0);
-                        if self.nodes[to].byz == Some(Byzantine::Replayer)
-                            && self.nodes[to].seen.len() < 64
-                        {
-                            self.nodes[to].seen.push(m.clone());
+                    Net::Consensus(m) => self.deliver(to, m),
+                    Net::Raw(bytes) => match decode::<SignedMessage>(&bytes) {
+                        Ok(m) => self.deliver(to, m),
+                        Err(_) => {
+                            self.trace.update(b"undecodable");
+                            self.undecodable += 1;
                         }
-                        self.step(to, Input::Message(m));
-                    }
+                    },
+                    Net::SyncRequest { .. } if self.withholds_blocks(to) => {}
                     Net::SyncRequest { from_height } => {
                         let mut blocks = self.committed_from(to, from_height);
                         if blocks.is_empty() {
@@ -890,7 +683,9 @@ impl Sim {
                         if self.nodes[to].byz == Some(Byzantine::Noisy) {
                             // A forged answer: another block under the real certificate.
                             for (b, _) in blocks.iter_mut() {
-                                b.header.timestamp_ms += 1;
+                                let mut forged = b.block().clone();
+                                forged.header.timestamp_ms += 1;
+                                *b = CheckedBlock::check(forged).expect("same body");
                             }
                         }
                         self.send(to, from, Net::SyncResponse(blocks));
@@ -926,12 +721,17 @@ impl Sim {
                 valid,
             } => {
                 if self.nodes[node].epoch == epoch {
+                    let verdict = if valid {
+                        Verdict::Valid
+                    } else {
+                        Verdict::Invalid
+                    };
                     self.step(
                         node,
                         Input::BlockValidated {
                             height,
                             block_hash: hash,
-                            valid,
+                            verdict,
                         },
                     );
                 }
@@ -951,15 +751,20 @@ impl Sim {
             Event::Crash { node } => {
                 let f = self.min_f();
                 if self.nodes[node].core.is_some()
-                    && self.crashed_count() + self.s.byzantine.len() < f
+                    && self.crashed_count() + self.s.faulty().len() < f
                 {
-                    self.trace.update(b"crash");
-                    self.nodes[node].core = None;
-                    self.nodes[node].epoch += 1;
+                    if self.s.crash_mid_output && self.rng.chance(500) {
+                        self.nodes[node].crash_pending = true;
+                    } else {
+                        self.trace.update(b"crash");
+                        self.nodes[node].core = None;
+                        self.nodes[node].epoch += 1;
+                    }
                 }
             }
             Event::Restart { node } => {
-                if self.nodes[node].core.is_none() {
+                self.nodes[node].crash_pending = false;
+                if self.nodes[node].core.is_none() && !self.nodes[node].retired {
                     self.trace.update(b"restart");
                     self.start_node(node);
                 }
@@ -981,17 +786,4 @@ pub fn seed_range(default: std::ops::Range<u64>) -> std::ops::Range<u64> {
         }
         Err(_) => default,
     }
-}
-
-/// Signs a PRE-PREPARE as `key` (helper for unit tests).
-pub fn signed_pre_prepare(key: &SecretKey, view: u64, block: Block) -> Signed<PrePrepare> {
-    Signed::new(
-        PrePrepare {
-            view,
-            height: block.height(),
-            block,
-        },
-        CHAIN,
-        key,
-    )
 }
