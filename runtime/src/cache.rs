@@ -100,7 +100,7 @@ impl ModuleCache {
             return Ok(None);
         };
         // Code on chain passed validation when it was deployed; failing now is a node fault.
-        let module = Module::from_binary(engine, &code).map_err(RuntimeError::engine)?;
+        let module = compile(engine, &code).map_err(RuntimeError::engine)?;
         self.store_compiled(hash, &module)?;
         self.prepare(linker, *hash, &module).map(Some)
     }
@@ -111,7 +111,7 @@ impl ModuleCache {
         if let Some(kv) = &self.persist {
             let artifact = module.serialize().map_err(RuntimeError::engine)?;
             let mut value = Vec::with_capacity(32 + artifact.len());
-            value.extend_from_slice(blake3::hash(&artifact).as_bytes());
+            value.extend_from_slice(checksum(&artifact).as_bytes());
             value.extend_from_slice(&artifact);
             kv.save(hash, &value)?;
         }
@@ -140,8 +140,8 @@ impl ModuleCache {
         let Some(value) = kv.load(hash)? else {
             return Ok(None);
         };
-        if value.len() < 32 || blake3::hash(&value[32..]).as_bytes() != &value[..32] {
-            tracing::warn!(code_hash = %hash, "compiled module artifact is corrupt; recompiling");
+        if value.len() < 32 || checksum(&value[32..]).as_bytes() != &value[..32] {
+            tracing::info!(code_hash = %hash, "compiled module artifact is stale or corrupt; recompiling");
             return Ok(None);
         }
         match deserialize(engine, &value[32..]) {
@@ -154,6 +154,24 @@ impl ModuleCache {
         }
     }
 }
+
+/// Compiles stored contract code: stack-height instrumentation (see [`crate::stack`]), then
+/// Cranelift. Deploys and cache misses both come here, so every node runs the same wasm.
+pub(crate) fn compile(engine: &Engine, code: &[u8]) -> wasmtime::Result<Module> {
+    let instrumented = crate::stack::instrument(code).map_err(wasmtime::Error::new)?;
+    Module::from_binary(engine, &instrumented)
+}
+
+/// The checksum stored with an artifact. Keyed by the instrumentation's version, so artifacts
+/// compiled before a change to it fail the check and are recompiled.
+fn checksum(artifact: &[u8]) -> blake3::Hash {
+    blake3::Hasher::new_derive_key(ARTIFACT_CONTEXT)
+        .update(artifact)
+        .finalize()
+}
+
+/// Context of [`checksum`]; bump it whenever `compile` changes what it feeds Cranelift.
+const ARTIFACT_CONTEXT: &str = "phalanx-runtime artifact v2 (stack-height metered)";
 
 /// Loads a serialized module.
 #[allow(unsafe_code)]

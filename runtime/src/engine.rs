@@ -5,7 +5,7 @@
 //! | fuel | on, [`operator_cost`](wasmtime::Config::operator_cost) table | gas metering: deterministic, counted per wasm operator |
 //! | NaN canonicalization | on | float results are bit-identical on every machine |
 //! | threads, SIMD, relaxed SIMD, multi-memory, memory64, tail calls | off | non-determinism (threads, relaxed SIMD) or attack surface we do not need |
-//! | `max_wasm_stack` | [`MAX_WASM_STACK`] | deep recursion traps instead of overflowing the node's stack |
+//! | `max_wasm_stack` | [`MAX_WASM_STACK`] | a safety net far above the deterministic stack limit of [`crate::stack`] |
 //! | backtraces | off | traps are cheaper, and no engine text can leak into receipts |
 //! | allocation | pooling, linear memory reserved at its maximum | instantiation in microseconds, bounded address space |
 
@@ -17,23 +17,47 @@ use wasmtime::{
     PoolingAllocationConfig, WasmFeatures,
 };
 
-/// Wasm stack available to each (nested) call. With [`MAX_CALL_DEPTH`] nested calls the
-/// runtime needs at most `MAX_CALL_DEPTH * MAX_WASM_STACK` plus host frames of native stack;
-/// threads that execute contracts must have at least [`EXEC_STACK_BYTES`].
-pub const MAX_WASM_STACK: usize = 128 * 1024;
+/// Native stack available to each (nested) call: a safety net only. Outcomes are decided by
+/// the deterministic limit of [`crate::stack`], which the `stack` tests show stays far below
+/// this on the worst frame shapes. With [`MAX_CALL_DEPTH`] nested calls the runtime needs at
+/// most `MAX_CALL_DEPTH * MAX_WASM_STACK` plus host frames of native stack; threads that
+/// execute contracts must have at least [`EXEC_STACK_BYTES`].
+pub const MAX_WASM_STACK: usize = 1024 * 1024;
 
 /// Native stack a thread needs to run contracts safely at the deepest call nesting.
-pub const EXEC_STACK_BYTES: usize = 8 * 1024 * 1024;
+pub const EXEC_STACK_BYTES: usize = 16 * 1024 * 1024;
+
+/// Engine settings that must never change an outcome; tests vary them to prove it.
+#[derive(Debug, Clone, Copy)]
+pub struct EngineTuning {
+    /// Native stack per call ([`MAX_WASM_STACK`]).
+    pub max_wasm_stack: usize,
+    /// Let Cranelift optimize (`OptLevel::Speed`); off compiles frames differently.
+    pub optimize: bool,
+}
+
+impl Default for EngineTuning {
+    fn default() -> Self {
+        EngineTuning {
+            max_wasm_stack: MAX_WASM_STACK,
+            optimize: true,
+        }
+    }
+}
 
 /// Memory kept resident per instance slot between calls (reset with `memset`).
-const RESIDENT_BYTES: usize = 2 * 1024 * 1024;
+const RESIDENT_BYTES: usize = crate::gas::RESIDENT_PAGES as usize * WASM_PAGE as usize;
 
 /// Size of one wasm page.
 pub const WASM_PAGE: u64 = 64 * 1024;
 
-/// Fuel charged per 64 KiB page requested by `memory.grow` (on top of the operator's flat 1),
-/// since the host must zero the page.
-pub const MEMORY_GROW_PER_PAGE: u8 = 255;
+/// Fuel charged by the operator table per 64 KiB page requested by `memory.grow`. Zero: grown
+/// pages are paid at [`GasSchedule::memory_page`](crate::GasSchedule::memory_page) each, more
+/// than the table's `u8` can express, when the next host call or the call frame ends.
+pub const MEMORY_GROW_PER_PAGE: u8 = 0;
+
+/// Fuel of `f32.div`, `f64.div`, `f32.sqrt` and `f64.sqrt`.
+pub const SLOW_FLOAT_OP: u8 = 4;
 
 /// How many calls may run at once: block execution plus concurrent queries. Each may nest
 /// [`MAX_CALL_DEPTH`] instances, and the pooling allocator reserves a slot for each.
@@ -58,15 +82,26 @@ impl Default for Concurrency {
 pub fn build_engine(
     limits: &ModuleLimits,
     concurrency: Concurrency,
+    tuning: EngineTuning,
 ) -> Result<Engine, RuntimeError> {
     let mut config = Config::new();
     let mut cost = OperatorCost::new();
     cost.variable.memory_grow_per_page = MEMORY_GROW_PER_PAGE;
+    // The slow float operators (tens of cycles each) cost more than the flat 1; the
+    // `adversarial` benchmark measures them against the rest (docs/GAS.md).
+    cost.F32Div = SLOW_FLOAT_OP;
+    cost.F64Div = SLOW_FLOAT_OP;
+    cost.F32Sqrt = SLOW_FLOAT_OP;
+    cost.F64Sqrt = SLOW_FLOAT_OP;
     config
         .consume_fuel(true)
         .operator_cost(cost)
         .cranelift_nan_canonicalization(true)
-        .cranelift_opt_level(OptLevel::Speed)
+        .cranelift_opt_level(if tuning.optimize {
+            OptLevel::Speed
+        } else {
+            OptLevel::None
+        })
         .wasm_features(WasmFeatures::THREADS, false)
         .wasm_features(WasmFeatures::SHARED_EVERYTHING_THREADS, false)
         .wasm_simd(false)
@@ -76,7 +111,7 @@ pub fn build_engine(
         .wasm_tail_call(false)
         .wasm_custom_page_sizes(false)
         .wasm_wide_arithmetic(false)
-        .max_wasm_stack(MAX_WASM_STACK)
+        .max_wasm_stack(tuning.max_wasm_stack)
         .wasm_backtrace_max_frames(None);
 
     let max_memory = limits.max_memory_pages * WASM_PAGE;

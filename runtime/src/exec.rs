@@ -1,11 +1,12 @@
 //! Executing contracts: deploy, instantiate, call and query.
 
-use crate::cache::{ArtifactStore, CacheStats, ModuleCache};
-use crate::engine::{Concurrency, build_engine};
+use crate::cache::{ArtifactStore, CacheStats, ModuleCache, compile};
+use crate::engine::{Concurrency, EngineTuning, build_engine};
 use crate::error::RuntimeError;
 use crate::gas::GasSchedule;
 use crate::host::{BlockInfo, HostState, HostTrap, TxCtx, link};
 use crate::layout::{self, ContractInfo};
+use crate::stack::{STACK_EXPORT, STACK_LIMIT, instrument};
 use crate::state::{Overlay, StateRead};
 use crate::validate::{InvalidModule, ModuleLimits, validate};
 use phalanx_abi::{INIT_METHOD, MEMORY_EXPORT, code, limits};
@@ -87,6 +88,8 @@ pub struct RuntimeConfig {
     pub concurrency: Concurrency,
     /// Compiled modules kept in memory.
     pub cache_capacity: usize,
+    /// Engine settings that never change outcomes (tests vary them).
+    pub tuning: EngineTuning,
 }
 
 pub(crate) struct Inner {
@@ -132,7 +135,15 @@ fn classify(err: wasmtime::Error) -> Result<ExecError, RuntimeError> {
     if let Some(trap) = err.downcast_ref::<Trap>() {
         let c = match trap {
             Trap::OutOfFuel => code::OUT_OF_GAS,
-            Trap::StackOverflow => code::STACK_OVERFLOW,
+            Trap::StackOverflow => {
+                // The deterministic limit (`stack`) should always trap first; reaching the
+                // native safety net means a frame shape used more native stack than measured.
+                tracing::error!(
+                    "a contract hit the native stack limit before the deterministic one; \
+                     results may differ between machines"
+                );
+                code::STACK_OVERFLOW
+            }
             Trap::MemoryOutOfBounds => code::MEMORY_OUT_OF_BOUNDS,
             Trap::UnreachableCodeReached => code::UNREACHABLE,
             Trap::IntegerOverflow | Trap::IntegerDivisionByZero | Trap::BadConversionToInteger => {
@@ -166,25 +177,63 @@ pub(crate) fn run_frame(
     if input.len() > limits::MAX_ARGS_LEN as usize {
         return fail(tx, code::ARGS_TOO_LARGE, fuel);
     }
+    // Everything from here on costs the node time whatever it finds (a missing contract is a
+    // storage read too), so the flat price is paid first.
+    let s = &inner.schedule;
+    let Some(mut fuel) = fuel.checked_sub(s.instantiate) else {
+        return fail(tx, code::OUT_OF_GAS, 0);
+    };
     let Some(info) = tx.overlay.get(&layout::contract_key(&contract))? else {
         return fail(tx, code::UNKNOWN_CONTRACT, fuel);
     };
     let info = ContractInfo::from_bytes(&info)?;
-    let prepared = inner
-        .cache
-        .get(&inner.engine, &inner.linker, &info.code_hash, || {
-            tx.overlay.get(&layout::code_key(&info.code_hash))
-        })?;
-    let Some(prepared) = prepared else {
-        return Err(RuntimeError::Corrupt {
-            what: "contract code",
-            reason: format!("no code stored for hash {}", info.code_hash),
-        });
-    };
-    let instantiate = inner.schedule.instantiate;
-    if fuel < instantiate {
-        return fail(tx, code::OUT_OF_GAS, 0);
+    // Instantiating copies data segments and tables (at most the code's size). The first call
+    // of a code in a block may also have to load it; the block's overlay then holds it, so
+    // later calls never depend on the cache. Both are priced by code size, never by what the
+    // node's cache holds.
+    let code_len = u64::from(info.code_len);
+    let loaded = tx.overlay.module(&info.code_hash);
+    let mut cost = s.instance_byte.saturating_mul(u64::from(info.data_len));
+    if loaded.is_none() {
+        if tx.overlay.modules_held() >= MAX_CODES_PER_BLOCK {
+            return fail(tx, code::LIMIT_EXCEEDED, fuel);
+        }
+        cost = cost
+            .saturating_add(s.code_load)
+            .saturating_add(s.code_load_byte.saturating_mul(code_len));
     }
+    let Some(left) = fuel.checked_sub(cost) else {
+        return fail(tx, code::OUT_OF_GAS, 0);
+    };
+    fuel = left;
+    let prepared = match loaded {
+        Some(p) => p,
+        None => {
+            let prepared =
+                inner
+                    .cache
+                    .get(&inner.engine, &inner.linker, &info.code_hash, || {
+                        tx.overlay.get(&layout::code_key(&info.code_hash))
+                    })?;
+            let Some(prepared) = prepared else {
+                return Err(RuntimeError::Corrupt {
+                    what: "contract code",
+                    reason: format!("no code stored for hash {}", info.code_hash),
+                });
+            };
+            tx.overlay.hold_module(info.code_hash, prepared.clone());
+            prepared
+        }
+    };
+    // Initial memory is faulted in and reset like grown memory.
+    let pages = match prepared.module().get_export(MEMORY_EXPORT) {
+        Some(wasmtime::ExternType::Memory(m)) => m.minimum(),
+        _ => 0,
+    };
+    let Some(left) = fuel.checked_sub(s.memory_pages(0, pages)) else {
+        return fail(tx, code::OUT_OF_GAS, 0);
+    };
+    fuel = left;
 
     tx.overlay.begin();
     tx.stack.push(contract);
@@ -201,12 +250,11 @@ pub(crate) fn run_frame(
             return_data: Vec::new(),
             result: Vec::new(),
             memory: None,
+            unpaid_gas: 0,
         },
     );
     store.limiter(|s| s);
-    store
-        .set_fuel(fuel - instantiate)
-        .map_err(RuntimeError::engine)?;
+    store.set_fuel(fuel).map_err(RuntimeError::engine)?;
 
     let run = (|| -> Result<Result<(), ExecError>, RuntimeError> {
         let instance = match prepared.instantiate(&mut store) {
@@ -222,7 +270,21 @@ pub(crate) fn run_frame(
         };
         match func.call(&mut store, input_len) {
             Ok(()) => Ok(Ok(())),
-            Err(e) => classify(e).map(Err),
+            Err(e) => {
+                let mut failure = classify(e)?;
+                // Our stack metering traps with `unreachable` and leaves its counter above
+                // the limit; a contract's own `unreachable` leaves it within.
+                if failure.code == code::UNREACHABLE {
+                    let units = instance
+                        .get_global(&mut store, STACK_EXPORT)
+                        .and_then(|g| g.get(&mut store).i32())
+                        .map_or(0, |u| u as u32);
+                    if units > STACK_LIMIT {
+                        failure = ExecError::host(code::STACK_OVERFLOW);
+                    }
+                }
+                Ok(Err(failure))
+            }
         }
     })();
     let fuel_left = store.get_fuel().unwrap_or(0);
@@ -234,6 +296,12 @@ pub(crate) fn run_frame(
         ));
     };
     tx.stack.pop();
+    // Memory grown since the last host call is paid now.
+    let debt = state.unpaid_gas;
+    let (run, fuel_left) = match fuel_left.checked_sub(debt) {
+        Some(left) => (run, left),
+        None => (Err(ExecError::host(code::OUT_OF_GAS)), 0),
+    };
     let result = match run {
         Ok(()) => {
             tx.overlay.commit();
@@ -256,6 +324,27 @@ pub(crate) fn run_frame(
         fuel_left,
     })
 }
+
+/// The sizes a contract record keeps about its code.
+#[derive(Debug, Clone, Copy)]
+struct CodeSizes {
+    code: u32,
+    data: u32,
+}
+
+impl CodeSizes {
+    fn of(code: &[u8]) -> CodeSizes {
+        let clamp = |n: u64| u32::try_from(n).unwrap_or(u32::MAX);
+        CodeSizes {
+            code: clamp(code.len() as u64),
+            data: clamp(crate::validate::data_bytes(code)),
+        }
+    }
+}
+
+/// Most distinct contract codes one block (one overlay) may call. Each loaded code is held
+/// until the block ends, so this bounds that memory.
+pub const MAX_CODES_PER_BLOCK: usize = 256;
 
 /// Gas accounting for the work done before any contract code runs.
 struct Meter {
@@ -301,7 +390,7 @@ impl Runtime {
         config: RuntimeConfig,
         kv: Option<Arc<dyn ArtifactStore>>,
     ) -> Result<Runtime, RuntimeError> {
-        let engine = build_engine(&config.limits, config.concurrency)?;
+        let engine = build_engine(&config.limits, config.concurrency, config.tuning)?;
         let mut linker = Linker::new(&engine);
         link(&mut linker)?;
         let capacity = if config.cache_capacity == 0 {
@@ -336,7 +425,9 @@ impl Runtime {
     /// with a readable reason. For RPC and mempool admission; execution records only the code.
     pub fn check_code(&self, code: &[u8]) -> Result<(), InvalidModule> {
         validate(code, &self.inner.limits)?;
-        Module::validate(&self.inner.engine, code).map_err(|e| InvalidModule(e.to_string()))
+        let instrumented = instrument(code)?;
+        Module::validate(&self.inner.engine, &instrumented)
+            .map_err(|e| InvalidModule(e.to_string()))
     }
 
     /// Executes a transaction payload in its own overlay layer (kept on success, dropped on
@@ -392,7 +483,7 @@ impl Runtime {
             // Our structural rules first (cheap, bounded), then wasmtime validates the wasm
             // while compiling it: each module is parsed and validated once.
             let module = match validate(code_bytes, &self.inner.limits) {
-                Ok(()) => Module::from_binary(&self.inner.engine, code_bytes).ok(),
+                Ok(()) => compile(&self.inner.engine, code_bytes).ok(),
                 Err(_) => None,
             };
             let Some(module) = module else {
@@ -406,7 +497,10 @@ impl Runtime {
             overlay.set(key, code_bytes.to_vec());
         }
         let mut outcome = match meter.charge(self.inner.schedule.new_contract) {
-            Ok(()) => self.create_contract(overlay, env, &hash, init_args, meter)?,
+            Ok(()) => {
+                let sizes = CodeSizes::of(code_bytes);
+                self.create_contract(overlay, env, &hash, sizes, init_args, meter)?
+            }
             Err(e) => failed(e, meter.used),
         };
         if outcome.result.is_ok() {
@@ -430,10 +524,22 @@ impl Runtime {
         if let Err(e) = meter.charge(self.inner.schedule.new_contract) {
             return Ok(failed(e, meter.used));
         }
-        if overlay.get(&layout::code_key(code_hash))?.is_none() {
+        let Some(code) = overlay.get(&layout::code_key(code_hash))? else {
             return Ok(failed(ExecError::host(code::UNKNOWN_CODE), meter.used));
+        };
+        // Reading the code to learn its size is a read like any other.
+        let read = self.inner.schedule.storage_read_byte;
+        if let Err(e) = meter.charge(read.saturating_mul(code.len() as u64)) {
+            return Ok(failed(e, meter.used));
         }
-        self.create_contract(overlay, env, code_hash, init_args, meter)
+        self.create_contract(
+            overlay,
+            env,
+            code_hash,
+            CodeSizes::of(&code),
+            init_args,
+            meter,
+        )
     }
 
     /// Records a contract of stored code `code_hash` at its derived address and runs its
@@ -443,6 +549,7 @@ impl Runtime {
         overlay: &mut Overlay,
         env: &TxEnv,
         code_hash: &Hash,
+        sizes: CodeSizes,
         init_args: &[u8],
         meter: Meter,
     ) -> Result<Outcome, RuntimeError> {
@@ -456,6 +563,8 @@ impl Runtime {
             code_hash: *code_hash,
             deployer: env.origin,
             height: env.block.height,
+            code_len: sizes.code,
+            data_len: sizes.data,
         };
         overlay.set(key, info.to_bytes());
         let mut outcome = self.run_top(

@@ -23,8 +23,11 @@ pub struct GasSchedule {
     pub storage_write_byte: u64,
     /// Removing one storage value.
     pub storage_remove: u64,
-    /// One iteration step.
+    /// One iteration step, and each deleted entry it steps over.
     pub storage_next: u64,
+    /// Per committed key the contract has ever deleted, on every iteration step: the
+    /// database tombstones iteration may have to step over.
+    pub storage_next_deleted: u64,
     /// Emitting one event.
     pub event: u64,
     /// Per byte of event topic and data.
@@ -37,6 +40,36 @@ pub struct GasSchedule {
     pub deploy_byte: u64,
     /// Storing a new contract record at instantiation.
     pub new_contract: u64,
+    /// The first call of a code in a block: loading a compiled module that the node's cache
+    /// may not hold (a database read, checksum, mapping). Gas never depends on the cache.
+    pub code_load: u64,
+    /// Per byte of code, with [`code_load`](Self::code_load).
+    pub code_load_byte: u64,
+    /// Per byte of a contract's code, on every instantiation: data segments and tables are
+    /// copied into the fresh instance.
+    pub instance_byte: u64,
+    /// Per 64 KiB page of linear memory an instance starts with or grows to, among the first
+    /// [`RESIDENT_PAGES`]: the engine keeps those resident and resets them with a `memset`.
+    pub memory_page: u64,
+    /// Per page beyond [`RESIDENT_PAGES`]: those are unmapped after each call, so every use
+    /// faults them in again, page by page.
+    pub memory_page_faulted: u64,
+}
+
+/// Pages of each instance's memory the engine keeps resident between calls (2 MiB).
+pub const RESIDENT_PAGES: u64 = 32;
+
+impl GasSchedule {
+    /// Gas for an instance's memory growing from `from` pages to `to`.
+    pub fn memory_pages(&self, from: u64, to: u64) -> u64 {
+        let resident = to
+            .min(RESIDENT_PAGES)
+            .saturating_sub(from.min(RESIDENT_PAGES));
+        let faulted = to.saturating_sub(from.max(RESIDENT_PAGES));
+        resident
+            .saturating_mul(self.memory_page)
+            .saturating_add(faulted.saturating_mul(self.memory_page_faulted))
+    }
 }
 
 impl GasSchedule {
@@ -49,14 +82,20 @@ impl GasSchedule {
         storage_read_byte: 2,
         storage_write: 4_000,
         storage_write_byte: 30,
-        storage_remove: 2_000,
-        storage_next: 2_500,
+        storage_remove: 3_000,
+        storage_next: 5_000,
+        storage_next_deleted: 200,
         event: 500,
         event_byte: 10,
         blake3_byte: 2,
-        ed25519_verify: 40_000,
-        deploy_byte: 200,
+        ed25519_verify: 60_000,
+        deploy_byte: 700,
         new_contract: 20_000,
+        code_load: 300_000,
+        code_load_byte: 2,
+        instance_byte: 1,
+        memory_page: 4_000,
+        memory_page_faulted: 30_000,
     };
 }
 

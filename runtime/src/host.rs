@@ -8,7 +8,7 @@ use crate::error::RuntimeError;
 use crate::exec::{ExecError, Inner, run_frame};
 use crate::gas::GasSchedule;
 use crate::layout;
-use crate::state::Overlay;
+use crate::state::{Overlay, Removal};
 use phalanx_abi::{MODULE, code, limits, names};
 use phalanx_types::{Address, Bytes, Event, Height, PublicKey, Signature};
 use std::sync::Arc;
@@ -46,6 +46,9 @@ pub struct HostState {
     pub(crate) return_data: Vec<u8>,
     pub(crate) result: Vec<u8>,
     pub(crate) memory: Option<Memory>,
+    /// Gas for memory grown by `memory.grow` and not yet paid (the limiter cannot reach the
+    /// fuel); the next host call or the end of the call frame settles it.
+    pub(crate) unpaid_gas: u64,
 }
 
 /// Why a call stopped early.
@@ -76,13 +79,19 @@ fn lost_context() -> wasmtime::Error {
 impl ResourceLimiter for HostState {
     fn memory_growing(
         &mut self,
-        _current: usize,
+        current: usize,
         desired: usize,
         _maximum: Option<usize>,
     ) -> wasmtime::Result<bool> {
         if desired as u64 > self.inner.limits.max_memory_pages * crate::engine::WASM_PAGE {
             return Err(exec_trap(code::MEMORY_LIMIT));
         }
+        let page = crate::engine::WASM_PAGE;
+        let gas = self
+            .inner
+            .schedule
+            .memory_pages(current as u64 / page, (desired as u64).div_ceil(page));
+        self.unpaid_gas = self.unpaid_gas.saturating_add(gas);
         Ok(true)
     }
 
@@ -98,12 +107,18 @@ impl ResourceLimiter for HostState {
 
 type Ctx<'a> = Caller<'a, HostState>;
 
+fn s_next(caller: &Ctx<'_>) -> u64 {
+    schedule(caller).storage_next
+}
+
 fn schedule<'s>(caller: &'s Ctx<'_>) -> &'s GasSchedule {
     &caller.data().inner.schedule
 }
 
-/// Takes `gas` from the call's fuel, or fails with out-of-gas (leaving none).
+/// Takes `gas` from the call's fuel, or fails with out-of-gas (leaving none). Memory grown
+/// since the last charge is paid first.
 pub(crate) fn charge(caller: &mut Ctx<'_>, gas: u64) -> wasmtime::Result<()> {
+    let gas = gas.saturating_add(std::mem::take(&mut caller.data_mut().unpaid_gas));
     let left = caller.get_fuel()?;
     if left < gas {
         caller.set_fuel(0)?;
@@ -319,10 +334,17 @@ fn define_storage(linker: &mut Linker<HostState>) -> wasmtime::Result<()> {
             check_writable(&c)?;
             let key = read_arg(&mut c, kp, kl, limits::MAX_KEY_LEN, per)?;
             let full = layout::storage_key(&c.data().contract, &key);
-            let ctx = tx_mut(&mut c)?;
-            let existed = ctx.overlay.get(&full).map_err(fault)?.is_some();
-            ctx.overlay.remove(full);
-            Ok(i32::from(existed))
+            let contract = c.data().contract;
+            let overlay = &mut tx_mut(&mut c)?.overlay;
+            let removal = overlay.remove(full).map_err(fault)?;
+            if removal == Removal::Committed {
+                // A tombstone will reach the database: iteration over this contract's keys
+                // is priced by how many there may be.
+                let key = layout::deletions_key(&contract);
+                let count = deletion_count(overlay, &key).map_err(fault)?;
+                overlay.set(key, count.saturating_add(1).to_le_bytes().to_vec());
+            }
+            Ok(i32::from(removal.existed()))
         },
     )?;
     linker.func_wrap(
@@ -346,13 +368,22 @@ fn define_storage(linker: &mut Linker<HostState>) -> wasmtime::Result<()> {
                 Some(read_arg(&mut c, ap, al, limits::MAX_KEY_LEN, per)?)
             };
             let contract = c.data().contract;
+            // The database may hold a tombstone for every key this contract ever deleted, and
+            // no node can tell how many compaction has removed: pay for all of them.
+            let deleted = deletion_count(&tx(&c)?.overlay, &layout::deletions_key(&contract))
+                .map_err(fault)?;
+            let per_deleted = schedule(&c).storage_next_deleted;
+            charge(&mut c, per_deleted.saturating_mul(deleted))?;
             let full_prefix = layout::storage_key(&contract, &prefix);
             let full_after = after.map(|a| layout::storage_key(&contract, &a));
-            let next = tx(&c)?
+            let step = tx(&c)?
                 .overlay
-                .next(&full_prefix, full_after.as_deref())
+                .step(&full_prefix, full_after.as_deref())
                 .map_err(fault)?;
-            let Some((key, value)) = next else {
+            // Every deleted entry stepped over was work (a seek when the base held it).
+            let skip_cost = s_next(&c).saturating_mul(step.skipped);
+            charge(&mut c, skip_cost)?;
+            let Some((key, value)) = step.entry else {
                 return Ok(-1);
             };
             let key = &key[layout::STORAGE_PREFIX_LEN..];
@@ -365,6 +396,14 @@ fn define_storage(linker: &mut Linker<HostState>) -> wasmtime::Result<()> {
         },
     )?;
     Ok(())
+}
+
+/// The deletion count stored under `key` (0 when absent or malformed).
+fn deletion_count(overlay: &Overlay, key: &[u8]) -> Result<u64, RuntimeError> {
+    Ok(overlay
+        .get(key)?
+        .and_then(|v| <[u8; 8]>::try_from(v.as_slice()).ok())
+        .map_or(0, u64::from_le_bytes))
 }
 
 fn define_env(linker: &mut Linker<HostState>) -> wasmtime::Result<()> {

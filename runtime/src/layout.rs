@@ -8,6 +8,7 @@
 //! | `0x02 ++ address` | [`ContractInfo`] |
 //! | `0x03 ++ address ++ key` | a contract's storage |
 //! | `0x04 ++ name` | chain records owned by the node (governance), out of contracts' reach |
+//! | `0x05 ++ address` | how many committed storage keys the contract has ever deleted (u64 LE; prices iteration) |
 
 use crate::error::RuntimeError;
 use phalanx_types::{Address, Domain, Hash, Height, decode, encode};
@@ -18,6 +19,7 @@ const CODE: u8 = 0x01;
 const CONTRACT: u8 = 0x02;
 const STORAGE: u8 = 0x03;
 const SYSTEM: u8 = 0x04;
+const DELETIONS: u8 = 0x05;
 
 fn tagged(tag: u8, parts: &[&[u8]]) -> Vec<u8> {
     let len = 1 + parts.iter().map(|p| p.len()).sum::<usize>();
@@ -54,6 +56,13 @@ pub fn storage_key(contract: &Address, key: &[u8]) -> Vec<u8> {
     tagged(STORAGE, &[&contract.0, key])
 }
 
+/// Key of the count of committed storage keys `contract` has deleted. Each such deletion
+/// leaves a tombstone in the node's database that iteration may have to step over until it is
+/// compacted away, which no node can predict; so iteration is priced by this count.
+pub fn deletions_key(contract: &Address) -> Vec<u8> {
+    tagged(DELETIONS, &[&contract.0])
+}
+
 /// Key of a chain record owned by the node (governance state); contracts cannot reach it.
 pub fn system_key(name: &[u8]) -> Vec<u8> {
     tagged(SYSTEM, &[name])
@@ -82,6 +91,10 @@ pub struct ContractInfo {
     pub deployer: Address,
     /// Height of the block that instantiated it (0 for genesis).
     pub height: Height,
+    /// Length of its code in bytes (prices loading it).
+    pub code_len: u32,
+    /// Bytes its data segments copy into every new instance (prices instantiating it).
+    pub data_len: u32,
 }
 
 impl ContractInfo {
@@ -112,6 +125,7 @@ mod tests {
             code_key(&h),
             contract_key(&a),
             storage_key(&a, b""),
+            deletions_key(&a),
         ];
         for (i, k) in keys.iter().enumerate() {
             for l in &keys[i + 1..] {

@@ -5,8 +5,10 @@
 //! its call succeeds and dropped when it fails, so a failed call leaves no trace. At the end of
 //! a block the bottom layer holds exactly the block's state changes.
 
+use crate::cache::Prepared;
 use crate::error::RuntimeError;
-use std::collections::BTreeMap;
+use phalanx_types::Hash;
+use std::collections::{BTreeMap, BTreeSet};
 use std::ops::Bound;
 use std::sync::Arc;
 
@@ -47,6 +49,40 @@ type Layer = BTreeMap<Vec<u8>, Option<Vec<u8>>>;
 pub struct Overlay {
     base: Arc<dyn StateRead>,
     layers: Vec<Layer>,
+    /// Keys known to be absent from the base. A deletion of one of them is dropped from the
+    /// final changes: it would only leave a storage tombstone behind.
+    fresh: BTreeSet<Vec<u8>>,
+    /// Compiled code called through this overlay (one block), held so that only the first
+    /// call of a code pays for loading it and no later call depends on the module cache.
+    modules: BTreeMap<Hash, Prepared>,
+}
+
+/// What [`Overlay::remove`] did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Removal {
+    /// The key did not exist: nothing changed.
+    Absent,
+    /// The key existed only in this overlay: it is gone and leaves no trace.
+    Fresh,
+    /// The key was committed state: its deletion will reach the database.
+    Committed,
+}
+
+impl Removal {
+    /// Whether the key existed.
+    pub fn existed(self) -> bool {
+        self != Removal::Absent
+    }
+}
+
+/// What an iteration step did, for gas: the entry found, and how many entries it stepped over
+/// because a layer had deleted them.
+#[derive(Debug, Default, PartialEq, Eq)]
+pub struct Step {
+    /// The first live entry, if any.
+    pub entry: Option<Entry>,
+    /// Deleted entries stepped over on the way.
+    pub skipped: u64,
 }
 
 impl std::fmt::Debug for Overlay {
@@ -67,7 +103,24 @@ impl Overlay {
         Overlay {
             base,
             layers: vec![Layer::new()],
+            fresh: BTreeSet::new(),
+            modules: BTreeMap::new(),
         }
+    }
+
+    /// The module held for `code_hash`, if a call through this overlay loaded it.
+    pub(crate) fn module(&self, code_hash: &Hash) -> Option<Prepared> {
+        self.modules.get(code_hash).cloned()
+    }
+
+    /// How many modules are held.
+    pub(crate) fn modules_held(&self) -> usize {
+        self.modules.len()
+    }
+
+    /// Holds a loaded module until the overlay is dropped.
+    pub(crate) fn hold_module(&mut self, code_hash: Hash, module: Prepared) {
+        self.modules.insert(code_hash, module);
     }
 
     /// Opens a layer (a transaction or a nested call).
@@ -120,9 +173,29 @@ impl Overlay {
         self.top().insert(key, Some(value));
     }
 
-    /// Removes `key` in the top layer.
-    pub fn remove(&mut self, key: Vec<u8>) {
+    /// Removes `key` in the top layer and says what that did. Removing a key that does not
+    /// exist changes nothing (no tombstone), and removing one that only this overlay created
+    /// leaves no deletion in the final changes.
+    pub fn remove(&mut self, key: Vec<u8>) -> Result<Removal, RuntimeError> {
+        let in_base = match self.layered(&key) {
+            None => {
+                if self.base.get(&key)?.is_none() {
+                    return Ok(Removal::Absent);
+                }
+                true
+            }
+            Some(None) => return Ok(Removal::Absent),
+            Some(Some(_)) => !self.fresh.contains(&key) && self.base.get(&key)?.is_some(),
+        };
+        if !in_base {
+            self.fresh.insert(key.clone());
+        }
         self.top().insert(key, None);
+        Ok(if in_base {
+            Removal::Committed
+        } else {
+            Removal::Fresh
+        })
     }
 
     fn top(&mut self) -> &mut Layer {
@@ -136,11 +209,19 @@ impl Overlay {
     /// The first live entry under `prefix` strictly after `after`, merging every layer with the
     /// base. Keys deleted in a layer are skipped.
     pub fn next(&self, prefix: &[u8], after: Option<&[u8]>) -> Result<Option<Entry>, RuntimeError> {
+        Ok(self.step(prefix, after)?.entry)
+    }
+
+    /// [`next`](Self::next), also counting the deleted entries stepped over. The base is asked
+    /// again only when one of its own keys turns out deleted, so an entry deleted in a layer
+    /// costs a map lookup, not a storage seek.
+    pub fn step(&self, prefix: &[u8], after: Option<&[u8]>) -> Result<Step, RuntimeError> {
         // A cursor before the prefix means "from the start of the prefix"; from here on the
         // cursor is either absent or at least the prefix, which every base can handle.
         let mut cursor: Option<Vec<u8>> = after.filter(|a| *a >= prefix).map(<[u8]>::to_vec);
+        let mut skipped = 0u64;
+        let mut from_base = self.base.next(prefix, cursor.as_deref())?;
         loop {
-            let from_base = self.base.next(prefix, cursor.as_deref())?;
             let lower = match cursor.as_deref() {
                 Some(c) => Bound::Excluded(c),
                 None => Bound::Included(prefix),
@@ -158,20 +239,34 @@ impl Overlay {
                 })
                 .min();
             let key = match (&from_base, from_layers) {
-                (None, None) => return Ok(None),
+                (None, None) => {
+                    return Ok(Step {
+                        entry: None,
+                        skipped,
+                    });
+                }
                 (Some((bk, _)), Some(lk)) if lk <= bk => lk.clone(),
                 (Some((bk, _)), _) => bk.clone(),
                 (None, Some(lk)) => lk.clone(),
             };
             // The newest layer that mentions the key decides; otherwise the base value stands.
+            let base_is_key = matches!(&from_base, Some((k, _)) if *k == key);
             let value = match self.layered(&key) {
                 Some(v) => v.clone(),
-                None => from_base.and_then(|(k, v)| (k == key).then_some(v)),
+                None if base_is_key => from_base.take().map(|(_, v)| v),
+                None => None,
             };
-            match value {
-                Some(v) => return Ok(Some((key, v))),
-                None => cursor = Some(key),
+            if let Some(v) = value {
+                return Ok(Step {
+                    entry: Some((key, v)),
+                    skipped,
+                });
             }
+            skipped += 1;
+            if base_is_key {
+                from_base = self.base.next(prefix, Some(&key))?;
+            }
+            cursor = Some(key);
         }
     }
 
@@ -185,7 +280,13 @@ impl Overlay {
         while self.layers.len() > 1 {
             self.commit();
         }
-        self.layers.pop().unwrap_or_default()
+        let mut changes = self.layers.pop().unwrap_or_default();
+        for key in &self.fresh {
+            if matches!(changes.get(key), Some(None)) {
+                changes.remove(key);
+            }
+        }
+        changes
     }
 }
 
@@ -251,7 +352,7 @@ mod tests {
         let mut o = Overlay::new(base());
         o.set(b"a2".to_vec(), b"x".to_vec());
         o.begin();
-        o.remove(b"a3".to_vec());
+        assert_eq!(o.remove(b"a3".to_vec()).unwrap(), Removal::Committed);
         o.set(b"a6".to_vec(), b"y".to_vec());
         assert_eq!(
             collect(&o, b"a"),
@@ -280,13 +381,49 @@ mod tests {
     }
 
     #[test]
+    fn removing_what_never_reached_the_base_leaves_no_deletion() {
+        let mut o = Overlay::new(base());
+        // Absent everywhere: nothing at all.
+        assert_eq!(o.remove(b"zz".to_vec()).unwrap(), Removal::Absent);
+        // Created and deleted in the overlay (across layers): no trace in the changes.
+        o.set(b"new".to_vec(), b"1".to_vec());
+        o.begin();
+        assert_eq!(o.remove(b"new".to_vec()).unwrap(), Removal::Fresh);
+        assert_eq!(o.remove(b"new".to_vec()).unwrap(), Removal::Absent);
+        o.commit();
+        // Committed state: a real deletion.
+        assert_eq!(o.remove(b"a5".to_vec()).unwrap(), Removal::Committed);
+        let changes = o.into_changes();
+        assert_eq!(
+            changes.into_iter().collect::<Vec<_>>(),
+            vec![(b"a5".to_vec(), None)]
+        );
+    }
+
+    #[test]
+    fn a_step_counts_the_deleted_entries_it_passes() {
+        let mut o = Overlay::new(base());
+        for k in [b"a1", b"a3"] {
+            o.remove(k.to_vec()).unwrap();
+        }
+        o.set(b"a2".to_vec(), b"x".to_vec());
+        o.begin();
+        o.remove(b"a2".to_vec()).unwrap();
+        let step = o.step(b"a", None).unwrap();
+        assert_eq!(step.entry.map(|(k, _)| k), Some(b"a5".to_vec()));
+        assert_eq!(step.skipped, 3, "a1, a2 and a3 are deleted");
+        let end = o.step(b"a", Some(b"a5")).unwrap();
+        assert_eq!(end, Step::default());
+    }
+
+    #[test]
     fn rollback_discards_and_commit_keeps() {
         let mut o = Overlay::new(base());
         o.begin();
         o.set(b"k".to_vec(), b"1".to_vec());
         o.begin();
         o.set(b"k".to_vec(), b"2".to_vec());
-        o.remove(b"a1".to_vec());
+        assert_eq!(o.remove(b"a1".to_vec()).unwrap(), Removal::Committed);
         o.rollback();
         assert_eq!(o.get(b"k").unwrap(), Some(b"1".to_vec()));
         assert_eq!(o.get(b"a1").unwrap(), Some(b"a1".to_vec()));

@@ -270,3 +270,18 @@ pub fn validate(code: &[u8], limits: &ModuleLimits) -> Result<(), InvalidModule>
     }
     Ok(())
 }
+
+/// Bytes the module's data segments copy into a fresh instance's memory (what instantiating
+/// costs beyond the flat price). Malformed sections count as nothing: such code never deploys.
+pub fn data_bytes(code: &[u8]) -> u64 {
+    let mut total = 0u64;
+    for payload in Parser::new(0).parse_all(code) {
+        let Ok(Payload::DataSection(reader)) = payload else {
+            continue;
+        };
+        for data in reader.into_iter().flatten() {
+            total = total.saturating_add(data.data.len() as u64);
+        }
+    }
+    total
+}

@@ -307,3 +307,16 @@ fn floats_are_allowed_and_nans_are_canonical() {
         );
     });
 }
+
+/// A call to an address without a contract still reads state: it pays the flat instantiate
+/// price, so a loop of them cannot run for free (it cost about 90 gas before).
+#[test]
+fn a_call_to_a_missing_contract_pays_for_the_lookup() {
+    with_stack(|| {
+        let mut chain = Chain::new();
+        let out = chain.call(&phalanx_types::Address([0x77; 32]), "run", b"");
+        assert_fails(&out, code::UNKNOWN_CONTRACT);
+        let flat = phalanx_runtime::GasSchedule::DEFAULT.instantiate;
+        assert_eq!(out.gas_used, flat, "{out:?}");
+    });
+}

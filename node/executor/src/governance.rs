@@ -334,7 +334,7 @@ pub fn end_block(overlay: &mut Overlay, height: Height) -> Result<(), ExecutorEr
         return Ok(());
     }
     overlay.set(config_key(), encode(&s.config));
-    overlay.remove(scheduled_key());
+    overlay.remove(scheduled_key())?;
     if let Some(mut record) =
         get::<ProposalRecord>(overlay, "proposal", &proposal_key(s.proposal_id))?
         && let ProposalStatus::Scheduled {
