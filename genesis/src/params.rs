@@ -25,11 +25,29 @@ pub struct ConsensusParams {
     pub max_clock_drift_ms: u64,
 }
 
+/// The worst wall time per gas measured on the reference machine, in picoseconds, rounded
+/// up (1.19 ns in the runtime's `adversarial` benchmark; docs/GAS.md).
+pub const WORST_PS_PER_GAS: u64 = 1_250;
+
+/// A full block at [`WORST_PS_PER_GAS`] must execute within this share of the first view
+/// timeout, leaving the rest for proposing, voting and a slower validator.
+pub const BLOCK_TIME_SHARE_OF_TIMEOUT: u64 = 4;
+
+impl ConsensusParams {
+    /// The largest `block_gas_limit` that `view_timeout_ms` allows: a full block at the worst
+    /// measured rate takes at most a quarter of the timeout on the reference machine.
+    pub fn max_block_gas_for_timeout(view_timeout_ms: u64) -> u64 {
+        view_timeout_ms.saturating_mul(1_000_000_000)
+            / BLOCK_TIME_SHARE_OF_TIMEOUT
+            / WORST_PS_PER_GAS
+    }
+}
+
 impl Default for ConsensusParams {
     fn default() -> Self {
         ConsensusParams {
-            block_gas_limit: 10_000_000_000,
-            max_tx_gas: 1_000_000_000,
+            block_gas_limit: 400_000_000,
+            max_tx_gas: 400_000_000,
             max_block_bytes: 4 * 1024 * 1024,
             max_block_txs: 10_000,
             block_interval_ms: 1_000,
@@ -87,6 +105,18 @@ impl ConsensusParams {
                 "must be positive and below view_timeout_ms (or idle primaries get replaced)",
             );
         }
+        if self.block_gas_limit > Self::max_block_gas_for_timeout(self.view_timeout_ms) {
+            return bad(
+                "block_gas_limit",
+                &format!(
+                    "a full block could run longer than a quarter of view_timeout_ms at the worst \
+                     measured {WORST_PS_PER_GAS} ps per gas (at most {} with view_timeout_ms = {}); \
+                     lower it or raise view_timeout_ms",
+                    Self::max_block_gas_for_timeout(self.view_timeout_ms),
+                    self.view_timeout_ms
+                ),
+            );
+        }
         if self.max_clock_drift_ms == 0 {
             return bad("max_clock_drift_ms", "must be positive");
         }
@@ -97,6 +127,38 @@ impl ConsensusParams {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_block_budget_beyond_the_view_timeout_is_refused() {
+        // The old defaults: 10 Ggas blocks (12.5 s at the worst measured rate) against 2 s.
+        let old = ConsensusParams {
+            block_gas_limit: 10_000_000_000,
+            max_tx_gas: 1_000_000_000,
+            ..ConsensusParams::default()
+        };
+        let err = old.validate().unwrap_err().to_string();
+        assert!(err.contains("block_gas_limit"), "{err}");
+        // The defaults sit exactly at the bound; one gas more is refused, and a longer
+        // timeout makes room.
+        let d = ConsensusParams::default();
+        assert!(d.validate().is_ok());
+        assert_eq!(
+            d.block_gas_limit,
+            ConsensusParams::max_block_gas_for_timeout(d.view_timeout_ms)
+        );
+        let over = ConsensusParams {
+            block_gas_limit: d.block_gas_limit + 1,
+            ..d.clone()
+        };
+        assert!(over.validate().is_err());
+        let slower = ConsensusParams {
+            view_timeout_ms: 4_000,
+            max_view_timeout_ms: 10_000,
+            block_gas_limit: 2 * d.block_gas_limit,
+            ..d
+        };
+        assert!(slower.validate().is_ok());
+    }
 
     #[test]
     fn the_largest_blocks_allowed_fit_every_message() {

@@ -14,7 +14,7 @@ use std::time::Duration;
 pub const DEFAULT_RPC: &str = "http://127.0.0.1:8645";
 
 /// Gas limit of transactions sent by the CLI.
-const TX_GAS: u64 = 500_000_000;
+const TX_GAS: u64 = 200_000_000;
 
 /// A JSON-RPC client of one node.
 pub struct Client {

@@ -4,6 +4,7 @@
 //! |---|---|---|
 //! | fuel | on, [`operator_cost`](wasmtime::Config::operator_cost) table | gas metering: deterministic, counted per wasm operator |
 //! | NaN canonicalization | on | float results are bit-identical on every machine |
+//! | Cranelift optimization | none | merged expressions would hide live values from the deterministic stack limit ([`crate::stack`]) |
 //! | threads, SIMD, relaxed SIMD, multi-memory, memory64, tail calls | off | non-determinism (threads, relaxed SIMD) or attack surface we do not need |
 //! | `max_wasm_stack` | [`MAX_WASM_STACK`] | a safety net far above the deterministic stack limit of [`crate::stack`] |
 //! | backtraces | off | traps are cheaper, and no engine text can leak into receipts |
@@ -14,7 +15,7 @@ use crate::validate::ModuleLimits;
 use phalanx_abi::limits::MAX_CALL_DEPTH;
 use wasmtime::{
     Config, Enabled, Engine, InstanceAllocationStrategy, OperatorCost, OptLevel,
-    PoolingAllocationConfig, WasmFeatures,
+    PoolingAllocationConfig, RegallocAlgorithm, WasmFeatures,
 };
 
 /// Native stack available to each (nested) call: a safety net only. Outcomes are decided by
@@ -32,15 +33,16 @@ pub const EXEC_STACK_BYTES: usize = 16 * 1024 * 1024;
 pub struct EngineTuning {
     /// Native stack per call ([`MAX_WASM_STACK`]).
     pub max_wasm_stack: usize,
-    /// Let Cranelift optimize (`OptLevel::Speed`); off compiles frames differently.
-    pub optimize: bool,
+    /// Use Cranelift's single-pass register allocator instead of the backtracking one: very
+    /// different frames (it spills far more), for tests.
+    pub single_pass_regalloc: bool,
 }
 
 impl Default for EngineTuning {
     fn default() -> Self {
         EngineTuning {
             max_wasm_stack: MAX_WASM_STACK,
-            optimize: true,
+            single_pass_regalloc: false,
         }
     }
 }
@@ -97,10 +99,16 @@ pub fn build_engine(
         .consume_fuel(true)
         .operator_cost(cost)
         .cranelift_nan_canonicalization(true)
-        .cranelift_opt_level(if tuning.optimize {
-            OptLevel::Speed
+        // No mid-end optimization: the e-graph pass merges equal expressions across calls and
+        // keeps the merged values alive in frame slots the wasm does not show, which would let
+        // a native frame outgrow its stack units (the `merged expressions` shape in
+        // tests/stack.rs). Without it, what lives across a call is the wasm's own locals and
+        // operands, which the units count.
+        .cranelift_opt_level(OptLevel::None)
+        .cranelift_regalloc_algorithm(if tuning.single_pass_regalloc {
+            RegallocAlgorithm::SinglePass
         } else {
-            OptLevel::None
+            RegallocAlgorithm::Backtracking
         })
         .wasm_features(WasmFeatures::THREADS, false)
         .wasm_features(WasmFeatures::SHARED_EVERYTHING_THREADS, false)

@@ -251,6 +251,7 @@ pub(crate) fn run_frame(
             result: Vec::new(),
             memory: None,
             unpaid_gas: 0,
+            memory_created: false,
         },
     );
     store.limiter(|s| s);

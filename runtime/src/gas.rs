@@ -89,7 +89,7 @@ impl GasSchedule {
         event_byte: 10,
         blake3_byte: 2,
         ed25519_verify: 60_000,
-        deploy_byte: 700,
+        deploy_byte: 200,
         new_contract: 20_000,
         code_load: 300_000,
         code_load_byte: 2,

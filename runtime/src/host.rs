@@ -49,6 +49,8 @@ pub struct HostState {
     /// Gas for memory grown by `memory.grow` and not yet paid (the limiter cannot reach the
     /// fuel); the next host call or the end of the call frame settles it.
     pub(crate) unpaid_gas: u64,
+    /// Whether the instance's memory exists yet (its creation is not growth).
+    pub(crate) memory_created: bool,
 }
 
 /// Why a call stopped early.
@@ -85,6 +87,12 @@ impl ResourceLimiter for HostState {
     ) -> wasmtime::Result<bool> {
         if desired as u64 > self.inner.limits.max_memory_pages * crate::engine::WASM_PAGE {
             return Err(exec_trap(code::MEMORY_LIMIT));
+        }
+        // The engine asks once when it creates the memory at its initial size, which the call
+        // paid for before instantiating; only later growth is new.
+        if !self.memory_created {
+            self.memory_created = true;
+            return Ok(true);
         }
         let page = crate::engine::WASM_PAGE;
         let gas = self
@@ -376,13 +384,15 @@ fn define_storage(linker: &mut Linker<HostState>) -> wasmtime::Result<()> {
             charge(&mut c, per_deleted.saturating_mul(deleted))?;
             let full_prefix = layout::storage_key(&contract, &prefix);
             let full_after = after.map(|a| layout::storage_key(&contract, &a));
+            // Every deleted entry stepped over is work (a seek when the base held it), paid at
+            // `storage_next` each: the walk stops as soon as the gas left cannot pay for it.
+            let per_skip = s_next(&c).max(1);
+            let affordable = c.get_fuel()? / per_skip;
             let step = tx(&c)?
                 .overlay
-                .step(&full_prefix, full_after.as_deref())
+                .step_within(&full_prefix, full_after.as_deref(), affordable)
                 .map_err(fault)?;
-            // Every deleted entry stepped over was work (a seek when the base held it).
-            let skip_cost = s_next(&c).saturating_mul(step.skipped);
-            charge(&mut c, skip_cost)?;
+            charge(&mut c, per_skip.saturating_mul(step.skipped))?;
             let Some((key, value)) = step.entry else {
                 return Ok(-1);
             };

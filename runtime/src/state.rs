@@ -216,6 +216,18 @@ impl Overlay {
     /// again only when one of its own keys turns out deleted, so an entry deleted in a layer
     /// costs a map lookup, not a storage seek.
     pub fn step(&self, prefix: &[u8], after: Option<&[u8]>) -> Result<Step, RuntimeError> {
+        self.step_within(prefix, after, u64::MAX)
+    }
+
+    /// [`step`](Self::step), giving up once more than `max_skipped` deleted entries have been
+    /// stepped over (then `entry` is `None` and `skipped` is `max_skipped + 1`): the caller can
+    /// pay for the work as it goes instead of after an unbounded walk.
+    pub fn step_within(
+        &self,
+        prefix: &[u8],
+        after: Option<&[u8]>,
+        max_skipped: u64,
+    ) -> Result<Step, RuntimeError> {
         // A cursor before the prefix means "from the start of the prefix"; from here on the
         // cursor is either absent or at least the prefix, which every base can handle.
         let mut cursor: Option<Vec<u8>> = after.filter(|a| *a >= prefix).map(<[u8]>::to_vec);
@@ -263,6 +275,12 @@ impl Overlay {
                 });
             }
             skipped += 1;
+            if skipped > max_skipped {
+                return Ok(Step {
+                    entry: None,
+                    skipped,
+                });
+            }
             if base_is_key {
                 from_base = self.base.next(prefix, Some(&key))?;
             }
@@ -414,6 +432,9 @@ mod tests {
         assert_eq!(step.skipped, 3, "a1, a2 and a3 are deleted");
         let end = o.step(b"a", Some(b"a5")).unwrap();
         assert_eq!(end, Step::default());
+        // A bounded step gives up after its budget, without looking further.
+        let short = o.step_within(b"a", None, 1).unwrap();
+        assert_eq!((short.entry, short.skipped), (None, 2));
     }
 
     #[test]

@@ -31,7 +31,7 @@ fn every_attack_is_metered_the_same_on_every_engine() {
             for tuning in [
                 EngineTuning::default(),
                 EngineTuning {
-                    optimize: false,
+                    single_pass_regalloc: true,
                     max_wasm_stack: 2 * phalanx_runtime::engine::MAX_WASM_STACK,
                 },
             ] {

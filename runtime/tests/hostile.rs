@@ -320,3 +320,29 @@ fn a_call_to_a_missing_contract_pays_for_the_lookup() {
         assert_eq!(out.gas_used, flat, "{out:?}");
     });
 }
+
+/// Initial memory is paid once, before instantiating: the engine's report of the memory's
+/// creation to the limiter is not growth (it was charged twice).
+#[test]
+fn a_call_pays_for_its_initial_memory_once() {
+    with_stack(|| {
+        let code = wat::parse_str(
+            r#"(module (memory (export "memory") 3) (func (export "init") (param i32))
+                 (func (export "run") (param i32)))"#,
+        )
+        .unwrap();
+        let mut chain = Chain::new();
+        let c = chain.deploy(&code, b"");
+        let out = chain.call(&c, "run", b"");
+        assert!(out.result.is_ok(), "{out:?}");
+        let s = phalanx_runtime::GasSchedule::DEFAULT;
+        let first_load = s.code_load + s.code_load_byte * code.len() as u64;
+        let expected = s.instantiate + first_load + s.memory_pages(0, 3);
+        // A few units of fuel for entering the function, but not the pages a second time.
+        assert!(
+            (expected..expected + 100).contains(&out.gas_used),
+            "{} charged for {expected}",
+            out.gas_used
+        );
+    });
+}

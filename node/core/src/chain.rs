@@ -6,7 +6,7 @@ use phalanx_consensus::WalEntry;
 use phalanx_executor::account::committed_nonce;
 use phalanx_executor::adapters::StoreView;
 use phalanx_executor::governance::{self, Scheduled};
-use phalanx_executor::{BlockEnv, ExecutorError, execute_block_hashed};
+use phalanx_executor::{BlockEnv, ExecutorError, InvalidTx, execute_block_hashed};
 use phalanx_genesis::{ChainConfig, ConsensusParams, Genesis, GovernancePolicy};
 use phalanx_runtime::Runtime;
 use phalanx_storage::{BlockStore, Column, Durability, KvStore, StateStore, WriteBatch};
@@ -83,6 +83,9 @@ pub struct ExecutedBlock {
 enum ExecFailure {
     /// The transaction at this index can never be included.
     Invalid(usize, String),
+    /// The block is full of gas before the transaction at this index: it and everything
+    /// after it wait for a later block.
+    Full(usize),
     /// The node failed.
     Fault(CoreError),
 }
@@ -264,6 +267,10 @@ impl Chain {
         let executed = match execute_block_hashed(&self.runtime, base, &env, txs, hashes, verified)
         {
             Ok(e) => e,
+            Err(ExecutorError::Invalid {
+                index,
+                reason: InvalidTx::BlockGasExceeded,
+            }) => return Err(ExecFailure::Full(index)),
             Err(ExecutorError::Invalid { index, reason }) => {
                 return Err(ExecFailure::Invalid(index, reason.to_string()));
             }
@@ -308,6 +315,11 @@ impl Chain {
                     tracing::warn!(%reason, "dropping an invalid transaction from a proposal");
                     dropped.push(txs.remove(index));
                     hashes.remove(index);
+                }
+                // Out of block gas: the rest stays in the mempool for the next block.
+                Err(ExecFailure::Full(index)) => {
+                    txs.truncate(index);
+                    hashes.truncate(index);
                 }
                 Err(ExecFailure::Fault(e)) => return Err(e),
             }
@@ -371,6 +383,11 @@ impl Chain {
             Ok(e) => e,
             Err(ExecFailure::Invalid(index, reason)) => {
                 return Ok(Err(BlockError::InvalidTx(format!("tx {index}: {reason}"))));
+            }
+            Err(ExecFailure::Full(index)) => {
+                return Ok(Err(BlockError::InvalidTx(format!(
+                    "tx {index}: block gas limit exceeded"
+                ))));
             }
             Err(ExecFailure::Fault(e)) => return Err(e),
         };

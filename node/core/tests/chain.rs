@@ -216,3 +216,36 @@ fn commit_moves_the_tip_and_prunes_the_wal() {
         );
     });
 }
+
+/// A block holds transactions whose used gas fits the block: a transaction whose whole limit
+/// no longer fits ends the proposal, and it and the rest stay pending (nothing is evicted).
+#[test]
+fn a_full_block_leaves_the_rest_for_the_next() {
+    in_big_stack(|| {
+        let (chain, key) = chain();
+        let user = SecretKey::from_seed([7; 32]);
+        let max = ConsensusParams::default().max_tx_gas;
+        let big = |nonce| {
+            let mut tx = call(&user, nonce).tx;
+            tx.gas_limit = max;
+            tx.sign(&user)
+        };
+        let now = T0 + 10_000;
+        let (block, executed, dropped) = chain
+            .build(
+                key.address(),
+                now,
+                vec![big(0), big(1), call(&user, 2)],
+                &|_| false,
+            )
+            .unwrap();
+        assert!(dropped.is_empty(), "nothing is evicted: {dropped:?}");
+        assert_eq!(
+            block.txs.len(),
+            1,
+            "the second limit does not fit what is left"
+        );
+        assert!(executed.gas_used <= ConsensusParams::default().block_gas_limit);
+        assert!(chain.validate(&block, now, &|_| false).unwrap().is_ok());
+    });
+}

@@ -146,6 +146,8 @@ impl Sim {
                 view_timeout_ms: 1_000,
                 max_view_timeout_ms: 4_000,
                 max_clock_drift_ms: 500,
+                block_gas_limit: ConsensusParams::max_block_gas_for_timeout(1_000),
+                max_tx_gas: ConsensusParams::max_block_gas_for_timeout(1_000),
                 ..ConsensusParams::default()
             },
             deploy_policy: DeployPolicy::Anyone,

@@ -310,7 +310,6 @@ fn execute_unchecked(
     };
     let mut receipts = Vec::with_capacity(txs.len());
     let mut gas_used: Gas = 0;
-    let mut gas_reserved: Gas = 0;
     for (index, tx) in txs.iter().enumerate() {
         let invalid = |reason| ExecutorError::Invalid { index, reason };
         *reached = index;
@@ -320,8 +319,9 @@ fn execute_unchecked(
             return Err(invalid(InvalidTx::Malformed("bad signature".into())));
         }
         let intrinsic = check_gas(tx, &env.params).map_err(invalid)?;
-        gas_reserved = gas_reserved.saturating_add(tx.tx.gas_limit);
-        if gas_reserved > env.params.block_gas_limit {
+        // A transaction may start only if its whole limit fits what the block has left, so
+        // the gas a block uses, and with it its execution time, never exceeds the limit.
+        if gas_used.saturating_add(tx.tx.gas_limit) > env.params.block_gas_limit {
             return Err(invalid(InvalidTx::BlockGasExceeded));
         }
         let sender = tx.tx.sender_address();

@@ -33,7 +33,8 @@ pub enum InvalidTx {
         /// Needed before any execution.
         intrinsic: u64,
     },
-    /// The block's transactions ask for more gas than the block allows.
+    /// The transaction's gas limit is more than the block has left: the gas its earlier
+    /// transactions used, subtracted from the block gas limit. (It may fit a later block.)
     #[error("block gas limit exceeded")]
     BlockGasExceeded,
 }

@@ -292,8 +292,11 @@ impl Mempool {
         account_nonce: impl Fn(&Address) -> u64,
         params: &ConsensusParams,
     ) -> Vec<SignedTx> {
+        // Gas is not a selection limit: what a block may hold is the gas its transactions
+        // *use*, known only by executing them, so the builder stops at the first one whose
+        // limit no longer fits and leaves the rest here.
         let mut out = Vec::new();
-        let (mut bytes, mut gas) = (0u64, 0u64);
+        let mut bytes = 0u64;
         'senders: for (sender, queue) in &self.by_sender {
             let first = account_nonce(sender);
             for (expected, (nonce, p)) in (first..).zip(queue.range(first..)) {
@@ -301,13 +304,11 @@ impl Mempool {
                     break;
                 }
                 let full = out.len() as u64 >= u64::from(params.max_block_txs)
-                    || bytes + p.bytes as u64 > params.max_block_bytes
-                    || gas + p.tx.tx.gas_limit > params.block_gas_limit;
+                    || bytes + p.bytes as u64 > params.max_block_bytes;
                 if full {
                     break 'senders;
                 }
                 bytes += p.bytes as u64;
-                gas += p.tx.tx.gas_limit;
                 out.push(p.tx.clone());
             }
         }

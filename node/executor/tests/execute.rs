@@ -120,15 +120,25 @@ fn invalid_transactions_invalidate_the_block() {
             "{err}"
         );
     }
-    // Gas limits of a block's transactions are bounded by the block gas limit.
+    // A block holds transactions whose *used* gas fits its limit: a transaction starts only if
+    // its whole limit fits what the earlier ones left.
+    let first = tx(&alice, 0, deploy(counter()));
+    let limit = first.tx.gas_limit;
+    let used = Chain::new(DeployPolicy::Anyone)
+        .execute(std::slice::from_ref(&first))
+        .unwrap()
+        .gas_used;
+    assert!(used < limit);
+    let pair = [first, tx(&alice, 1, deploy(counter()))];
+    let mut fits = Chain::new(DeployPolicy::Anyone);
+    fits.env.params.block_gas_limit = used + limit;
+    assert!(
+        fits.execute(&pair).is_ok(),
+        "limits sum to more than the block allows, but the used gas fits"
+    );
     let mut small = Chain::new(DeployPolicy::Anyone);
-    small.env.params.block_gas_limit = 150_000_000;
-    let err = small
-        .execute(&[
-            tx(&alice, 0, deploy(counter())),
-            tx(&alice, 1, deploy(counter())),
-        ])
-        .unwrap_err();
+    small.env.params.block_gas_limit = used + limit - 1;
+    let err = small.execute(&pair).unwrap_err();
     assert!(matches!(
         err,
         ExecutorError::Invalid {

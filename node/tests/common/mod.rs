@@ -221,6 +221,9 @@ impl Testnet {
             g["params"]["block_interval_ms"] = json!(300);
             g["params"]["view_timeout_ms"] = json!(1_500);
             g["params"]["max_view_timeout_ms"] = json!(6_000);
+            // The most a 1.5 s timeout allows (a quarter of it at the worst ns per gas).
+            g["params"]["block_gas_limit"] = json!(300_000_000);
+            g["params"]["max_tx_gas"] = json!(300_000_000);
         });
         net
     }
