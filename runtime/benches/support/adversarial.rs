@@ -239,6 +239,10 @@ fn compile_bomb(functions: usize, statements: usize) -> Vec<u8> {
     module(1, &funcs)
 }
 
+/// Cases that stop just before their gas runs out, so their writes commit (and the state
+/// root is computed over them).
+pub const COMMITTING: &[&str] = &["write small", "write small + delete", "write 128 KiB"];
+
 /// The library.
 pub fn cases() -> Vec<Case> {
     let one = |name, what, code: Vec<u8>, method, args: Vec<u8>| Case {
@@ -399,11 +403,32 @@ pub fn cases() -> Vec<Case> {
             (func (export "attack") (param i32) (local $i i32)
               (loop $l (i32.store (i32.const 64) (local.get $i))
                 (call $swrite (i32.const 64) (i32.const 4) (i32.const 64) (i32.const 4))
-                (local.set $i (i32.add (local.get $i) (i32.const 1))) (br $l)))"#,
+                (local.set $i (i32.add (local.get $i) (i32.const 1)))
+                (br_if $l (i64.gt_u (call $gas_left) (i64.const 300000)))))"#,
             ),
             "attack",
             vec![],
         ),
+        Case {
+            name: "write small + delete",
+            what: "new small keys and one committed key deleted: the state root goes key by key",
+            setup: vec![
+                Step::Deploy(module(
+                    1,
+                    r#"
+            (func (export "put") (param i32) (call $swrite (i32.const 0) (i32.const 1) (i32.const 0) (i32.const 1)))
+            (func (export "attack") (param i32) (local $i i32)
+              (drop (call $sremove (i32.const 0) (i32.const 1)))
+              (loop $l (i32.store (i32.const 64) (i32.add (local.get $i) (i32.const 1000)))
+                (call $swrite (i32.const 64) (i32.const 4) (i32.const 64) (i32.const 4))
+                (local.set $i (i32.add (local.get $i) (i32.const 1)))
+                (br_if $l (i64.gt_u (call $gas_left) (i64.const 300000)))))"#,
+                )),
+                Step::Call(0, "put", vec![]),
+            ],
+            attack: call(0, "attack", vec![]),
+            cache_capacity: 256,
+        },
         one(
             "write 128 KiB",
             "storage writes of the largest value",
@@ -413,7 +438,8 @@ pub fn cases() -> Vec<Case> {
             (func (export "attack") (param i32) (local $i i32)
               (loop $l (i32.store (i32.const 0) (local.get $i))
                 (call $swrite (i32.const 0) (i32.const 4) (i32.const 0) (i32.const 131072))
-                (local.set $i (i32.add (local.get $i) (i32.const 1))) (br $l)))"#,
+                (local.set $i (i32.add (local.get $i) (i32.const 1)))
+                (br_if $l (i64.gt_u (call $gas_left) (i64.const 5000000)))))"#,
             ),
             "attack",
             vec![],
@@ -434,18 +460,18 @@ pub fn cases() -> Vec<Case> {
         ),
         Case {
             name: "next over live keys",
-            what: "iterating 10,000 committed keys",
-            setup: vec![Step::Deploy(keys()), Step::Call(0, "fill", le(10_000))],
+            what: "iterating 2,000 committed keys",
+            setup: vec![Step::Deploy(keys()), Step::Call(0, "fill", le(2_000))],
             attack: call(0, "scan_forever", vec![]),
             cache_capacity: 256,
         },
         Case {
             name: "next over deletions",
-            what: "iterating a range whose 10,000 keys were deleted in an earlier block",
+            what: "iterating a range whose 2,000 keys were deleted in an earlier block",
             setup: vec![
                 Step::Deploy(keys()),
-                Step::Call(0, "fill", le(10_000)),
-                Step::Call(0, "clear", le(10_000)),
+                Step::Call(0, "fill", le(2_000)),
+                Step::Call(0, "clear", le(2_000)),
             ],
             attack: call(0, "scan_forever", vec![]),
             cache_capacity: 256,

@@ -114,7 +114,9 @@ impl Harness {
         }
     }
 
-    /// Runs the attack once with `gas`, timing only execution; its changes are discarded.
+    /// Runs the attack once with `gas` and computes the state root its changes would commit
+    /// (a validator does both before it votes); returns the outcome and the time of both.
+    /// Nothing is written.
     pub fn attack(&mut self, case: &Case, gas: u64) -> (Outcome, Duration) {
         let env = self.env(gas);
         let mut overlay = self.overlay();
@@ -136,6 +138,10 @@ impl Harness {
             }
         }
         .expect("no node fault");
+        let mut batch = WriteBatch::new();
+        self.store
+            .stage_commit(&mut batch, self.height, &overlay.into_changes())
+            .expect("stage commit");
         (out, start.elapsed())
     }
 }
