@@ -15,7 +15,7 @@ use phalanx_genesis::{ConsensusParams, DeployPolicy, Genesis};
 use phalanx_rpc::metrics::Metrics;
 use phalanx_rpc::{NodeInfo, Rpc, RpcLimits};
 use phalanx_runtime::{EXEC_STACK_BYTES, Runtime, RuntimeConfig, StateChanges};
-use phalanx_storage::{Column, KvStore, RocksStore, WriteBatch};
+use phalanx_storage::{Column, KvStore, RocksStore, StateStore, WriteBatch};
 use std::net::SocketAddr;
 use std::path::Path;
 use std::sync::Arc;
@@ -137,6 +137,35 @@ pub fn cmd_dev(dir: &Path, rpc: SocketAddr) -> Result<()> {
     run(&home, &config, true, None)
 }
 
+/// Compiles every deployed code whose compiled artifact is missing or stale, before the node
+/// executes anything: blocks price the first call of a code as a load, never as a compile.
+fn prepare_artifacts(runtime: &Runtime, kv: &Arc<dyn KvStore>) -> Result<()> {
+    let state = StateStore::new(kv.clone());
+    let prefix = phalanx_runtime::layout::code_prefix();
+    let mut after: Option<Vec<u8>> = None;
+    let mut compiled = 0;
+    loop {
+        // The smallest key strictly after the last one is `last ++ [0]`.
+        let start = after.as_ref().map(|a| [a.as_slice(), &[0u8]].concat());
+        let page = state.scan(&prefix, start.as_deref(), 64)?;
+        let Some((last, _)) = page.last() else {
+            break;
+        };
+        after = Some(last.clone());
+        let codes = page.into_iter().filter_map(|(k, code)| {
+            phalanx_runtime::layout::code_hash_of_key(&k).map(|hash| (hash, code))
+        });
+        compiled += runtime.prepare_artifacts(codes)?;
+    }
+    if compiled > 0 {
+        tracing::info!(
+            compiled,
+            "compiled contract code whose artifacts were missing or stale"
+        );
+    }
+    Ok(())
+}
+
 /// Runs a node. `dev` skips the network while the chain has a single validator and no
 /// observers (nobody to talk to); `phalanx start` always listens, so a chain can grow by
 /// governance.
@@ -149,6 +178,7 @@ fn run(home: &Home, config: &NodeConfig, dev: bool, byzantine: Option<Strategy>)
         RuntimeConfig::default(),
         Arc::new(KvArtifacts(kv.clone())),
     )?);
+    prepare_artifacts(&runtime, &kv)?;
     let chain = Chain::open(
         kv.clone(),
         ChainInfo::from_genesis(&genesis),

@@ -7,7 +7,7 @@
 mod adversarial;
 mod common;
 
-use adversarial::{Attack, MISSING, Step};
+use adversarial::{Attack, Step, address_of};
 use base64::Engine as _;
 use common::*;
 use phalanx_types::{Address, Bytes, Tx, TxPayload};
@@ -88,13 +88,6 @@ fn blocks_full_of_hostile_contracts_commit_without_view_changes() {
                 deployed.push(r["receipt"]["return"].as_str().unwrap().parse().unwrap());
             }
         }
-        let address = |n: usize| {
-            if n == MISSING {
-                Address([0x55; 32])
-            } else {
-                deployed[n]
-            }
-        };
         let payload = match &case.attack {
             Attack::Deploy(code) => TxPayload::Deploy {
                 code: Bytes(code.clone()),
@@ -105,13 +98,11 @@ fn blocks_full_of_hostile_contracts_commit_without_view_changes() {
                 method,
                 args,
                 addresses,
-            } => {
-                let mut input = args.clone();
-                for n in addresses {
-                    input.extend_from_slice(&address(*n).0);
-                }
-                call(address(*contract), method, input)
-            }
+            } => call(
+                address_of(*contract, &deployed),
+                method,
+                Attack::input(args, addresses, &deployed),
+            ),
         };
         attacks.push((case.name, payload));
     }

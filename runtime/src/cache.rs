@@ -105,6 +105,15 @@ impl ModuleCache {
         self.prepare(linker, *hash, &module).map(Some)
     }
 
+    /// Whether a usable artifact for `hash` is persisted (always true without persistence:
+    /// then nothing can be prepared ahead).
+    pub(crate) fn has_artifact(&self, engine: &Engine, hash: &Hash) -> Result<bool, RuntimeError> {
+        if self.persist.is_none() {
+            return Ok(true);
+        }
+        Ok(self.load_persisted(engine, hash)?.is_some())
+    }
+
     /// Caches a module compiled at deploy time.
     pub(crate) fn store_compiled(&self, hash: &Hash, module: &Module) -> Result<(), RuntimeError> {
         self.compiled.fetch_add(1, Ordering::Relaxed);
@@ -171,7 +180,7 @@ fn checksum(artifact: &[u8]) -> blake3::Hash {
 }
 
 /// Context of [`checksum`]; bump it whenever `compile` changes what it feeds Cranelift.
-const ARTIFACT_CONTEXT: &str = "phalanx-runtime artifact v2 (stack-height metered)";
+const ARTIFACT_CONTEXT: &str = "phalanx-runtime artifact v3 (stack-height metered, unoptimized)";
 
 /// Loads a serialized module.
 #[allow(unsafe_code)]

@@ -412,6 +412,28 @@ impl Runtime {
         })
     }
 
+    /// Compiles and persists every stored code whose artifact is missing or stale (after an
+    /// upgrade of the engine or the instrumentation, or on a node restored from a copy of
+    /// state). Run before voting: the first call of a code in a block is priced as a load
+    /// (`code_load`), not as a compile, so a block must never have to compile. Returns how
+    /// many codes were compiled.
+    pub fn prepare_artifacts(
+        &self,
+        codes: impl IntoIterator<Item = (Hash, Vec<u8>)>,
+    ) -> Result<usize, RuntimeError> {
+        let inner = &self.inner;
+        let mut compiled = 0;
+        for (hash, code) in codes {
+            if inner.cache.has_artifact(&inner.engine, &hash)? {
+                continue;
+            }
+            let module = compile(&inner.engine, &code).map_err(RuntimeError::engine)?;
+            inner.cache.store_compiled(&hash, &module)?;
+            compiled += 1;
+        }
+        Ok(compiled)
+    }
+
     /// Module cache counters.
     pub fn cache_stats(&self) -> CacheStats {
         self.inner.cache.stats()

@@ -41,6 +41,19 @@ pub fn code_key(code_hash: &Hash) -> Vec<u8> {
     tagged(CODE, &[&code_hash.0])
 }
 
+/// Prefix of every stored code (`code_key` of any hash).
+pub fn code_prefix() -> Vec<u8> {
+    vec![CODE]
+}
+
+/// The code hash a [`code_key`] names, if `key` is one.
+pub fn code_hash_of_key(key: &[u8]) -> Option<Hash> {
+    match key {
+        [CODE, rest @ ..] => <[u8; 32]>::try_from(rest).ok().map(Hash),
+        _ => None,
+    }
+}
+
 /// Key of a contract's metadata.
 pub fn contract_key(address: &Address) -> Vec<u8> {
     tagged(CONTRACT, &[&address.0])

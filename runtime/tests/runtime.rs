@@ -244,3 +244,38 @@ fn the_module_cache_survives_a_restart() {
         assert_eq!((stats.loaded, stats.compiled), (1, 0), "{stats:?}");
     });
 }
+
+/// A node whose artifacts are missing (a new engine or instrumentation version, a restored
+/// copy of state) compiles every stored code before executing anything, so no block pays a
+/// compile at the price of a load.
+#[test]
+fn missing_artifacts_are_compiled_before_any_block() {
+    with_stack(|| {
+        let mut chain = Chain::new();
+        let c = chain.deploy(&counter(), b"");
+        let codes: Vec<_> = chain
+            .state
+            .0
+            .iter()
+            .filter_map(|(k, v)| layout::code_hash_of_key(k).map(|h| (h, v.clone())))
+            .collect();
+        assert_eq!(codes.len(), 1);
+        let dir = tempfile::tempdir().unwrap();
+        let kv = Arc::new(RocksStore::open(dir.path()).unwrap());
+        let rt = Runtime::with_store(RuntimeConfig::default(), Arc::new(KvArtifacts(kv))).unwrap();
+        assert_eq!(rt.prepare_artifacts(codes.clone()).unwrap(), 1);
+        assert_eq!(rt.prepare_artifacts(codes).unwrap(), 0, "already prepared");
+        let state = chain.state.clone();
+        let mut chain = Chain::with_runtime(rt);
+        chain.state = state;
+        let before = chain.rt.cache_stats();
+        chain.call(&c, "inc", b"");
+        let after = chain.rt.cache_stats();
+        assert_eq!(after.compiled, before.compiled, "the call compiled nothing");
+        assert_eq!(
+            after.loaded,
+            before.loaded + 1,
+            "it loaded the prepared artifact"
+        );
+    });
+}

@@ -6,7 +6,7 @@ use phalanx_consensus::WalEntry;
 use phalanx_executor::account::committed_nonce;
 use phalanx_executor::adapters::StoreView;
 use phalanx_executor::governance::{self, Scheduled};
-use phalanx_executor::{BlockEnv, ExecutorError, InvalidTx, execute_block_hashed};
+use phalanx_executor::{BlockEnv, ExecutorError, execute_block_hashed};
 use phalanx_genesis::{ChainConfig, ConsensusParams, Genesis, GovernancePolicy};
 use phalanx_runtime::Runtime;
 use phalanx_storage::{BlockStore, Column, Durability, KvStore, StateStore, WriteBatch};
@@ -83,9 +83,6 @@ pub struct ExecutedBlock {
 enum ExecFailure {
     /// The transaction at this index can never be included.
     Invalid(usize, String),
-    /// The block is full of gas before the transaction at this index: it and everything
-    /// after it wait for a later block.
-    Full(usize),
     /// The node failed.
     Fault(CoreError),
 }
@@ -254,7 +251,8 @@ impl Chain {
         txs: &[SignedTx],
         hashes: &[Hash],
         verified: &dyn Fn(&Hash) -> bool,
-    ) -> Result<ExecutedBlock, ExecFailure> {
+        building: bool,
+    ) -> Result<(ExecutedBlock, Vec<usize>), ExecFailure> {
         let env = BlockEnv {
             chain_id: self.info.chain_id.clone(),
             height,
@@ -262,15 +260,12 @@ impl Chain {
             params: self.config.params.clone(),
             deploy_policy: self.config.deploy_policy.clone(),
             governance: self.info.governance.clone(),
+            leave_out_unfit: building,
         };
         let base = Arc::new(StoreView(self.state.clone()));
         let executed = match execute_block_hashed(&self.runtime, base, &env, txs, hashes, verified)
         {
             Ok(e) => e,
-            Err(ExecutorError::Invalid {
-                index,
-                reason: InvalidTx::BlockGasExceeded,
-            }) => return Err(ExecFailure::Full(index)),
             Err(ExecutorError::Invalid { index, reason }) => {
                 return Err(ExecFailure::Invalid(index, reason.to_string()));
             }
@@ -281,15 +276,24 @@ impl Chain {
             .state
             .stage_commit(&mut batch, height, &executed.changes)
             .map_err(|e| ExecFailure::Fault(e.into()))?;
-        Ok(ExecutedBlock {
+        let left_out: std::collections::BTreeSet<usize> =
+            executed.left_out.iter().copied().collect();
+        let included: Vec<Hash> = hashes
+            .iter()
+            .enumerate()
+            .filter(|(i, _)| !left_out.contains(i))
+            .map(|(_, h)| *h)
+            .collect();
+        let block = ExecutedBlock {
             receipts_root: receipts_root(&executed.receipts),
             receipts: executed.receipts,
             gas_used: executed.gas_used,
             state_root,
             parent: self.tip.hash,
-            tx_root: Block::tx_root_of(hashes),
+            tx_root: Block::tx_root_of(&included),
             batch,
-        })
+        };
+        Ok((block, executed.left_out))
     }
 
     /// Builds the next block as `proposer` at (about) `now_ms` from `txs`, executing it.
@@ -309,17 +313,20 @@ impl Chain {
         let mut dropped = Vec::new();
         let mut hashes: Vec<Hash> = txs.iter().map(SignedTx::hash).collect();
         let executed = loop {
-            match self.execute(height, timestamp_ms, &txs, &hashes, verified) {
-                Ok(e) => break e,
+            match self.execute(height, timestamp_ms, &txs, &hashes, verified, true) {
+                Ok((e, left_out)) => {
+                    // Left out for lack of block gas (with their senders' later nonces): they
+                    // stay in the mempool for a later block. Executed in the same pass.
+                    for index in left_out.into_iter().rev() {
+                        txs.remove(index);
+                        hashes.remove(index);
+                    }
+                    break e;
+                }
                 Err(ExecFailure::Invalid(index, reason)) => {
                     tracing::warn!(%reason, "dropping an invalid transaction from a proposal");
                     dropped.push(txs.remove(index));
                     hashes.remove(index);
-                }
-                // Out of block gas: the rest stays in the mempool for the next block.
-                Err(ExecFailure::Full(index)) => {
-                    txs.truncate(index);
-                    hashes.truncate(index);
                 }
                 Err(ExecFailure::Fault(e)) => return Err(e),
             }
@@ -379,15 +386,17 @@ impl Chain {
         let h = &block.header;
         // The body is the header's (a CheckedBlock), and its tx hashes were computed once.
         let hashes = block.tx_hashes();
-        let executed = match self.execute(h.height, h.timestamp_ms, &block.txs, hashes, verified) {
-            Ok(e) => e,
+        let executed = match self.execute(
+            h.height,
+            h.timestamp_ms,
+            &block.txs,
+            hashes,
+            verified,
+            false,
+        ) {
+            Ok((e, _)) => e,
             Err(ExecFailure::Invalid(index, reason)) => {
                 return Ok(Err(BlockError::InvalidTx(format!("tx {index}: {reason}"))));
-            }
-            Err(ExecFailure::Full(index)) => {
-                return Ok(Err(BlockError::InvalidTx(format!(
-                    "tx {index}: block gas limit exceeded"
-                ))));
             }
             Err(ExecFailure::Fault(e)) => return Err(e),
         };

@@ -218,12 +218,15 @@ fn commit_moves_the_tip_and_prunes_the_wal() {
 }
 
 /// A block holds transactions whose used gas fits the block: a transaction whose whole limit
-/// no longer fits ends the proposal, and it and the rest stay pending (nothing is evicted).
+/// no longer fits is left out with its sender's later ones, and they stay pending (nothing is
+/// evicted), while other senders' transactions that fit still go in: a sender with huge limits
+/// cannot keep everyone after it out of every block.
 #[test]
 fn a_full_block_leaves_the_rest_for_the_next() {
     in_big_stack(|| {
         let (chain, key) = chain();
         let user = SecretKey::from_seed([7; 32]);
+        let other = SecretKey::from_seed([8; 32]);
         let max = ConsensusParams::default().max_tx_gas;
         let big = |nonce| {
             let mut tx = call(&user, nonce).tx;
@@ -235,16 +238,18 @@ fn a_full_block_leaves_the_rest_for_the_next() {
             .build(
                 key.address(),
                 now,
-                vec![big(0), big(1), call(&user, 2)],
+                vec![big(0), big(1), call(&user, 2), call(&other, 0)],
                 &|_| false,
             )
             .unwrap();
         assert!(dropped.is_empty(), "nothing is evicted: {dropped:?}");
+        let in_block: Vec<_> = block.txs.iter().map(|t| t.hash()).collect();
         assert_eq!(
-            block.txs.len(),
-            1,
-            "the second limit does not fit what is left"
+            in_block,
+            vec![big(0).hash(), call(&other, 0).hash()],
+            "the second limit does not fit what is left; the other sender's call does"
         );
+        assert_eq!(executed.receipts.len(), 2);
         assert!(executed.gas_used <= ConsensusParams::default().block_gas_limit);
         assert!(chain.validate(&block, now, &|_| false).unwrap().is_ok());
     });

@@ -12,7 +12,10 @@ use phalanx_genesis::{ConsensusParams, DeployPolicy, GovernancePolicy};
 use phalanx_runtime::abi::code;
 use phalanx_runtime::{BlockInfo, ExecError, Overlay, Runtime, StateChanges, StateRead, TxEnv};
 use phalanx_types::tx::VERIFY_BATCH;
-use phalanx_types::{Bytes, Gas, Hash, Height, Receipt, SignedTx, TxPayload, TxStatus, verify_txs};
+use phalanx_types::{
+    Address, Bytes, Gas, Hash, Height, Receipt, SignedTx, TxPayload, TxStatus, verify_txs,
+};
+use std::collections::BTreeSet;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU8, Ordering};
 
@@ -41,6 +44,10 @@ pub struct BlockEnv {
     pub deploy_policy: DeployPolicy,
     /// Governance rules from genesis.
     pub governance: GovernancePolicy,
+    /// Building a proposal: a transaction whose gas limit no longer fits what the block has
+    /// left is left out, with its sender's later ones, instead of making the block invalid;
+    /// [`Executed::left_out`] names them. Validating a block, this is off.
+    pub leave_out_unfit: bool,
 }
 
 /// The result of executing a block.
@@ -52,6 +59,9 @@ pub struct Executed {
     pub changes: StateChanges,
     /// Total gas used.
     pub gas_used: Gas,
+    /// Indices (into the given transactions) left out because the block was full of gas
+    /// ([`BlockEnv::leave_out_unfit`]); receipts and changes are those of the rest.
+    pub left_out: Vec<usize>,
 }
 
 /// Checks what can be checked without state: signature, chain id, gas limit bounds. Returns
@@ -310,6 +320,9 @@ fn execute_unchecked(
     };
     let mut receipts = Vec::with_capacity(txs.len());
     let mut gas_used: Gas = 0;
+    let mut left_out = Vec::new();
+    // Senders with a transaction left out: their later nonces cannot follow it.
+    let mut blocked: BTreeSet<Address> = BTreeSet::new();
     for (index, tx) in txs.iter().enumerate() {
         let invalid = |reason| ExecutorError::Invalid { index, reason };
         *reached = index;
@@ -319,12 +332,21 @@ fn execute_unchecked(
             return Err(invalid(InvalidTx::Malformed("bad signature".into())));
         }
         let intrinsic = check_gas(tx, &env.params).map_err(invalid)?;
+        let sender = tx.tx.sender_address();
+        if env.leave_out_unfit && blocked.contains(&sender) {
+            left_out.push(index);
+            continue;
+        }
         // A transaction may start only if its whole limit fits what the block has left, so
         // the gas a block uses, and with it its execution time, never exceeds the limit.
         if gas_used.saturating_add(tx.tx.gas_limit) > env.params.block_gas_limit {
+            if env.leave_out_unfit {
+                left_out.push(index);
+                blocked.insert(sender);
+                continue;
+            }
             return Err(invalid(InvalidTx::BlockGasExceeded));
         }
-        let sender = tx.tx.sender_address();
         let mut acct = account::load(&overlay, &sender)?;
         if acct.nonce != tx.tx.nonce {
             return Err(invalid(InvalidTx::BadNonce {
@@ -406,7 +428,8 @@ fn execute_unchecked(
             return_data: Bytes(return_data),
             events,
             height: env.height,
-            index: index as u32,
+            // Its position in the block (transactions left out take none).
+            index: receipts.len() as u32,
         });
     }
     governance::end_block(&mut overlay, env.height)?;
@@ -414,5 +437,6 @@ fn execute_unchecked(
         receipts,
         changes: overlay.into_changes(),
         gas_used,
+        left_out,
     })
 }

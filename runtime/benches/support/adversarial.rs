@@ -153,6 +153,22 @@ fn salted(mut code: Vec<u8>, salt: u32) -> Vec<u8> {
     code
 }
 
+/// A callee whose every call grows its memory from one page to `pages` and writes a byte in
+/// every 4 KiB of it.
+fn grow_and_touch(pages: u32) -> Vec<u8> {
+    callee(
+        1,
+        &format!(
+            r#"(local $p i32) (drop (memory.grow (i32.const {})))
+               (loop $l (i32.store (local.get $p) (i32.const 1))
+                 (local.set $p (i32.add (local.get $p) (i32.const 4096)))
+                 (br_if $l (i32.lt_u (local.get $p) (i32.const {}))))"#,
+            pages - 1,
+            pages * 65536
+        ),
+    )
+}
+
 /// A callee that differs from every other by `salt` (a distinct code hash).
 fn salted_callee(salt: u32) -> Vec<u8> {
     module(
@@ -237,6 +253,45 @@ fn compile_bomb(functions: usize, statements: usize) -> Vec<u8> {
         ));
     }
     module(1, &funcs)
+}
+
+/// `put` writes key "\0"; `attack` does `first`, then writes new 4-byte keys (from 1,000 on)
+/// until the gas is nearly gone, and returns so its changes commit.
+fn small_writes(first: &str) -> String {
+    format!(
+        r#"(func (export "put") (param i32)
+             (call $swrite (i32.const 0) (i32.const 1) (i32.const 0) (i32.const 1)))
+           (func (export "attack") (param i32) (local $i i32)
+             {first}
+             (loop $l (i32.store (i32.const 64) (i32.add (local.get $i) (i32.const 1000)))
+               (call $swrite (i32.const 64) (i32.const 4) (i32.const 64) (i32.const 4))
+               (local.set $i (i32.add (local.get $i) (i32.const 1)))
+               (br_if $l (i64.gt_u (call $gas_left) (i64.const 300000)))))"#
+    )
+}
+
+/// The address the library uses for "no contract lives here".
+pub const MISSING_ADDRESS: phalanx_types::Address = phalanx_types::Address([0x55; 32]);
+
+impl Attack {
+    /// The call's input: its arguments, then the 32-byte address of each contract it names,
+    /// `deployed` giving the addresses of the setup's contracts in order.
+    pub fn input(args: &[u8], addresses: &[usize], deployed: &[phalanx_types::Address]) -> Vec<u8> {
+        let mut input = args.to_vec();
+        for n in addresses {
+            input.extend_from_slice(&address_of(*n, deployed).0);
+        }
+        input
+    }
+}
+
+/// The address of setup contract `n` ([`MISSING`] names none).
+pub fn address_of(n: usize, deployed: &[phalanx_types::Address]) -> phalanx_types::Address {
+    if n == MISSING {
+        MISSING_ADDRESS
+    } else {
+        deployed[n]
+    }
 }
 
 /// Cases that stop just before their gas runs out, so their writes commit (and the state
@@ -397,15 +452,7 @@ pub fn cases() -> Vec<Case> {
         one(
             "write small",
             "storage writes of new small keys",
-            module(
-                1,
-                r#"
-            (func (export "attack") (param i32) (local $i i32)
-              (loop $l (i32.store (i32.const 64) (local.get $i))
-                (call $swrite (i32.const 64) (i32.const 4) (i32.const 64) (i32.const 4))
-                (local.set $i (i32.add (local.get $i) (i32.const 1)))
-                (br_if $l (i64.gt_u (call $gas_left) (i64.const 300000)))))"#,
-            ),
+            module(1, &small_writes("")),
             "attack",
             vec![],
         ),
@@ -415,14 +462,7 @@ pub fn cases() -> Vec<Case> {
             setup: vec![
                 Step::Deploy(module(
                     1,
-                    r#"
-            (func (export "put") (param i32) (call $swrite (i32.const 0) (i32.const 1) (i32.const 0) (i32.const 1)))
-            (func (export "attack") (param i32) (local $i i32)
-              (drop (call $sremove (i32.const 0) (i32.const 1)))
-              (loop $l (i32.store (i32.const 64) (i32.add (local.get $i) (i32.const 1000)))
-                (call $swrite (i32.const 64) (i32.const 4) (i32.const 64) (i32.const 4))
-                (local.set $i (i32.add (local.get $i) (i32.const 1)))
-                (br_if $l (i64.gt_u (call $gas_left) (i64.const 300000)))))"#,
+                    &small_writes("(drop (call $sremove (i32.const 0) (i32.const 1)))"),
                 )),
                 Step::Call(0, "put", vec![]),
             ],
@@ -531,26 +571,12 @@ pub fn cases() -> Vec<Case> {
         relayed(
             "grow + touch",
             "each call grows to 16 MiB and writes every 4 KiB page",
-            callee(
-                1,
-                r#"
-            (local $p i32) (drop (memory.grow (i32.const 255)))
-            (loop $l (i32.store (local.get $p) (i32.const 1))
-              (local.set $p (i32.add (local.get $p) (i32.const 4096)))
-              (br_if $l (i32.lt_u (local.get $p) (i32.const 16777216))))"#,
-            ),
+            grow_and_touch(256),
         ),
         relayed(
             "grow 2 MiB + touch",
             "each call grows within the resident 2 MiB and writes every 4 KiB page",
-            callee(
-                1,
-                r#"
-            (local $p i32) (drop (memory.grow (i32.const 31)))
-            (loop $l (i32.store (local.get $p) (i32.const 1))
-              (local.set $p (i32.add (local.get $p) (i32.const 4096)))
-              (br_if $l (i32.lt_u (local.get $p) (i32.const 2097152))))"#,
-            ),
+            grow_and_touch(32),
         ),
         relayed(
             "call data-heavy instance",

@@ -2,7 +2,7 @@
 //! state tree, read back through the node's own adapter, as a validator executes blocks.
 #![allow(dead_code)]
 
-use super::adversarial::{Attack, Case, MISSING, Step};
+use super::adversarial::{Attack, Case, Step, address_of};
 use phalanx_executor::adapters::{KvArtifacts, StoreView};
 use phalanx_runtime::{BlockInfo, Outcome, Overlay, Runtime, RuntimeConfig, TxEnv};
 use phalanx_storage::{Durability, KvStore, RocksStore, StateStore, WriteBatch};
@@ -106,14 +106,6 @@ impl Harness {
         }
     }
 
-    fn address(&self, n: usize) -> Address {
-        if n == MISSING {
-            Address([0x55; 32])
-        } else {
-            self.deployed[n]
-        }
-    }
-
     /// Runs the attack once with `gas` and computes the state root its changes would commit
     /// (a validator does both before it votes); returns the outcome and the time of both.
     /// Nothing is written.
@@ -129,11 +121,8 @@ impl Harness {
                 args,
                 addresses,
             } => {
-                let mut input = args.clone();
-                for n in addresses {
-                    input.extend_from_slice(&self.address(*n).0);
-                }
-                let target = self.address(*contract);
+                let input = Attack::input(args, addresses, &self.deployed);
+                let target = address_of(*contract, &self.deployed);
                 self.rt.call(&mut overlay, &env, &target, method, &input)
             }
         }

@@ -48,6 +48,7 @@ impl Chain {
                 params: ConsensusParams::default(),
                 deploy_policy: policy,
                 governance: GovernancePolicy::default(),
+                leave_out_unfit: false,
             },
             root,
         }
