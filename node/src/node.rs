@@ -8,13 +8,13 @@ use crate::{keys, p2p};
 use anyhow::{Context, Result, bail};
 use phalanx_core::chain::write_genesis;
 use phalanx_core::{Chain, ChainInfo, NodeCore};
-use phalanx_executor::adapters::KvArtifacts;
+use phalanx_executor::adapters::{KvArtifacts, StoreView};
 use phalanx_executor::genesis::genesis_state;
 use phalanx_executor::mempool::MempoolLimits;
 use phalanx_genesis::{ConsensusParams, DeployPolicy, Genesis};
 use phalanx_rpc::metrics::Metrics;
 use phalanx_rpc::{NodeInfo, Rpc, RpcLimits};
-use phalanx_runtime::{EXEC_STACK_BYTES, Runtime, RuntimeConfig, StateChanges};
+use phalanx_runtime::{EXEC_STACK_BYTES, Runtime, RuntimeConfig, StateChanges, StateRead};
 use phalanx_storage::{Column, KvStore, RocksStore, StateStore, WriteBatch};
 use std::net::SocketAddr;
 use std::path::Path;
@@ -140,22 +140,15 @@ pub fn cmd_dev(dir: &Path, rpc: SocketAddr) -> Result<()> {
 /// Compiles every deployed code whose compiled artifact is missing or stale, before the node
 /// executes anything: blocks price the first call of a code as a load, never as a compile.
 fn prepare_artifacts(runtime: &Runtime, kv: &Arc<dyn KvStore>) -> Result<()> {
-    let state = StateStore::new(kv.clone());
+    let state = StoreView(StateStore::new(kv.clone()));
     let prefix = phalanx_runtime::layout::code_prefix();
     let mut after: Option<Vec<u8>> = None;
     let mut compiled = 0;
-    loop {
-        // The smallest key strictly after the last one is `last ++ [0]`.
-        let start = after.as_ref().map(|a| [a.as_slice(), &[0u8]].concat());
-        let page = state.scan(&prefix, start.as_deref(), 64)?;
-        let Some((last, _)) = page.last() else {
-            break;
-        };
-        after = Some(last.clone());
-        let codes = page.into_iter().filter_map(|(k, code)| {
-            phalanx_runtime::layout::code_hash_of_key(&k).map(|hash| (hash, code))
-        });
-        compiled += runtime.prepare_artifacts(codes)?;
+    while let Some((key, code)) = state.next(&prefix, after.as_deref())? {
+        if let Some(hash) = phalanx_runtime::layout::code_hash_of_key(&key) {
+            compiled += runtime.prepare_artifacts([(hash, code)])?;
+        }
+        after = Some(key);
     }
     if compiled > 0 {
         tracing::info!(

@@ -89,6 +89,8 @@ struct Costs {
     imported: u32,
     per_function: Vec<u32>,
     max: u32,
+    /// Globals the module defines.
+    globals: u32,
 }
 
 impl Costs {
@@ -104,10 +106,14 @@ impl Costs {
 fn costs(code: &[u8]) -> Result<Costs, InvalidModule> {
     let mut validator = Validator::new_with_features(features());
     let mut imported = 0u32;
+    let mut globals = 0u32;
     let mut per_function = Vec::new();
     let mut allocs = FuncValidatorAllocations::default();
     for payload in Parser::new(0).parse_all(code) {
         let payload = payload.map_err(malformed)?;
+        if let Payload::GlobalSection(reader) = &payload {
+            globals = reader.count();
+        }
         if let Payload::ImportSection(reader) = &payload {
             for import in reader.clone().into_imports() {
                 let import = import.map_err(malformed)?;
@@ -148,6 +154,7 @@ fn costs(code: &[u8]) -> Result<Costs, InvalidModule> {
         imported,
         per_function,
         max,
+        globals,
     })
 }
 
@@ -155,21 +162,29 @@ fn costs(code: &[u8]) -> Result<Costs, InvalidModule> {
 /// [`validate`](crate::validate::validate) (one memory, only `phalanx` imports).
 pub fn instrument(code: &[u8]) -> Result<Vec<u8>, InvalidModule> {
     let costs = costs(code)?;
-    let mut globals_before = 0u32;
+    // Index of our counter: after every global the module defines (validation forbids
+    // imported ones).
+    let counter = costs.globals;
     let mut out = Module::new();
     let mut global_added = false;
+    // The code section being rebuilt, and how many bodies it still expects.
+    let mut bodies: Option<(CodeSection, u32)> = None;
     let mut re = RoundtripReencoder;
-    // Index of our counter: after every global the module imports (none: validation forbids
-    // them) or defines.
     for payload in Parser::new(0).parse_all(code) {
         let payload = payload.map_err(malformed)?;
-        if let Payload::GlobalSection(reader) = &payload {
-            globals_before = reader.count();
+        if let Payload::CodeSectionEntry(body) = &payload {
+            let Some((section, left)) = bodies.as_mut() else {
+                return Err(malformed("a function body outside the code section"));
+            };
+            section.function(&instrument_body(body, &costs, counter)?);
+            *left = left.saturating_sub(1);
+            if *left == 0
+                && let Some((section, _)) = bodies.take()
+            {
+                out.section(&section);
+            }
+            continue;
         }
-    }
-    let counter = globals_before;
-    for payload in Parser::new(0).parse_all(code) {
-        let payload = payload.map_err(malformed)?;
         let Some((id, range)) = payload.as_section() else {
             continue;
         };
@@ -203,19 +218,17 @@ pub fn instrument(code: &[u8]) -> Result<Vec<u8>, InvalidModule> {
                 exports.export(STACK_EXPORT, ExportKind::Global, counter);
                 out.section(&exports);
             }
-            Payload::CodeSectionStart { .. } => {
-                // Bodies follow one by one; the section is written when the last arrives.
+            // Bodies follow one by one; the section is written after the last.
+            Payload::CodeSectionStart { count: 0, .. } => {
+                out.section(&CodeSection::new());
             }
-            Payload::CodeSectionEntry(_) => {}
+            Payload::CodeSectionStart { count, .. } => bodies = Some((CodeSection::new(), count)),
             _ => {
                 let data = code
                     .get(range)
                     .ok_or_else(|| malformed("section out of range"))?;
                 out.section(&RawSection { id, data });
             }
-        }
-        if id == SectionId::Code as u8 {
-            out.section(&code_section(code, &costs, counter)?);
         }
     }
     Ok(out.finish())
@@ -232,60 +245,57 @@ fn push_counter(globals: &mut GlobalSection) {
     );
 }
 
-/// Rewrites every function body of `code`, wrapping each call in the counter's bookkeeping.
-fn code_section(code: &[u8], costs: &Costs, counter: u32) -> Result<CodeSection, InvalidModule> {
+/// One function body with each call wrapped in the counter's bookkeeping.
+fn instrument_body(
+    body: &wasmparser::FunctionBody<'_>,
+    costs: &Costs,
+    counter: u32,
+) -> Result<Function, InvalidModule> {
     let mut re = RoundtripReencoder;
-    let mut section = CodeSection::new();
-    for payload in Parser::new(0).parse_all(code) {
-        let Payload::CodeSectionEntry(body) = payload.map_err(malformed)? else {
-            continue;
-        };
-        let mut locals = Vec::new();
-        for local in body.get_locals_reader().map_err(malformed)? {
-            let (count, ty) = local.map_err(malformed)?;
-            locals.push((count, re.val_type(ty).map_err(malformed)?));
-        }
-        let mut func = Function::new(locals);
-        let mut ops = body.get_operators_reader().map_err(malformed)?;
-        while !ops.eof() {
-            let op = ops.read().map_err(malformed)?;
-            let cost = match &op {
-                Operator::Call { function_index } if *function_index >= costs.imported => {
-                    costs.of(*function_index)
-                }
-                Operator::CallIndirect { .. } => costs.max,
-                _ => 0,
-            };
-            if cost == 0 {
-                func.instruction(&re.instruction(op).map_err(malformed)?);
-                continue;
-            }
-            let enter = [
-                Instruction::GlobalGet(counter),
-                Instruction::I32Const(cost as i32),
-                Instruction::I32Add,
-                Instruction::GlobalSet(counter),
-                Instruction::GlobalGet(counter),
-                Instruction::I32Const(STACK_LIMIT as i32),
-                Instruction::I32GtU,
-                Instruction::If(wasm_encoder::BlockType::Empty),
-                Instruction::Unreachable,
-                Instruction::End,
-            ];
-            for i in &enter {
-                func.instruction(i);
-            }
-            func.instruction(&re.instruction(op).map_err(malformed)?);
-            for i in [
-                Instruction::GlobalGet(counter),
-                Instruction::I32Const(cost as i32),
-                Instruction::I32Sub,
-                Instruction::GlobalSet(counter),
-            ] {
-                func.instruction(&i);
-            }
-        }
-        section.function(&func);
+    let mut locals = Vec::new();
+    for local in body.get_locals_reader().map_err(malformed)? {
+        let (count, ty) = local.map_err(malformed)?;
+        locals.push((count, re.val_type(ty).map_err(malformed)?));
     }
-    Ok(section)
+    let mut func = Function::new(locals);
+    let mut ops = body.get_operators_reader().map_err(malformed)?;
+    while !ops.eof() {
+        let op = ops.read().map_err(malformed)?;
+        let cost = match &op {
+            Operator::Call { function_index } if *function_index >= costs.imported => {
+                costs.of(*function_index)
+            }
+            Operator::CallIndirect { .. } => costs.max,
+            _ => 0,
+        };
+        if cost == 0 {
+            func.instruction(&re.instruction(op).map_err(malformed)?);
+            continue;
+        }
+        let enter = [
+            Instruction::GlobalGet(counter),
+            Instruction::I32Const(cost as i32),
+            Instruction::I32Add,
+            Instruction::GlobalSet(counter),
+            Instruction::GlobalGet(counter),
+            Instruction::I32Const(STACK_LIMIT as i32),
+            Instruction::I32GtU,
+            Instruction::If(wasm_encoder::BlockType::Empty),
+            Instruction::Unreachable,
+            Instruction::End,
+        ];
+        for i in &enter {
+            func.instruction(i);
+        }
+        func.instruction(&re.instruction(op).map_err(malformed)?);
+        for i in [
+            Instruction::GlobalGet(counter),
+            Instruction::I32Const(cost as i32),
+            Instruction::I32Sub,
+            Instruction::GlobalSet(counter),
+        ] {
+            func.instruction(&i);
+        }
+    }
+    Ok(func)
 }
