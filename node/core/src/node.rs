@@ -294,6 +294,10 @@ impl NodeCore {
     /// Handles one event.
     pub fn handle(&mut self, event: Event, now_ms: u64) -> Result<Vec<Action>, CoreError> {
         let mut actions = Vec::new();
+        let expired = self.mempool.expire(now_ms);
+        if expired > 0 {
+            tracing::debug!(expired, "dropped transactions stuck behind a nonce gap");
+        }
         match event {
             Event::Message(m) => {
                 tracing::trace!(
@@ -316,7 +320,7 @@ impl NodeCore {
             Event::PeerTxs(txs) => {
                 let mut admitted = false;
                 for tx in txs {
-                    match self.admit(tx) {
+                    match self.admit(tx, now_ms) {
                         Ok(_) => admitted = true,
                         Err(e) => tracing::debug!(error = %e, "refused a forwarded transaction"),
                     }
@@ -359,7 +363,7 @@ impl NodeCore {
         let mut admitted = Vec::new();
         for tx in txs {
             let signed = tx.tx().clone();
-            let result = self.admit(tx);
+            let result = self.admit(tx, now_ms);
             if result.is_ok() {
                 admitted.push(signed);
             }
@@ -374,12 +378,13 @@ impl NodeCore {
         Ok((results, actions))
     }
 
-    fn admit(&mut self, tx: VerifiedTx) -> Result<Hash, AdmitError> {
+    fn admit(&mut self, tx: VerifiedTx, now_ms: u64) -> Result<Hash, AdmitError> {
         let nonce = self
             .chain
             .account_nonce(&tx.tx().tx.sender_address())
             .unwrap_or(u64::MAX);
-        self.mempool.admit_verified(tx, nonce, self.chain.params())
+        self.mempool
+            .admit_verified(tx, nonce, self.chain.params(), now_ms)
     }
 
     /// The libp2p peer ids of the current validators.
@@ -637,11 +642,7 @@ impl NodeCore {
             self.proposal = None;
             return Ok(None);
         }
-        let chain = &self.chain;
-        let txs = self.mempool.select(
-            |sender| chain.account_nonce(sender).unwrap_or(u64::MAX),
-            chain.params(),
-        );
+        let txs = self.mempool.select(self.chain.params());
         if txs.is_empty() && !force {
             return Ok(None);
         }
@@ -683,6 +684,7 @@ impl NodeCore {
                     reason: e.to_string(),
                 })?,
         };
+        let params_before = self.chain.params().clone();
         let receipts = self.chain.commit(&block, &certificate, executed)?;
         // Governance: announce a scheduled set to consensus before it reaches that height,
         // and follow the set now in force (this node may have joined or left it).
@@ -691,6 +693,10 @@ impl NodeCore {
                 .schedule_validators(s.activates_at, s.config.validators.clone());
         }
         let params = self.chain.params();
+        if *params != params_before {
+            let dropped = self.mempool.revalidate(params);
+            tracing::info!(dropped, "consensus parameters changed: mempool re-checked");
+        }
         self.consensus
             .set_timeouts(params.view_timeout_ms, params.max_view_timeout_ms);
         self.consensus

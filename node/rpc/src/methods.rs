@@ -104,12 +104,12 @@ enum Wait {
 
 fn refused(e: AdmitError) -> RpcError {
     let code = match &e {
-        AdmitError::Invalid(_) => BAD_TX,
+        AdmitError::Invalid(_) | AdmitError::TooLarge { .. } => BAD_TX,
         AdmitError::NonceTooLow { .. }
         | AdmitError::NonceTooHigh { .. }
         | AdmitError::NonceTaken(_) => BAD_NONCE,
         AdmitError::Duplicate => DUPLICATE,
-        AdmitError::Full => MEMPOOL_FULL,
+        AdmitError::Full | AdmitError::SenderFull { .. } => MEMPOOL_FULL,
     };
     RpcError::new(code, e.to_string())
 }
