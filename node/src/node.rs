@@ -191,7 +191,15 @@ fn run(home: &Home, config: &NodeConfig, dev: bool, byzantine: Option<Strategy>)
     // Queries run contract code on blocking threads: give them the stack it needs.
     let rt = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
+        .thread_name("phalanx-rpc")
         .thread_stack_size(EXEC_STACK_BYTES)
+        .build()?;
+    // The swarm, the peer forwarder and the core's timers run on their own runtime, so RPC
+    // load (however many connections, however slow their handlers) cannot delay them.
+    let net_rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .enable_all()
+        .thread_name("phalanx-net")
         .build()?;
     let networked = !dev || core.chain().validators().len() > 1 || !genesis.observers.is_empty();
     let net_config = if networked {
@@ -218,10 +226,13 @@ fn run(home: &Home, config: &NodeConfig, dev: bool, byzantine: Option<Strategy>)
         let listener = tokio::net::TcpListener::bind(config.rpc.listen)
             .await
             .with_context(|| format!("cannot listen for JSON-RPC on {}", config.rpc.listen))?;
+        let on_net = net_rt.handle().clone();
         let (service, net) = match net_config {
             Some(net_config) => {
-                let (net, events) =
-                    phalanx_network::spawn(net_config, p2p::StoreSource(blocks.clone()))?;
+                let (net, events) = {
+                    let _on_net = on_net.enter();
+                    phalanx_network::spawn(net_config, p2p::StoreSource(blocks.clone()))?
+                };
                 tracing::info!(peer_id = %net.local_peer_id(), "p2p started");
                 let outbound = p2p::P2p::new(net.clone(), &genesis);
                 let outbound: Box<dyn crate::service::Outbound> = match byzantine {
@@ -237,13 +248,8 @@ fn run(home: &Home, config: &NodeConfig, dev: bool, byzantine: Option<Strategy>)
                     #[cfg(not(feature = "byzantine"))]
                     Some(strategy) => match strategy {},
                 };
-                let service = Service::spawn(
-                    core,
-                    tokio::runtime::Handle::current(),
-                    outbound,
-                    metrics.clone(),
-                )?;
-                tokio::spawn(p2p::forward(
+                let service = Service::spawn(core, on_net.clone(), outbound, metrics.clone())?;
+                on_net.spawn(p2p::forward(
                     events,
                     service.commands.clone(),
                     genesis.chain_id.clone(),
@@ -251,12 +257,7 @@ fn run(home: &Home, config: &NodeConfig, dev: bool, byzantine: Option<Strategy>)
                 (service, Some(net))
             }
             None => (
-                Service::spawn(
-                    core,
-                    tokio::runtime::Handle::current(),
-                    Standalone,
-                    metrics.clone(),
-                )?,
+                Service::spawn(core, on_net.clone(), Standalone, metrics.clone())?,
                 None,
             ),
         };
@@ -266,6 +267,7 @@ fn run(home: &Home, config: &NodeConfig, dev: bool, byzantine: Option<Strategy>)
             status: service.status.clone(),
             commits: service.commits.clone(),
             net,
+            verify: Arc::new(tokio::sync::Semaphore::new(crate::api::verify_threads())),
         });
         let rpc = Rpc::new(api, metrics, runtime, info, kv, limits);
         let (stop, stopped) = tokio::sync::watch::channel(false);
@@ -291,6 +293,7 @@ fn run(home: &Home, config: &NodeConfig, dev: bool, byzantine: Option<Strategy>)
         }
         result
     })?;
+    net_rt.shutdown_timeout(Duration::from_secs(1));
     tracing::info!("stopped");
     Ok(())
 }

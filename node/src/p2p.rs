@@ -138,10 +138,15 @@ pub async fn forward(
             NetEvent::Consensus(m) => Event::Message(m),
             NetEvent::Txs(txs) => {
                 let chain_id = chain_id.clone();
-                let Ok(checked) =
-                    tokio::task::spawn_blocking(move || verify_all(txs, &chain_id)).await
-                else {
-                    break;
+                // A failed check (a panic in the task) loses this message, not the forwarder.
+                let checked = match tokio::task::spawn_blocking(move || verify_all(txs, &chain_id))
+                    .await
+                {
+                    Ok(checked) => checked,
+                    Err(e) => {
+                        tracing::warn!(error = %e, "signature check of forwarded transactions failed");
+                        continue;
+                    }
                 };
                 let verified: Vec<_> = checked
                     .into_iter()

@@ -19,7 +19,7 @@ use phalanx_types::{
     Address, Block, CheckedBlock, CommitCertificate, Hash, Height, Receipt, SecretKey, SignedTx,
     ValidatorSet, View,
 };
-use std::collections::{BTreeMap, BTreeSet, VecDeque};
+use std::collections::{BTreeMap, BTreeSet, HashSet, VecDeque};
 
 /// Most blocks served or requested per sync round trip.
 pub const SYNC_BATCH: usize = 64;
@@ -319,12 +319,17 @@ impl NodeCore {
             }
             Event::PeerTxs(txs) => {
                 let mut admitted = false;
+                let mut forwarded = HashSet::new();
                 for tx in txs {
+                    forwarded.insert(tx.hash());
                     match self.admit(tx, now_ms) {
                         Ok(_) => admitted = true,
                         Err(e) => tracing::debug!(error = %e, "refused a forwarded transaction"),
                     }
                 }
+                // The peer forwarded its own to everyone: pass on only what its
+                // transactions made ready here.
+                self.gossip_promoted(&forwarded, &mut actions);
                 if admitted && self.proposal.is_some() {
                     self.propose(now_ms, false, &mut actions)?;
                 }
@@ -360,29 +365,39 @@ impl NodeCore {
     ) -> Result<(Vec<Admission>, Vec<Action>), CoreError> {
         let mut actions = Vec::new();
         let mut results = Vec::with_capacity(txs.len());
-        let mut admitted = Vec::new();
+        let mut admitted = false;
         for tx in txs {
-            let signed = tx.tx().clone();
             let result = self.admit(tx, now_ms);
-            if result.is_ok() {
-                admitted.push(signed);
-            }
+            admitted |= result.is_ok();
             results.push(result);
         }
-        if !admitted.is_empty() {
-            actions.push(Action::GossipTxs(admitted));
-            if self.proposal.is_some() {
-                self.propose(now_ms, false, &mut actions)?;
-            }
+        self.gossip_promoted(&HashSet::new(), &mut actions);
+        if admitted && self.proposal.is_some() {
+            self.propose(now_ms, false, &mut actions)?;
         }
         Ok((results, actions))
     }
 
+    /// Forwards the transactions that became ready here (except `known`, which the peers
+    /// have): transactions waiting behind a nonce gap stay on this node until it is filled.
+    fn gossip_promoted(&mut self, known: &HashSet<Hash>, actions: &mut Vec<Action>) {
+        let ready: Vec<SignedTx> = self
+            .mempool
+            .take_promoted()
+            .into_iter()
+            .filter(|tx| !known.contains(&tx.hash()))
+            .collect();
+        if !ready.is_empty() {
+            actions.push(Action::GossipTxs(ready));
+        }
+    }
+
     fn admit(&mut self, tx: VerifiedTx, now_ms: u64) -> Result<Hash, AdmitError> {
-        let nonce = self
-            .chain
-            .account_nonce(&tx.tx().tx.sender_address())
-            .unwrap_or(u64::MAX);
+        let sender = tx.tx().tx.sender_address();
+        let nonce = match self.mempool.committed_nonce(&sender) {
+            Some(nonce) => nonce,
+            None => self.chain.account_nonce(&sender).unwrap_or(u64::MAX),
+        };
         self.mempool
             .admit_verified(tx, nonce, self.chain.params(), now_ms)
     }
@@ -719,6 +734,8 @@ impl NodeCore {
         let chain = &self.chain;
         self.mempool
             .prune_senders(&senders, |sender| chain.account_nonce(sender).unwrap_or(0));
+        // A block may fill a gap (a transaction that reached the primary, not this node).
+        self.gossip_promoted(&HashSet::new(), actions);
         tracing::info!(
             height = block.height(),
             %hash,

@@ -136,6 +136,8 @@ pub struct Mempool {
     queued: usize,
     next_seq: u64,
     last_expiry_ms: u64,
+    /// Transactions that became ready since [`Mempool::take_promoted`] last ran.
+    promoted: Vec<Hash>,
 }
 
 impl std::fmt::Debug for Mempool {
@@ -195,6 +197,12 @@ impl Mempool {
     /// Senders with pending transactions.
     pub fn senders(&self) -> usize {
         self.senders.len()
+    }
+
+    /// The committed nonce of `sender` as the pool knows it (kept current on every commit),
+    /// if it has transactions pending: admission needs no state read for it then.
+    pub fn committed_nonce(&self, sender: &Address) -> Option<u64> {
+        self.senders.get(sender).map(|q| q.floor)
     }
 
     /// Whether `hash` is pending.
@@ -404,8 +412,14 @@ impl Mempool {
         let q = self.senders.entry(*sender).or_default();
         let was_empty = q.txs.is_empty();
         let (old_bytes, old_queued, old_queued_bytes) = (q.bytes, q.queued(), q.queued_bytes);
+        let old_ready_end = q.first_queued_nonce();
         change(q);
         q.recount();
+        let (from, to) = (old_ready_end.max(q.floor), q.first_queued_nonce());
+        if from < to {
+            self.promoted
+                .extend(q.txs.range(from..to).map(|(_, p)| p.hash));
+        }
         let (new_bytes, new_queued, new_queued_bytes) = (q.bytes, q.queued(), q.queued_bytes);
         let empty = q.txs.is_empty();
         if !was_empty {
@@ -425,6 +439,24 @@ impl Mempool {
         if empty {
             self.senders.remove(sender);
         }
+    }
+
+    /// The transactions that became ready (a block could take them) since the last call:
+    /// new ready ones, and queued ones whose gap was filled by a new transaction or a
+    /// commit. These are the ones to forward to other validators; queued ones are not
+    /// forwarded, so a flood of transactions that can never be included stays on the node
+    /// it was sent to.
+    pub fn take_promoted(&mut self) -> Vec<SignedTx> {
+        let mut seen = std::collections::HashSet::new();
+        std::mem::take(&mut self.promoted)
+            .into_iter()
+            .filter(|h| seen.insert(*h))
+            .filter_map(|h| {
+                let (sender, nonce) = self.by_hash.get(&h)?;
+                let p = self.senders.get(sender)?.txs.get(nonce)?;
+                (p.hash == h).then(|| p.tx.clone())
+            })
+            .collect()
     }
 
     /// Transactions for the next block, within its count and byte limits: round-robin

@@ -485,3 +485,25 @@ proptest! {
         }
     }
 }
+
+#[test]
+fn only_ready_transactions_are_promoted_for_forwarding() {
+    let mut pool = Mempool::new(MempoolLimits::default());
+    let a = key(1);
+    let t: Vec<SignedTx> = (0..6).map(|n| tx(&a, n)).collect();
+    for n in [2, 3] {
+        pool.admit(t[n].clone(), 0, CHAIN, &params(), 0).unwrap();
+    }
+    assert!(pool.take_promoted().is_empty(), "2 and 3 wait for 0 and 1");
+    pool.admit(t[0].clone(), 0, CHAIN, &params(), 0).unwrap();
+    assert_eq!(pool.take_promoted(), vec![t[0].clone()]);
+    pool.admit(t[1].clone(), 0, CHAIN, &params(), 0).unwrap();
+    assert_eq!(pool.take_promoted(), t[1..4].to_vec(), "1 filled the gap");
+    assert!(pool.take_promoted().is_empty());
+    // A commit that took nonces 0..=4 elsewhere (4 never reached this node) makes 5 ready.
+    pool.admit(t[5].clone(), 0, CHAIN, &params(), 0).unwrap();
+    assert!(pool.take_promoted().is_empty());
+    pool.prune_senders(&[a.address()], |_| 5);
+    assert_eq!(pool.take_promoted(), vec![t[5].clone()]);
+    assert_consistent(&pool);
+}
