@@ -3,29 +3,40 @@
 //! - **Permissioned**: only peer ids on the allowlist (the validators and observers named in
 //!   genesis) may hold a connection. Any other peer is refused as soon as its Noise handshake
 //!   reveals who it is, whichever side dialed.
-//! - **Bounded**: every frame is at most [`wire::MAX_FRAME`] bytes; connection counts are
-//!   capped; the queues between this task and the node are bounded (a full queue drops
-//!   consensus traffic, which pBFT tolerates, rather than growing memory).
+//! - **Bounded and fair**: every frame is at most [`wire::MAX_FRAME`] bytes and frames in
+//!   flight share [`wire::MAX_INFLIGHT_BYTES`]; a connection carries at most
+//!   [`MAX_STREAMS`] requests at once; handshakes pending are capped; every per-message cap
+//!   is checked on receipt. What peers send waits in per-peer queues bounded in messages and
+//!   bytes ([`InboxLimits`]) and reaches the node round-robin, so a flooding peer loses its
+//!   own excess (pBFT tolerates lost messages), not other peers' share.
+//! - **Off the swarm task**: block requests are read from storage on at most
+//!   [`task::BLOCK_SERVERS`] blocking threads, one per peer.
+//! - **Lossless control**: the allowlist is a watched value, so the latest set always
+//!   reaches the swarm, however busy it is.
 //! - **Self-healing**: configured peers are redialed with exponential back-off.
 //!
 //! [`spawn`] starts the swarm task and returns a [`Network`] handle (to send) and a receiver
 //! of [`NetEvent`]s (what peers sent). Block requests from peers are answered from a
 //! [`BlockSource`] without involving the node's core.
 
+mod inbox;
+pub mod task;
 pub mod wire;
 
-use futures::StreamExt;
-use libp2p::request_response::{self, OutboundRequestId, ProtocolSupport};
-use libp2p::swarm::{NetworkBehaviour, SwarmEvent};
-use libp2p::{
-    Multiaddr, PeerId, Swarm, allow_block_list, connection_limits, identity, noise, tcp, yamux,
-};
+pub use inbox::InboxLimits;
+
+use inbox::Inbox;
+use libp2p::request_response::{self, ProtocolSupport};
+use libp2p::swarm::NetworkBehaviour;
+use libp2p::{Multiaddr, PeerId, allow_block_list, connection_limits, identity, noise, tcp, yamux};
 use phalanx_types::consensus::SignedMessage;
 use phalanx_types::{Block, CommitCertificate, Height, SignedTx};
 use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
+use task::{Redial, Task};
 use tokio::sync::{mpsc, watch};
-use wire::{MAX_BLOCKS, Request, Response, WireCodec};
+use wire::{MAX_BLOCKS, Request, WireCodec};
 
 /// Why the network could not start.
 #[derive(Debug, thiserror::Error)]
@@ -43,8 +54,8 @@ pub enum NetworkError {
     },
 }
 
-/// Where the network serves committed blocks from.
-pub trait BlockSource: Send + 'static {
+/// Where the network serves committed blocks from (read on blocking threads).
+pub trait BlockSource: Send + Sync + 'static {
     /// The latest committed height.
     fn tip(&self) -> Height;
     /// Consecutive certified blocks from `from`: at most `max` of them and about
@@ -67,6 +78,8 @@ pub struct NetworkConfig {
     pub status_interval: Duration,
     /// Longest wait for an answer.
     pub request_timeout: Duration,
+    /// Bounds of each peer's queue towards the node.
+    pub inbox: InboxLimits,
 }
 
 impl NetworkConfig {
@@ -79,6 +92,7 @@ impl NetworkConfig {
             allowed: Vec::new(),
             status_interval: Duration::from_millis(1_000),
             request_timeout: Duration::from_secs(10),
+            inbox: InboxLimits::default(),
         }
     }
 }
@@ -111,13 +125,13 @@ pub enum NetEvent {
 enum Command {
     Broadcast(Request),
     Send(PeerId, Request),
-    SetAllowed(BTreeSet<PeerId>),
 }
 
 /// Handle to the swarm task. Cheap to clone; sending never waits.
 #[derive(Clone)]
 pub struct Network {
     commands: mpsc::Sender<Command>,
+    allowed: Arc<watch::Sender<BTreeSet<PeerId>>>,
     peers: watch::Receiver<Vec<PeerId>>,
     local: PeerId,
 }
@@ -175,8 +189,13 @@ impl Network {
     /// Replaces the allowlist (a governance change of the validator set): newly allowed
     /// peers may connect, and connections to peers no longer allowed are closed at once.
     pub fn set_allowed(&self, peers: impl IntoIterator<Item = PeerId>) {
-        let peers = peers.into_iter().filter(|p| *p != self.local).collect();
-        self.submit(Command::SetAllowed(peers));
+        let peers: BTreeSet<PeerId> = peers.into_iter().filter(|p| *p != self.local).collect();
+        // A watched value: never lost, and the swarm applies the latest one.
+        self.allowed.send_if_modified(|current| {
+            let changed = *current != peers;
+            *current = peers;
+            changed
+        });
     }
 
     /// The peers connected now that have talked to us (so have accepted us).
@@ -191,7 +210,7 @@ impl Network {
 }
 
 #[derive(NetworkBehaviour)]
-struct Behaviour {
+pub(crate) struct Behaviour {
     allow: allow_block_list::Behaviour<allow_block_list::AllowedPeers>,
     limits: connection_limits::Behaviour,
     rr: request_response::Behaviour<WireCodec>,
@@ -200,8 +219,21 @@ struct Behaviour {
 /// The connection limit allows at least this many peers, so a validator set can grow.
 const MAX_PEERS_HINT: usize = 32;
 
-/// Capacity of the queues to and from the swarm task.
+/// Capacity of the queue of commands to the swarm task.
 const QUEUE: usize = 4096;
+
+/// Capacity of the queue from the swarm task to the node: small, so what waits for the node
+/// waits in the per-peer inbox, where it is served fairly.
+const EVENTS: usize = 64;
+
+/// Requests a peer may have in flight to us on one connection; more inbound streams are
+/// dropped (the sender sees failed requests; yamux's own limit, which closes the whole
+/// connection, is left well above this).
+pub const MAX_STREAMS: usize = 128;
+
+/// Connections from unknown peers still in their handshake (a peer is checked against the
+/// allowlist once its handshake reveals who it is).
+pub const MAX_PENDING_INCOMING: u32 = 32;
 
 /// Starts the swarm task on the current tokio runtime.
 pub fn spawn(
@@ -234,14 +266,14 @@ pub fn spawn(
             let limits = connection_limits::ConnectionLimits::default()
                 .with_max_established_per_peer(Some(2))
                 .with_max_established(Some(max_conns))
-                .with_max_pending_incoming(Some(max_conns))
+                .with_max_pending_incoming(Some(MAX_PENDING_INCOMING))
                 .with_max_pending_outgoing(Some(max_conns));
             let rr = request_response::Behaviour::with_codec(
-                WireCodec,
+                WireCodec::default(),
                 [(wire::PROTOCOL, ProtocolSupport::Full)],
                 request_response::Config::default()
                     .with_request_timeout(request_timeout)
-                    .with_max_concurrent_streams(1024),
+                    .with_max_concurrent_streams(MAX_STREAMS),
             );
             Behaviour {
                 allow,
@@ -259,8 +291,10 @@ pub fn spawn(
             reason: e.to_string(),
         })?;
     let (cmd_tx, cmd_rx) = mpsc::channel(QUEUE);
-    let (event_tx, event_rx) = mpsc::channel(QUEUE);
+    let (event_tx, event_rx) = mpsc::channel(EVENTS);
     let (peers_tx, peers) = watch::channel(Vec::new());
+    let (allowed_tx, allowed_rx) = watch::channel(allowed.clone());
+    let (served_tx, served_rx) = mpsc::unbounded_channel();
     let dial = config
         .dial
         .iter()
@@ -280,18 +314,24 @@ pub fn spawn(
     let task = Task {
         allowed,
         swarm,
-        source,
+        source: Arc::new(source),
         events: event_tx,
+        inbox: Inbox::new(config.inbox),
         peers: peers_tx,
         dial,
         connected: BTreeMap::new(),
         heard: BTreeSet::new(),
         block_requests: HashMap::new(),
+        in_flight: HashMap::new(),
+        in_flight_to: HashMap::new(),
+        serving: BTreeSet::new(),
+        served_tx,
     };
-    tokio::spawn(task.run(cmd_rx, config.status_interval));
+    tokio::spawn(task.run(cmd_rx, allowed_rx, served_rx, config.status_interval));
     Ok((
         Network {
             commands: cmd_tx,
+            allowed: Arc::new(allowed_tx),
             peers,
             local,
         },
@@ -305,280 +345,4 @@ pub fn peer_of(addr: &Multiaddr) -> Option<PeerId> {
         libp2p::multiaddr::Protocol::P2p(id) => Some(id),
         _ => None,
     })
-}
-
-struct Redial {
-    addr: Multiaddr,
-    next: Instant,
-    backoff: Duration,
-}
-
-const MAX_BACKOFF: Duration = Duration::from_secs(10);
-
-struct Task<S> {
-    /// Peers allowed to connect (mirrors the allowlist behaviour).
-    allowed: BTreeSet<PeerId>,
-    swarm: Swarm<Behaviour>,
-    source: S,
-    events: mpsc::Sender<NetEvent>,
-    peers: watch::Sender<Vec<PeerId>>,
-    dial: BTreeMap<PeerId, Redial>,
-    /// Connected peers and how many connections each has.
-    connected: BTreeMap<PeerId, usize>,
-    /// Connected peers that have talked to us: a remote that refuses us (its allowlist
-    /// lacks us) still looks connected from here until it closes, but never talks.
-    heard: BTreeSet<PeerId>,
-    block_requests: HashMap<OutboundRequestId, PeerId>,
-}
-
-impl<S: BlockSource> Task<S> {
-    async fn run(mut self, mut commands: mpsc::Receiver<Command>, status_every: Duration) {
-        let mut tick = tokio::time::interval(Duration::from_millis(250));
-        let mut last_status = Instant::now();
-        loop {
-            tokio::select! {
-                cmd = commands.recv() => match cmd {
-                    Some(cmd) => self.command(cmd),
-                    None => break,
-                },
-                event = self.swarm.select_next_some() => self.swarm_event(event),
-                _ = tick.tick() => {
-                    self.redial();
-                    if last_status.elapsed() >= status_every {
-                        last_status = Instant::now();
-                        let height = self.source.tip();
-                        self.broadcast(Request::Status { height });
-                    }
-                }
-            }
-        }
-        tracing::debug!("network task stopped");
-    }
-
-    fn broadcast(&mut self, request: Request) {
-        let peers: Vec<PeerId> = self.connected.keys().copied().collect();
-        for p in peers {
-            self.swarm
-                .behaviour_mut()
-                .rr
-                .send_request(&p, request.clone());
-        }
-    }
-
-    fn command(&mut self, cmd: Command) {
-        match cmd {
-            Command::Broadcast(r) => self.broadcast(r),
-            Command::Send(peer, r) => {
-                let blocks = matches!(r, Request::GetBlocks { .. });
-                let id = self.swarm.behaviour_mut().rr.send_request(&peer, r);
-                if blocks {
-                    self.block_requests.insert(id, peer);
-                }
-            }
-            Command::SetAllowed(peers) => self.set_allowed(peers),
-        }
-    }
-
-    fn set_allowed(&mut self, peers: BTreeSet<PeerId>) {
-        let allow = &mut self.swarm.behaviour_mut().allow;
-        for p in peers.difference(&self.allowed) {
-            tracing::info!(peer = %p, "peer allowed");
-            allow.allow_peer(*p);
-        }
-        for p in self.allowed.difference(&peers) {
-            tracing::info!(peer = %p, "peer no longer allowed; disconnecting");
-            allow.disallow_peer(*p);
-        }
-        let now = Instant::now();
-        for (p, r) in self.dial.iter_mut() {
-            if peers.contains(p) && !self.allowed.contains(p) {
-                r.next = now;
-                r.backoff = Duration::from_millis(250);
-            }
-        }
-        self.allowed = peers;
-    }
-
-    fn redial(&mut self) {
-        let now = Instant::now();
-        for (peer, r) in self.dial.iter_mut() {
-            if self.connected.contains_key(peer) || r.next > now || !self.allowed.contains(peer) {
-                continue;
-            }
-            r.next = now + r.backoff;
-            r.backoff = (r.backoff * 2).min(MAX_BACKOFF);
-            if let Err(e) = self.swarm.dial(r.addr.clone()) {
-                tracing::debug!(%peer, error = %e, "dial failed");
-            }
-        }
-    }
-
-    fn emit(&self, event: NetEvent) {
-        if self.events.try_send(event).is_err() {
-            tracing::warn!("node queue full; dropping a message from a peer");
-        }
-    }
-
-    fn publish_peers(&self) {
-        let peers = self
-            .connected
-            .keys()
-            .filter(|p| self.heard.contains(*p))
-            .copied()
-            .collect();
-        self.peers.send_replace(peers);
-    }
-
-    /// `peer` sent a request or an answer: it accepted the connection.
-    fn heard_from(&mut self, peer: PeerId) {
-        if self.connected.contains_key(&peer) && self.heard.insert(peer) {
-            self.publish_peers();
-        }
-    }
-
-    fn swarm_event(&mut self, event: SwarmEvent<BehaviourEvent>) {
-        match event {
-            SwarmEvent::NewListenAddr { address, .. } => {
-                tracing::info!(%address, "p2p listening");
-            }
-            SwarmEvent::ConnectionEstablished { peer_id, .. } => {
-                let n = self.connected.entry(peer_id).or_insert(0);
-                *n += 1;
-                if *n == 1 {
-                    tracing::info!(peer = %peer_id, "peer connected");
-                    if let Some(r) = self.dial.get_mut(&peer_id) {
-                        r.backoff = Duration::from_millis(250);
-                    }
-                    let height = self.source.tip();
-                    self.swarm
-                        .behaviour_mut()
-                        .rr
-                        .send_request(&peer_id, Request::Status { height });
-                }
-            }
-            SwarmEvent::ConnectionClosed {
-                peer_id,
-                num_established,
-                ..
-            } => {
-                if num_established == 0 && self.connected.remove(&peer_id).is_some() {
-                    self.heard.remove(&peer_id);
-                    tracing::info!(peer = %peer_id, "peer disconnected");
-                    if let Some(r) = self.dial.get_mut(&peer_id) {
-                        r.next = Instant::now() + r.backoff;
-                    }
-                    self.publish_peers();
-                } else if let Some(n) = self.connected.get_mut(&peer_id) {
-                    *n = num_established as usize;
-                }
-            }
-            SwarmEvent::IncomingConnectionError {
-                error,
-                send_back_addr,
-                ..
-            } => {
-                tracing::debug!(%send_back_addr, %error, "refused an incoming connection");
-            }
-            SwarmEvent::OutgoingConnectionError { peer_id, error, .. } => {
-                tracing::debug!(?peer_id, %error, "outgoing connection failed");
-            }
-            SwarmEvent::Behaviour(BehaviourEvent::Rr(e)) => self.rr_event(e),
-            _ => {}
-        }
-    }
-
-    fn rr_event(&mut self, event: request_response::Event<Request, Response>) {
-        use request_response::{Event, Message};
-        match event {
-            Event::Message {
-                peer,
-                message:
-                    Message::Request {
-                        request, channel, ..
-                    },
-                ..
-            } => {
-                self.heard_from(peer);
-                let response = self.answer(peer, request);
-                // The peer may have gone; nothing to do then.
-                let _ = self
-                    .swarm
-                    .behaviour_mut()
-                    .rr
-                    .send_response(channel, response);
-            }
-            Event::Message {
-                peer,
-                message:
-                    Message::Response {
-                        request_id,
-                        response,
-                    },
-                ..
-            } => {
-                self.heard_from(peer);
-                let asked_blocks = self.block_requests.remove(&request_id).is_some();
-                match response {
-                    Response::Ack => {}
-                    Response::Status { height } => self.emit(NetEvent::Status { peer, height }),
-                    // Blocks only answer a request for blocks; anything else is the peer's
-                    // invention and is dropped.
-                    Response::Blocks { blocks, tip } if asked_blocks => {
-                        let blocks = blocks.into_iter().take(MAX_BLOCKS as usize).collect();
-                        self.emit(NetEvent::Blocks { peer, blocks, tip });
-                    }
-                    Response::Blocks { .. } => {
-                        tracing::debug!(%peer, "dropped blocks sent in answer to another request");
-                    }
-                }
-            }
-            Event::OutboundFailure {
-                peer,
-                request_id,
-                error,
-                ..
-            } => {
-                tracing::debug!(%peer, %error, "request failed");
-                if self.block_requests.remove(&request_id).is_some() {
-                    self.emit(NetEvent::Blocks {
-                        peer,
-                        blocks: Vec::new(),
-                        tip: 0,
-                    });
-                }
-            }
-            Event::InboundFailure { peer, error, .. } => {
-                tracing::debug!(%peer, %error, "bad or failed inbound request");
-            }
-            Event::ResponseSent { .. } => {}
-        }
-    }
-
-    fn answer(&mut self, peer: PeerId, request: Request) -> Response {
-        match request {
-            Request::Consensus(m) => {
-                self.emit(NetEvent::Consensus(m));
-                Response::Ack
-            }
-            Request::Txs(txs) => {
-                self.emit(NetEvent::Txs(txs));
-                Response::Ack
-            }
-            Request::Status { height } => {
-                self.emit(NetEvent::Status { peer, height });
-                Response::Status {
-                    height: self.source.tip(),
-                }
-            }
-            Request::GetBlocks { from, max } => Response::Blocks {
-                blocks: self
-                    .source
-                    .blocks(from, max.min(MAX_BLOCKS), wire::MAX_BLOCKS_BYTES),
-                tip: self.source.tip(),
-            },
-            // Never decoded from a peer (the variant cannot be read).
-            #[cfg(feature = "byzantine")]
-            Request::Raw(_) => Response::Ack,
-        }
-    }
 }

@@ -1,6 +1,9 @@
 //! The one Phalanx protocol, `/phalanx/1`: a request and its answer per stream, each a
 //! length-prefixed frame in the canonical encoding. Frames over [`MAX_FRAME`] are refused
 //! before anything is allocated for them, and decoding checks the frame is exactly one value.
+//! Frames being read at once hold at most [`MAX_INFLIGHT_BYTES`] between them: a reader
+//! waits for room before it allocates, so however many streams peers open, memory for
+//! frames in flight stays bounded.
 
 use async_trait::async_trait;
 use futures::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
@@ -9,6 +12,8 @@ use phalanx_types::consensus::SignedMessage;
 use phalanx_types::{Block, CommitCertificate, Height, SignedTx, decode_with_limit, encode};
 use serde::{Deserialize, Serialize};
 use std::io;
+use std::sync::Arc;
+use tokio::sync::Semaphore;
 
 /// The protocol name.
 pub const PROTOCOL: StreamProtocol = StreamProtocol::new("/phalanx/1");
@@ -24,6 +29,25 @@ pub const MAX_TXS_PER_MESSAGE: usize = 2_000;
 
 /// Most blocks asked for or sent in one sync answer.
 pub const MAX_BLOCKS: u32 = 64;
+
+/// Bytes of frames being read at once, over every stream of every connection.
+pub const MAX_INFLIGHT_BYTES: usize = 256 * 1024 * 1024;
+
+/// A value with the size of the frame it came in (0 for one built locally).
+#[derive(Debug, Clone)]
+pub struct Framed<T> {
+    /// The value.
+    pub value: T,
+    /// Bytes of its frame as read.
+    pub bytes: usize,
+}
+
+impl<T> Framed<T> {
+    /// A value to send.
+    pub fn new(value: T) -> Framed<T> {
+        Framed { value, bytes: 0 }
+    }
+}
 
 /// What a peer asks.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -70,11 +94,28 @@ pub enum Response {
     },
 }
 
-/// Reads and writes frames.
-#[derive(Debug, Clone, Copy, Default)]
-pub struct WireCodec;
+/// Reads and writes frames; its clones share one budget of bytes in flight.
+#[derive(Debug, Clone)]
+pub struct WireCodec {
+    inflight: Arc<Semaphore>,
+}
 
-async fn read_frame<T, V>(io: &mut T) -> io::Result<V>
+impl Default for WireCodec {
+    fn default() -> Self {
+        WireCodec::with_budget(MAX_INFLIGHT_BYTES)
+    }
+}
+
+impl WireCodec {
+    /// A codec whose readers hold at most `bytes` of frames at once (at least one frame).
+    pub fn with_budget(bytes: usize) -> WireCodec {
+        WireCodec {
+            inflight: Arc::new(Semaphore::new(bytes.max(MAX_FRAME))),
+        }
+    }
+}
+
+async fn read_frame<T, V>(io: &mut T, inflight: &Semaphore) -> io::Result<Framed<V>>
 where
     T: AsyncRead + Unpin + Send,
     V: serde::de::DeserializeOwned,
@@ -88,9 +129,16 @@ where
             format!("frame of {len} bytes exceeds {MAX_FRAME}"),
         ));
     }
+    // Room first, then the buffer: the permit is held until the frame is decoded.
+    let _room = inflight
+        .acquire_many(len as u32)
+        .await
+        .map_err(|_| io::Error::other("codec closed"))?;
     let mut buf = vec![0u8; len];
     io.read_exact(&mut buf).await?;
-    decode_with_limit(&buf, MAX_FRAME).map_err(|e| io::Error::new(io::ErrorKind::InvalidData, e))
+    let value = decode_with_limit(&buf, MAX_FRAME)
+        .map_err(|e| io::Error::new(io::ErrorKind::InvalidData, e))?;
+    Ok(Framed { value, bytes: len })
 }
 
 async fn write_frame<T, V>(io: &mut T, value: &V) -> io::Result<()>
@@ -119,49 +167,57 @@ where
 #[async_trait]
 impl libp2p::request_response::Codec for WireCodec {
     type Protocol = StreamProtocol;
-    type Request = Request;
-    type Response = Response;
+    type Request = Framed<Request>;
+    type Response = Framed<Response>;
 
-    async fn read_request<T>(&mut self, _: &StreamProtocol, io: &mut T) -> io::Result<Request>
+    async fn read_request<T>(
+        &mut self,
+        _: &StreamProtocol,
+        io: &mut T,
+    ) -> io::Result<Framed<Request>>
     where
         T: AsyncRead + Unpin + Send,
     {
-        read_frame(io).await
+        read_frame(io, &self.inflight).await
     }
 
-    async fn read_response<T>(&mut self, _: &StreamProtocol, io: &mut T) -> io::Result<Response>
+    async fn read_response<T>(
+        &mut self,
+        _: &StreamProtocol,
+        io: &mut T,
+    ) -> io::Result<Framed<Response>>
     where
         T: AsyncRead + Unpin + Send,
     {
-        read_frame(io).await
+        read_frame(io, &self.inflight).await
     }
 
     async fn write_request<T>(
         &mut self,
         _: &StreamProtocol,
         io: &mut T,
-        req: Request,
+        req: Framed<Request>,
     ) -> io::Result<()>
     where
         T: AsyncWrite + Unpin + Send,
     {
         #[cfg(feature = "byzantine")]
-        if let Request::Raw(bytes) = &req {
+        if let Request::Raw(bytes) = &req.value {
             return write_bytes(io, bytes).await;
         }
-        write_frame(io, &req).await
+        write_frame(io, &req.value).await
     }
 
     async fn write_response<T>(
         &mut self,
         _: &StreamProtocol,
         io: &mut T,
-        res: Response,
+        res: Framed<Response>,
     ) -> io::Result<()>
     where
         T: AsyncWrite + Unpin + Send,
     {
-        write_frame(io, &res).await
+        write_frame(io, &res.value).await
     }
 }
 
@@ -172,19 +228,24 @@ mod tests {
 
     #[test]
     fn frames_round_trip_and_bad_frames_are_refused() {
+        let budget = Semaphore::new(MAX_FRAME);
+        let budget = &budget;
         futures::executor::block_on(async {
             let mut buf = Cursor::new(Vec::new());
             write_frame(&mut buf, &Request::Status { height: 7 })
                 .await
                 .unwrap();
             let bytes = buf.into_inner();
-            let got: Request = read_frame(&mut Cursor::new(bytes.clone())).await.unwrap();
-            assert!(matches!(got, Request::Status { height: 7 }));
+            let got: Framed<Request> = read_frame(&mut Cursor::new(bytes.clone()), budget)
+                .await
+                .unwrap();
+            assert!(matches!(got.value, Request::Status { height: 7 }));
+            assert_eq!(got.bytes, bytes.len() - 4);
 
             // A length over the limit is refused without reading (or allocating) the body.
             let mut huge = (u32::MAX).to_be_bytes().to_vec();
             huge.extend_from_slice(&[0; 8]);
-            let err = read_frame::<_, Request>(&mut Cursor::new(huge))
+            let err = read_frame::<_, Request>(&mut Cursor::new(huge), budget)
                 .await
                 .unwrap_err();
             assert!(err.to_string().contains("exceeds"), "{err}");
@@ -193,7 +254,7 @@ mod tests {
             let mut garbage = 4u32.to_be_bytes().to_vec();
             garbage.extend_from_slice(&[0xff; 4]);
             assert!(
-                read_frame::<_, Request>(&mut Cursor::new(garbage))
+                read_frame::<_, Request>(&mut Cursor::new(garbage), budget)
                     .await
                     .is_err()
             );
@@ -201,16 +262,41 @@ mod tests {
             trailing[3] += 1;
             trailing.push(0);
             assert!(
-                read_frame::<_, Request>(&mut Cursor::new(trailing))
+                read_frame::<_, Request>(&mut Cursor::new(trailing), budget)
                     .await
                     .is_err()
             );
             let truncated = bytes[..bytes.len() - 1].to_vec();
             assert!(
-                read_frame::<_, Request>(&mut Cursor::new(truncated))
+                read_frame::<_, Request>(&mut Cursor::new(truncated), budget)
                     .await
                     .is_err()
             );
+            assert_eq!(
+                budget.available_permits(),
+                MAX_FRAME,
+                "every read gave its room back"
+            );
+        });
+    }
+
+    #[test]
+    fn a_reader_waits_for_room_before_it_allocates() {
+        futures::executor::block_on(async {
+            let budget = Semaphore::new(100);
+            let mut buf = Cursor::new(Vec::new());
+            write_frame(&mut buf, &Request::Txs(Vec::new()))
+                .await
+                .unwrap();
+            let frame = buf.into_inner();
+            // All the room is taken (frames of other streams being read).
+            let held = budget.acquire_many(100).await.unwrap();
+            let mut cursor = Cursor::new(frame);
+            let mut read = Box::pin(read_frame::<_, Request>(&mut cursor, &budget));
+            assert!(futures::poll!(read.as_mut()).is_pending(), "waits for room");
+            drop(held);
+            let got = read.await.unwrap();
+            assert!(matches!(got.value, Request::Txs(ref t) if t.is_empty()));
         });
     }
 }

@@ -1,0 +1,440 @@
+//! The swarm task: owns the libp2p swarm, answers peers, and hands what they send to the
+//! node through the per-peer [`Inbox`].
+
+use crate::inbox::Inbox;
+use crate::wire::{self, Framed, MAX_BLOCKS, Request, Response};
+use crate::{Behaviour, BehaviourEvent, BlockSource, Command, MAX_STREAMS, NetEvent};
+use futures::StreamExt;
+use libp2p::request_response::{self, OutboundRequestId, ResponseChannel};
+use libp2p::swarm::SwarmEvent;
+use libp2p::{Multiaddr, PeerId, Swarm};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+use tokio::sync::{mpsc, watch};
+
+/// Block requests read from storage at once (each on a blocking thread), at most one per
+/// peer; a request over either bound gets an empty answer at once (the peer asks another).
+pub const BLOCK_SERVERS: usize = 2;
+
+pub(crate) struct Redial {
+    pub addr: Multiaddr,
+    pub next: Instant,
+    pub backoff: Duration,
+}
+
+const MAX_BACKOFF: Duration = Duration::from_secs(10);
+
+/// A block request read off the swarm task, ready to answer.
+pub(crate) struct Served {
+    peer: PeerId,
+    channel: ResponseChannel<Framed<Response>>,
+    response: Response,
+}
+
+pub(crate) struct Task<S> {
+    /// Peers allowed to connect (mirrors the allowlist behaviour).
+    pub allowed: BTreeSet<PeerId>,
+    pub swarm: Swarm<Behaviour>,
+    pub source: Arc<S>,
+    pub events: mpsc::Sender<NetEvent>,
+    pub inbox: Inbox,
+    pub peers: watch::Sender<Vec<PeerId>>,
+    pub dial: BTreeMap<PeerId, Redial>,
+    /// Connected peers and how many connections each has.
+    pub connected: BTreeMap<PeerId, usize>,
+    /// Connected peers that have talked to us: a remote that refuses us (its allowlist
+    /// lacks us) still looks connected from here until it closes, but never talks.
+    pub heard: BTreeSet<PeerId>,
+    pub block_requests: HashMap<OutboundRequestId, PeerId>,
+    /// Requests sent and not yet answered, and their count per peer.
+    pub in_flight: HashMap<OutboundRequestId, PeerId>,
+    pub in_flight_to: HashMap<PeerId, usize>,
+    /// Peers whose block request is being read now.
+    pub serving: BTreeSet<PeerId>,
+    pub served_tx: mpsc::UnboundedSender<Served>,
+}
+
+impl<S: BlockSource> Task<S> {
+    pub async fn run(
+        mut self,
+        mut commands: mpsc::Receiver<Command>,
+        mut allowed: watch::Receiver<BTreeSet<PeerId>>,
+        mut served: mpsc::UnboundedReceiver<Served>,
+        status_every: Duration,
+    ) {
+        let mut tick = tokio::time::interval(Duration::from_millis(250));
+        let mut last_status = Instant::now();
+        let events = self.events.clone();
+        let mut last_dropped = 0;
+        loop {
+            tokio::select! {
+                cmd = commands.recv() => match cmd {
+                    Some(cmd) => self.command(cmd),
+                    None => break,
+                },
+                changed = allowed.changed() => match changed {
+                    Ok(()) => {
+                        let peers = allowed.borrow_and_update().clone();
+                        self.set_allowed(peers);
+                    }
+                    Err(_) => break,
+                },
+                Some(s) = served.recv() => {
+                    self.serving.remove(&s.peer);
+                    // The peer may have gone; nothing to do then.
+                    let _ = self
+                        .swarm
+                        .behaviour_mut()
+                        .rr
+                        .send_response(s.channel, Framed::new(s.response));
+                }
+                permit = events.reserve(), if !self.inbox.is_empty() => match permit {
+                    Ok(permit) => {
+                        if let Some(event) = self.inbox.pop() {
+                            permit.send(event);
+                        }
+                    }
+                    Err(_) => break,
+                },
+                event = self.swarm.select_next_some() => self.swarm_event(event),
+                _ = tick.tick() => {
+                    self.redial();
+                    if last_status.elapsed() >= status_every {
+                        last_status = Instant::now();
+                        let height = self.source.tip();
+                        self.broadcast(Request::Status { height });
+                    }
+                    if self.inbox.dropped() > last_dropped {
+                        tracing::warn!(
+                            dropped = self.inbox.dropped() - last_dropped,
+                            "peers sent more than their share; dropped the excess"
+                        );
+                        last_dropped = self.inbox.dropped();
+                    }
+                }
+            }
+        }
+        tracing::debug!("network task stopped");
+    }
+
+    fn broadcast(&mut self, request: Request) {
+        let peers: Vec<PeerId> = self.connected.keys().copied().collect();
+        for p in peers {
+            self.send(p, request.clone());
+        }
+    }
+
+    /// Sends a request unless [`MAX_STREAMS`] are already in flight to `peer`: a burst
+    /// beyond that would only be refused there (or, past yamux's stream limit, close the
+    /// connection), so the excess is dropped here, as pBFT tolerates.
+    fn send(&mut self, peer: PeerId, request: Request) -> Option<OutboundRequestId> {
+        let n = self.in_flight_to.entry(peer).or_insert(0);
+        if *n >= MAX_STREAMS {
+            tracing::debug!(%peer, "too many requests in flight; dropped one");
+            return None;
+        }
+        *n += 1;
+        let id = self
+            .swarm
+            .behaviour_mut()
+            .rr
+            .send_request(&peer, Framed::new(request));
+        self.in_flight.insert(id, peer);
+        Some(id)
+    }
+
+    /// A request to `peer` was answered or failed.
+    fn settled(&mut self, id: OutboundRequestId) {
+        if let Some(peer) = self.in_flight.remove(&id)
+            && let Some(n) = self.in_flight_to.get_mut(&peer)
+        {
+            *n -= 1;
+            if *n == 0 {
+                self.in_flight_to.remove(&peer);
+            }
+        }
+    }
+
+    fn command(&mut self, cmd: Command) {
+        match cmd {
+            Command::Broadcast(r) => self.broadcast(r),
+            Command::Send(peer, r) => {
+                let blocks = matches!(r, Request::GetBlocks { .. });
+                let sent = self.send(peer, r);
+                match sent {
+                    Some(id) if blocks => {
+                        self.block_requests.insert(id, peer);
+                    }
+                    // A block request that could not go out fails at once (sync asks
+                    // another peer).
+                    None if blocks => self.emit(
+                        peer,
+                        NetEvent::Blocks {
+                            peer,
+                            blocks: Vec::new(),
+                            tip: 0,
+                        },
+                        0,
+                    ),
+                    _ => {}
+                }
+            }
+        }
+    }
+
+    fn set_allowed(&mut self, peers: BTreeSet<PeerId>) {
+        let allow = &mut self.swarm.behaviour_mut().allow;
+        for p in peers.difference(&self.allowed) {
+            tracing::info!(peer = %p, "peer allowed");
+            allow.allow_peer(*p);
+        }
+        for p in self.allowed.difference(&peers) {
+            tracing::info!(peer = %p, "peer no longer allowed; disconnecting");
+            allow.disallow_peer(*p);
+        }
+        let now = Instant::now();
+        for (p, r) in self.dial.iter_mut() {
+            if peers.contains(p) && !self.allowed.contains(p) {
+                r.next = now;
+                r.backoff = Duration::from_millis(250);
+            }
+        }
+        self.allowed = peers;
+    }
+
+    fn redial(&mut self) {
+        let now = Instant::now();
+        for (peer, r) in self.dial.iter_mut() {
+            if self.connected.contains_key(peer) || r.next > now || !self.allowed.contains(peer) {
+                continue;
+            }
+            r.next = now + r.backoff;
+            r.backoff = (r.backoff * 2).min(MAX_BACKOFF);
+            if let Err(e) = self.swarm.dial(r.addr.clone()) {
+                tracing::debug!(%peer, error = %e, "dial failed");
+            }
+        }
+    }
+
+    /// Queues what `peer` sent for the node (`bytes` as framed).
+    fn emit(&mut self, peer: PeerId, event: NetEvent, bytes: usize) {
+        if !self.inbox.push(peer, event, bytes) {
+            tracing::debug!(%peer, "peer over its share; dropped a message");
+        }
+    }
+
+    fn publish_peers(&self) {
+        let peers = self
+            .connected
+            .keys()
+            .filter(|p| self.heard.contains(*p))
+            .copied()
+            .collect();
+        self.peers.send_replace(peers);
+    }
+
+    /// `peer` sent a request or an answer: it accepted the connection.
+    fn heard_from(&mut self, peer: PeerId) {
+        if self.connected.contains_key(&peer) && self.heard.insert(peer) {
+            self.publish_peers();
+        }
+    }
+
+    fn swarm_event(&mut self, event: SwarmEvent<BehaviourEvent>) {
+        match event {
+            SwarmEvent::NewListenAddr { address, .. } => {
+                tracing::info!(%address, "p2p listening");
+            }
+            SwarmEvent::ConnectionEstablished { peer_id, .. } => {
+                let n = self.connected.entry(peer_id).or_insert(0);
+                *n += 1;
+                if *n == 1 {
+                    tracing::info!(peer = %peer_id, "peer connected");
+                    if let Some(r) = self.dial.get_mut(&peer_id) {
+                        r.backoff = Duration::from_millis(250);
+                    }
+                    let height = self.source.tip();
+                    self.send(peer_id, Request::Status { height });
+                }
+            }
+            SwarmEvent::ConnectionClosed {
+                peer_id,
+                num_established,
+                ..
+            } => {
+                if num_established == 0 && self.connected.remove(&peer_id).is_some() {
+                    self.heard.remove(&peer_id);
+                    tracing::info!(peer = %peer_id, "peer disconnected");
+                    if let Some(r) = self.dial.get_mut(&peer_id) {
+                        r.next = Instant::now() + r.backoff;
+                    }
+                    self.publish_peers();
+                } else if let Some(n) = self.connected.get_mut(&peer_id) {
+                    *n = num_established as usize;
+                }
+            }
+            SwarmEvent::IncomingConnectionError {
+                error,
+                send_back_addr,
+                ..
+            } => {
+                tracing::debug!(%send_back_addr, %error, "refused an incoming connection");
+            }
+            SwarmEvent::OutgoingConnectionError { peer_id, error, .. } => {
+                tracing::debug!(?peer_id, %error, "outgoing connection failed");
+            }
+            SwarmEvent::Behaviour(BehaviourEvent::Rr(e)) => self.rr_event(e),
+            _ => {}
+        }
+    }
+
+    fn rr_event(&mut self, event: request_response::Event<Framed<Request>, Framed<Response>>) {
+        use request_response::{Event, Message};
+        match event {
+            Event::Message {
+                peer,
+                message:
+                    Message::Request {
+                        request, channel, ..
+                    },
+                ..
+            } => {
+                self.heard_from(peer);
+                if let Some(response) = self.answer(peer, request, channel) {
+                    // The peer may have gone; nothing to do then.
+                    let (channel, response) = response;
+                    let _ = self
+                        .swarm
+                        .behaviour_mut()
+                        .rr
+                        .send_response(channel, Framed::new(response));
+                }
+            }
+            Event::Message {
+                peer,
+                message:
+                    Message::Response {
+                        request_id,
+                        response,
+                    },
+                ..
+            } => {
+                self.heard_from(peer);
+                self.settled(request_id);
+                let asked_blocks = self.block_requests.remove(&request_id).is_some();
+                let bytes = response.bytes;
+                match response.value {
+                    Response::Ack => {}
+                    Response::Status { height } => {
+                        self.emit(peer, NetEvent::Status { peer, height }, bytes)
+                    }
+                    // Blocks only answer a request for blocks; anything else is the peer's
+                    // invention and is dropped.
+                    Response::Blocks { blocks, tip } if asked_blocks => {
+                        let blocks = blocks.into_iter().take(MAX_BLOCKS as usize).collect();
+                        self.emit(peer, NetEvent::Blocks { peer, blocks, tip }, bytes);
+                    }
+                    Response::Blocks { .. } => {
+                        tracing::debug!(%peer, "dropped blocks sent in answer to another request");
+                    }
+                }
+            }
+            Event::OutboundFailure {
+                peer,
+                request_id,
+                error,
+                ..
+            } => {
+                tracing::debug!(%peer, %error, "request failed");
+                self.settled(request_id);
+                if self.block_requests.remove(&request_id).is_some() {
+                    let failed = NetEvent::Blocks {
+                        peer,
+                        blocks: Vec::new(),
+                        tip: 0,
+                    };
+                    self.emit(peer, failed, 0);
+                }
+            }
+            Event::InboundFailure { peer, error, .. } => {
+                tracing::debug!(%peer, %error, "bad or failed inbound request");
+            }
+            Event::ResponseSent { .. } => {}
+        }
+    }
+
+    /// Answers a request now, or (block requests) later from a blocking thread: `None` then.
+    fn answer(
+        &mut self,
+        peer: PeerId,
+        request: Framed<Request>,
+        channel: ResponseChannel<Framed<Response>>,
+    ) -> Option<(ResponseChannel<Framed<Response>>, Response)> {
+        let bytes = request.bytes;
+        let response = match request.value {
+            Request::Consensus(m) => {
+                self.emit(peer, NetEvent::Consensus(m), bytes);
+                Response::Ack
+            }
+            // Every cap is checked on receipt, whatever the sender claims to enforce.
+            Request::Txs(txs) if txs.len() > wire::MAX_TXS_PER_MESSAGE => {
+                tracing::debug!(%peer, txs = txs.len(), "dropped an oversized transaction message");
+                Response::Ack
+            }
+            Request::Txs(txs) => {
+                self.emit(peer, NetEvent::Txs(txs), bytes);
+                Response::Ack
+            }
+            Request::Status { height } => {
+                self.emit(peer, NetEvent::Status { peer, height }, bytes);
+                Response::Status {
+                    height: self.source.tip(),
+                }
+            }
+            Request::GetBlocks { from, max } => return self.serve_blocks(peer, from, max, channel),
+            // Never decoded from a peer (the variant cannot be read).
+            #[cfg(feature = "byzantine")]
+            Request::Raw(_) => Response::Ack,
+        };
+        Some((channel, response))
+    }
+
+    /// Reads blocks for `peer` on a blocking thread (the swarm task never touches storage
+    /// for a peer), at most [`BLOCK_SERVERS`] at once and one per peer; over either bound
+    /// the answer is empty, at once.
+    fn serve_blocks(
+        &mut self,
+        peer: PeerId,
+        from: u64,
+        max: u32,
+        channel: ResponseChannel<Framed<Response>>,
+    ) -> Option<(ResponseChannel<Framed<Response>>, Response)> {
+        let tip = self.source.tip();
+        if self.serving.len() >= BLOCK_SERVERS || !self.serving.insert(peer) {
+            let busy = Response::Blocks {
+                blocks: Vec::new(),
+                tip,
+            };
+            return Some((channel, busy));
+        }
+        let source = self.source.clone();
+        let done = self.served_tx.clone();
+        tokio::spawn(async move {
+            let read = tokio::task::spawn_blocking(move || {
+                source.blocks(from, max.min(MAX_BLOCKS), wire::MAX_BLOCKS_BYTES)
+            })
+            .await;
+            let blocks = read.unwrap_or_else(|e| {
+                tracing::error!(error = %e, "reading blocks for a peer failed");
+                Vec::new()
+            });
+            let _ = done.send(Served {
+                peer,
+                channel,
+                response: Response::Blocks { blocks, tip },
+            });
+        });
+        None
+    }
+}
