@@ -28,8 +28,9 @@ pub enum Strategy {
     WithholdVotes,
     /// Withholds votes and announces VIEW-CHANGEs for views far ahead.
     FarFutureViews,
-    /// Floods: future-height votes for every height of the window, large proposals, replays
-    /// and transactions with bad signatures, besides its honest traffic.
+    /// Floods: future-height votes for every height of the window, large proposals, replays,
+    /// transactions with bad signatures, transaction messages over the cap, block requests
+    /// and status messages by the dozen, besides its honest traffic.
     Flood,
 }
 
@@ -204,6 +205,23 @@ impl<O: Outbound> Byzantine<O> {
         }
         self.inner
             .gossip_txs((0..200).map(|_| self.junk_tx()).collect());
+        // Past the caps its peers check on receipt: a transaction message over the limit,
+        // and block requests and status messages by the dozen.
+        if self.next().is_multiple_of(4) {
+            let txs = (0..phalanx_network::wire::MAX_TXS_PER_MESSAGE + 1)
+                .map(|_| self.junk_tx())
+                .collect();
+            self.net
+                .broadcast_raw(phalanx_types::encode(&Request::Txs(txs)));
+        }
+        for peer in self.net.peers() {
+            for _ in 0..8 {
+                self.net.request_blocks(peer, 1);
+            }
+            for _ in 0..32 {
+                self.net.send_status(peer, height + 1_000_000);
+            }
+        }
     }
 }
 

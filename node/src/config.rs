@@ -46,8 +46,14 @@ pub struct RpcConfig {
     pub max_subscriptions: usize,
     /// Gas cap of read-only queries.
     pub query_gas_cap: u64,
-    /// Allowed CORS origins (empty: CORS off).
+    /// Allowed CORS origins (empty: CORS off); browser requests from other origins are
+    /// refused.
     pub cors_origins: Vec<String>,
+    /// Host names clients may use in the `Host` header (`["*"]`: any). Empty: loopback
+    /// names when `listen` is a loopback address, any name otherwise.
+    pub allowed_hosts: Vec<String>,
+    /// Most WebSocket connections open at once.
+    pub max_ws_connections: usize,
 }
 
 impl Default for NodeConfig {
@@ -80,6 +86,8 @@ impl Default for RpcConfig {
             max_subscriptions: 5,
             query_gas_cap: 100_000_000,
             cors_origins: Vec::new(),
+            allowed_hosts: Vec::new(),
+            max_ws_connections: 256,
         }
     }
 }

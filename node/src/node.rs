@@ -220,6 +220,9 @@ fn run(home: &Home, config: &NodeConfig, dev: bool, byzantine: Option<Strategy>)
         query_gas_cap: config.rpc.query_gas_cap,
         max_subscriptions: config.rpc.max_subscriptions,
         cors_origins: config.rpc.cors_origins.clone(),
+        allowed_hosts: phalanx_rpc::guard::hosts_for(config.rpc.listen, &config.rpc.allowed_hosts),
+        max_ws_connections: config.rpc.max_ws_connections,
+        blocking_threads: phalanx_rpc::default_blocking_threads(),
     };
     let metrics = Arc::new(Metrics::new());
     rt.block_on(async {

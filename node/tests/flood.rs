@@ -168,3 +168,218 @@ fn a_gap_nonce_flood_does_not_delay_honest_senders() {
     assert_eq!(account["nonce"], json!(nonces[3]));
     net.assert_agree(&[0, 1, 2, 3]);
 }
+
+/// A contract for the RPC flood: `log` emits 20 events of 64 bytes, `spin` loops until its
+/// gas runs out.
+const NOISY: &str = r#"(module
+  (import "phalanx" "emit" (func $emit (param i32 i32 i32 i32)))
+  (memory (export "memory") 1)
+  (data (i32.const 0) "noise")
+  (func (export "init") (param i32))
+  (func (export "log") (param i32) (local $i i32)
+    (loop $l
+      (call $emit (i32.const 0) (i32.const 5) (i32.const 16) (i32.const 64))
+      (local.set $i (i32.add (local.get $i) (i32.const 1)))
+      (br_if $l (i32.lt_u (local.get $i) (i32.const 20)))))
+  (func (export "spin") (param i32) (loop $l (br $l))))"#;
+
+/// Header timestamps of blocks `from..=to` (the proposers' clocks, all on this machine).
+fn block_times(net: &Testnet, node: usize, from: u64, to: u64) -> Vec<u64> {
+    (from..=to)
+        .map(|h| {
+            let b = rpc(&net.nodes[node].rpc, "chain_getBlock", json!({"height": h}));
+            b["header"]["time"].as_u64().unwrap()
+        })
+        .collect()
+}
+
+/// Mean and 90th percentile of the intervals between consecutive `times` (ms).
+fn intervals(times: &[u64]) -> (f64, u64) {
+    let mut gaps: Vec<u64> = times.windows(2).map(|w| w[1] - w[0]).collect();
+    let mean = gaps.iter().sum::<u64>() as f64 / gaps.len().max(1) as f64;
+    gaps.sort_unstable();
+    let p90 = gaps[((gaps.len() as f64 * 0.9).ceil() as usize).clamp(1, gaps.len()) - 1];
+    (mean, p90)
+}
+
+/// Blocks committed while `during` runs: the node's tip before and after.
+fn window(net: &Testnet, during: impl FnOnce()) -> (u64, u64) {
+    let from = net.nodes[1].height();
+    during();
+    (from, net.nodes[1].height())
+}
+
+/// Thousands of WebSockets, `events_get` over every height of a chain full of events, full
+/// batches of queries that run to their gas cap, and 1 MB bodies, all against one node:
+/// the chain's block intervals stay within 1.5x the quiet figure.
+#[test]
+fn rpc_abuse_does_not_slow_the_chain() {
+    const SOCKETS: usize = 2_000;
+    const WINDOW: Duration = Duration::from_secs(8);
+    let _g = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let mut net = Testnet::new(4);
+    net.start_all();
+    net.wait_height(&[0, 1, 2, 3], 1, Duration::from_secs(60));
+    let code = wat::parse_str(NOISY).unwrap();
+    let deploy = net.tx(
+        0,
+        TxPayload::Deploy {
+            code: Bytes(code),
+            init_args: Bytes(Vec::new()),
+        },
+    );
+    let r = rpc(
+        &net.nodes[1].rpc,
+        "tx_submit",
+        json!({"tx": deploy, "wait": "final"}),
+    );
+    let noisy: Address = r["receipt"]["return"].as_str().unwrap().parse().unwrap();
+    // Many receipts: 2,000 transactions of 20 events each.
+    let loggers: Vec<SecretKey> = (0..40).map(|i| key(0xB0, i)).collect();
+    let log_call = |k: &SecretKey, n: u64| {
+        let tx = Tx {
+            chain_id: net.chain_id.clone(),
+            sender: k.public_key(),
+            nonce: n,
+            gas_limit: 5_000_000,
+            payload: TxPayload::Call {
+                contract: noisy,
+                method: "log".into(),
+                args: Bytes(Vec::new()),
+            },
+        }
+        .sign(k);
+        base64::engine::general_purpose::STANDARD.encode(tx.to_bytes())
+    };
+    let batch: Vec<String> = loggers
+        .iter()
+        .flat_map(|k| (0..50).map(move |n| (k, n)))
+        .map(|(k, n)| log_call(k, n))
+        .collect();
+    let r = rpc(&net.nodes[1].rpc, "tx_submitBatch", json!({ "txs": batch }));
+    assert!(
+        r["results"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|a| a.get("hash").is_some()),
+        "{r}"
+    );
+    common::wait_for(Duration::from_secs(60), "the logged events", || {
+        rpc(
+            &net.nodes[1].rpc,
+            "account_get",
+            json!({"address": loggers[39].address()}),
+        )["nonce"]
+            == json!(50)
+    });
+
+    let quiet = window(&net, || std::thread::sleep(WINDOW));
+    let target = net.nodes[0].rpc.clone();
+    let port: u16 = target.rsplit(':').next().unwrap().parse().unwrap();
+    let calls: Vec<_> = (0..100)
+        .map(|i| json!({"jsonrpc": "2.0", "id": i, "method": "contract_query", "params": {"address": noisy, "method": "spin"}}))
+        .collect();
+    let query_batch = serde_json::to_vec(&calls).unwrap();
+    let stop = AtomicBool::new(false);
+    let (abused, figures) = std::thread::scope(|s| {
+        let sockets = s.spawn(|| {
+            let mut open = Vec::new();
+            let mut refused = 0;
+            for _ in 0..SOCKETS {
+                match tungstenite::client::connect(format!("ws://127.0.0.1:{port}/ws")) {
+                    Ok((mut ws, _)) => {
+                        let sub = json!({"jsonrpc": "2.0", "id": 1, "method": "subscribe", "params": {"topic": "events"}});
+                        let _ = ws.send(tungstenite::Message::Text(sub.to_string().into()));
+                        open.push(ws);
+                    }
+                    Err(_) => refused += 1,
+                }
+            }
+            while !stop.load(Ordering::Relaxed) {
+                std::thread::sleep(Duration::from_millis(50));
+            }
+            (open.len(), refused)
+        });
+        // A topic no event has: every call reads every receipt of the chain.
+        let scan = || {
+            let mut n = 0;
+            while !stop.load(Ordering::Relaxed) {
+                let r = common::rpc_try(
+                    &target,
+                    "events_get",
+                    json!({"from_height": 1, "to_height": 1_000_000, "topic": "absent", "limit": 1_000}),
+                );
+                n += usize::from(r.is_ok());
+            }
+            n
+        };
+        let scans = [s.spawn(scan), s.spawn(scan)];
+        let query_batch = &query_batch;
+        let stop = &stop;
+        let query = move || {
+            let mut n = 0;
+            while !stop.load(Ordering::Relaxed) {
+                n += usize::from(raw_post(port, query_batch).0 != 0);
+            }
+            n
+        };
+        let queries = [s.spawn(query), s.spawn(query)];
+        let bodies = s.spawn(|| {
+            let pad = "x".repeat(1_000_000 - 200);
+            let body = format!(r#"{{"jsonrpc":"2.0","id":"{pad}","method":"node_status"}}"#);
+            let mut n = 0;
+            while !stop.load(Ordering::Relaxed) {
+                n += usize::from(raw_post(port, body.as_bytes()).0 == 200);
+            }
+            n
+        });
+        let abused = window(&net, || std::thread::sleep(WINDOW));
+        stop.store(true, Ordering::Relaxed);
+        let figures = (
+            sockets.join().unwrap(),
+            scans.map(|h| h.join().unwrap()).iter().sum::<usize>(),
+            queries.map(|h| h.join().unwrap()).iter().sum::<usize>(),
+            bodies.join().unwrap(),
+        );
+        (abused, figures)
+    });
+    let (q_mean, q_p90) = intervals(&block_times(&net, 1, quiet.0, quiet.1));
+    let (a_mean, a_p90) = intervals(&block_times(&net, 1, abused.0, abused.1));
+    let ((open, refused), scans, batches, bodies) = figures;
+    report(format!(
+        "flood rpc: {open} websockets open ({refused} refused), {scans} events_get scans, {batches} query batches, {bodies} 1 MB bodies in {WINDOW:?}; block interval quiet mean {q_mean:.0} ms p90 {q_p90} ms, abused mean {a_mean:.0} ms p90 {a_p90} ms ({:.2}x)",
+        a_mean / q_mean
+    ));
+    assert!(open <= 256 && refused >= SOCKETS - 256, "{open} open");
+    assert!(scans > 0 && batches > 0 && bodies > 0);
+    assert!(
+        a_mean <= 1.5 * q_mean,
+        "mean block interval {a_mean:.0} ms under RPC abuse vs {q_mean:.0} ms quiet"
+    );
+    net.assert_agree(&[0, 1, 2, 3]);
+}
+
+/// A raw POST of `body` to `/`; (HTTP status, or 0 on a transport error).
+fn raw_post(port: u16, body: &[u8]) -> (u16, usize) {
+    use std::io::{Read, Write};
+    let Ok(mut s) = std::net::TcpStream::connect(("127.0.0.1", port)) else {
+        return (0, 0);
+    };
+    let _ = s.set_read_timeout(Some(Duration::from_secs(30)));
+    let head = format!(
+        "POST / HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+        body.len()
+    );
+    if s.write_all(head.as_bytes()).is_err() || s.write_all(body).is_err() {
+        return (0, 0);
+    }
+    let mut out = Vec::new();
+    let _ = s.read_to_end(&mut out);
+    let status = String::from_utf8_lossy(&out[..out.len().min(12)])
+        .split_whitespace()
+        .nth(1)
+        .and_then(|c| c.parse().ok())
+        .unwrap_or(0);
+    (status, out.len())
+}

@@ -13,10 +13,19 @@ use std::time::Duration;
 
 /// Raw POST; returns (HTTP status, body).
 fn post(port: u16, body: &[u8]) -> (u16, String) {
+    post_with(
+        port,
+        "Host: 127.0.0.1\r\nContent-Type: application/json\r\n",
+        body,
+    )
+}
+
+/// Raw POST with `headers` (each line ending in CRLF).
+fn post_with(port: u16, headers: &str, body: &[u8]) -> (u16, String) {
     let mut s = TcpStream::connect(("127.0.0.1", port)).unwrap();
     s.set_read_timeout(Some(Duration::from_secs(15))).unwrap();
     let head = format!(
-        "POST / HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+        "POST / HTTP/1.1\r\n{headers}Content-Length: {}\r\nConnection: close\r\n\r\n",
         body.len()
     );
     s.write_all(head.as_bytes()).unwrap();
@@ -41,6 +50,50 @@ fn post_json(port: u16, v: &Value) -> Value {
     let (status, body) = post(port, v.to_string().as_bytes());
     assert_eq!(status, 200, "{body}");
     serde_json::from_str(&body).unwrap()
+}
+
+#[test]
+fn refusals_before_a_method_are_json_rpc_errors() {
+    let _g = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let d = dev();
+    let call = json!({"jsonrpc": "2.0", "id": 1, "method": "node_status"}).to_string();
+    let refused = |headers: &str, status: u16, code: i64| {
+        let (got, body) = post_with(d.port, headers, call.as_bytes());
+        assert_eq!(got, status, "{headers:?}: {body}");
+        let v: Value = serde_json::from_str(&body).unwrap_or_else(|e| panic!("{e}: {body}"));
+        assert_eq!(v["error"]["code"], json!(code), "{body}");
+    };
+    let json_type = "Content-Type: application/json\r\n";
+    // DNS rebinding: a page on evil.example resolved to 127.0.0.1 sends its own Host.
+    refused(
+        &format!("Host: evil.example:{}\r\n{json_type}", d.port),
+        403,
+        -32011,
+    );
+    // A browser page from another origin.
+    refused(
+        &format!("Host: 127.0.0.1\r\nOrigin: https://evil.example\r\n{json_type}"),
+        403,
+        -32011,
+    );
+    // A body a page may send cross-origin without a CORS preflight.
+    refused(
+        "Host: 127.0.0.1\r\nContent-Type: text/plain\r\n",
+        415,
+        -32600,
+    );
+    // The same for a WebSocket upgrade from a rebinding page.
+    let mut s = TcpStream::connect(("127.0.0.1", d.port)).unwrap();
+    write!(
+        s,
+        "GET /ws HTTP/1.1\r\nHost: evil.example\r\nConnection: Upgrade\r\nUpgrade: websocket\r\nSec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n"
+    )
+    .unwrap();
+    let mut head = [0u8; 12];
+    s.read_exact(&mut head).unwrap();
+    assert_eq!(&head, b"HTTP/1.1 403");
+    // And the node serves honest requests all along.
+    assert!(post_json(d.port, &serde_json::from_str(&call).unwrap())["result"]["height"].is_u64());
 }
 
 #[test]
@@ -152,15 +205,16 @@ fn envelopes_batches_and_errors() {
     assert_eq!((status, body.as_str()), (204, ""));
     // A body over the limit is refused and the node carries on.
     let huge = vec![b' '; 2 * 1024 * 1024];
-    let (status, _) = post(d.port, &huge);
+    let (status, body) = post(d.port, &huge);
     assert_eq!(status, 413);
+    assert!(body.is_empty() || body.contains("-32600"), "{body}");
     assert!(rpc(&d.url, "node_status", json!({}))["height"].is_u64());
     // Health and readiness.
     let get = |path: &str| {
         let mut s = TcpStream::connect(("127.0.0.1", d.port)).unwrap();
         write!(
             s,
-            "GET {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"
+            "GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n"
         )
         .unwrap();
         let mut out = String::new();

@@ -26,7 +26,14 @@ pub(crate) struct QueryParams {
 
 /// Runs a read-only call against the latest committed state, on a blocking thread (the
 /// node's runtime threads have the stack contract execution needs). Writes trap.
-pub(crate) async fn query(rpc: &Rpc, p: QueryParams) -> Result<Value, RpcError> {
+pub(crate) async fn query(rpc: &Arc<Rpc>, p: QueryParams) -> Result<Value, RpcError> {
+    // Contract code runs on the blocking pool, within the same bound as storage reads.
+    let permit = rpc
+        .blocking
+        .clone()
+        .acquire_owned()
+        .await
+        .map_err(RpcError::internal)?;
     let args = match &p.args {
         Value::Null => Vec::new(),
         v => serde_json::to_vec(v).map_err(RpcError::internal)?,
@@ -45,6 +52,7 @@ pub(crate) async fn query(rpc: &Rpc, p: QueryParams) -> Result<Value, RpcError> 
     let state = Arc::new(StoreView(rpc.state.clone()));
     let gas_cap = rpc.limits.query_gas_cap;
     let outcome = tokio::task::spawn_blocking(move || {
+        let _permit = permit;
         runtime.query(
             state,
             block,

@@ -4,12 +4,15 @@
 //! subscriptions; `GET /metrics` serves Prometheus text; `GET /health` answers 200 while the
 //! node runs; `GET /ready` answers 200 once the node is not syncing and sees a quorum of peers.
 //! Reads go straight to the stores; transactions go to the node through [`NodeApi`].
-//! Limits (body size, batch length, concurrent requests, request time) come from
-//! [`RpcLimits`]. Method reference: `docs/RPC.md`.
+//! Limits (body size, batch length, concurrent requests, request time, WebSocket
+//! connections) come from [`RpcLimits`] and apply alike to HTTP and WebSocket requests;
+//! storage reads run on a bounded share of the blocking pool. Every refusal is a JSON-RPC
+//! error ([`guard`]). Method reference: `docs/RPC.md`.
 
 mod contracts;
 mod events;
 mod governance;
+pub mod guard;
 pub mod jsonrpc;
 mod methods;
 pub mod metrics;
@@ -19,8 +22,9 @@ mod ws;
 
 use axum::Router;
 use axum::body::Bytes;
+use axum::extract::rejection::BytesRejection;
 use axum::extract::{DefaultBodyLimit, State};
-use axum::http::{StatusCode, header};
+use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use jsonrpc::{INVALID_REQUEST, PARSE_ERROR, RpcError};
@@ -33,7 +37,7 @@ use phalanx_types::{Hash, SignedTx};
 use serde_json::Value;
 use std::sync::Arc;
 use std::time::Duration;
-use tokio::sync::broadcast;
+use tokio::sync::{Semaphore, broadcast};
 
 /// Why the node did not take a transaction.
 #[derive(Debug, thiserror::Error)]
@@ -95,8 +99,39 @@ pub struct RpcLimits {
     pub query_gas_cap: u64,
     /// Most subscriptions per WebSocket connection.
     pub max_subscriptions: usize,
-    /// Origins allowed by CORS (empty: CORS off).
+    /// Origins allowed by CORS (empty: CORS off); a browser request from any other origin
+    /// is refused.
     pub cors_origins: Vec<String>,
+    /// Host names clients may address the server by (`*`: any); see [`guard::hosts_for`].
+    pub allowed_hosts: Vec<String>,
+    /// Most WebSocket connections open at once.
+    pub max_ws_connections: usize,
+    /// Threads reading storage for requests at once.
+    pub blocking_threads: usize,
+}
+
+impl Default for RpcLimits {
+    fn default() -> Self {
+        RpcLimits {
+            max_body_bytes: 1024 * 1024,
+            max_batch: 100,
+            max_concurrent: 900,
+            timeout: Duration::from_secs(10),
+            query_gas_cap: 100_000_000,
+            max_subscriptions: 5,
+            cors_origins: Vec::new(),
+            allowed_hosts: vec!["*".into()],
+            max_ws_connections: 256,
+            blocking_threads: default_blocking_threads(),
+        }
+    }
+}
+
+/// Storage-reading threads by default: the machine's cores (at least 2).
+pub fn default_blocking_threads() -> usize {
+    std::thread::available_parallelism()
+        .map_or(2, |n| n.get())
+        .max(2)
 }
 
 /// Shared state of the handlers.
@@ -109,6 +144,12 @@ pub struct Rpc {
     blocks: BlockStore,
     state: StateStore,
     limits: RpcLimits,
+    /// Requests being served (HTTP and WebSocket alike).
+    requests: Arc<Semaphore>,
+    /// Blocking threads reading storage.
+    blocking: Arc<Semaphore>,
+    /// Open WebSocket connections.
+    sockets: Arc<Semaphore>,
 }
 
 impl Rpc {
@@ -129,12 +170,59 @@ impl Rpc {
             blocks: BlockStore::new(kv.clone()),
             state: StateStore::new(kv.clone()),
             kv,
+            requests: Arc::new(Semaphore::new(limits.max_concurrent.max(1))),
+            blocking: Arc::new(Semaphore::new(limits.blocking_threads.max(1))),
+            sockets: Arc::new(Semaphore::new(limits.max_ws_connections)),
             limits,
         })
     }
 
+    /// Runs `read` (storage reads, proofs, scans) on the blocking pool, at most
+    /// [`RpcLimits::blocking_threads`] at once, so slow reads never hold a runtime thread.
+    pub(crate) async fn blocking<T: Send + 'static>(
+        self: &Arc<Self>,
+        read: impl FnOnce(&Rpc) -> Result<T, RpcError> + Send + 'static,
+    ) -> Result<T, RpcError> {
+        let permit = self
+            .blocking
+            .clone()
+            .acquire_owned()
+            .await
+            .map_err(RpcError::internal)?;
+        let rpc = self.clone();
+        tokio::task::spawn_blocking(move || {
+            let _permit = permit;
+            read(&rpc)
+        })
+        .await
+        .map_err(RpcError::internal)?
+    }
+
+    /// Serves one request body under the shared limits: a permit among
+    /// [`RpcLimits::max_concurrent`] and the timeout. `Err` is the timeout.
+    pub(crate) async fn serve_limited(self: &Arc<Self>, body: &[u8]) -> Result<Option<Value>, ()> {
+        let _permit = self.requests.acquire().await.map_err(|_| ())?;
+        tokio::time::timeout(self.limits.timeout, self.handle_body(body))
+            .await
+            .map_err(|_| ())
+    }
+
+    /// The JSON-RPC error for a request over the timeout.
+    pub(crate) fn timed_out(&self) -> Value {
+        jsonrpc::error(
+            Value::Null,
+            RpcError::new(
+                guard::TIMED_OUT,
+                format!(
+                    "request timed out after {} ms",
+                    self.limits.timeout.as_millis()
+                ),
+            ),
+        )
+    }
+
     /// Handles a request body: one call or a batch. `None` when only notifications came.
-    pub async fn handle_body(&self, body: &[u8]) -> Option<Value> {
+    pub async fn handle_body(self: &Arc<Self>, body: &[u8]) -> Option<Value> {
         let parsed: Value = match serde_json::from_slice(body) {
             Ok(v) => v,
             Err(e) => {
@@ -167,7 +255,7 @@ impl Rpc {
         }
     }
 
-    async fn handle_one(&self, v: Value) -> Option<Value> {
+    async fn handle_one(self: &Arc<Self>, v: Value) -> Option<Value> {
         let call = match jsonrpc::parse_call(v) {
             Ok(c) => c,
             Err(e) => return Some(e),
@@ -213,10 +301,44 @@ impl Rpc {
     }
 }
 
-async fn rpc_handler(State(rpc): State<Arc<Rpc>>, body: Bytes) -> Response {
-    match rpc.handle_body(&body).await {
-        Some(v) => ([(header::CONTENT_TYPE, "application/json")], v.to_string()).into_response(),
-        None => StatusCode::NO_CONTENT.into_response(),
+async fn rpc_handler(
+    State(rpc): State<Arc<Rpc>>,
+    headers: HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+) -> Response {
+    if let Err(refused) = guard::check_headers(
+        &headers,
+        &rpc.limits.allowed_hosts,
+        &rpc.limits.cors_origins,
+    )
+    .and_then(|()| guard::check_json(&headers))
+    {
+        return *refused;
+    }
+    let body = match body {
+        Ok(b) => b,
+        Err(e) => {
+            return guard::refusal(
+                e.status(),
+                jsonrpc::INVALID_REQUEST,
+                format!(
+                    "request body refused (at most {} bytes): {e}",
+                    rpc.limits.max_body_bytes
+                ),
+            );
+        }
+    };
+    match rpc.serve_limited(&body).await {
+        Ok(Some(v)) => {
+            ([(header::CONTENT_TYPE, "application/json")], v.to_string()).into_response()
+        }
+        Ok(None) => StatusCode::NO_CONTENT.into_response(),
+        Err(()) => (
+            StatusCode::REQUEST_TIMEOUT,
+            [(header::CONTENT_TYPE, "application/json")],
+            rpc.timed_out().to_string(),
+        )
+            .into_response(),
     }
 }
 
@@ -254,12 +376,14 @@ pub fn router(rpc: Arc<Rpc>) -> Router {
         .route("/ws", get(ws::handler))
         .route("/metrics", get(metrics_handler))
         .layer(DefaultBodyLimit::max(limits.max_body_bytes))
+        // Backstops for what happens before a handler runs (slow bodies, many connections);
+        // handlers answer their own limits with JSON-RPC errors first.
         .layer(tower::limit::ConcurrencyLimitLayer::new(
             limits.max_concurrent,
         ))
         .layer(tower_http::timeout::TimeoutLayer::with_status_code(
             StatusCode::REQUEST_TIMEOUT,
-            limits.timeout,
+            limits.timeout + Duration::from_secs(1),
         ));
     let router = match cors(&limits.cors_origins) {
         Some(layer) => router.layer(layer),

@@ -13,26 +13,48 @@ use phalanx_types::consensus::Evidence;
 use phalanx_types::{Address, Hash, Height, SignedTx, decode};
 use serde::Deserialize;
 use serde_json::{Value, json};
+use std::sync::Arc;
 use std::time::Duration;
 
-pub(crate) async fn dispatch(rpc: &Rpc, method: &str, p: Value) -> Result<Value, RpcError> {
+pub(crate) async fn dispatch(rpc: &Arc<Rpc>, method: &str, p: Value) -> Result<Value, RpcError> {
     match method {
         "node_status" => node_status(rpc),
-        "chain_getBlock" => get_block(rpc, params(p)?),
-        "chain_getValidators" => crate::governance::validators(rpc, params(p)?),
-        "chain_getValidatorSetProof" => crate::governance::set_proof(rpc, params(p)?),
-        "gov_proposals" => crate::governance::proposals(rpc, params(p)?),
-        "gov_proposal" => crate::governance::proposal(rpc, params(p)?),
+        "chain_getBlock" => rpc.blocking(move |r| get_block(r, params(p)?)).await,
+        "chain_getValidators" => {
+            rpc.blocking(move |r| crate::governance::validators(r, params(p)?))
+                .await
+        }
+        "chain_getValidatorSetProof" => {
+            rpc.blocking(move |r| crate::governance::set_proof(r, params(p)?))
+                .await
+        }
+        "gov_proposals" => {
+            rpc.blocking(move |r| crate::governance::proposals(r, params(p)?))
+                .await
+        }
+        "gov_proposal" => {
+            rpc.blocking(move |r| crate::governance::proposal(r, params(p)?))
+                .await
+        }
         "tx_submit" => submit(rpc, params(p)?).await,
         "tx_submitBatch" => submit_batch(rpc, params(p)?).await,
-        "tx_get" => tx_get(rpc, params(p)?),
-        "account_get" => account_get(rpc, params(p)?),
+        "tx_get" => rpc.blocking(move |r| tx_get(r, params(p)?)).await,
+        "account_get" => rpc.blocking(move |r| account_get(r, params(p)?)).await,
         "net_peers" => Ok(json!(rpc.node.peers())),
-        "evidence_list" => evidence_list(rpc, params(p)?),
+        "evidence_list" => rpc.blocking(move |r| evidence_list(r, params(p)?)).await,
         "contract_query" => crate::contracts::query(rpc, params(p)?).await,
-        "contract_get" => crate::contracts::get(rpc, params(p)?),
-        "state_getProof" => crate::contracts::proof(rpc, params(p)?),
-        "events_get" => crate::events::get(rpc, params(p)?),
+        "contract_get" => {
+            rpc.blocking(move |r| crate::contracts::get(r, params(p)?))
+                .await
+        }
+        "state_getProof" => {
+            rpc.blocking(move |r| crate::contracts::proof(r, params(p)?))
+                .await
+        }
+        "events_get" => {
+            rpc.blocking(move |r| crate::events::get(r, params(p)?))
+                .await
+        }
         "rpc.discover" => Ok(crate::openrpc::document()),
         _ => Err(RpcError::new(
             METHOD_NOT_FOUND,

@@ -3,14 +3,18 @@
 //! `subscribe {topic: "blocks"}` or `subscribe {topic: "events", address?, topic_filter?}`
 //! returns a subscription id; notifications then arrive as
 //! `{"jsonrpc":"2.0","method":"subscription","params":{"subscription":ID,"result":…}}`.
-//! `unsubscribe {subscription: ID}` ends one. Each connection has a bounded outgoing queue:
-//! a subscriber that does not read fast enough is disconnected rather than buffered without
-//! bound, and so is one that falls behind the node's commit feed.
+//! `unsubscribe {subscription: ID}` ends one. Each connection has an outgoing queue bounded
+//! in messages ([`WS_QUEUE`]) and bytes ([`WS_QUEUE_BYTES`]): a subscriber that does not
+//! read fast enough is disconnected rather than buffered without bound, and so is one that
+//! falls behind the node's commit feed. Connections are capped
+//! ([`crate::RpcLimits::max_ws_connections`]); each request on a socket takes the same
+//! permit and timeout as an HTTP one.
 
 use crate::jsonrpc::{self, INVALID_PARAMS, RpcError, params};
-use crate::{Rpc, views};
+use crate::{Rpc, guard, views};
 use axum::extract::State;
 use axum::extract::ws::{Message, WebSocket, WebSocketUpgrade};
+use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
 use futures::{SinkExt, StreamExt};
 use phalanx_core::CommittedBlock;
@@ -19,10 +23,37 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 use std::collections::BTreeMap;
 use std::sync::Arc;
-use tokio::sync::{Notify, broadcast, mpsc};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use tokio::sync::{Notify, OwnedSemaphorePermit, broadcast, mpsc};
 
 /// Outgoing messages queued per connection before it counts as too slow.
 pub const WS_QUEUE: usize = 256;
+
+/// Outgoing bytes queued per connection before it counts as too slow.
+pub const WS_QUEUE_BYTES: usize = 4 * 1024 * 1024;
+
+/// A connection's outgoing queue, bounded in messages and bytes.
+#[derive(Clone)]
+struct Outbox {
+    tx: mpsc::Sender<String>,
+    bytes: Arc<AtomicUsize>,
+}
+
+impl Outbox {
+    /// Queues `text`; false if the queue is over either bound (the client is too slow).
+    fn push(&self, text: String) -> bool {
+        let len = text.len();
+        if self.bytes.fetch_add(len, Ordering::SeqCst) + len > WS_QUEUE_BYTES {
+            self.bytes.fetch_sub(len, Ordering::SeqCst);
+            return false;
+        }
+        if self.tx.try_send(text).is_err() {
+            self.bytes.fetch_sub(len, Ordering::SeqCst);
+            return false;
+        }
+        true
+    }
+}
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -46,20 +77,49 @@ enum Filter {
     },
 }
 
-/// The upgrade handler.
-pub(crate) async fn handler(State(rpc): State<Arc<Rpc>>, ws: WebSocketUpgrade) -> Response {
+/// The upgrade handler: checks `Host` and `Origin`, and takes a connection slot.
+pub(crate) async fn handler(
+    State(rpc): State<Arc<Rpc>>,
+    headers: HeaderMap,
+    ws: WebSocketUpgrade,
+) -> Response {
+    if let Err(refused) = guard::check_headers(
+        &headers,
+        &rpc.limits.allowed_hosts,
+        &rpc.limits.cors_origins,
+    ) {
+        return *refused;
+    }
+    let Ok(slot) = rpc.sockets.clone().try_acquire_owned() else {
+        return guard::refusal(
+            StatusCode::SERVICE_UNAVAILABLE,
+            guard::TOO_MANY_SOCKETS,
+            format!(
+                "at most {} websocket connections",
+                rpc.limits.max_ws_connections
+            ),
+        );
+    };
     let max = rpc.limits.max_body_bytes;
     ws.max_message_size(max)
-        .on_upgrade(move |socket| connection(rpc, socket))
+        .on_upgrade(move |socket| connection(rpc, socket, slot))
 }
 
-async fn connection(rpc: Arc<Rpc>, socket: WebSocket) {
+async fn connection(rpc: Arc<Rpc>, socket: WebSocket, _slot: OwnedSemaphorePermit) {
     let (mut sink, mut stream) = socket.split();
-    let (out, mut queue) = mpsc::channel::<String>(WS_QUEUE);
+    let (tx, mut queue) = mpsc::channel::<String>(WS_QUEUE);
+    let out = Outbox {
+        tx,
+        bytes: Arc::new(AtomicUsize::new(0)),
+    };
+    let sent = out.bytes.clone();
     let too_slow = Arc::new(Notify::new());
     let writer = tokio::spawn(async move {
         while let Some(text) = queue.recv().await {
-            if sink.send(Message::Text(text.into())).await.is_err() {
+            let len = text.len();
+            let failed = sink.send(Message::Text(text.into())).await.is_err();
+            sent.fetch_sub(len, Ordering::SeqCst);
+            if failed {
                 break;
             }
         }
@@ -82,7 +142,7 @@ async fn connection(rpc: Arc<Rpc>, socket: WebSocket) {
                     Value::Null,
                     RpcError::new(jsonrpc::INVALID_REQUEST, "send text frames"),
                 );
-                if out.try_send(e.to_string()).is_err() {
+                if !out.push(e.to_string()) {
                     break;
                 }
                 continue;
@@ -95,7 +155,7 @@ async fn connection(rpc: Arc<Rpc>, socket: WebSocket) {
                 let call = match jsonrpc::parse_call(v) {
                     Ok(c) => c,
                     Err(e) => {
-                        if out.try_send(e.to_string()).is_err() {
+                        if !out.push(e.to_string()) {
                             break;
                         }
                         continue;
@@ -110,10 +170,14 @@ async fn connection(rpc: Arc<Rpc>, socket: WebSocket) {
                 };
                 (!call.notification).then(|| jsonrpc::response(call.id, result))
             }
-            _ => rpc.handle_body(text.as_bytes()).await,
+            // The same permit and timeout as an HTTP request.
+            _ => match rpc.serve_limited(text.as_bytes()).await {
+                Ok(reply) => reply,
+                Err(()) => Some(rpc.timed_out()),
+            },
         };
         if let Some(r) = reply
-            && out.try_send(r.to_string()).is_err()
+            && !out.push(r.to_string())
         {
             break;
         }
@@ -134,7 +198,7 @@ fn subscribe(
     p: Value,
     subs: &mut BTreeMap<u64, tokio::task::JoinHandle<()>>,
     next_id: &mut u64,
-    out: &mpsc::Sender<String>,
+    out: &Outbox,
     too_slow: &Arc<Notify>,
 ) -> Result<Value, RpcError> {
     let p: SubscribeParams = params(p)?;
@@ -171,7 +235,9 @@ fn notification(id: u64, result: Value) -> String {
         .to_string()
 }
 
-fn messages(filter: &Filter, c: &CommittedBlock) -> Vec<Value> {
+/// The notifications `c` makes for `filter`, built one at a time (a subscriber found too
+/// slow stops the building).
+fn messages<'a>(filter: &'a Filter, c: &'a CommittedBlock) -> Box<dyn Iterator<Item = Value> + 'a> {
     match filter {
         Filter::Blocks => {
             let mut v = views::block(&c.block, None);
@@ -184,19 +250,15 @@ fn messages(filter: &Filter, c: &CommittedBlock) -> Vec<Value> {
                     .map(|r| matches!(r.status, phalanx_types::TxStatus::Ok))
                     .collect::<Vec<_>>()
             );
-            vec![v]
+            Box::new(std::iter::once(v))
         }
-        Filter::Events { address, topic } => c
-            .receipts
-            .iter()
-            .flat_map(|r| {
-                r.events.iter().enumerate().filter_map(move |(i, e)| {
-                    let wanted = address.is_none_or(|a| a == e.contract)
-                        && topic.as_ref().is_none_or(|t| *t == e.topic);
-                    wanted.then(|| views::located_event(r, i, e))
-                })
+        Filter::Events { address, topic } => Box::new(c.receipts.iter().flat_map(move |r| {
+            r.events.iter().enumerate().filter_map(move |(i, e)| {
+                let wanted = address.is_none_or(|a| a == e.contract)
+                    && topic.as_ref().is_none_or(|t| *t == e.topic);
+                wanted.then(|| views::located_event(r, i, e))
             })
-            .collect(),
+        })),
     }
 }
 
@@ -204,7 +266,7 @@ async fn forward(
     id: u64,
     filter: Filter,
     mut feed: broadcast::Receiver<Arc<CommittedBlock>>,
-    out: mpsc::Sender<String>,
+    out: Outbox,
     too_slow: Arc<Notify>,
 ) {
     loop {
@@ -218,7 +280,7 @@ async fn forward(
             Err(broadcast::error::RecvError::Closed) => return,
         };
         for m in messages(&filter, &c) {
-            if out.try_send(notification(id, m)).is_err() {
+            if !out.push(notification(id, m)) {
                 too_slow.notify_one();
                 return;
             }
