@@ -16,13 +16,6 @@ const ADMIT_SLICE: usize = 256;
 /// Most signatures checked under one permit (a few milliseconds of work).
 const VERIFY_SLICE: usize = 128;
 
-/// Threads that check signatures of submitted transactions at once: at most half the
-/// machine's cores (at least one), so a flood of submissions leaves the others to consensus.
-pub fn verify_threads() -> usize {
-    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
-    (cores / 2).max(1)
-}
-
 /// Channels into the core thread and what it publishes.
 pub struct Api {
     /// The chain id transactions must be signed for.
@@ -35,7 +28,7 @@ pub struct Api {
     pub commits: broadcast::Sender<Arc<CommittedBlock>>,
     /// The network, if the node has peers.
     pub net: Option<Network>,
-    /// Permits to check signatures ([`verify_threads`]): one per blocking thread in use.
+    /// Permits to check signatures (`rpc.worker_threads`): one per blocking thread in use.
     pub verify: Arc<Semaphore>,
 }
 

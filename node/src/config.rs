@@ -54,6 +54,9 @@ pub struct RpcConfig {
     pub allowed_hosts: Vec<String>,
     /// Most WebSocket connections open at once.
     pub max_ws_connections: usize,
+    /// Threads checking signatures of submitted transactions, and threads reading storage
+    /// for requests (0: half the cores, at least one).
+    pub worker_threads: usize,
 }
 
 impl Default for NodeConfig {
@@ -88,6 +91,7 @@ impl Default for RpcConfig {
             cors_origins: Vec::new(),
             allowed_hosts: Vec::new(),
             max_ws_connections: 256,
+            worker_threads: 0,
         }
     }
 }

@@ -197,7 +197,7 @@ fn run(home: &Home, config: &NodeConfig, dev: bool, byzantine: Option<Strategy>)
     // The swarm, the peer forwarder and the core's timers run on their own runtime, so RPC
     // load (however many connections, however slow their handlers) cannot delay them.
     let net_rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(1)
+        .worker_threads(2)
         .enable_all()
         .thread_name("phalanx-net")
         .build()?;
@@ -212,6 +212,10 @@ fn run(home: &Home, config: &NodeConfig, dev: bool, byzantine: Option<Strategy>)
         chain_id: genesis.chain_id.clone(),
         peer_id: keys::peer_id(&node_key)?,
     };
+    let workers = match config.rpc.worker_threads {
+        0 => phalanx_rpc::default_blocking_threads(),
+        n => n,
+    };
     let limits = RpcLimits {
         max_body_bytes: config.rpc.max_body_bytes,
         max_batch: config.rpc.max_batch,
@@ -222,7 +226,7 @@ fn run(home: &Home, config: &NodeConfig, dev: bool, byzantine: Option<Strategy>)
         cors_origins: config.rpc.cors_origins.clone(),
         allowed_hosts: phalanx_rpc::guard::hosts_for(config.rpc.listen, &config.rpc.allowed_hosts),
         max_ws_connections: config.rpc.max_ws_connections,
-        blocking_threads: phalanx_rpc::default_blocking_threads(),
+        blocking_threads: workers,
     };
     let metrics = Arc::new(Metrics::new());
     rt.block_on(async {
@@ -270,7 +274,7 @@ fn run(home: &Home, config: &NodeConfig, dev: bool, byzantine: Option<Strategy>)
             status: service.status.clone(),
             commits: service.commits.clone(),
             net,
-            verify: Arc::new(tokio::sync::Semaphore::new(crate::api::verify_threads())),
+            verify: Arc::new(tokio::sync::Semaphore::new(workers)),
         });
         let rpc = Rpc::new(api, metrics, runtime, info, kv, limits);
         let (stop, stopped) = tokio::sync::watch::channel(false);

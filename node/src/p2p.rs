@@ -6,12 +6,13 @@ use crate::service::{Command, Outbound};
 use anyhow::{Context, Result};
 use libp2p::{Multiaddr, PeerId, identity};
 use phalanx_core::{Event, SyncBatch};
-use phalanx_executor::mempool::verify_all;
+use phalanx_executor::mempool::VerifiedTx;
 use phalanx_genesis::Genesis;
 use phalanx_network::{BlockSource, NetEvent, Network, NetworkConfig};
 use phalanx_storage::BlockStore;
 use phalanx_types::consensus::SignedMessage;
 use phalanx_types::{Block, CommitCertificate, Height, SecretKey, SignedTx};
+use std::sync::Arc;
 use tokio::sync::mpsc;
 
 /// Committed blocks served to peers straight from the store.
@@ -126,41 +127,40 @@ impl Outbound for P2p {
     }
 }
 
+/// Transaction batches from peers whose signatures are being checked at once.
+const PEER_TX_CHECKS: usize = 2;
+
+/// Transaction batches from peers waiting for or in a check; one arriving when this many
+/// are is dropped (its sender forwards stuck transactions again).
+const PEER_TX_BATCHES: usize = 32;
+
 /// Feeds what peers send into the core's queue (waiting when it is full). Forwarded
-/// transactions are verified here, over every core, and bad ones dropped.
+/// transactions are verified on the side, one blocking thread per batch and at most
+/// [`PEER_TX_CHECKS`] at once ([`PEER_TX_BATCHES`] waiting), so consensus messages never
+/// wait behind signature checks, and bad ones are dropped.
 pub async fn forward(
     mut events: mpsc::Receiver<NetEvent>,
     core: mpsc::Sender<Command>,
     chain_id: String,
 ) {
+    let checks = Arc::new(tokio::sync::Semaphore::new(PEER_TX_CHECKS));
+    let batches = Arc::new(tokio::sync::Semaphore::new(PEER_TX_BATCHES));
     while let Some(e) = events.recv().await {
         let event = match e {
             NetEvent::Consensus(m) => Event::Message(m),
             NetEvent::Txs(txs) => {
-                let chain_id = chain_id.clone();
-                // A failed check (a panic in the task) loses this message, not the forwarder.
-                let checked = match tokio::task::spawn_blocking(move || verify_all(txs, &chain_id))
-                    .await
-                {
-                    Ok(checked) => checked,
-                    Err(e) => {
-                        tracing::warn!(error = %e, "signature check of forwarded transactions failed");
-                        continue;
-                    }
-                };
-                let verified: Vec<_> = checked
-                    .into_iter()
-                    .filter_map(|r| {
-                        r.map_err(
-                            |e| tracing::debug!(error = %e, "dropped a forwarded transaction"),
-                        )
-                        .ok()
-                    })
-                    .collect();
-                if verified.is_empty() {
+                let Ok(waiting) = batches.clone().try_acquire_owned() else {
+                    tracing::debug!("busy checking forwarded transactions; dropped a batch");
                     continue;
-                }
-                Event::PeerTxs(verified)
+                };
+                let (checks, chain_id, core) = (checks.clone(), chain_id.clone(), core.clone());
+                tokio::spawn(async move {
+                    let _waiting = waiting;
+                    if let Ok(permit) = checks.acquire_owned().await {
+                        check_and_admit(txs, chain_id, core, permit).await;
+                    }
+                });
+                continue;
             }
             NetEvent::Status { peer, height } => Event::PeerStatus {
                 peer: peer.to_base58(),
@@ -174,5 +174,37 @@ pub async fn forward(
         if core.send(Command::Event(event)).await.is_err() {
             break;
         }
+    }
+}
+
+/// Checks a forwarded batch's signatures on a blocking thread, then offers the good ones
+/// to the core. A failed check (a panic in the task) loses this batch, nothing else.
+async fn check_and_admit(
+    txs: Vec<SignedTx>,
+    chain_id: String,
+    core: mpsc::Sender<Command>,
+    permit: tokio::sync::OwnedSemaphorePermit,
+) {
+    let checked = tokio::task::spawn_blocking(move || {
+        let _permit = permit;
+        VerifiedTx::new_many(txs, &chain_id)
+    })
+    .await;
+    let checked = match checked {
+        Ok(checked) => checked,
+        Err(e) => {
+            tracing::warn!(error = %e, "signature check of forwarded transactions failed");
+            return;
+        }
+    };
+    let verified: Vec<_> = checked
+        .into_iter()
+        .filter_map(|r| {
+            r.map_err(|e| tracing::debug!(error = %e, "dropped a forwarded transaction"))
+                .ok()
+        })
+        .collect();
+    if !verified.is_empty() {
+        let _ = core.send(Command::Event(Event::PeerTxs(verified))).await;
     }
 }

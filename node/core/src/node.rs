@@ -175,7 +175,16 @@ pub struct NodeCore {
     steering: Steering,
     /// When the last block committed (for deciding whether to sync from a peer 1 ahead).
     last_commit_ms: u64,
+    /// When stuck transactions were last forwarded again.
+    last_resend_ms: u64,
 }
+
+/// How long a ready transaction waits before it is forwarded again (and how often the pool
+/// is looked through for such).
+const RESEND_MS: u64 = 2_000;
+
+/// Most transactions forwarded again at once.
+const MAX_RESEND: usize = 1_000;
 
 impl std::fmt::Debug for NodeCore {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -222,6 +231,7 @@ impl NodeCore {
             proposal: None,
             steering: Steering::default(),
             last_commit_ms: 0,
+            last_resend_ms: 0,
         })
     }
 
@@ -297,6 +307,14 @@ impl NodeCore {
         let expired = self.mempool.expire(now_ms);
         if expired > 0 {
             tracing::debug!(expired, "dropped transactions stuck behind a nonce gap");
+        }
+        if now_ms >= self.last_resend_ms + RESEND_MS {
+            self.last_resend_ms = now_ms;
+            let stuck = self.mempool.stuck_ready(now_ms, RESEND_MS, MAX_RESEND);
+            if !stuck.is_empty() {
+                tracing::debug!(txs = stuck.len(), "forwarding stuck transactions again");
+                actions.push(Action::GossipTxs(stuck));
+            }
         }
         match event {
             Event::Message(m) => {

@@ -1,6 +1,8 @@
 //! What peers sent, queued per peer and handed to the node round-robin: each peer has a
 //! budget in messages and bytes, and a peer that sends more than the node takes loses its
-//! own excess, never another peer's share.
+//! own excess, never another peer's share. Each peer has two lanes with their own budgets:
+//! consensus, status and block answers go before its forwarded transactions, so a
+//! transaction flood cannot crowd out votes.
 
 use crate::NetEvent;
 use libp2p::PeerId;
@@ -9,10 +11,14 @@ use std::collections::{BTreeMap, VecDeque};
 /// Bounds of one peer's queue.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct InboxLimits {
-    /// Most messages queued from one peer.
+    /// Most consensus, status and block messages queued from one peer.
     pub messages: usize,
-    /// Most bytes (as framed on the wire) queued from one peer.
+    /// Most bytes of them (as framed on the wire).
     pub bytes: usize,
+    /// Most transaction messages queued from one peer.
+    pub tx_messages: usize,
+    /// Most bytes of them.
+    pub tx_bytes: usize,
 }
 
 impl Default for InboxLimits {
@@ -21,14 +27,54 @@ impl Default for InboxLimits {
             messages: 1_024,
             // Two of the largest frames.
             bytes: 2 * crate::wire::MAX_FRAME,
+            tx_messages: 64,
+            tx_bytes: crate::wire::MAX_FRAME,
         }
+    }
+}
+
+/// One lane of a peer's queue.
+#[derive(Default)]
+struct Lane {
+    items: VecDeque<(NetEvent, usize)>,
+    bytes: usize,
+}
+
+impl Lane {
+    fn push(
+        &mut self,
+        event: NetEvent,
+        bytes: usize,
+        max_messages: usize,
+        max_bytes: usize,
+    ) -> bool {
+        let over = self.items.len() >= max_messages
+            || (!self.items.is_empty() && self.bytes + bytes > max_bytes);
+        if over {
+            return false;
+        }
+        self.bytes += bytes;
+        self.items.push_back((event, bytes));
+        true
+    }
+
+    fn pop(&mut self) -> Option<NetEvent> {
+        let (event, bytes) = self.items.pop_front()?;
+        self.bytes -= bytes;
+        Some(event)
     }
 }
 
 #[derive(Default)]
 struct PeerQueue {
-    items: VecDeque<(NetEvent, usize)>,
-    bytes: usize,
+    control: Lane,
+    txs: Lane,
+}
+
+impl PeerQueue {
+    fn is_empty(&self) -> bool {
+        self.control.items.is_empty() && self.txs.items.is_empty()
+    }
 }
 
 /// Per-peer queues served in turn.
@@ -54,28 +100,35 @@ impl Inbox {
     /// Queues `event` from `peer` (`bytes` as framed); false if the peer is over its budget
     /// and the event was dropped.
     pub fn push(&mut self, peer: PeerId, event: NetEvent, bytes: usize) -> bool {
+        let limits = self.limits;
         let q = self.queues.entry(peer).or_default();
-        let over = q.items.len() >= self.limits.messages
-            || (!q.items.is_empty() && q.bytes + bytes > self.limits.bytes);
-        if over {
+        let was_empty = q.is_empty();
+        let pushed = match event {
+            NetEvent::Txs(_) => q
+                .txs
+                .push(event, bytes, limits.tx_messages, limits.tx_bytes),
+            _ => q.control.push(event, bytes, limits.messages, limits.bytes),
+        };
+        if !pushed {
             self.dropped += 1;
+            if was_empty {
+                self.queues.remove(&peer);
+            }
             return false;
         }
-        if q.items.is_empty() {
+        if was_empty {
             self.turn.push_back(peer);
         }
-        q.bytes += bytes;
-        q.items.push_back((event, bytes));
         true
     }
 
-    /// The next event: one from each peer with something queued, in turn.
+    /// The next event: one from each peer with something queued, in turn; a peer's
+    /// consensus traffic before its transactions.
     pub fn pop(&mut self) -> Option<NetEvent> {
         let peer = self.turn.pop_front()?;
         let q = self.queues.get_mut(&peer)?;
-        let (event, bytes) = q.items.pop_front()?;
-        q.bytes -= bytes;
-        if q.items.is_empty() {
+        let event = q.control.pop().or_else(|| q.txs.pop())?;
+        if q.is_empty() {
             self.queues.remove(&peer);
         } else {
             self.turn.push_back(peer);
@@ -117,6 +170,7 @@ mod tests {
         let mut inbox = Inbox::new(InboxLimits {
             messages: 100,
             bytes: 1 << 20,
+            ..InboxLimits::default()
         });
         let (flood, honest) = (PeerId::random(), PeerId::random());
         for i in 0..1_000 {
@@ -140,6 +194,7 @@ mod tests {
         let mut inbox = Inbox::new(InboxLimits {
             messages: 100,
             bytes: 1_000,
+            ..InboxLimits::default()
         });
         let p = PeerId::random();
         assert!(
@@ -151,5 +206,21 @@ mod tests {
         assert!(inbox.push(p, status(2), 600));
         assert!(inbox.push(p, status(3), 400));
         assert!(!inbox.push(p, status(4), 1));
+    }
+
+    #[test]
+    fn a_transaction_flood_does_not_crowd_out_votes() {
+        let mut inbox = Inbox::new(InboxLimits {
+            tx_messages: 10,
+            ..InboxLimits::default()
+        });
+        let p = PeerId::random();
+        for _ in 0..1_000 {
+            inbox.push(p, NetEvent::Txs(Vec::new()), 1_000);
+        }
+        assert_eq!(inbox.dropped(), 990, "the transaction lane is full");
+        assert!(inbox.push(p, status(7), 100), "votes have their own lane");
+        assert_eq!(height(&inbox.pop().unwrap()), 7, "and go first");
+        assert_eq!(std::iter::from_fn(|| inbox.pop()).count(), 10);
     }
 }

@@ -13,6 +13,9 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tokio::sync::{mpsc, watch};
 
+/// Requests we keep in flight to one peer: half of a connection's streams.
+pub const MAX_IN_FLIGHT: usize = MAX_STREAMS / 2;
+
 /// Block requests read from storage at once (each on a blocking thread), at most one per
 /// peer; a request over either bound gets an empty answer at once (the peer asks another).
 pub const BLOCK_SERVERS: usize = 2;
@@ -125,12 +128,14 @@ impl<S: BlockSource> Task<S> {
         }
     }
 
-    /// Sends a request unless [`MAX_STREAMS`] are already in flight to `peer`: a burst
-    /// beyond that would only be refused there (or, past yamux's stream limit, close the
-    /// connection), so the excess is dropped here, as pBFT tolerates.
+    /// Sends a request unless [`MAX_IN_FLIGHT`] are already in flight to `peer`. A
+    /// connection's stream limit ([`MAX_STREAMS`]) counts streams both ways, so half of it
+    /// stays free for what the peer sends us; a burst beyond would only be refused (or,
+    /// past yamux's limit, close the connection), so the excess is dropped here, as pBFT
+    /// tolerates.
     fn send(&mut self, peer: PeerId, request: Request) -> Option<OutboundRequestId> {
         let n = self.in_flight_to.entry(peer).or_insert(0);
-        if *n >= MAX_STREAMS {
+        if *n >= MAX_IN_FLIGHT {
             tracing::debug!(%peer, "too many requests in flight; dropped one");
             return None;
         }

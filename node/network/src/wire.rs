@@ -2,8 +2,10 @@
 //! length-prefixed frame in the canonical encoding. Frames over [`MAX_FRAME`] are refused
 //! before anything is allocated for them, and decoding checks the frame is exactly one value.
 //! Frames being read at once hold at most [`MAX_INFLIGHT_BYTES`] between them: a reader
-//! waits for room before it allocates, so however many streams peers open, memory for
-//! frames in flight stays bounded.
+//! takes room for each chunk before it reads it, so however many streams peers open (and
+//! however large the lengths they announce), memory for frames in flight stays bounded,
+//! and only bytes a peer really sent hold room. Frames up to [`SMALL_FRAME`] (votes,
+//! status, acks) need no room, so a peer filling the budget cannot hold them up.
 
 use async_trait::async_trait;
 use futures::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
@@ -32,6 +34,10 @@ pub const MAX_BLOCKS: u32 = 64;
 
 /// Bytes of frames being read at once, over every stream of every connection.
 pub const MAX_INFLIGHT_BYTES: usize = 256 * 1024 * 1024;
+
+/// Frames up to this size are read without taking room from the budget (the streams a
+/// connection may carry bound them), and larger ones take room in chunks of this size.
+pub const SMALL_FRAME: usize = 64 * 1024;
 
 /// A value with the size of the frame it came in (0 for one built locally).
 #[derive(Debug, Clone)]
@@ -129,13 +135,25 @@ where
             format!("frame of {len} bytes exceeds {MAX_FRAME}"),
         ));
     }
-    // Room first, then the buffer: the permit is held until the frame is decoded.
-    let _room = inflight
-        .acquire_many(len as u32)
-        .await
-        .map_err(|_| io::Error::other("codec closed"))?;
-    let mut buf = vec![0u8; len];
-    io.read_exact(&mut buf).await?;
+    // Room for each chunk before it is read; all of it is held until the frame is decoded.
+    let mut room: Option<tokio::sync::SemaphorePermit<'_>> = None;
+    let mut buf = Vec::with_capacity(len.min(SMALL_FRAME));
+    while buf.len() < len {
+        let chunk = (len - buf.len()).min(SMALL_FRAME);
+        if len > SMALL_FRAME {
+            let more = inflight
+                .acquire_many(chunk as u32)
+                .await
+                .map_err(|_| io::Error::other("codec closed"))?;
+            match room.as_mut() {
+                Some(r) => r.merge(more),
+                None => room = Some(more),
+            }
+        }
+        let start = buf.len();
+        buf.resize(start + chunk, 0);
+        io.read_exact(&mut buf[start..]).await?;
+    }
     let value = decode_with_limit(&buf, MAX_FRAME)
         .map_err(|e| io::Error::new(io::ErrorKind::InvalidData, e))?;
     Ok(Framed { value, bytes: len })
@@ -283,20 +301,29 @@ mod tests {
     #[test]
     fn a_reader_waits_for_room_before_it_allocates() {
         futures::executor::block_on(async {
-            let budget = Semaphore::new(100);
+            let budget = Semaphore::new(4 * SMALL_FRAME);
             let mut buf = Cursor::new(Vec::new());
             write_frame(&mut buf, &Request::Txs(Vec::new()))
                 .await
                 .unwrap();
-            let frame = buf.into_inner();
-            // All the room is taken (frames of other streams being read).
-            let held = budget.acquire_many(100).await.unwrap();
+            let small = buf.into_inner();
+            // All the room is taken (frames of other streams being read): a small frame is
+            // read anyway.
+            let held = budget.acquire_many(4 * SMALL_FRAME as u32).await.unwrap();
+            let got = read_frame::<_, Request>(&mut Cursor::new(small), &budget)
+                .await
+                .unwrap();
+            assert!(matches!(got.value, Request::Txs(ref t) if t.is_empty()));
+            // A large frame waits for room for its first chunk before it reads it.
+            let mut frame = ((SMALL_FRAME + 1) as u32).to_be_bytes().to_vec();
+            frame.extend(vec![0u8; SMALL_FRAME + 1]);
             let mut cursor = Cursor::new(frame);
             let mut read = Box::pin(read_frame::<_, Request>(&mut cursor, &budget));
             assert!(futures::poll!(read.as_mut()).is_pending(), "waits for room");
             drop(held);
-            let got = read.await.unwrap();
-            assert!(matches!(got.value, Request::Txs(ref t) if t.is_empty()));
+            // Room given, it reads (and refuses the zeroes as a request), then gives it back.
+            assert!(read.await.is_err());
+            assert_eq!(budget.available_permits(), 4 * SMALL_FRAME);
         });
     }
 }

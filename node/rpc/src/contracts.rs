@@ -24,59 +24,41 @@ pub(crate) struct QueryParams {
     caller: Option<Address>,
 }
 
-/// Runs a read-only call against the latest committed state, on a blocking thread (the
-/// node's runtime threads have the stack contract execution needs). Writes trap.
+/// Runs a read-only call against the latest committed state, on the blocking pool (its
+/// threads have the stack contract execution needs), snapshot-consistent
+/// ([`Rpc::consistent`]). Writes trap.
 pub(crate) async fn query(rpc: &Arc<Rpc>, p: QueryParams) -> Result<Value, RpcError> {
-    // Contract code runs on the blocking pool, within the same bound as storage reads.
-    let permit = rpc
-        .blocking
-        .clone()
-        .acquire_owned()
-        .await
-        .map_err(RpcError::internal)?;
     let args = match &p.args {
         Value::Null => Vec::new(),
         v => serde_json::to_vec(v).map_err(RpcError::internal)?,
     };
-    let height = rpc.blocks.latest_height().map_err(RpcError::internal)?;
-    let time_ms = match rpc.blocks.block(height).map_err(RpcError::internal)? {
-        Some(b) => b.header.timestamp_ms,
-        None => 0,
-    };
-    let block = BlockInfo {
-        height,
-        time_ms,
-        chain_id: rpc.info.chain_id.clone(),
-    };
-    let runtime = rpc.runtime.clone();
-    let state = Arc::new(StoreView(rpc.state.clone()));
     let gas_cap = rpc.limits.query_gas_cap;
-    let outcome = tokio::task::spawn_blocking(move || {
-        let _permit = permit;
-        runtime.query(
-            state,
-            block,
-            &Query {
+    let outcome = rpc
+        .consistent(move |r| {
+            let height = r.blocks.latest_height().map_err(RpcError::internal)?;
+            let time_ms = match r.blocks.block(height).map_err(RpcError::internal)? {
+                Some(b) => b.header.timestamp_ms,
+                None => 0,
+            };
+            let block = BlockInfo {
+                height,
+                time_ms,
+                chain_id: r.info.chain_id.clone(),
+            };
+            let state = Arc::new(StoreView(r.state.clone()));
+            let query = Query {
                 contract: p.address,
                 method: &p.method,
                 args: &args,
                 caller: p.caller,
                 gas_cap,
-            },
-        )
-    })
-    .await
-    .map_err(RpcError::internal)?;
-    let outcome = match outcome {
-        Ok(o) => o,
-        Err(RuntimeError::Busy) => {
-            return Err(RpcError::new(
-                UNAVAILABLE,
-                "too many queries at once; retry",
-            ));
-        }
-        Err(e) => return Err(RpcError::internal(e)),
-    };
+            };
+            r.runtime.query(state, block, &query).map_err(|e| match e {
+                RuntimeError::Busy => RpcError::new(UNAVAILABLE, "too many queries at once; retry"),
+                e => RpcError::internal(e),
+            })
+        })
+        .await?;
     match outcome.result {
         Ok(ret) => Ok(json!({"result": views::data(&ret), "gas_used": outcome.gas_used})),
         Err(e) if e.code == code::OUT_OF_GAS => Err(RpcError::new(

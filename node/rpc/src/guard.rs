@@ -41,22 +41,25 @@ pub fn hosts_for(listen: std::net::SocketAddr, allowed: &[String]) -> Vec<String
     }
 }
 
-/// The host of a `Host` header value, without its port.
-fn host_name(value: &str) -> &str {
-    if let Some(rest) = value.strip_prefix('[') {
-        // [v6]:port
-        return rest
-            .split(']')
-            .next()
-            .map_or(value, |h| &value[..h.len() + 2]);
-    }
-    value.rsplit_once(':').map_or(value, |(h, port)| {
-        if port.chars().all(|c| c.is_ascii_digit()) {
-            h
-        } else {
-            value
+/// The host of a `Host` header value, without its port; `None` if it is malformed.
+fn host_name(value: &str) -> Option<&str> {
+    let (host, port) = if value.starts_with('[') {
+        // [v6] or [v6]:port
+        let (inside, rest) = value.split_once(']')?;
+        let port = match rest {
+            "" => "",
+            _ => rest.strip_prefix(':')?,
+        };
+        (&value[..inside.len() + 1], port)
+    } else {
+        let (host, port) = value.rsplit_once(':').unwrap_or((value, ""));
+        if host.contains([':', '[', ']', '/', '@']) {
+            return None;
         }
-    })
+        (host, port)
+    };
+    let port_ok = port.chars().all(|c| c.is_ascii_digit());
+    (!host.is_empty() && port_ok).then_some(host)
 }
 
 /// Checks `Host` against `hosts` and a browser's `Origin` against `origins` (the CORS
@@ -70,7 +73,8 @@ pub fn check_headers(
         let host = headers
             .get(header::HOST)
             .and_then(|h| h.to_str().ok())
-            .map(|h| host_name(h).to_ascii_lowercase());
+            .and_then(host_name)
+            .map(str::to_ascii_lowercase);
         let allowed = host.as_ref().is_some_and(|h| hosts.iter().any(|a| a == h));
         if !allowed {
             return Err(Box::new(refusal(
@@ -143,7 +147,17 @@ mod tests {
                 "{ok}"
             );
         }
-        for bad in ["evil.example:8645", "127.0.0.1.evil.example", ""] {
+        for bad in [
+            "evil.example:8645",
+            "127.0.0.1.evil.example",
+            "",
+            "[",
+            "[a",
+            "[::1]evil",
+            "[::1]:x",
+            "127.0.0.1:80:80",
+            "localhost@evil.example",
+        ] {
             assert!(
                 check_headers(&headers(&[(header::HOST, bad)]), &hosts, &[]).is_err(),
                 "{bad}"

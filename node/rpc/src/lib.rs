@@ -21,8 +21,6 @@ pub mod views;
 mod ws;
 
 use axum::Router;
-use axum::body::Bytes;
-use axum::extract::rejection::BytesRejection;
 use axum::extract::{DefaultBodyLimit, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
@@ -127,11 +125,33 @@ impl Default for RpcLimits {
     }
 }
 
-/// Storage-reading threads by default: the machine's cores (at least 2).
+/// Attempts of a [`Rpc::consistent`] read before the client is asked to retry.
+const CONSISTENT_TRIES: usize = 4;
+
+/// Runs `read` until `height` is the same before and after it (at most
+/// [`CONSISTENT_TRIES`] times): then no commit landed during the read.
+fn settled<T>(
+    height: impl Fn() -> Result<u64, RpcError>,
+    read: impl Fn() -> Result<T, RpcError>,
+) -> Result<T, RpcError> {
+    for _ in 0..CONSISTENT_TRIES {
+        let before = height()?;
+        let out = read();
+        if height()? == before {
+            return out;
+        }
+    }
+    Err(RpcError::new(
+        jsonrpc::UNAVAILABLE,
+        "blocks committed during every attempt at this read; retry",
+    ))
+}
+
+/// Storage-reading threads by default: half the machine's cores (at least one), so heavy
+/// reads and queries leave the rest to consensus.
 pub fn default_blocking_threads() -> usize {
-    std::thread::available_parallelism()
-        .map_or(2, |n| n.get())
-        .max(2)
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    (cores / 2).max(1)
 }
 
 /// Shared state of the handlers.
@@ -198,13 +218,37 @@ impl Rpc {
         .map_err(RpcError::internal)?
     }
 
+    /// [`Rpc::blocking`] for reads of the latest state that take several storage reads (a
+    /// query, governance records): consistent with one committed height. A commit writes
+    /// the block and its state in one atomic batch and raises the latest height in it, so
+    /// if the height is the same before and after the read, no commit landed in between and
+    /// every value read belongs to that height; otherwise the read runs again (a few
+    /// times, then the client is asked to retry).
+    pub(crate) async fn consistent<T: Send + 'static>(
+        self: &Arc<Self>,
+        read: impl Fn(&Rpc) -> Result<T, RpcError> + Send + 'static,
+    ) -> Result<T, RpcError> {
+        self.blocking(move |rpc| {
+            settled(
+                || rpc.blocks.latest_height().map_err(RpcError::internal),
+                || read(rpc),
+            )
+        })
+        .await
+    }
+
     /// Serves one request body under the shared limits: a permit among
     /// [`RpcLimits::max_concurrent`] and the timeout. `Err` is the timeout.
     pub(crate) async fn serve_limited(self: &Arc<Self>, body: &[u8]) -> Result<Option<Value>, ()> {
-        let _permit = self.requests.acquire().await.map_err(|_| ())?;
-        tokio::time::timeout(self.limits.timeout, self.handle_body(body))
-            .await
-            .map_err(|_| ())
+        // Waiting for a permit counts against the timeout too.
+        tokio::time::timeout(self.limits.timeout, async {
+            let _permit = self.requests.acquire().await.ok()?;
+            Some(self.handle_body(body).await)
+        })
+        .await
+        .ok()
+        .flatten()
+        .ok_or(())
     }
 
     /// The JSON-RPC error for a request over the timeout.
@@ -304,7 +348,7 @@ impl Rpc {
 async fn rpc_handler(
     State(rpc): State<Arc<Rpc>>,
     headers: HeaderMap,
-    body: Result<Bytes, BytesRejection>,
+    body: axum::body::Body,
 ) -> Response {
     if let Err(refused) = guard::check_headers(
         &headers,
@@ -315,11 +359,12 @@ async fn rpc_handler(
     {
         return *refused;
     }
-    let body = match body {
+    // Headers first, then the body: a refused request is not read.
+    let body = match axum::body::to_bytes(body, rpc.limits.max_body_bytes).await {
         Ok(b) => b,
         Err(e) => {
             return guard::refusal(
-                e.status(),
+                StatusCode::PAYLOAD_TOO_LARGE,
                 jsonrpc::INVALID_REQUEST,
                 format!(
                     "request body refused (at most {} bytes): {e}",
@@ -421,4 +466,41 @@ pub async fn serve(
     axum::serve(listener, router(rpc))
         .with_graceful_shutdown(shutdown)
         .await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::cell::Cell;
+
+    #[test]
+    fn a_read_a_commit_lands_in_is_read_again() {
+        // The tip moves during the first two reads (each read sees a mix), then holds.
+        let tip = Cell::new(10u64);
+        let reads = Cell::new(0);
+        let got = settled(
+            || Ok(tip.get()),
+            || {
+                reads.set(reads.get() + 1);
+                let seen = tip.get();
+                if reads.get() <= 2 {
+                    tip.set(tip.get() + 1);
+                }
+                Ok(seen)
+            },
+        );
+        assert_eq!(got, Ok(12), "the answer of the read no commit interrupted");
+        assert_eq!(reads.get(), 3);
+        // A chain that commits during every attempt: the client is told to retry.
+        let moving = Cell::new(0u64);
+        let err = settled(
+            || Ok(moving.get()),
+            || {
+                moving.set(moving.get() + 1);
+                Ok(())
+            },
+        )
+        .unwrap_err();
+        assert_eq!(err.code, jsonrpc::UNAVAILABLE);
+    }
 }

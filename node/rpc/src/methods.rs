@@ -21,7 +21,7 @@ pub(crate) async fn dispatch(rpc: &Arc<Rpc>, method: &str, p: Value) -> Result<V
         "node_status" => node_status(rpc),
         "chain_getBlock" => rpc.blocking(move |r| get_block(r, params(p)?)).await,
         "chain_getValidators" => {
-            rpc.blocking(move |r| crate::governance::validators(r, params(p)?))
+            rpc.consistent(move |r| crate::governance::validators(r, params(p.clone())?))
                 .await
         }
         "chain_getValidatorSetProof" => {
@@ -29,22 +29,25 @@ pub(crate) async fn dispatch(rpc: &Arc<Rpc>, method: &str, p: Value) -> Result<V
                 .await
         }
         "gov_proposals" => {
-            rpc.blocking(move |r| crate::governance::proposals(r, params(p)?))
+            rpc.consistent(move |r| crate::governance::proposals(r, params(p.clone())?))
                 .await
         }
         "gov_proposal" => {
-            rpc.blocking(move |r| crate::governance::proposal(r, params(p)?))
+            rpc.consistent(move |r| crate::governance::proposal(r, params(p.clone())?))
                 .await
         }
         "tx_submit" => submit(rpc, params(p)?).await,
         "tx_submitBatch" => submit_batch(rpc, params(p)?).await,
         "tx_get" => rpc.blocking(move |r| tx_get(r, params(p)?)).await,
-        "account_get" => rpc.blocking(move |r| account_get(r, params(p)?)).await,
+        "account_get" => {
+            rpc.consistent(move |r| account_get(r, params(p.clone())?))
+                .await
+        }
         "net_peers" => Ok(json!(rpc.node.peers())),
         "evidence_list" => rpc.blocking(move |r| evidence_list(r, params(p)?)).await,
         "contract_query" => crate::contracts::query(rpc, params(p)?).await,
         "contract_get" => {
-            rpc.blocking(move |r| crate::contracts::get(r, params(p)?))
+            rpc.consistent(move |r| crate::contracts::get(r, params(p.clone())?))
                 .await
         }
         "state_getProof" => {

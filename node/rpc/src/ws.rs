@@ -24,6 +24,7 @@ use serde_json::{Value, json};
 use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Duration;
 use tokio::sync::{Notify, OwnedSemaphorePermit, broadcast, mpsc};
 
 /// Outgoing messages queued per connection before it counts as too slow.
@@ -31,6 +32,12 @@ pub const WS_QUEUE: usize = 256;
 
 /// Outgoing bytes queued per connection before it counts as too slow.
 pub const WS_QUEUE_BYTES: usize = 4 * 1024 * 1024;
+
+/// A connection with no subscription that sends nothing for this long is closed.
+pub const WS_IDLE: Duration = Duration::from_secs(60);
+
+/// Longest a client may take to take one message: a client that stops reading is closed.
+pub const WS_SEND_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// A connection's outgoing queue, bounded in messages and bytes.
 #[derive(Clone)]
@@ -102,6 +109,7 @@ pub(crate) async fn handler(
     };
     let max = rpc.limits.max_body_bytes;
     ws.max_message_size(max)
+        .max_frame_size(max)
         .on_upgrade(move |socket| connection(rpc, socket, slot))
 }
 
@@ -117,19 +125,33 @@ async fn connection(rpc: Arc<Rpc>, socket: WebSocket, _slot: OwnedSemaphorePermi
     let writer = tokio::spawn(async move {
         while let Some(text) = queue.recv().await {
             let len = text.len();
-            let failed = sink.send(Message::Text(text.into())).await.is_err();
+            let send = sink.send(Message::Text(text.into()));
+            let failed = !matches!(
+                tokio::time::timeout(WS_SEND_TIMEOUT, send).await,
+                Ok(Ok(()))
+            );
             sent.fetch_sub(len, Ordering::SeqCst);
             if failed {
                 break;
             }
         }
-        let _ = sink.close().await;
+        let _ = tokio::time::timeout(WS_SEND_TIMEOUT, sink.close()).await;
     });
     let mut subs: BTreeMap<u64, tokio::task::JoinHandle<()>> = BTreeMap::new();
     let mut next_id = 1u64;
     loop {
         let msg = tokio::select! {
-            m = stream.next() => m,
+            m = tokio::time::timeout(WS_IDLE, stream.next()) => match m {
+                Ok(m) => m,
+                Err(_) => {
+                    subs.retain(|_, h| !h.is_finished());
+                    if subs.is_empty() {
+                        tracing::debug!("closing an idle websocket");
+                        break;
+                    }
+                    continue;
+                }
+            },
             _ = too_slow.notified() => {
                 tracing::debug!("dropping a slow websocket subscriber");
                 break;
@@ -186,6 +208,7 @@ async fn connection(rpc: Arc<Rpc>, socket: WebSocket, _slot: OwnedSemaphorePermi
         h.abort();
     }
     drop(out);
+    // The writer ends once the queue drains or a send times out; the slot is freed after.
     let _ = writer.await;
 }
 

@@ -271,6 +271,8 @@ impl Mempool {
         };
         let queued = nonce > first_queued;
         let mut evicted = Vec::new();
+        // Putting back what a refused admission evicted promotes nothing new.
+        let promoted = self.promoted.len();
         // The sender's own cap: a lower nonce may displace the sender's own highest.
         if own_len + 1 > self.limits.max_per_sender
             || own_bytes + bytes > self.limits.max_sender_bytes
@@ -292,7 +294,7 @@ impl Mempool {
                 match tail {
                     Some(tail) if tail > nonce => evicted.push(self.take(&sender, tail)),
                     _ => {
-                        self.restore(evicted);
+                        self.restore(evicted, promoted);
                         return Err(refuse);
                     }
                 }
@@ -304,7 +306,7 @@ impl Mempool {
             match self.queued_victim(&sender, bytes) {
                 Some((victim, tail)) => evicted.push(self.take(&victim, tail)),
                 None => {
-                    self.restore(evicted);
+                    self.restore(evicted, promoted);
                     return Err(AdmitError::Full);
                 }
             }
@@ -320,7 +322,7 @@ impl Mempool {
             match victim {
                 Some((victim, tail)) => evicted.push(self.take(&victim, tail)),
                 None => {
-                    self.restore(evicted);
+                    self.restore(evicted, promoted);
                     return Err(AdmitError::Full);
                 }
             }
@@ -334,6 +336,7 @@ impl Mempool {
             bytes,
             seq,
             arrived_ms: now_ms,
+            resent_ms: now_ms,
         };
         self.update(&sender, |q| {
             q.floor = account_nonce;
@@ -394,8 +397,9 @@ impl Mempool {
         }
     }
 
-    /// Puts back what an admission evicted before it failed.
-    fn restore(&mut self, evicted: Vec<Evicted>) {
+    /// Puts back what an admission evicted before it failed, and forgets the promotions
+    /// made since `promoted` (the length of the list when the admission began).
+    fn restore(&mut self, evicted: Vec<Evicted>, promoted: usize) {
         for e in evicted.into_iter().rev() {
             let (hash, nonce) = (e.pending.hash, e.pending.tx.tx.nonce);
             self.by_hash.insert(hash, (e.sender, nonce));
@@ -404,6 +408,7 @@ impl Mempool {
                 q.txs.insert(nonce, e.pending);
             });
         }
+        self.promoted.truncate(promoted);
     }
 
     /// Changes `sender`'s queue and keeps the totals and indexes right: every change to a
@@ -457,6 +462,37 @@ impl Mempool {
                 (p.hash == h).then(|| p.tx.clone())
             })
             .collect()
+    }
+
+    /// Ready transactions that waited at least `age_ms` since they arrived or were last
+    /// returned here, at most `max` of them (the oldest-waiting sender's first), marked as
+    /// sent now. Forwarding is best effort (a peer over its budget drops what it gets): a
+    /// node forwards what is stuck again, so a transaction that never reached the primary
+    /// still gets there.
+    pub fn stuck_ready(&mut self, now_ms: u64, age_ms: u64, max: usize) -> Vec<SignedTx> {
+        let mut heads: Vec<(u64, Address)> = self
+            .senders
+            .iter()
+            .filter_map(|(a, q)| Some((q.ready_txs().next()?.seq, *a)))
+            .collect();
+        heads.sort_unstable();
+        let mut out = Vec::new();
+        for (_, sender) in heads {
+            let Some(q) = self.senders.get_mut(&sender) else {
+                continue;
+            };
+            let (floor, ready) = (q.floor, q.ready);
+            for (_, p) in q.txs.range_mut(floor..).take(ready) {
+                if out.len() >= max {
+                    return out;
+                }
+                if p.resent_ms.saturating_add(age_ms) <= now_ms {
+                    p.resent_ms = now_ms;
+                    out.push(p.tx.clone());
+                }
+            }
+        }
+        out
     }
 
     /// Transactions for the next block, within its count and byte limits: round-robin

@@ -15,6 +15,8 @@ pub(super) struct Pending {
     pub seq: u64,
     /// When it arrived (local clock; the pool never feeds consensus).
     pub arrived_ms: u64,
+    /// When it was last forwarded again ([`super::Mempool::stuck_ready`]).
+    pub resent_ms: u64,
 }
 
 /// A sender's queue.

@@ -507,3 +507,48 @@ fn only_ready_transactions_are_promoted_for_forwarding() {
     assert_eq!(pool.take_promoted(), vec![t[5].clone()]);
     assert_consistent(&pool);
 }
+
+#[test]
+fn a_refused_admission_forwards_nothing() {
+    // As in `a_refused_newcomer_evicts_nothing`: the big one evicts two of A's ready
+    // transactions, is refused, and puts them back; they were forwarded long ago.
+    let size = tx(&key(0), 0).to_bytes().len();
+    let mut pool = Mempool::new(MempoolLimits {
+        max_bytes: 20 * size,
+        ..MempoolLimits::default()
+    });
+    for n in 0..4 {
+        pool.admit(tx(&key(0), n), 0, CHAIN, &params(), 0).unwrap();
+    }
+    for i in 1..17 {
+        pool.admit(tx(&key(i), 0), 0, CHAIN, &params(), 0).unwrap();
+    }
+    assert_eq!(pool.take_promoted().len(), 20);
+    let big = tx_sized(&key(10_000), 0, 100 + size * 3 / 2);
+    assert_eq!(
+        pool.admit(big, 0, CHAIN, &params(), 0),
+        Err(AdmitError::Full)
+    );
+    assert!(pool.take_promoted().is_empty(), "nothing to forward again");
+}
+
+#[test]
+fn stuck_ready_transactions_are_forwarded_again_at_most_once_per_interval() {
+    let mut pool = Mempool::new(MempoolLimits::default());
+    let (a, b) = (key(1), key(2));
+    for n in 0..3 {
+        pool.admit(tx(&a, n), 0, CHAIN, &params(), 0).unwrap();
+    }
+    pool.admit(tx(&b, 5), 0, CHAIN, &params(), 0).unwrap(); // queued: never forwarded
+    pool.admit(tx(&b, 0), 0, CHAIN, &params(), 1_500).unwrap();
+    assert!(
+        pool.stuck_ready(1_000, 2_000, 100).is_empty(),
+        "not stuck yet"
+    );
+    let again = pool.stuck_ready(2_000, 2_000, 100);
+    assert_eq!(again, (0..3).map(|n| tx(&a, n)).collect::<Vec<_>>());
+    assert!(pool.stuck_ready(3_000, 2_000, 100).is_empty(), "just sent");
+    let later = pool.stuck_ready(4_000, 2_000, 2);
+    assert_eq!(later.len(), 2, "capped");
+    assert_eq!(later[0], tx(&a, 0));
+}
