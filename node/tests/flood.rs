@@ -91,7 +91,7 @@ fn honest_finality(
 fn a_gap_nonce_flood_does_not_delay_honest_senders() {
     const FLOOD_ACCOUNTS: u32 = 1_000;
     const GAP: u64 = 63;
-    const PER_SENDER: usize = 50;
+    const PER_SENDER: usize = 75;
     let _g = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
     let mut net = Testnet::new(4);
     net.start_all();

@@ -3,44 +3,21 @@
 
 mod common;
 
-use common::{Tip, free_port};
-use libp2p::{Multiaddr, PeerId, identity};
-use phalanx_network::{NetEvent, Network, NetworkConfig, spawn};
+use common::{Node, Tip};
+use libp2p::{Multiaddr, PeerId};
+use phalanx_network::{NetEvent, Network};
 use phalanx_types::Height;
 use std::time::Duration;
 use tokio::sync::mpsc;
 
-struct Node {
-    key: identity::Keypair,
-    addr: Multiaddr,
-}
-
-impl Node {
-    fn new() -> Node {
-        let key = identity::Keypair::generate_ed25519();
-        let addr: Multiaddr = format!("/ip4/127.0.0.1/tcp/{}", free_port())
-            .parse()
-            .unwrap();
-        Node { key, addr }
-    }
-    fn id(&self) -> PeerId {
-        self.key.public().to_peer_id()
-    }
-    fn full_addr(&self) -> Multiaddr {
-        format!("{}/p2p/{}", self.addr, self.id()).parse().unwrap()
-    }
-    fn start(
-        &self,
-        height: Height,
-        dial: Vec<Multiaddr>,
-        allowed: Vec<PeerId>,
-    ) -> (Network, mpsc::Receiver<NetEvent>) {
-        let mut cfg = NetworkConfig::new(self.key.clone(), self.addr.clone());
-        cfg.dial = dial;
-        cfg.allowed = allowed;
-        cfg.status_interval = Duration::from_millis(200);
-        spawn(cfg, Tip(height)).unwrap()
-    }
+/// Starts `node` at `height`, exchanging status every 200 ms.
+fn start(
+    node: &Node,
+    height: Height,
+    dial: Vec<Multiaddr>,
+    allowed: Vec<PeerId>,
+) -> (Network, mpsc::Receiver<NetEvent>) {
+    node.spawn(Tip(height), dial, allowed, Duration::from_millis(200))
 }
 
 /// Waits (up to 10 s) for a status event from `peer`.
@@ -62,15 +39,16 @@ async fn status_from(rx: &mut mpsc::Receiver<NetEvent>, peer: PeerId) -> Height 
 async fn allowed_peers_connect_and_strangers_are_refused() {
     let (a, b, stranger) = (Node::new(), Node::new(), Node::new());
     let members = vec![a.id(), b.id()];
-    let (net_a, mut rx_a) = a.start(5, vec![b.full_addr()], members.clone());
-    let (net_b, mut rx_b) = b.start(9, vec![a.full_addr()], members.clone());
+    let (net_a, mut rx_a) = start(&a, 5, vec![b.full_addr()], members.clone());
+    let (net_b, mut rx_b) = start(&b, 9, vec![a.full_addr()], members.clone());
     assert_eq!(status_from(&mut rx_a, b.id()).await, 9);
     assert_eq!(status_from(&mut rx_b, a.id()).await, 5);
     assert_eq!(net_a.peers(), vec![b.id()]);
 
     // The stranger allows everyone and dials both; both refuse it. It also listens, so a
     // validator configured to dial it would be refused by its own allowlist the same way.
-    let (net_s, mut rx_s) = stranger.start(
+    let (net_s, mut rx_s) = start(
+        &stranger,
         1,
         vec![a.full_addr(), b.full_addr()],
         vec![a.id(), b.id(), stranger.id()],
@@ -105,15 +83,15 @@ async fn allowed_peers_connect_and_strangers_are_refused() {
 async fn a_peer_that_restarts_is_redialed() {
     let (a, b) = (Node::new(), Node::new());
     let members = vec![a.id(), b.id()];
-    let (_net_a, mut rx_a) = a.start(1, vec![b.full_addr()], members.clone());
+    let (_net_a, mut rx_a) = start(&a, 1, vec![b.full_addr()], members.clone());
     {
-        let (_net_b, mut rx_b) = b.start(2, vec![], members.clone());
+        let (_net_b, mut rx_b) = start(&b, 2, vec![], members.clone());
         assert_eq!(status_from(&mut rx_a, b.id()).await, 2);
         assert_eq!(status_from(&mut rx_b, a.id()).await, 1);
     }
     // b's handle is gone, which stops its task; start it again on the same address.
     tokio::time::sleep(Duration::from_millis(500)).await;
-    let (_net_b, _rx_b) = b.start(3, vec![], members);
+    let (_net_b, _rx_b) = start(&b, 3, vec![], members);
     loop {
         if status_from(&mut rx_a, b.id()).await == 3 {
             break;

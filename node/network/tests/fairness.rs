@@ -4,45 +4,14 @@
 
 mod common;
 
-use common::{Tip, free_port};
-use libp2p::{Multiaddr, PeerId, identity};
-use phalanx_network::{BlockSource, NetEvent, Network, NetworkConfig, spawn};
+use common::{Node, Tip};
+use libp2p::PeerId;
+use phalanx_network::{BlockSource, NetEvent, Network};
 use phalanx_types::{Block, CommitCertificate, Height};
 use std::time::{Duration, Instant};
-use tokio::sync::mpsc;
 
-struct Node {
-    key: identity::Keypair,
-    addr: Multiaddr,
-}
-
-impl Node {
-    fn new() -> Node {
-        let key = identity::Keypair::generate_ed25519();
-        let addr: Multiaddr = format!("/ip4/127.0.0.1/tcp/{}", free_port())
-            .parse()
-            .unwrap();
-        Node { key, addr }
-    }
-    fn id(&self) -> PeerId {
-        self.key.public().to_peer_id()
-    }
-    fn full_addr(&self) -> Multiaddr {
-        format!("{}/p2p/{}", self.addr, self.id()).parse().unwrap()
-    }
-    fn start_with(
-        &self,
-        source: impl BlockSource,
-        dial: Vec<Multiaddr>,
-        allowed: Vec<PeerId>,
-    ) -> (Network, mpsc::Receiver<NetEvent>) {
-        let mut cfg = NetworkConfig::new(self.key.clone(), self.addr.clone());
-        cfg.dial = dial;
-        cfg.allowed = allowed;
-        cfg.status_interval = Duration::from_secs(3_600);
-        spawn(cfg, source).unwrap()
-    }
-}
+/// Status messages only when a test sends them.
+const NO_STATUS: Duration = Duration::from_secs(3_600);
 
 /// Waits until `net` counts every one of `peers` as connected.
 async fn connected(net: &Network, peers: &[PeerId]) {
@@ -59,9 +28,9 @@ async fn connected(net: &Network, peers: &[PeerId]) {
 async fn a_flooding_peer_does_not_starve_an_honest_one() {
     let (a, flood, honest) = (Node::new(), Node::new(), Node::new());
     let all = vec![a.id(), flood.id(), honest.id()];
-    let (_net_a, mut rx_a) = a.start_with(Tip(1), vec![], all.clone());
-    let (net_f, _rx_f) = flood.start_with(Tip(1), vec![a.full_addr()], all.clone());
-    let (net_h, _rx_h) = honest.start_with(Tip(1), vec![a.full_addr()], all.clone());
+    let (_net_a, mut rx_a) = a.spawn(Tip(1), vec![], all.clone(), NO_STATUS);
+    let (net_f, _rx_f) = flood.spawn(Tip(1), vec![a.full_addr()], all.clone(), NO_STATUS);
+    let (net_h, _rx_h) = honest.spawn(Tip(1), vec![a.full_addr()], all.clone(), NO_STATUS);
     connected(&net_f, &[a.id()]).await;
     connected(&net_h, &[a.id()]).await;
     while rx_a.try_recv().is_ok() {}
@@ -122,8 +91,8 @@ impl BlockSource for Slow {
 async fn slow_block_reads_do_not_stall_the_swarm() {
     let (a, b) = (Node::new(), Node::new());
     let all = vec![a.id(), b.id()];
-    let (_net_a, mut rx_a) = a.start_with(Slow(Duration::from_secs(3)), vec![], all.clone());
-    let (net_b, mut rx_b) = b.start_with(Tip(1), vec![a.full_addr()], all.clone());
+    let (_net_a, mut rx_a) = a.spawn(Slow(Duration::from_secs(3)), vec![], all.clone(), NO_STATUS);
+    let (net_b, mut rx_b) = b.spawn(Tip(1), vec![a.full_addr()], all.clone(), NO_STATUS);
     connected(&net_b, &[a.id()]).await;
     while rx_a.try_recv().is_ok() {}
     // Block requests that each take 3 s to read; then a status message, answered at once.
@@ -164,8 +133,8 @@ async fn slow_block_reads_do_not_stall_the_swarm() {
 async fn an_allowlist_change_is_never_lost() {
     let (a, b) = (Node::new(), Node::new());
     let all = vec![a.id(), b.id()];
-    let (net_a, _rx_a) = a.start_with(Tip(1), vec![b.full_addr()], all.clone());
-    let (net_b, _rx_b) = b.start_with(Tip(1), vec![a.full_addr()], all.clone());
+    let (net_a, _rx_a) = a.spawn(Tip(1), vec![b.full_addr()], all.clone(), NO_STATUS);
+    let (net_b, _rx_b) = b.spawn(Tip(1), vec![a.full_addr()], all.clone(), NO_STATUS);
     connected(&net_a, &[b.id()]).await;
     // The command queue is full of outgoing messages (to a peer that is not there) when b
     // is removed.
