@@ -130,9 +130,10 @@ impl Outbound for P2p {
 /// Transaction batches from peers whose signatures are being checked at once.
 const PEER_TX_CHECKS: usize = 2;
 
-/// Transaction batches from peers waiting for or in a check; one arriving when this many
-/// are is dropped (its sender forwards stuck transactions again).
+/// Transaction batches from peers waiting for or in a check, and their bytes; one arriving
+/// over either bound is dropped (the node its client chose forwards it again).
 const PEER_TX_BATCHES: usize = 32;
+const PEER_TX_BYTES: usize = 64 * 1024 * 1024;
 
 /// Feeds what peers send into the core's queue (waiting when it is full). Forwarded
 /// transactions are verified on the side, one blocking thread per batch and at most
@@ -145,17 +146,22 @@ pub async fn forward(
 ) {
     let checks = Arc::new(tokio::sync::Semaphore::new(PEER_TX_CHECKS));
     let batches = Arc::new(tokio::sync::Semaphore::new(PEER_TX_BATCHES));
+    let bytes = Arc::new(tokio::sync::Semaphore::new(PEER_TX_BYTES));
     while let Some(e) = events.recv().await {
         let event = match e {
             NetEvent::Consensus(m) => Event::Message(m),
             NetEvent::Txs(txs) => {
-                let Ok(waiting) = batches.clone().try_acquire_owned() else {
+                let size = txs.iter().map(SignedTx::encoded_len).sum::<usize>();
+                let room = u32::try_from(size)
+                    .ok()
+                    .and_then(|n| bytes.clone().try_acquire_many_owned(n).ok());
+                let (Ok(waiting), Some(room)) = (batches.clone().try_acquire_owned(), room) else {
                     tracing::debug!("busy checking forwarded transactions; dropped a batch");
                     continue;
                 };
                 let (checks, chain_id, core) = (checks.clone(), chain_id.clone(), core.clone());
                 tokio::spawn(async move {
-                    let _waiting = waiting;
+                    let _waiting = (waiting, room);
                     if let Ok(permit) = checks.acquire_owned().await {
                         check_and_admit(txs, chain_id, core, permit).await;
                     }

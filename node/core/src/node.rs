@@ -13,7 +13,7 @@ use crate::chain::{Chain, ExecutedBlock};
 use crate::error::{BlockError, CoreError};
 use crate::steer::Steering;
 use phalanx_consensus::{Config, Core, Input, Output, Timeout, Verdict};
-use phalanx_executor::mempool::{AdmitError, Mempool, MempoolLimits, VerifiedTx};
+use phalanx_executor::mempool::{AdmitError, Mempool, MempoolLimits, Origin, VerifiedTx};
 use phalanx_types::consensus::SignedMessage;
 use phalanx_types::{
     Address, Block, CheckedBlock, CommitCertificate, Hash, Height, Receipt, SecretKey, SignedTx,
@@ -340,7 +340,7 @@ impl NodeCore {
                 let mut forwarded = HashSet::new();
                 for tx in txs {
                     forwarded.insert(tx.hash());
-                    match self.admit(tx, now_ms) {
+                    match self.admit(tx, now_ms, Origin::Peer) {
                         Ok(_) => admitted = true,
                         Err(e) => tracing::debug!(error = %e, "refused a forwarded transaction"),
                     }
@@ -385,7 +385,7 @@ impl NodeCore {
         let mut results = Vec::with_capacity(txs.len());
         let mut admitted = false;
         for tx in txs {
-            let result = self.admit(tx, now_ms);
+            let result = self.admit(tx, now_ms, Origin::Client);
             admitted |= result.is_ok();
             results.push(result);
         }
@@ -410,14 +410,14 @@ impl NodeCore {
         }
     }
 
-    fn admit(&mut self, tx: VerifiedTx, now_ms: u64) -> Result<Hash, AdmitError> {
+    fn admit(&mut self, tx: VerifiedTx, now_ms: u64, origin: Origin) -> Result<Hash, AdmitError> {
         let sender = tx.tx().tx.sender_address();
         let nonce = match self.mempool.committed_nonce(&sender) {
             Some(nonce) => nonce,
             None => self.chain.account_nonce(&sender).unwrap_or(u64::MAX),
         };
         self.mempool
-            .admit_verified(tx, nonce, self.chain.params(), now_ms)
+            .admit_verified(tx, nonce, self.chain.params(), now_ms, origin)
     }
 
     /// The libp2p peer ids of the current validators.

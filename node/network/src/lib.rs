@@ -156,10 +156,28 @@ impl Network {
         self.submit(Command::Broadcast(Request::Consensus(message)));
     }
 
-    /// Forwards transactions to every connected peer (split to stay under the frame limit).
+    /// Forwards transactions to every connected peer, in messages of at most
+    /// [`wire::MAX_TXS_PER_MESSAGE`] transactions and about [`wire::MAX_TXS_BYTES`] (so a
+    /// batch of large ones still fits a frame).
     pub fn gossip_txs(&self, txs: Vec<SignedTx>) {
-        for chunk in txs.chunks(wire::MAX_TXS_PER_MESSAGE) {
-            self.submit(Command::Broadcast(Request::Txs(chunk.to_vec())));
+        let mut message = Vec::new();
+        let mut bytes = 0;
+        for tx in txs {
+            let size = tx.encoded_len();
+            if !message.is_empty()
+                && (message.len() >= wire::MAX_TXS_PER_MESSAGE
+                    || bytes + size > wire::MAX_TXS_BYTES)
+            {
+                self.submit(Command::Broadcast(Request::Txs(std::mem::take(
+                    &mut message,
+                ))));
+                bytes = 0;
+            }
+            bytes += size;
+            message.push(tx);
+        }
+        if !message.is_empty() {
+            self.submit(Command::Broadcast(Request::Txs(message)));
         }
     }
 

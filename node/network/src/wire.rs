@@ -29,6 +29,9 @@ pub const MAX_BLOCKS_BYTES: usize = 8 * 1024 * 1024;
 /// Most transactions forwarded in one message.
 pub const MAX_TXS_PER_MESSAGE: usize = 2_000;
 
+/// Bytes of transactions a node puts in one message (one larger transaction goes alone).
+pub const MAX_TXS_BYTES: usize = 4 * 1024 * 1024;
+
 /// Most blocks asked for or sent in one sync answer.
 pub const MAX_BLOCKS: u32 = 64;
 
@@ -151,6 +154,8 @@ where
             }
         }
         let start = buf.len();
+        // Exactly what the budget counted, not a doubling.
+        buf.reserve_exact(chunk);
         buf.resize(start + chunk, 0);
         io.read_exact(&mut buf[start..]).await?;
     }

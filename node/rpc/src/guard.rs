@@ -32,7 +32,7 @@ pub fn hosts_for(listen: std::net::SocketAddr, allowed: &[String]) -> Vec<String
         return allowed.iter().map(|h| h.to_ascii_lowercase()).collect();
     }
     if listen.ip().is_loopback() {
-        ["localhost", "127.0.0.1", "[::1]", "::1"]
+        ["localhost", "127.0.0.1", "[::1]"]
             .iter()
             .map(|h| h.to_string())
             .collect()

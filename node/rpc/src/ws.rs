@@ -33,7 +33,7 @@ pub const WS_QUEUE: usize = 256;
 /// Outgoing bytes queued per connection before it counts as too slow.
 pub const WS_QUEUE_BYTES: usize = 4 * 1024 * 1024;
 
-/// A connection with no subscription that sends nothing for this long is closed.
+/// A connection with no subscription that sends no request for this long is closed.
 pub const WS_IDLE: Duration = Duration::from_secs(60);
 
 /// Longest a client may take to take one message: a client that stops reading is closed.
@@ -139,9 +139,11 @@ async fn connection(rpc: Arc<Rpc>, socket: WebSocket, _slot: OwnedSemaphorePermi
     });
     let mut subs: BTreeMap<u64, tokio::task::JoinHandle<()>> = BTreeMap::new();
     let mut next_id = 1u64;
+    // Only requests count as activity (pings do not).
+    let mut idle_until = tokio::time::Instant::now() + WS_IDLE;
     loop {
         let msg = tokio::select! {
-            m = tokio::time::timeout(WS_IDLE, stream.next()) => match m {
+            m = tokio::time::timeout_at(idle_until, stream.next()) => match m {
                 Ok(m) => m,
                 Err(_) => {
                     subs.retain(|_, h| !h.is_finished());
@@ -149,6 +151,7 @@ async fn connection(rpc: Arc<Rpc>, socket: WebSocket, _slot: OwnedSemaphorePermi
                         tracing::debug!("closing an idle websocket");
                         break;
                     }
+                    idle_until = tokio::time::Instant::now() + WS_IDLE;
                     continue;
                 }
             },
@@ -157,6 +160,9 @@ async fn connection(rpc: Arc<Rpc>, socket: WebSocket, _slot: OwnedSemaphorePermi
                 break;
             }
         };
+        if matches!(msg, Some(Ok(Message::Text(_) | Message::Binary(_)))) {
+            idle_until = tokio::time::Instant::now() + WS_IDLE;
+        }
         let text = match msg {
             Some(Ok(Message::Text(t))) => t.to_string(),
             Some(Ok(Message::Binary(_))) => {

@@ -36,6 +36,15 @@ use phalanx_types::{Address, Hash, SignedTx};
 use sender::{Pending, SenderQueue};
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
+/// Where a transaction came from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Origin {
+    /// A client of this node (RPC).
+    Client,
+    /// Another validator forwarded it.
+    Peer,
+}
+
 /// Bounds of the pool.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct MempoolLimits {
@@ -210,7 +219,8 @@ impl Mempool {
         self.by_hash.contains_key(hash)
     }
 
-    /// Admits `tx` if it is valid against the committed `account_nonce` of its sender.
+    /// Admits `tx`, submitted by a client, if it is valid against the committed
+    /// `account_nonce` of its sender.
     pub fn admit(
         &mut self,
         tx: SignedTx,
@@ -224,6 +234,7 @@ impl Mempool {
             account_nonce,
             params,
             now_ms,
+            Origin::Client,
         )
     }
 
@@ -237,6 +248,7 @@ impl Mempool {
         account_nonce: u64,
         params: &ConsensusParams,
         now_ms: u64,
+        origin: Origin,
     ) -> Result<Hash, AdmitError> {
         let VerifiedTx { tx, hash, bytes } = verified;
         if self.by_hash.contains_key(&hash) {
@@ -336,7 +348,9 @@ impl Mempool {
             bytes,
             seq,
             arrived_ms: now_ms,
-            resent_ms: now_ms,
+            local: origin == Origin::Client,
+            sent_ms: now_ms,
+            resends: 0,
         };
         self.update(&sender, |q| {
             q.floor = account_nonce;
@@ -464,35 +478,32 @@ impl Mempool {
             .collect()
     }
 
-    /// Ready transactions that waited at least `age_ms` since they arrived or were last
-    /// returned here, at most `max` of them (the oldest-waiting sender's first), marked as
-    /// sent now. Forwarding is best effort (a peer over its budget drops what it gets): a
-    /// node forwards what is stuck again, so a transaction that never reached the primary
-    /// still gets there.
+    /// Ready transactions submitted here by clients that are still pending `age_ms` after
+    /// they were last forwarded, the wait doubling with each resend (up to 32 × `age_ms`):
+    /// at most `max`, those waiting longest first, marked as sent now. Forwarding is best
+    /// effort (a busy peer drops what it cannot take), so the node a client chose forwards
+    /// what is stuck again and a transaction that never reached the primary still gets
+    /// there; other nodes never resend what they were forwarded.
     pub fn stuck_ready(&mut self, now_ms: u64, age_ms: u64, max: usize) -> Vec<SignedTx> {
-        let mut heads: Vec<(u64, Address)> = self
-            .senders
-            .iter()
-            .filter_map(|(a, q)| Some((q.ready_txs().next()?.seq, *a)))
-            .collect();
-        heads.sort_unstable();
-        let mut out = Vec::new();
-        for (_, sender) in heads {
-            let Some(q) = self.senders.get_mut(&sender) else {
-                continue;
-            };
-            let (floor, ready) = (q.floor, q.ready);
-            for (_, p) in q.txs.range_mut(floor..).take(ready) {
-                if out.len() >= max {
-                    return out;
-                }
-                if p.resent_ms.saturating_add(age_ms) <= now_ms {
-                    p.resent_ms = now_ms;
-                    out.push(p.tx.clone());
+        let mut due: Vec<(u64, Address, u64)> = Vec::new();
+        for (sender, q) in &self.senders {
+            for p in q.ready_txs().filter(|p| p.local) {
+                let wait = age_ms.saturating_mul(1 << p.resends.min(5));
+                if p.sent_ms.saturating_add(wait) <= now_ms {
+                    due.push((p.sent_ms, *sender, p.tx.tx.nonce));
                 }
             }
         }
-        out
+        due.sort_unstable();
+        due.truncate(max);
+        due.into_iter()
+            .filter_map(|(_, sender, nonce)| {
+                let p = self.senders.get_mut(&sender)?.txs.get_mut(&nonce)?;
+                p.sent_ms = now_ms;
+                p.resends = p.resends.saturating_add(1);
+                Some(p.tx.clone())
+            })
+            .collect()
     }
 
     /// Transactions for the next block, within its count and byte limits: round-robin

@@ -15,8 +15,12 @@ pub(super) struct Pending {
     pub seq: u64,
     /// When it arrived (local clock; the pool never feeds consensus).
     pub arrived_ms: u64,
-    /// When it was last forwarded again ([`super::Mempool::stuck_ready`]).
-    pub resent_ms: u64,
+    /// Whether a client submitted it here (only such are forwarded again).
+    pub local: bool,
+    /// When it was last forwarded ([`super::Mempool::stuck_ready`]).
+    pub sent_ms: u64,
+    /// How many times it was forwarded again (each doubles the wait for the next).
+    pub resends: u32,
 }
 
 /// A sender's queue.

@@ -533,7 +533,7 @@ fn a_refused_admission_forwards_nothing() {
 }
 
 #[test]
-fn stuck_ready_transactions_are_forwarded_again_at_most_once_per_interval() {
+fn stuck_client_transactions_are_forwarded_again_with_back_off() {
     let mut pool = Mempool::new(MempoolLimits::default());
     let (a, b) = (key(1), key(2));
     for n in 0..3 {
@@ -541,6 +541,11 @@ fn stuck_ready_transactions_are_forwarded_again_at_most_once_per_interval() {
     }
     pool.admit(tx(&b, 5), 0, CHAIN, &params(), 0).unwrap(); // queued: never forwarded
     pool.admit(tx(&b, 0), 0, CHAIN, &params(), 1_500).unwrap();
+    // Forwarded by a peer: the peer resends it if needed, not this node.
+    let c = key(3);
+    let forwarded = VerifiedTx::new(tx(&c, 0), CHAIN).unwrap();
+    pool.admit_verified(forwarded, 0, &params(), 0, Origin::Peer)
+        .unwrap();
     assert!(
         pool.stuck_ready(1_000, 2_000, 100).is_empty(),
         "not stuck yet"
@@ -548,7 +553,10 @@ fn stuck_ready_transactions_are_forwarded_again_at_most_once_per_interval() {
     let again = pool.stuck_ready(2_000, 2_000, 100);
     assert_eq!(again, (0..3).map(|n| tx(&a, n)).collect::<Vec<_>>());
     assert!(pool.stuck_ready(3_000, 2_000, 100).is_empty(), "just sent");
-    let later = pool.stuck_ready(4_000, 2_000, 2);
-    assert_eq!(later.len(), 2, "capped");
-    assert_eq!(later[0], tx(&a, 0));
+    // b's waited longest now; the cap takes it first.
+    let later = pool.stuck_ready(3_500, 2_000, 1);
+    assert_eq!(later, vec![tx(&b, 0)]);
+    // a's second resend waits twice as long: 4 s after the first.
+    assert!(pool.stuck_ready(5_000, 2_000, 100).is_empty());
+    assert_eq!(pool.stuck_ready(6_000, 2_000, 100).len(), 3);
 }
