@@ -108,23 +108,6 @@ pub struct RpcLimits {
     pub blocking_threads: usize,
 }
 
-impl Default for RpcLimits {
-    fn default() -> Self {
-        RpcLimits {
-            max_body_bytes: 1024 * 1024,
-            max_batch: 100,
-            max_concurrent: 900,
-            timeout: Duration::from_secs(10),
-            query_gas_cap: 100_000_000,
-            max_subscriptions: 5,
-            cors_origins: Vec::new(),
-            allowed_hosts: vec!["*".into()],
-            max_ws_connections: 256,
-            blocking_threads: default_blocking_threads(),
-        }
-    }
-}
-
 /// Attempts of a [`Rpc::consistent`] read before the client is asked to retry.
 const CONSISTENT_TRIES: usize = 4;
 

@@ -27,7 +27,7 @@ mod verified;
 #[cfg(test)]
 mod tests;
 
-pub use verified::{VerifiedTx, verify_all};
+pub use verified::VerifiedTx;
 
 use crate::block::check_gas;
 use crate::error::InvalidTx;
@@ -286,29 +286,22 @@ impl Mempool {
         // Putting back what a refused admission evicted promotes nothing new.
         let promoted = self.promoted.len();
         // The sender's own cap: a lower nonce may displace the sender's own highest.
-        if own_len + 1 > self.limits.max_per_sender
-            || own_bytes + bytes > self.limits.max_sender_bytes
-        {
-            let refuse = AdmitError::SenderFull {
-                pending: own_len,
-                bytes: own_bytes,
-            };
-            loop {
-                let (len, pending, tail) = self
-                    .senders
-                    .get(&sender)
-                    .map_or((0, 0, None), |q| (q.txs.len(), q.bytes, q.tail()));
-                let fits = len < self.limits.max_per_sender
-                    && pending + bytes <= self.limits.max_sender_bytes;
-                if fits {
-                    break;
-                }
-                match tail {
-                    Some(tail) if tail > nonce => evicted.push(self.take(&sender, tail)),
-                    _ => {
-                        self.restore(evicted, promoted);
-                        return Err(refuse);
-                    }
+        loop {
+            let (len, pending, tail) = self
+                .senders
+                .get(&sender)
+                .map_or((0, 0, None), |q| (q.txs.len(), q.bytes, q.tail()));
+            if len < self.limits.max_per_sender && pending + bytes <= self.limits.max_sender_bytes {
+                break;
+            }
+            match tail {
+                Some(tail) if tail > nonce => evicted.push(self.take(&sender, tail)),
+                _ => {
+                    self.restore(evicted, promoted);
+                    return Err(AdmitError::SenderFull {
+                        pending: own_len,
+                        bytes: own_bytes,
+                    });
                 }
             }
         }
@@ -362,8 +355,20 @@ impl Mempool {
     /// The newest queued transaction of the sender with the most queued bytes, if that
     /// sender would still have more than `sender` after it queues `bytes` more.
     fn queued_victim(&self, sender: &Address, bytes: usize) -> Option<(Address, u64)> {
-        let (heaviest, victim) = *self.by_queued_bytes.last()?;
-        let own = self.senders.get(sender).map_or(0, |q| q.queued_bytes);
+        self.heavier(&self.by_queued_bytes, sender, bytes, |q| q.queued_bytes)
+    }
+
+    /// The newest transaction of the heaviest sender in `index` (by `weight`), if that
+    /// sender is not `sender` and would still weigh more than it after it adds `bytes`.
+    fn heavier(
+        &self,
+        index: &BTreeSet<(usize, Address)>,
+        sender: &Address,
+        bytes: usize,
+        weight: impl Fn(&SenderQueue) -> usize,
+    ) -> Option<(Address, u64)> {
+        let (heaviest, victim) = *index.last()?;
+        let own = self.senders.get(sender).map_or(0, weight);
         if victim == *sender || heaviest <= own + bytes {
             return None;
         }
@@ -386,12 +391,7 @@ impl Mempool {
     /// The newest transaction of the sender with the most bytes pending, if that sender
     /// would still hold more than `sender` after it adds `bytes`.
     fn heaviest_victim(&self, sender: &Address, bytes: usize) -> Option<(Address, u64)> {
-        let (heaviest, victim) = *self.by_bytes.last()?;
-        let own = self.senders.get(sender).map_or(0, |q| q.bytes);
-        if victim == *sender || heaviest <= own + bytes {
-            return None;
-        }
-        Some((victim, self.senders[&victim].tail()?))
+        self.heavier(&self.by_bytes, sender, bytes, |q| q.bytes)
     }
 
     /// Removes `sender`'s transaction with `nonce` (which must be pending).
@@ -570,10 +570,14 @@ impl Mempool {
     /// its transactions have new nonces, so only their queues can hold stale entries.
     pub fn prune_senders(&mut self, senders: &[Address], account_nonce: impl Fn(&Address) -> u64) {
         for sender in senders {
-            if !self.senders.contains_key(sender) {
+            let Some(q) = self.senders.get(sender) else {
+                continue;
+            };
+            let floor = account_nonce(sender);
+            let stale_below = q.txs.keys().next().is_some_and(|n| *n < floor);
+            if q.floor == floor && !stale_below {
                 continue;
             }
-            let floor = account_nonce(sender);
             let mut stale = Vec::new();
             self.update(sender, |q| {
                 q.floor = floor;

@@ -85,28 +85,6 @@ fn assert_consistent(pool: &Mempool) {
 }
 
 #[test]
-fn verify_all_answers_in_order_across_threads() {
-    // Enough transactions for several threads; senders interleaved, so grouping them by
-    // sender reorders the work but must not reorder the answers.
-    let keys: Vec<SecretKey> = (0..7u32).map(key).collect();
-    let mut txs: Vec<SignedTx> = (0..400)
-        .map(|i| tx(&keys[i % keys.len()], i as u64))
-        .collect();
-    txs[5].tx.nonce += 1;
-    txs[398].signature = txs[0].signature;
-    let expected: Vec<Option<Hash>> = txs
-        .iter()
-        .map(|t| VerifiedTx::new(t.clone(), CHAIN).ok().map(|v| v.hash()))
-        .collect();
-    let got: Vec<Option<Hash>> = verify_all(txs, CHAIN)
-        .into_iter()
-        .map(|r| r.ok().map(|v| v.hash()))
-        .collect();
-    assert_eq!(got, expected);
-    assert_eq!(got.iter().filter(|h| h.is_none()).count(), 2);
-}
-
-#[test]
 fn admission_gives_clear_errors_and_loses_nothing() {
     let mut pool = Mempool::new(MempoolLimits::default());
     let k = key(1);
