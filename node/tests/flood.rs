@@ -4,7 +4,7 @@
 mod common;
 
 use base64::Engine as _;
-use common::{SERIAL, Testnet, rpc};
+use common::{SERIAL, Testnet, key, rpc};
 use phalanx_types::{Address, Bytes, SecretKey, Tx, TxPayload};
 use serde_json::json;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -16,26 +16,8 @@ fn report(line: String) {
     let _ = writeln!(std::io::stderr(), "{line}");
 }
 
-fn key(tag: u8, i: u32) -> SecretKey {
-    let mut seed = [tag; 32];
-    seed[..4].copy_from_slice(&i.to_le_bytes());
-    SecretKey::from_seed(seed)
-}
-
 fn signed(net: &Testnet, key: &SecretKey, nonce: u64, contract: Address, arg: &str) -> String {
-    let tx = Tx {
-        chain_id: net.chain_id.clone(),
-        sender: key.public_key(),
-        nonce,
-        gas_limit: 5_000_000,
-        payload: TxPayload::Call {
-            contract,
-            method: "set".into(),
-            args: Bytes(arg.as_bytes().to_vec()),
-        },
-    }
-    .sign(key);
-    base64::engine::general_purpose::STANDARD.encode(tx.to_bytes())
+    common::signed_set(&net.chain_id, key, nonce, contract, arg).0
 }
 
 /// The `q`-quantile of `samples` (nearest rank).

@@ -7,6 +7,8 @@
 use crate::NetEvent;
 use libp2p::PeerId;
 use std::collections::{BTreeMap, VecDeque};
+use std::sync::Mutex;
+use tokio::sync::Notify;
 
 /// Bounds of one peer's queue.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -137,6 +139,7 @@ impl Inbox {
     }
 
     /// Whether nothing is queued.
+    #[cfg(test)]
     pub fn is_empty(&self) -> bool {
         self.turn.is_empty()
     }
@@ -144,6 +147,51 @@ impl Inbox {
     /// Messages dropped so far for being over a peer's budget.
     pub fn dropped(&self) -> u64 {
         self.dropped
+    }
+}
+
+/// The inbox shared by the swarm task and the stream readers; one deliverer takes from it.
+pub(crate) struct SharedInbox {
+    inner: Mutex<Inbox>,
+    ready: Notify,
+}
+
+impl SharedInbox {
+    /// An empty shared inbox.
+    pub fn new(limits: InboxLimits) -> SharedInbox {
+        SharedInbox {
+            inner: Mutex::new(Inbox::new(limits)),
+            ready: Notify::new(),
+        }
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, Inbox> {
+        self.inner.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// [`Inbox::push`], waking the deliverer.
+    pub fn push(&self, peer: PeerId, event: NetEvent, bytes: usize) -> bool {
+        let pushed = self.lock().push(peer, event, bytes);
+        if pushed {
+            // Stores a permit when nobody waits, so a wake-up is never lost.
+            self.ready.notify_one();
+        }
+        pushed
+    }
+
+    /// The next event, in [`Inbox::pop`] order; waits while there is none.
+    pub async fn next(&self) -> NetEvent {
+        loop {
+            if let Some(event) = self.lock().pop() {
+                return event;
+            }
+            self.ready.notified().await;
+        }
+    }
+
+    /// [`Inbox::dropped`].
+    pub fn dropped(&self) -> u64 {
+        self.lock().dropped()
     }
 }
 

@@ -20,17 +20,19 @@
 //! [`BlockSource`] without involving the node's core.
 
 mod inbox;
+pub mod push;
 pub mod task;
 pub mod wire;
 
 pub use inbox::InboxLimits;
 
-use inbox::Inbox;
+use inbox::SharedInbox;
 use libp2p::request_response::{self, ProtocolSupport};
 use libp2p::swarm::NetworkBehaviour;
 use libp2p::{Multiaddr, PeerId, allow_block_list, connection_limits, identity, noise, tcp, yamux};
 use phalanx_types::consensus::SignedMessage;
 use phalanx_types::{Block, CommitCertificate, Height, SignedTx};
+use push::Frame;
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -122,9 +124,21 @@ pub enum NetEvent {
     },
 }
 
+/// A push lane.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Lane {
+    Consensus,
+    Txs,
+}
+
 enum Command {
+    /// TEST ONLY: a request to every connected peer (raw frames).
+    #[cfg(feature = "byzantine")]
     Broadcast(Request),
+    /// A request-response exchange with one peer (status, blocks).
     Send(PeerId, Request),
+    /// A frame for every connected peer's push stream of a lane.
+    Push(Lane, Frame),
 }
 
 /// Handle to the swarm task. Cheap to clone; sending never waits.
@@ -151,9 +165,11 @@ impl Network {
         }
     }
 
-    /// Sends a consensus message to every connected peer.
+    /// Sends a consensus message to every connected peer (on their consensus push streams;
+    /// encoded here, once).
     pub fn broadcast(&self, message: Box<SignedMessage>) {
-        self.submit(Command::Broadcast(Request::Consensus(message)));
+        let frame = wire::encode_request(&Request::Consensus(message));
+        self.submit(Command::Push(Lane::Consensus, frame));
     }
 
     /// Forwards transactions to every connected peer, in messages of at most
@@ -168,16 +184,16 @@ impl Network {
                 && (message.len() >= wire::MAX_TXS_PER_MESSAGE
                     || bytes + size > wire::MAX_TXS_BYTES)
             {
-                self.submit(Command::Broadcast(Request::Txs(std::mem::take(
-                    &mut message,
-                ))));
+                let frame = wire::encode_request(&Request::Txs(std::mem::take(&mut message)));
+                self.submit(Command::Push(Lane::Txs, frame));
                 bytes = 0;
             }
             bytes += size;
             message.push(tx);
         }
         if !message.is_empty() {
-            self.submit(Command::Broadcast(Request::Txs(message)));
+            let frame = wire::encode_request(&Request::Txs(message));
+            self.submit(Command::Push(Lane::Txs, frame));
         }
     }
 
@@ -193,10 +209,19 @@ impl Network {
     }
 
     /// TEST ONLY (feature `byzantine`): sends `bytes` as a whole frame to every connected
-    /// peer, whatever they are (hostile encodings the types cannot hold).
+    /// peer, whatever they are (hostile encodings the types cannot hold), both as a request
+    /// and on the consensus push stream.
     #[cfg(feature = "byzantine")]
     pub fn broadcast_raw(&self, bytes: Vec<u8>) {
+        self.push_raw(bytes.clone());
         self.submit(Command::Broadcast(Request::Raw(bytes)));
+    }
+
+    /// TEST ONLY (feature `byzantine`): sends `bytes` as a whole frame on every connected
+    /// peer's consensus push stream, whatever they are.
+    #[cfg(feature = "byzantine")]
+    pub fn push_raw(&self, bytes: Vec<u8>) {
+        self.submit(Command::Push(Lane::Consensus, bytes.into()));
     }
 
     /// Tells `peer` our height.
@@ -232,6 +257,7 @@ pub(crate) struct Behaviour {
     allow: allow_block_list::Behaviour<allow_block_list::AllowedPeers>,
     limits: connection_limits::Behaviour,
     rr: request_response::Behaviour<WireCodec>,
+    streams: libp2p_stream::Behaviour,
 }
 
 /// The connection limit allows at least this many peers, so a validator set can grow.
@@ -268,6 +294,8 @@ pub fn spawn(
     // Room for the set to grow by governance without restarting.
     let max_conns = (allowed.len().max(MAX_PEERS_HINT) as u32 + 1) * 2;
     let request_timeout = config.request_timeout;
+    let codec = WireCodec::default();
+    let budget = codec.budget();
     let mut swarm = libp2p::SwarmBuilder::with_existing_identity(config.keypair.clone())
         .with_tokio()
         .with_tcp(
@@ -287,7 +315,7 @@ pub fn spawn(
                 .with_max_pending_incoming(Some(MAX_PENDING_INCOMING))
                 .with_max_pending_outgoing(Some(max_conns));
             let rr = request_response::Behaviour::with_codec(
-                WireCodec::default(),
+                codec,
                 [(wire::PROTOCOL, ProtocolSupport::Full)],
                 request_response::Config::default()
                     .with_request_timeout(request_timeout)
@@ -297,6 +325,7 @@ pub fn spawn(
                 allow,
                 limits: connection_limits::Behaviour::new(limits),
                 rr,
+                streams: libp2p_stream::Behaviour::new(),
             }
         })
         .map_err(|e| NetworkError::Transport(e.to_string()))?
@@ -329,12 +358,22 @@ pub fn spawn(
             )
         })
         .collect();
+    let inbox = Arc::new(SharedInbox::new(config.inbox));
+    let mut control = swarm.behaviour().streams.new_control();
+    for lane in [push::CONSENSUS, push::TXS] {
+        let incoming = control
+            .accept(lane.clone())
+            .map_err(|e| NetworkError::Transport(e.to_string()))?;
+        tokio::spawn(push::accept(incoming, lane, budget.clone(), inbox.clone()));
+    }
+    tokio::spawn(deliver(inbox.clone(), event_tx));
     let task = Task {
         allowed,
         swarm,
         source: Arc::new(source),
-        events: event_tx,
-        inbox: Inbox::new(config.inbox),
+        inbox,
+        control,
+        links: BTreeMap::new(),
         peers: peers_tx,
         dial,
         connected: BTreeMap::new(),
@@ -355,6 +394,14 @@ pub fn spawn(
         },
         event_rx,
     ))
+}
+
+/// Hands what peers sent to the node, one event at a time in the inbox's fair order; ends
+/// when the node stops listening.
+async fn deliver(inbox: Arc<SharedInbox>, events: mpsc::Sender<NetEvent>) {
+    while let Ok(permit) = events.reserve().await {
+        permit.send(inbox.next().await);
+    }
 }
 
 /// The peer id a multiaddr ends with (`/p2p/<id>`).

@@ -1,9 +1,10 @@
 //! The swarm task: owns the libp2p swarm, answers peers, and hands what they send to the
 //! node through the per-peer [`Inbox`].
 
-use crate::inbox::Inbox;
+use crate::inbox::SharedInbox;
+use crate::push::{Frame, PeerLink};
 use crate::wire::{self, Framed, MAX_BLOCKS, Request, Response};
-use crate::{Behaviour, BehaviourEvent, BlockSource, Command, MAX_STREAMS, NetEvent};
+use crate::{Behaviour, BehaviourEvent, BlockSource, Command, Lane, MAX_STREAMS, NetEvent};
 use futures::StreamExt;
 use libp2p::request_response::{self, OutboundRequestId, ResponseChannel};
 use libp2p::swarm::SwarmEvent;
@@ -40,8 +41,11 @@ pub(crate) struct Task<S> {
     pub allowed: BTreeSet<PeerId>,
     pub swarm: Swarm<Behaviour>,
     pub source: Arc<S>,
-    pub events: mpsc::Sender<NetEvent>,
-    pub inbox: Inbox,
+    pub inbox: Arc<SharedInbox>,
+    /// Opens push streams.
+    pub control: libp2p_stream::Control,
+    /// The push queues and writers towards each connected peer.
+    pub links: BTreeMap<PeerId, PeerLink>,
     pub peers: watch::Sender<Vec<PeerId>>,
     pub dial: BTreeMap<PeerId, Redial>,
     /// Connected peers and how many connections each has.
@@ -68,8 +72,8 @@ impl<S: BlockSource> Task<S> {
     ) {
         let mut tick = tokio::time::interval(Duration::from_millis(250));
         let mut last_status = Instant::now();
-        let events = self.events.clone();
         let mut last_dropped = 0;
+        let mut last_unsent = 0;
         loop {
             tokio::select! {
                 cmd = commands.recv() => match cmd {
@@ -92,14 +96,6 @@ impl<S: BlockSource> Task<S> {
                         .rr
                         .send_response(s.channel, Framed::new(s.response));
                 }
-                permit = events.reserve(), if !self.inbox.is_empty() => match permit {
-                    Ok(permit) => {
-                        if let Some(event) = self.inbox.pop() {
-                            permit.send(event);
-                        }
-                    }
-                    Err(_) => break,
-                },
                 event = self.swarm.select_next_some() => self.swarm_event(event),
                 _ = tick.tick() => {
                     self.redial();
@@ -108,13 +104,22 @@ impl<S: BlockSource> Task<S> {
                         let height = self.source.tip();
                         self.broadcast(Request::Status { height });
                     }
-                    if self.inbox.dropped() > last_dropped {
+                    let dropped = self.inbox.dropped();
+                    if dropped > last_dropped {
                         tracing::warn!(
-                            dropped = self.inbox.dropped() - last_dropped,
+                            dropped = dropped - last_dropped,
                             "peers sent more than their share; dropped the excess"
                         );
-                        last_dropped = self.inbox.dropped();
+                        last_dropped = dropped;
                     }
+                    let unsent: u64 = self.links.values().map(PeerLink::dropped).sum();
+                    if unsent > last_unsent {
+                        tracing::warn!(
+                            dropped = unsent - last_unsent,
+                            "peers take less than we send; dropped messages to them"
+                        );
+                    }
+                    last_unsent = unsent;
                 }
             }
         }
@@ -161,8 +166,21 @@ impl<S: BlockSource> Task<S> {
         }
     }
 
+    /// Queues a frame on every connected peer's push stream of `lane`.
+    fn push(&mut self, lane: Lane, frame: Frame) {
+        for link in self.links.values() {
+            let outbox = match lane {
+                Lane::Consensus => &link.consensus,
+                Lane::Txs => &link.txs,
+            };
+            outbox.push(frame.clone());
+        }
+    }
+
     fn command(&mut self, cmd: Command) {
         match cmd {
+            Command::Push(lane, frame) => self.push(lane, frame),
+            #[cfg(feature = "byzantine")]
             Command::Broadcast(r) => self.broadcast(r),
             Command::Send(peer, r) => {
                 let blocks = matches!(r, Request::GetBlocks { .. });
@@ -256,6 +274,8 @@ impl<S: BlockSource> Task<S> {
                 *n += 1;
                 if *n == 1 {
                     tracing::info!(peer = %peer_id, "peer connected");
+                    self.links
+                        .insert(peer_id, PeerLink::start(&self.control, peer_id));
                     if let Some(r) = self.dial.get_mut(&peer_id) {
                         r.backoff = Duration::from_millis(250);
                     }
@@ -270,6 +290,7 @@ impl<S: BlockSource> Task<S> {
             } => {
                 if num_established == 0 && self.connected.remove(&peer_id).is_some() {
                     self.heard.remove(&peer_id);
+                    self.links.remove(&peer_id);
                     tracing::info!(peer = %peer_id, "peer disconnected");
                     if let Some(r) = self.dial.get_mut(&peer_id) {
                         r.next = Instant::now() + r.backoff;

@@ -1,5 +1,7 @@
-//! The one Phalanx protocol, `/phalanx/1`: a request and its answer per stream, each a
-//! length-prefixed frame in the canonical encoding. Frames over [`MAX_FRAME`] are refused
+//! Frames of the Phalanx protocols. `/phalanx/1` carries a request and its answer per
+//! stream (status and block sync; it still takes consensus messages and transactions from
+//! peers that send them that way); the push streams of [`crate::push`] carry the same
+//! frames back to back. A frame is a length-prefixed value in the canonical encoding. Frames over [`MAX_FRAME`] are refused
 //! before anything is allocated for them, and decoding checks the frame is exactly one value.
 //! Frames being read at once hold at most [`MAX_INFLIGHT_BYTES`] between them: a reader
 //! takes room for each chunk before it reads it, so however many streams peers open (and
@@ -103,6 +105,11 @@ pub enum Response {
     },
 }
 
+/// A request encoded as a frame body, to share between peers.
+pub(crate) fn encode_request(request: &Request) -> crate::push::Frame {
+    encode(request).into()
+}
+
 /// Reads and writes frames; its clones share one budget of bytes in flight.
 #[derive(Debug, Clone)]
 pub struct WireCodec {
@@ -116,6 +123,11 @@ impl Default for WireCodec {
 }
 
 impl WireCodec {
+    /// The budget of bytes in flight its readers share (push streams take from it too).
+    pub(crate) fn budget(&self) -> Arc<Semaphore> {
+        self.inflight.clone()
+    }
+
     /// A codec whose readers hold at most `bytes` of frames at once (at least one frame).
     pub fn with_budget(bytes: usize) -> WireCodec {
         WireCodec {
@@ -124,7 +136,9 @@ impl WireCodec {
     }
 }
 
-async fn read_frame<T, V>(io: &mut T, inflight: &Semaphore) -> io::Result<Framed<V>>
+/// Reads one frame: its length, then its body in chunks that each take room from
+/// `inflight` first (frames up to [`SMALL_FRAME`] take none), then decodes it.
+pub(crate) async fn read_frame<T, V>(io: &mut T, inflight: &Semaphore) -> io::Result<Framed<V>>
 where
     T: AsyncRead + Unpin + Send,
     V: serde::de::DeserializeOwned,

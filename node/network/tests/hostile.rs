@@ -35,6 +35,17 @@ fn node(
 /// A `Consensus` frame: a signed PRE-PREPARE whose block carries another transaction than
 /// its header names.
 fn swapped_pre_prepare() -> Vec<u8> {
+    let (message, block, other) = pre_prepare();
+    let request = phalanx_network::wire::Request::Consensus(Box::new(message));
+    phalanx_types::attacks::swap_body(&request, block.block(), &[other]).unwrap()
+}
+
+/// A signed PRE-PREPARE, its block, and a transaction the block does not hold.
+fn pre_prepare() -> (
+    phalanx_types::consensus::SignedMessage,
+    phalanx_types::CheckedBlock,
+    phalanx_types::SignedTx,
+) {
     use phalanx_types::consensus::{ConsensusMessage, PrePrepare};
     use phalanx_types::{Address, Bytes, CheckedBlock, Hash, Header, SecretKey, Tx, TxPayload};
     let key = SecretKey::from_seed([5; 32]);
@@ -74,8 +85,7 @@ fn swapped_pre_prepare() -> Vec<u8> {
         block: block.clone(),
     })
     .sign("c", &key);
-    let request = phalanx_network::wire::Request::Consensus(Box::new(message));
-    phalanx_types::attacks::swap_body(&request, block.block(), &[tx(1)]).unwrap()
+    (message, block, tx(1))
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -116,4 +126,49 @@ async fn a_nested_transaction_frame_is_refused_and_the_peer_goes_on() {
     })
     .await
     .expect("statuses after the hostile frames");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_frame_off_its_lane_ends_only_that_push_stream() {
+    let (ka, kb) = (
+        identity::Keypair::generate_ed25519(),
+        identity::Keypair::generate_ed25519(),
+    );
+    let members = vec![ka.public().to_peer_id(), kb.public().to_peer_id()];
+    let (_net_b, mut rx_b, addr_b) = node(7, &kb, vec![], members.clone());
+    let (net_a, _rx_a, _) = node(3, &ka, vec![addr_b], members);
+    tokio::time::timeout(Duration::from_secs(10), async {
+        while !matches!(rx_b.recv().await, Some(NetEvent::Status { .. })) {}
+    })
+    .await
+    .expect("a's status");
+    // Transactions on the consensus lane, and a frame that decodes as nothing: b closes
+    // a's consensus stream without delivering either.
+    let (message, _, tx) = pre_prepare();
+    let txs = phalanx_types::encode(&phalanx_network::wire::Request::Txs(vec![tx]));
+    net_a.push_raw(txs);
+    net_a.push_raw(vec![0xff; 64]);
+    // a's writer opens a new stream: an honest PRE-PREPARE gets through (sent until it
+    // does: what was written into the closed stream is lost, as pBFT tolerates).
+    let got = tokio::time::timeout(Duration::from_secs(10), async {
+        loop {
+            net_a.broadcast(Box::new(message.clone()));
+            let deadline = tokio::time::sleep(Duration::from_millis(200));
+            tokio::pin!(deadline);
+            loop {
+                tokio::select! {
+                    e = rx_b.recv() => match e {
+                        Some(NetEvent::Consensus(m)) => return *m,
+                        Some(NetEvent::Txs(t)) => panic!("transactions got through on the consensus lane: {t:?}"),
+                        Some(_) => {}
+                        None => panic!("b's network stopped"),
+                    },
+                    _ = &mut deadline => break,
+                }
+            }
+        }
+    })
+    .await
+    .expect("an honest message after the off-lane frames");
+    assert_eq!(got, message);
 }

@@ -3,6 +3,8 @@
 
 #![allow(dead_code)]
 
+pub mod linkem;
+
 use base64::Engine;
 use phalanx_types::{Address, Bytes, SecretKey, Tx, TxPayload};
 use serde_json::{Value, json};
@@ -20,9 +22,10 @@ pub static SERIAL: Mutex<()> = Mutex::new(());
 /// `fail` traps).
 pub const SETTER: &str = include_str!("../../core/tests/setter.wat");
 
-/// The binary under test.
-pub fn bin() -> &'static str {
-    env!("CARGO_BIN_EXE_phalanx")
+/// The binary under test: this build's, or another named by `PHALANX_BIN` (to compare
+/// builds in one run).
+pub fn bin() -> String {
+    std::env::var("PHALANX_BIN").unwrap_or_else(|_| env!("CARGO_BIN_EXE_phalanx").to_string())
 }
 
 /// A port range nobody listens on: `count` consecutive free ports.
@@ -57,9 +60,22 @@ pub fn free_base_port(count: u16) -> u16 {
 
 /// One JSON-RPC call over a fresh HTTP/1.1 connection; `Err` on transport failure.
 pub fn rpc_try(url: &str, method: &str, params: Value) -> Result<Value, String> {
+    rpc_within(url, method, params, Duration::from_secs(15))
+}
+
+/// [`rpc_try`] that gives up after `limit` to connect, and again to answer (a paused
+/// process accepts connections but never answers).
+pub fn rpc_within(
+    url: &str,
+    method: &str,
+    params: Value,
+    limit: Duration,
+) -> Result<Value, String> {
     let addr = url.trim_start_matches("http://").trim_end_matches('/');
-    let mut s = TcpStream::connect(addr).map_err(|e| e.to_string())?;
-    s.set_read_timeout(Some(Duration::from_secs(15)))
+    let sock: std::net::SocketAddr = addr.parse().map_err(|e| format!("{addr}: {e}"))?;
+    let mut s = TcpStream::connect_timeout(&sock, limit).map_err(|e| e.to_string())?;
+    s.set_read_timeout(Some(limit)).map_err(|e| e.to_string())?;
+    s.set_write_timeout(Some(limit))
         .map_err(|e| e.to_string())?;
     let body = json!({"jsonrpc": "2.0", "id": 1, "method": method, "params": params}).to_string();
     let req = format!(
@@ -302,6 +318,33 @@ impl Testnet {
             .collect()
     }
 
+    /// Routes every peer link through `em`: node `i` reaches node `j` through proxy
+    /// `(i, j)` (call before starting the nodes).
+    pub fn route_through(&self, em: &linkem::LinkEmulator) {
+        let addrs = self.p2p_addrs();
+        for (i, node) in self.nodes.iter().enumerate() {
+            let peers: Vec<String> = addrs
+                .iter()
+                .enumerate()
+                .filter(|(j, _)| *j != i)
+                .map(|(j, addr)| {
+                    let port: u16 = addr.split('/').nth(4).unwrap().parse().unwrap();
+                    let proxy = em.proxy(i, j, ([127, 0, 0, 1], port).into());
+                    format!(
+                        "/ip4/127.0.0.1/tcp/{}/p2p/{}",
+                        proxy.port(),
+                        self.nodes[j].peer_id
+                    )
+                })
+                .collect();
+            let path = node.home.join("config/config.toml");
+            let mut cfg: toml::Table =
+                toml::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
+            cfg["p2p"]["peers"] = toml::Value::from(peers);
+            std::fs::write(&path, toml::to_string(&cfg).unwrap()).unwrap();
+        }
+    }
+
     /// A further node home (its own keys) with this testnet's genesis, dialing every
     /// validator; not started.
     pub fn extra_node(&self, name: &str) -> NodeProc {
@@ -402,6 +445,39 @@ impl Testnet {
             },
         )
     }
+}
+
+/// A key of its own for sender `i` of group `tag` (the same every run).
+pub fn key(tag: u8, i: u32) -> SecretKey {
+    let mut seed = [tag; 32];
+    seed[..4].copy_from_slice(&i.to_le_bytes());
+    SecretKey::from_seed(seed)
+}
+
+/// A call of the setter's `set` with `arg` from `key` (5 Mgas), base64, with its hash.
+pub fn signed_set(
+    chain_id: &str,
+    key: &SecretKey,
+    nonce: u64,
+    contract: Address,
+    arg: &str,
+) -> (String, String) {
+    let tx = Tx {
+        chain_id: chain_id.to_string(),
+        sender: key.public_key(),
+        nonce,
+        gas_limit: 5_000_000,
+        payload: TxPayload::Call {
+            contract,
+            method: "set".into(),
+            args: Bytes(arg.as_bytes().to_vec()),
+        },
+    }
+    .sign(key);
+    (
+        base64::engine::general_purpose::STANDARD.encode(tx.to_bytes()),
+        tx.hash().to_string(),
+    )
 }
 
 /// Reads a key file written by `phalanx keys new` / `phalanx testnet`.

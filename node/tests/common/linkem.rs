@@ -1,0 +1,334 @@
+//! A user-space TCP link emulator (netem is not available on these machines).
+//!
+//! Every peer link of a testnet runs through a proxy of its own: node `i` reaches node `j`
+//! through `proxy(i, j, …)`, so each direction of every pair of nodes is a [`Link`] with its
+//! own one-way delay and jitter, and any set of links can be cut and healed (partitions of
+//! any shape). Bytes keep their order (a TCP stream cannot reorder): jitter only stretches
+//! gaps, and a chunk is never delivered before the one read before it.
+//!
+//! A cut link either **stalls** (bytes wait in the emulator, up to a bound, and flow again
+//! on heal, as TCP retransmission does across a short outage: both ends see a silent
+//! connection) or **resets** (its connections are closed at once and new ones refused until
+//! it heals). The emulator runs on its own runtime, so synchronous tests drive it directly.
+
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::{mpsc, watch};
+use tokio::time::Instant;
+
+/// How a cut link behaves.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Cut {
+    /// Bytes are held (silently) and delivered after the heal.
+    Stall,
+    /// Connections are closed and new ones refused until the heal.
+    Reset,
+}
+
+/// One direction of a link between two nodes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Link {
+    /// One-way delay added to every byte.
+    pub delay: Duration,
+    /// Up to this much more, drawn per chunk (order is kept).
+    pub jitter: Duration,
+    /// Cut, and how; `None` when the link carries bytes.
+    pub cut: Option<Cut>,
+    /// Bumped by every reset: connections opened under an older epoch are closed.
+    epoch: u64,
+}
+
+impl Default for Link {
+    fn default() -> Self {
+        Link {
+            delay: Duration::ZERO,
+            jitter: Duration::ZERO,
+            cut: None,
+            epoch: 0,
+        }
+    }
+}
+
+/// Chunks read at once from a socket.
+const CHUNK: usize = 64 * 1024;
+/// Chunks held per direction of a connection (delayed or stalled) before the reader stops
+/// reading, so the sender feels back-pressure as from a full TCP window: 16 MiB.
+const HELD_CHUNKS: usize = 256;
+
+type Links = Arc<Mutex<BTreeMap<(usize, usize), watch::Sender<Link>>>>;
+
+/// The emulator: proxies and the state of every link.
+pub struct LinkEmulator {
+    rt: tokio::runtime::Runtime,
+    links: Links,
+}
+
+impl Default for LinkEmulator {
+    fn default() -> Self {
+        LinkEmulator::new()
+    }
+}
+
+impl LinkEmulator {
+    /// An emulator with no proxies yet.
+    pub fn new() -> LinkEmulator {
+        let rt = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(1)
+            .thread_name("linkem")
+            .enable_all()
+            .build()
+            .expect("emulator runtime");
+        LinkEmulator {
+            rt,
+            links: Arc::default(),
+        }
+    }
+
+    fn link(&self, from: usize, to: usize) -> watch::Receiver<Link> {
+        self.links
+            .lock()
+            .unwrap()
+            .entry((from, to))
+            .or_insert_with(|| watch::channel(Link::default()).0)
+            .subscribe()
+    }
+
+    fn update(&self, from: usize, to: usize, f: impl FnOnce(&mut Link)) {
+        let _ = self.link(from, to);
+        let links = self.links.lock().unwrap();
+        links[&(from, to)].send_modify(f);
+    }
+
+    /// A proxy on 127.0.0.1 that `from` dials to reach `target` (node `to`): bytes towards
+    /// `to` take link `(from, to)`, bytes back take `(to, from)`. Returns its address.
+    pub fn proxy(&self, from: usize, to: usize, target: SocketAddr) -> SocketAddr {
+        let forth = self.link(from, to);
+        let back = self.link(to, from);
+        let listener = self
+            .rt
+            .block_on(TcpListener::bind("127.0.0.1:0"))
+            .expect("bind a proxy");
+        let addr = listener.local_addr().unwrap();
+        self.rt.spawn(async move {
+            while let Ok((inbound, _)) = listener.accept().await {
+                tokio::spawn(connection(inbound, target, forth.clone(), back.clone()));
+            }
+        });
+        addr
+    }
+
+    /// Sets the one-way delay and jitter of both directions between `a` and `b`.
+    pub fn set_delay(&self, a: usize, b: usize, delay: Duration, jitter: Duration) {
+        for (x, y) in [(a, b), (b, a)] {
+            self.update(x, y, |l| {
+                l.delay = delay;
+                l.jitter = jitter;
+            });
+        }
+    }
+
+    /// Sets the delay and jitter of every link there is.
+    pub fn set_all_delays(&self, delay: Duration, jitter: Duration) {
+        let keys: Vec<(usize, usize)> = self.links.lock().unwrap().keys().copied().collect();
+        for (x, y) in keys {
+            self.update(x, y, |l| {
+                l.delay = delay;
+                l.jitter = jitter;
+            });
+        }
+    }
+
+    /// Cuts both directions between `a` and `b`.
+    pub fn cut(&self, a: usize, b: usize, how: Cut) {
+        for (x, y) in [(a, b), (b, a)] {
+            self.update(x, y, |l| {
+                l.cut = Some(how);
+                if how == Cut::Reset {
+                    l.epoch += 1;
+                }
+            });
+        }
+    }
+
+    /// Cuts one direction only (`from` can no longer reach `to`; the other way works).
+    pub fn cut_one_way(&self, from: usize, to: usize, how: Cut) {
+        self.update(from, to, |l| {
+            l.cut = Some(how);
+            if how == Cut::Reset {
+                l.epoch += 1;
+            }
+        });
+    }
+
+    /// Splits nodes `0..n` into `groups`: every link between two groups is cut, links
+    /// within a group are healed. A node in no group is cut off from everyone.
+    pub fn partition(&self, n: usize, groups: &[Vec<usize>], how: Cut) {
+        let group_of = |i: usize| groups.iter().position(|g| g.contains(&i));
+        for a in 0..n {
+            for b in (a + 1)..n {
+                match (group_of(a), group_of(b)) {
+                    (Some(x), Some(y)) if x == y => self.heal(a, b),
+                    _ => self.cut(a, b, how),
+                }
+            }
+        }
+    }
+
+    /// Heals both directions between `a` and `b`.
+    pub fn heal(&self, a: usize, b: usize) {
+        for (x, y) in [(a, b), (b, a)] {
+            self.update(x, y, |l| l.cut = None);
+        }
+    }
+
+    /// Heals every link.
+    pub fn heal_all(&self) {
+        let keys: Vec<(usize, usize)> = self.links.lock().unwrap().keys().copied().collect();
+        for (x, y) in keys {
+            self.update(x, y, |l| l.cut = None);
+        }
+    }
+
+    /// The current state of link `from → to`.
+    pub fn state(&self, from: usize, to: usize) -> Link {
+        *self.link(from, to).borrow()
+    }
+}
+
+/// Carries one proxied connection until either side closes or a reset cuts it.
+async fn connection(
+    inbound: TcpStream,
+    target: SocketAddr,
+    forth: watch::Receiver<Link>,
+    back: watch::Receiver<Link>,
+) {
+    let (epoch_forth, epoch_back) = (forth.borrow().epoch, back.borrow().epoch);
+    if forth.borrow().cut == Some(Cut::Reset) || back.borrow().cut == Some(Cut::Reset) {
+        return; // refused: dropping the socket closes it
+    }
+    let Ok(outbound) = TcpStream::connect(target).await else {
+        return;
+    };
+    let _ = inbound.set_nodelay(true);
+    let _ = outbound.set_nodelay(true);
+    let (in_read, in_write) = inbound.into_split();
+    let (out_read, out_write) = outbound.into_split();
+    let a = tokio::spawn(direction(in_read, out_write, forth, epoch_forth));
+    let b = tokio::spawn(direction(out_read, in_write, back, epoch_back));
+    // Either direction ending (close, error or reset) ends both: a half-dead connection
+    // would only hide a partition from the nodes.
+    let (abort_a, abort_b) = (a.abort_handle(), b.abort_handle());
+    tokio::select! {
+        _ = a => abort_b.abort(),
+        _ = b => abort_a.abort(),
+    }
+}
+
+/// Pumps one direction: a reader stamps each chunk with its delivery time, a writer holds
+/// it until then (and while the link is stalled).
+async fn direction(
+    mut from: tokio::net::tcp::OwnedReadHalf,
+    mut to: tokio::net::tcp::OwnedWriteHalf,
+    link: watch::Receiver<Link>,
+    epoch: u64,
+) {
+    let (tx, mut rx) = mpsc::channel::<(Instant, Vec<u8>)>(HELD_CHUNKS);
+    let reader_link = link.clone();
+    let reset = reset(link.clone(), epoch);
+    let reader = async move {
+        let mut last = Instant::now();
+        let mut rng = Rng::fresh();
+        loop {
+            let mut buf = vec![0u8; CHUNK];
+            let n = match from.read(&mut buf).await {
+                Ok(0) | Err(_) => return,
+                Ok(n) => n,
+            };
+            buf.truncate(n);
+            let l = *reader_link.borrow();
+            let jitter = if l.jitter.is_zero() {
+                Duration::ZERO
+            } else {
+                Duration::from_nanos(rng.below(l.jitter.as_nanos() as u64 + 1))
+            };
+            last = (Instant::now() + l.delay + jitter).max(last);
+            if tx.send((last, buf)).await.is_err() {
+                return;
+            }
+        }
+    };
+    let writer = async move {
+        let mut link = link;
+        while let Some((at, buf)) = rx.recv().await {
+            tokio::time::sleep_until(at).await;
+            loop {
+                let l = *link.borrow_and_update();
+                if l.epoch != epoch {
+                    return; // reset: close
+                }
+                if l.cut.is_none() {
+                    break;
+                }
+                if link.changed().await.is_err() {
+                    return;
+                }
+            }
+            if to.write_all(&buf).await.is_err() {
+                return;
+            }
+        }
+    };
+    tokio::select! {
+        _ = reader => {}
+        _ = writer => {}
+        _ = reset => {}
+    }
+}
+
+/// Resolves when the link is reset (its epoch moves past `epoch`).
+async fn reset(mut link: watch::Receiver<Link>, epoch: u64) {
+    loop {
+        if link.borrow_and_update().epoch != epoch {
+            return;
+        }
+        if link.changed().await.is_err() {
+            // The emulator is gone: leave the connection as it is.
+            std::future::pending::<()>().await;
+        }
+    }
+}
+
+/// splitmix64: jitter and fault schedules need spread, not secrecy.
+pub struct Rng(u64);
+
+impl Rng {
+    /// A generator that replays the same draws for the same seed.
+    pub fn seeded(seed: u64) -> Rng {
+        Rng(seed)
+    }
+
+    /// A generator with a seed of its own.
+    fn fresh() -> Rng {
+        use std::sync::atomic::{AtomicU64, Ordering};
+        static SEEDS: AtomicU64 = AtomicU64::new(0x5EED);
+        Rng(SEEDS.fetch_add(0x9E37_79B9, Ordering::Relaxed))
+    }
+
+    /// The next draw.
+    pub fn next(&mut self) -> u64 {
+        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+        z ^ (z >> 31)
+    }
+
+    /// A draw in `0..n` (0 when `n` is 0).
+    pub fn below(&mut self, n: u64) -> u64 {
+        self.next() % n.max(1)
+    }
+}
