@@ -110,12 +110,10 @@ fn inject(net: &mut Testnet, em: &LinkEmulator, rng: &mut Rng) -> (String, Optio
             (format!("split {a:?} | {b:?} ({how:?}): no quorum"), None)
         }
         2 => {
+            // Stalled only: a reset closes whole connections, both ways.
             let to = (victim + 1 + rng.below(N as u64 - 1) as usize) % N;
-            em.cut_one_way(victim, to, how);
-            (
-                format!("one way node{victim} -/-> node{to} ({how:?})"),
-                None,
-            )
+            em.cut_one_way(victim, to, Cut::Stall);
+            (format!("one way node{victim} -/-> node{to} (Stall)"), None)
         }
         3 => {
             net.nodes[victim].kill();
@@ -147,10 +145,14 @@ fn heal(net: &mut Testnet, em: &LinkEmulator, down: Option<(usize, Down)>) {
     }
 }
 
-/// The highest height any node reports (nodes that do not answer count as 0).
-fn top(net: &Testnet) -> u64 {
+/// The highest height any node but `skip` reports (nodes that do not answer count as 0; a
+/// paused one would hold each call for its whole timeout).
+fn top(net: &Testnet, skip: Option<usize>) -> u64 {
     net.nodes
         .iter()
+        .enumerate()
+        .filter(|(i, _)| Some(*i) != skip)
+        .map(|(_, n)| n)
         .filter_map(|n| rpc_within(&n.rpc, "node_status", json!({}), CALL).ok())
         .filter_map(|v| v["result"]["height"].as_u64())
         .max()
@@ -268,12 +270,12 @@ fn chaos_never_forks_never_loses_an_acknowledged_transaction_and_always_resumes(
             let (what, down) = inject(net, &em, &mut rng);
             let hold = Duration::from_millis(1_000 + rng.below(3_000));
             std::thread::sleep(hold);
-            let before = top(net);
+            let before = top(net, down.map(|d| d.0));
             heal(net, &em, down);
             let healed = Instant::now();
             // Resumed: some node commits a block above the highest before the heal.
             let limit = MAX_VIEW_TIMEOUT + Duration::from_secs(5);
-            while top(net) <= before {
+            while top(net, None) <= before {
                 if healed.elapsed() > limit + Duration::from_secs(20) {
                     break;
                 }
@@ -294,8 +296,32 @@ fn chaos_never_forks_never_loses_an_acknowledged_transaction_and_always_resumes(
         c.join().expect("a client panicked");
     }
 
+    // Every link works again: with any one node paused, the other three commit (each node
+    // is needed by three of these four quorums, so a node whose consensus links never
+    // recovered stalls one of them; block sync alone would not hide it).
+    for paused in 0..N {
+        net.nodes[paused].signal("STOP");
+        let before = top(&net, Some(paused));
+        let began = Instant::now();
+        while top(&net, Some(paused)) < before + 2
+            && began.elapsed() < MAX_VIEW_TIMEOUT + Duration::from_secs(5)
+        {
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        let took = began.elapsed();
+        net.nodes[paused].signal("CONT");
+        report(format!(
+            "chaos: the three without node{paused} committed 2 blocks in {} ms",
+            took.as_millis()
+        ));
+        assert!(
+            took <= MAX_VIEW_TIMEOUT + Duration::from_secs(5),
+            "the three validators other than node{paused} did not commit (seed {seed})"
+        );
+    }
+
     // Everything healed: every node catches up; then compare chains.
-    let tip = top(&net);
+    let tip = top(&net, None);
     net.wait_height(&[0, 1, 2, 3], tip, Duration::from_secs(60));
     let low = net.heights().into_iter().min().unwrap();
     let chains: Vec<_> = net.nodes.iter().map(|n| chain_of(&n.rpc, low)).collect();

@@ -113,6 +113,25 @@ fn a_reset_cut_closes_connections_and_refuses_new_ones_until_the_heal() {
 }
 
 #[test]
+fn bytes_held_by_a_delay_survive_the_sender_closing() {
+    // The server writes a reply and closes at once; the delayed bytes still arrive, then
+    // the end of stream.
+    let l = TcpListener::bind("127.0.0.1:0").unwrap();
+    let target = l.local_addr().unwrap();
+    std::thread::spawn(move || {
+        let (mut s, _) = l.accept().unwrap();
+        s.write_all(b"last words").unwrap();
+    });
+    let em = LinkEmulator::new();
+    let proxy = em.proxy(0, 1, target);
+    em.set_delay(0, 1, Duration::from_millis(100), Duration::ZERO);
+    let mut s = connect(proxy);
+    let mut got = Vec::new();
+    s.read_to_end(&mut got).unwrap();
+    assert_eq!(got, b"last words");
+}
+
+#[test]
 fn a_one_way_cut_stops_one_direction_only() {
     let em = LinkEmulator::new();
     let proxy = em.proxy(0, 1, echo());

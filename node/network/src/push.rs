@@ -9,17 +9,24 @@
 //! - **Lanes**: consensus ([`CONSENSUS`]) and transactions ([`TXS`]) have streams of their
 //!   own, so a large batch of transactions never queues in front of a vote.
 //! - **Bounded**: what waits to be written to a peer is bounded per lane in frames and
-//!   bytes ([`OutboxLimits`]); past that the newest frame is dropped, as pBFT tolerates. A
-//!   broadcast frame is encoded once and shared by every peer's queue.
+//!   bytes ([`OutboxLimits`]); past that the oldest frames are dropped (after an outage the
+//!   fresh votes matter, not the stale ones), as pBFT tolerates. A broadcast frame is encoded
+//!   once and shared by every peer's queue.
+//! - **Never stuck**: the reader answers a new stream with one byte, and the writer sends
+//!   nothing before it (a stream the remote never took is not written into); a write that
+//!   does not finish within [`WRITE_TIMEOUT`] (a dead or stalled connection) ends the stream.
+//!   Frames not known to be written go back to the front of the queue for the next stream (a
+//!   duplicate vote or transaction is harmless).
 //! - **Receiving**: every frame is read with the same checks and byte budget as a request
-//!   ([`crate::wire`]); a frame that does not decode, or does not belong on its lane, ends
-//!   the stream (its sender opens a new one). A peer holds one stream per lane: a newer one
-//!   replaces the older.
+//!   ([`crate::wire`]), and a frame once begun must arrive within [`FRAME_TIMEOUT`] (a peer
+//!   cannot pin the shared budget with a frame it never finishes). A frame that does not
+//!   decode, or does not belong on its lane, is skipped; a framing error ends the stream. A
+//!   peer holds at most [`MAX_STREAMS_PER_LANE`] streams per lane (the oldest is closed).
 
 use crate::NetEvent;
 use crate::inbox::SharedInbox;
 use crate::wire::{self, Request};
-use futures::{AsyncWriteExt, StreamExt};
+use futures::{AsyncReadExt, AsyncWriteExt, StreamExt};
 use libp2p::{PeerId, StreamProtocol};
 use std::collections::{BTreeMap, VecDeque};
 use std::sync::{Arc, Mutex};
@@ -36,6 +43,18 @@ pub const TXS: StreamProtocol = StreamProtocol::new("/phalanx/txs/1");
 const OPEN_TIMEOUT: Duration = Duration::from_secs(5);
 /// Pause after a failed open or write before the next attempt.
 const RETRY: Duration = Duration::from_millis(100);
+/// Longest a batch of frames may take to write before the stream is given up.
+pub const WRITE_TIMEOUT: Duration = Duration::from_secs(10);
+/// Longest a frame may take to arrive once its length has.
+pub const FRAME_TIMEOUT: Duration = Duration::from_secs(10);
+/// Streams of one lane read from one peer at once (a reconnecting peer may briefly hold
+/// an old one and a new one).
+pub const MAX_STREAMS_PER_LANE: usize = 4;
+/// Most frames and bytes written in one batch (between two looks at the queue).
+const BATCH_FRAMES: usize = 256;
+const BATCH_BYTES: usize = 4 * 1024 * 1024;
+/// What a reader writes when it takes a stream.
+const ACCEPTED: u8 = 1;
 
 /// Bounds of what waits to be written to one peer on one lane.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -90,32 +109,64 @@ impl Outbox {
         self.queue.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    /// Queues a frame; false (and dropped) when the lane is full.
-    pub fn push(&self, frame: Frame) -> bool {
+    /// Queues a frame, dropping the oldest ones while the lane is over its bounds (a frame
+    /// alone may exceed the bytes).
+    pub fn push(&self, frame: Frame) {
         let mut q = self.lock();
-        let over = q.frames.len() >= self.limits.frames
-            || (!q.frames.is_empty() && q.bytes + frame.len() > self.limits.bytes);
-        if over {
-            drop(q);
-            self.dropped
-                .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-            return false;
-        }
         q.bytes += frame.len();
         q.frames.push_back(frame);
+        let dropped = Self::trim(&mut q, self.limits);
         drop(q);
+        self.count_dropped(dropped);
         self.ready.notify_one();
-        true
     }
 
-    /// Everything queued, oldest first; waits while nothing is.
+    /// Puts frames that were not surely written back at the front, in their order.
+    pub fn requeue(&self, frames: Vec<Frame>) {
+        let mut q = self.lock();
+        for f in frames.into_iter().rev() {
+            q.bytes += f.len();
+            q.frames.push_front(f);
+        }
+        let dropped = Self::trim(&mut q, self.limits);
+        drop(q);
+        self.count_dropped(dropped);
+        self.ready.notify_one();
+    }
+
+    fn trim(q: &mut Queue, limits: OutboxLimits) -> u64 {
+        let mut dropped = 0;
+        while q.frames.len() > limits.frames || (q.frames.len() > 1 && q.bytes > limits.bytes) {
+            let old = q.frames.pop_front().expect("not empty");
+            q.bytes -= old.len();
+            dropped += 1;
+        }
+        dropped
+    }
+
+    fn count_dropped(&self, n: u64) {
+        if n > 0 {
+            self.dropped
+                .fetch_add(n, std::sync::atomic::Ordering::Relaxed);
+        }
+    }
+
+    /// The oldest frames, up to a batch (at least one); waits while nothing is queued.
     pub async fn take(&self) -> Vec<Frame> {
         loop {
             {
                 let mut q = self.lock();
                 if !q.frames.is_empty() {
-                    q.bytes = 0;
-                    return q.frames.drain(..).collect();
+                    let (mut n, mut bytes) = (0, 0);
+                    for f in &q.frames {
+                        if n > 0 && (n >= BATCH_FRAMES || bytes + f.len() > BATCH_BYTES) {
+                            break;
+                        }
+                        n += 1;
+                        bytes += f.len();
+                    }
+                    q.bytes -= bytes;
+                    return q.frames.drain(..n).collect();
                 }
             }
             self.ready.notified().await;
@@ -168,8 +219,7 @@ impl PeerLink {
 }
 
 /// Writes `outbox` to `peer` on a stream of `protocol`, opening a new stream whenever the
-/// last one failed. Frames taken from the queue when a write fails are lost (pBFT tolerates
-/// loss; a vote sent twice would only be refused as a duplicate).
+/// last one failed or stalled; frames not surely written are queued again.
 async fn writer(
     mut control: libp2p_stream::Control,
     peer: PeerId,
@@ -177,8 +227,23 @@ async fn writer(
     outbox: Arc<Outbox>,
 ) {
     loop {
-        let opened =
-            tokio::time::timeout(OPEN_TIMEOUT, control.open_stream(peer, protocol.clone()));
+        let opened = tokio::time::timeout(OPEN_TIMEOUT, async {
+            let mut stream = control
+                .open_stream(peer, protocol.clone())
+                .await
+                .map_err(|e| e.to_string())?;
+            // The remote's reader took the stream (libp2p may drop an inbound stream
+            // nobody is ready to take; writing into it would lose the frames).
+            let mut accepted = [0u8; 1];
+            stream
+                .read_exact(&mut accepted)
+                .await
+                .map_err(|e| e.to_string())?;
+            if accepted[0] != ACCEPTED {
+                return Err("unexpected answer to a new stream".to_string());
+            }
+            Ok::<_, String>(stream)
+        });
         let mut stream = match opened.await {
             Ok(Ok(stream)) => stream,
             Ok(Err(e)) => {
@@ -193,11 +258,16 @@ async fn writer(
         };
         loop {
             let frames = outbox.take().await;
-            if let Err(e) = write_frames(&mut stream, &frames).await {
-                tracing::debug!(%peer, %protocol, error = %e, "push stream failed; reopening");
-                tokio::time::sleep(RETRY).await;
-                break;
-            }
+            let written = tokio::time::timeout(WRITE_TIMEOUT, write_frames(&mut stream, &frames));
+            let failed = match written.await {
+                Ok(Ok(())) => continue,
+                Ok(Err(e)) => e.to_string(),
+                Err(_) => "write timed out".to_string(),
+            };
+            tracing::debug!(%peer, %protocol, error = %failed, "push stream failed; reopening");
+            outbox.requeue(frames);
+            tokio::time::sleep(RETRY).await;
+            break;
         }
     }
 }
@@ -215,17 +285,20 @@ async fn write_frames(stream: &mut libp2p::Stream, frames: &[Frame]) -> std::io:
     stream.flush().await
 }
 
-/// Accepts peers' push streams of one lane and reads each into `inbox`. One stream per peer
-/// and lane is read: a newer one replaces the older (a reconnected peer).
+/// Accepts peers' push streams of one lane and reads each into `inbox`, at most
+/// [`MAX_STREAMS_PER_LANE`] per peer (a further one closes that peer's oldest).
 pub(crate) async fn accept(
     mut incoming: libp2p_stream::IncomingStreams,
     lane: StreamProtocol,
     budget: Arc<Semaphore>,
     inbox: Arc<SharedInbox>,
 ) {
-    let mut readers: BTreeMap<PeerId, AbortHandle> = BTreeMap::new();
+    let mut readers: BTreeMap<PeerId, VecDeque<AbortHandle>> = BTreeMap::new();
     while let Some((peer, stream)) = incoming.next().await {
-        readers.retain(|_, r| !r.is_finished());
+        readers.retain(|_, rs| {
+            rs.retain(|r| !r.is_finished());
+            !rs.is_empty()
+        });
         let reader = tokio::spawn(read(
             peer,
             stream,
@@ -233,13 +306,17 @@ pub(crate) async fn accept(
             budget.clone(),
             inbox.clone(),
         ));
-        if let Some(old) = readers.insert(peer, reader.abort_handle()) {
+        let rs = readers.entry(peer).or_default();
+        rs.push_back(reader.abort_handle());
+        if rs.len() > MAX_STREAMS_PER_LANE
+            && let Some(old) = rs.pop_front()
+        {
             old.abort();
         }
     }
 }
 
-/// Reads frames from one peer's stream until it ends or sends something it must not.
+/// Reads frames from one peer's stream until it ends, breaks framing or stalls mid-frame.
 async fn read(
     peer: PeerId,
     mut stream: libp2p::Stream,
@@ -247,14 +324,40 @@ async fn read(
     budget: Arc<Semaphore>,
     inbox: Arc<SharedInbox>,
 ) {
+    if stream.write_all(&[ACCEPTED]).await.is_err() || stream.flush().await.is_err() {
+        return;
+    }
     loop {
-        let frame = match wire::read_frame::<_, Request>(&mut stream, &budget).await {
-            Ok(frame) => frame,
+        // Idle between frames is fine; a frame once begun must arrive in time.
+        let len = match wire::read_len(&mut stream).await {
+            Ok(len) => len,
             Err(e) => {
                 tracing::debug!(%peer, %lane, error = %e, "push stream ended");
                 return;
             }
         };
+        let body =
+            match tokio::time::timeout(FRAME_TIMEOUT, wire::read_body(&mut stream, len, &budget))
+                .await
+            {
+                Ok(Ok(body)) => body,
+                Ok(Err(e)) => {
+                    tracing::debug!(%peer, %lane, error = %e, "push stream ended mid-frame");
+                    return;
+                }
+                Err(_) => {
+                    tracing::debug!(%peer, %lane, bytes = len, "a frame took too long; closing");
+                    return;
+                }
+            };
+        let frame = match wire::decode_body::<Request>(&body) {
+            Ok(frame) => frame,
+            Err(e) => {
+                tracing::debug!(%peer, %lane, error = %e, "skipped a frame that does not decode");
+                continue;
+            }
+        };
+        drop(body);
         let bytes = frame.bytes;
         let event = match frame.value {
             Request::Consensus(m) if lane == CONSENSUS => NetEvent::Consensus(m),
@@ -263,8 +366,8 @@ async fn read(
                 NetEvent::Txs(txs)
             }
             _ => {
-                tracing::debug!(%peer, %lane, "a message that does not belong on this lane; closing");
-                return;
+                tracing::debug!(%peer, %lane, "skipped a message that does not belong on this lane");
+                continue;
             }
         };
         if !inbox.push(peer, event, bytes) {
@@ -282,25 +385,50 @@ mod tests {
     }
 
     #[test]
-    fn an_outbox_is_bounded_in_frames_and_bytes_and_drops_the_newest() {
+    fn an_outbox_is_bounded_in_frames_and_bytes_and_drops_the_oldest() {
         let o = Outbox::new(OutboxLimits {
             frames: 3,
             bytes: 100,
         });
-        assert!(o.push(frame(500)), "one frame alone may exceed the bytes");
-        assert!(!o.push(frame(1)), "then the lane is full");
+        o.push(frame(500));
+        assert_eq!(o.dropped(), 0, "one frame alone may exceed the bytes");
+        o.push(frame(1));
+        assert_eq!(o.dropped(), 1, "the old large frame made room");
         let taken = futures::executor::block_on(o.take());
-        assert_eq!(taken.len(), 1);
-        assert!(o.push(frame(40)) && o.push(frame(40)));
-        assert!(!o.push(frame(40)), "over the bytes");
-        assert!(o.push(frame(10)));
-        assert!(!o.push(frame(1)), "over the frames");
-        assert_eq!(o.dropped(), 3);
+        assert_eq!(taken.iter().map(|f| f.len()).collect::<Vec<_>>(), vec![1]);
+        o.push(frame(40));
+        o.push(frame(41));
+        o.push(frame(42));
+        assert_eq!(o.dropped(), 2, "over the bytes: the oldest went");
+        o.push(frame(10));
+        o.push(frame(11));
+        assert_eq!(o.dropped(), 3, "over the frames: the oldest went");
         let taken = futures::executor::block_on(o.take());
         assert_eq!(
             taken.iter().map(|f| f.len()).collect::<Vec<_>>(),
-            vec![40, 40, 10],
-            "oldest first"
+            vec![42, 10, 11],
+            "oldest first, the newest kept"
         );
+    }
+
+    #[test]
+    fn unwritten_frames_go_back_in_front_and_batches_are_bounded() {
+        let o = Outbox::new(OutboxLimits {
+            frames: 10_000,
+            bytes: usize::MAX,
+        });
+        for n in 1..=300 {
+            o.push(frame(n));
+        }
+        let first = futures::executor::block_on(o.take());
+        assert_eq!(first.len(), BATCH_FRAMES, "a batch is bounded");
+        o.requeue(first);
+        o.push(frame(1_000));
+        let again = futures::executor::block_on(o.take());
+        assert_eq!(again.len(), BATCH_FRAMES);
+        assert_eq!(again[0].len(), 1, "requeued frames first, in order");
+        let rest = futures::executor::block_on(o.take());
+        assert_eq!(rest.len(), 300 - BATCH_FRAMES + 1);
+        assert_eq!(rest.last().unwrap().len(), 1_000);
     }
 }

@@ -27,7 +27,9 @@ pub(crate) struct Redial {
     pub backoff: Duration,
 }
 
-const MAX_BACKOFF: Duration = Duration::from_secs(10);
+/// Longest wait between redials of a configured peer: a healed partition reconnects within
+/// it (the allowlist is small, so trying often costs little).
+const MAX_BACKOFF: Duration = Duration::from_secs(4);
 
 /// A block request read off the swarm task, ready to answer.
 pub(crate) struct Served {

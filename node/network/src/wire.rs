@@ -143,6 +143,13 @@ where
     T: AsyncRead + Unpin + Send,
     V: serde::de::DeserializeOwned,
 {
+    let len = read_len(io).await?;
+    let body = read_body(io, len, inflight).await?;
+    decode_body(&body)
+}
+
+/// Reads a frame's length and refuses one over [`MAX_FRAME`] (nothing is read past it).
+pub(crate) async fn read_len<T: AsyncRead + Unpin + Send>(io: &mut T) -> io::Result<usize> {
     let mut len = [0u8; 4];
     io.read_exact(&mut len).await?;
     let len = u32::from_be_bytes(len) as usize;
@@ -152,6 +159,22 @@ where
             format!("frame of {len} bytes exceeds {MAX_FRAME}"),
         ));
     }
+    Ok(len)
+}
+
+/// A frame's body of `len` bytes, with the room it holds in `inflight` (given back when
+/// the body is dropped).
+pub(crate) struct Body<'a> {
+    bytes: Vec<u8>,
+    _room: Option<tokio::sync::SemaphorePermit<'a>>,
+}
+
+/// Reads `len` bytes of body, taking room for each chunk before it is read.
+pub(crate) async fn read_body<'a, T: AsyncRead + Unpin + Send>(
+    io: &mut T,
+    len: usize,
+    inflight: &'a Semaphore,
+) -> io::Result<Body<'a>> {
     // Room for each chunk before it is read; all of it is held until the frame is decoded.
     let mut room: Option<tokio::sync::SemaphorePermit<'_>> = None;
     let mut buf = Vec::with_capacity(len.min(SMALL_FRAME));
@@ -173,9 +196,22 @@ where
         buf.resize(start + chunk, 0);
         io.read_exact(&mut buf[start..]).await?;
     }
-    let value = decode_with_limit(&buf, MAX_FRAME)
+    Ok(Body {
+        bytes: buf,
+        _room: room,
+    })
+}
+
+/// Decodes a body as exactly one value.
+pub(crate) fn decode_body<V: serde::de::DeserializeOwned>(
+    body: &Body<'_>,
+) -> io::Result<Framed<V>> {
+    let value = decode_with_limit(&body.bytes, MAX_FRAME)
         .map_err(|e| io::Error::new(io::ErrorKind::InvalidData, e))?;
-    Ok(Framed { value, bytes: len })
+    Ok(Framed {
+        value,
+        bytes: body.bytes.len(),
+    })
 }
 
 async fn write_frame<T, V>(io: &mut T, value: &V) -> io::Result<()>

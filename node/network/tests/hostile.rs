@@ -129,7 +129,7 @@ async fn a_nested_transaction_frame_is_refused_and_the_peer_goes_on() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_frame_off_its_lane_ends_only_that_push_stream() {
+async fn frames_off_their_lane_or_undecodable_are_skipped_and_the_stream_goes_on() {
     let (ka, kb) = (
         identity::Keypair::generate_ed25519(),
         identity::Keypair::generate_ed25519(),
@@ -142,14 +142,14 @@ async fn a_frame_off_its_lane_ends_only_that_push_stream() {
     })
     .await
     .expect("a's status");
-    // Transactions on the consensus lane, and a frame that decodes as nothing: b closes
-    // a's consensus stream without delivering either.
+    // Transactions on the consensus lane, and a frame that decodes as nothing: b skips
+    // both (the framing is intact) and delivers neither.
     let (message, _, tx) = pre_prepare();
     let txs = phalanx_types::encode(&phalanx_network::wire::Request::Txs(vec![tx]));
     net_a.push_raw(txs);
     net_a.push_raw(vec![0xff; 64]);
-    // a's writer opens a new stream: an honest PRE-PREPARE gets through (sent until it
-    // does: what was written into the closed stream is lost, as pBFT tolerates).
+    // An honest PRE-PREPARE behind them gets through (sent until it does, in case the
+    // stream was still opening).
     let got = tokio::time::timeout(Duration::from_secs(10), async {
         loop {
             net_a.broadcast(Box::new(message.clone()));

@@ -154,7 +154,9 @@ impl LinkEmulator {
         }
     }
 
-    /// Cuts one direction only (`from` can no longer reach `to`; the other way works).
+    /// Cuts one direction only (`from` can no longer reach `to`; the other way works). A
+    /// reset closes whole connections, so a one-way [`Cut::Reset`] also ends the replies of
+    /// the connections it closes; new connections are refused both ways until the heal.
     pub fn cut_one_way(&self, from: usize, to: usize, how: Cut) {
         self.update(from, to, |l| {
             l.cut = Some(how);
@@ -199,7 +201,7 @@ impl LinkEmulator {
     }
 }
 
-/// Carries one proxied connection until either side closes or a reset cuts it.
+/// Carries one proxied connection until both directions are done or a reset cuts it.
 async fn connection(
     inbound: TcpStream,
     target: SocketAddr,
@@ -217,38 +219,36 @@ async fn connection(
     let _ = outbound.set_nodelay(true);
     let (in_read, in_write) = inbound.into_split();
     let (out_read, out_write) = outbound.into_split();
-    let a = tokio::spawn(direction(in_read, out_write, forth, epoch_forth));
-    let b = tokio::spawn(direction(out_read, in_write, back, epoch_back));
-    // Either direction ending (close, error or reset) ends both: a half-dead connection
-    // would only hide a partition from the nodes.
-    let (abort_a, abort_b) = (a.abort_handle(), b.abort_handle());
+    let a = direction(in_read, out_write, forth.clone());
+    let b = direction(out_read, in_write, back.clone());
+    // A reset of either direction closes the whole connection (both sockets drop here);
+    // otherwise each direction ends on its own, after delivering what it held (a
+    // half-close passes through, as in TCP).
     tokio::select! {
-        _ = a => abort_b.abort(),
-        _ = b => abort_a.abort(),
+        _ = async { tokio::join!(a, b) } => {}
+        _ = reset(forth, epoch_forth) => {}
+        _ = reset(back, epoch_back) => {}
     }
 }
 
 /// Pumps one direction: a reader stamps each chunk with its delivery time, a writer holds
-/// it until then (and while the link is stalled).
+/// it until then (and while the link is stalled), then passes the end of stream on.
 async fn direction(
     mut from: tokio::net::tcp::OwnedReadHalf,
     mut to: tokio::net::tcp::OwnedWriteHalf,
     link: watch::Receiver<Link>,
-    epoch: u64,
 ) {
     let (tx, mut rx) = mpsc::channel::<(Instant, Vec<u8>)>(HELD_CHUNKS);
     let reader_link = link.clone();
-    let reset = reset(link.clone(), epoch);
     let reader = async move {
         let mut last = Instant::now();
         let mut rng = Rng::fresh();
+        let mut buf = vec![0u8; CHUNK];
         loop {
-            let mut buf = vec![0u8; CHUNK];
             let n = match from.read(&mut buf).await {
-                Ok(0) | Err(_) => return,
+                Ok(0) | Err(_) => return, // dropping `tx` ends the writer once it is drained
                 Ok(n) => n,
             };
-            buf.truncate(n);
             let l = *reader_link.borrow();
             let jitter = if l.jitter.is_zero() {
                 Duration::ZERO
@@ -256,7 +256,7 @@ async fn direction(
                 Duration::from_nanos(rng.below(l.jitter.as_nanos() as u64 + 1))
             };
             last = (Instant::now() + l.delay + jitter).max(last);
-            if tx.send((last, buf)).await.is_err() {
+            if tx.send((last, buf[..n].to_vec())).await.is_err() {
                 return;
             }
         }
@@ -267,9 +267,6 @@ async fn direction(
             tokio::time::sleep_until(at).await;
             loop {
                 let l = *link.borrow_and_update();
-                if l.epoch != epoch {
-                    return; // reset: close
-                }
                 if l.cut.is_none() {
                     break;
                 }
@@ -281,12 +278,10 @@ async fn direction(
                 return;
             }
         }
+        let _ = to.shutdown().await;
     };
-    tokio::select! {
-        _ = reader => {}
-        _ = writer => {}
-        _ = reset => {}
-    }
+    // Resets are watched by the connection; here both halves run to their end.
+    tokio::join!(reader, writer);
 }
 
 /// Resolves when the link is reset (its epoch moves past `epoch`).
