@@ -82,6 +82,10 @@ pub struct NetworkConfig {
     pub request_timeout: Duration,
     /// Bounds of each peer's queue towards the node.
     pub inbox: InboxLimits,
+    /// Send consensus messages and transactions on push streams, and take them on push
+    /// streams (true). False behaves as a node of the previous version, which sends them as
+    /// requests and has no push streams: for tests of mixed-version networks.
+    pub push_streams: bool,
 }
 
 impl NetworkConfig {
@@ -95,6 +99,7 @@ impl NetworkConfig {
             status_interval: Duration::from_millis(1_000),
             request_timeout: Duration::from_secs(10),
             inbox: InboxLimits::default(),
+            push_streams: true,
         }
     }
 }
@@ -360,13 +365,19 @@ pub fn spawn(
         .collect();
     let inbox = Arc::new(SharedInbox::new(config.inbox));
     let mut control = swarm.behaviour().streams.new_control();
-    for lane in [push::CONSENSUS, push::TXS] {
+    let lanes = if config.push_streams {
+        vec![push::CONSENSUS, push::TXS]
+    } else {
+        Vec::new()
+    };
+    for lane in lanes {
         let incoming = control
             .accept(lane.clone())
             .map_err(|e| NetworkError::Transport(e.to_string()))?;
         tokio::spawn(push::accept(incoming, lane, budget.clone(), inbox.clone()));
     }
     tokio::spawn(deliver(inbox.clone(), event_tx));
+    let (legacy_tx, legacy_rx) = mpsc::channel(QUEUE);
     let task = Task {
         allowed,
         swarm,
@@ -374,6 +385,8 @@ pub fn spawn(
         inbox,
         control,
         links: BTreeMap::new(),
+        push_streams: config.push_streams,
+        legacy_tx,
         peers: peers_tx,
         dial,
         connected: BTreeMap::new(),
@@ -384,7 +397,13 @@ pub fn spawn(
         serving: BTreeSet::new(),
         served_tx,
     };
-    tokio::spawn(task.run(cmd_rx, allowed_rx, served_rx, config.status_interval));
+    tokio::spawn(task.run(
+        cmd_rx,
+        allowed_rx,
+        served_rx,
+        legacy_rx,
+        config.status_interval,
+    ));
     Ok((
         Network {
             commands: cmd_tx,

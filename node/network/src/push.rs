@@ -31,7 +31,7 @@ use libp2p::{PeerId, StreamProtocol};
 use std::collections::{BTreeMap, VecDeque};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
-use tokio::sync::{Notify, Semaphore};
+use tokio::sync::{Notify, Semaphore, mpsc};
 use tokio::task::AbortHandle;
 
 /// The consensus lane.
@@ -196,14 +196,32 @@ impl Drop for PeerLink {
 }
 
 impl PeerLink {
-    /// Starts the writers towards `peer` (on the current runtime).
-    pub fn start(control: &libp2p_stream::Control, peer: PeerId) -> PeerLink {
+    /// Starts the writers towards `peer` (on the current runtime). A peer without push
+    /// streams (the previous version) gets its frames as requests, through `legacy`.
+    pub fn start(
+        control: &libp2p_stream::Control,
+        peer: PeerId,
+        legacy: &mpsc::Sender<(PeerId, Frame)>,
+    ) -> PeerLink {
         let consensus = Arc::new(Outbox::new(OutboxLimits::CONSENSUS));
         let txs = Arc::new(Outbox::new(OutboxLimits::TXS));
         let writers = [
-            tokio::spawn(writer(control.clone(), peer, CONSENSUS, consensus.clone()))
-                .abort_handle(),
-            tokio::spawn(writer(control.clone(), peer, TXS, txs.clone())).abort_handle(),
+            tokio::spawn(writer(
+                control.clone(),
+                peer,
+                CONSENSUS,
+                consensus.clone(),
+                legacy.clone(),
+            ))
+            .abort_handle(),
+            tokio::spawn(writer(
+                control.clone(),
+                peer,
+                TXS,
+                txs.clone(),
+                legacy.clone(),
+            ))
+            .abort_handle(),
         ];
         PeerLink {
             consensus,
@@ -219,19 +237,25 @@ impl PeerLink {
 }
 
 /// Writes `outbox` to `peer` on a stream of `protocol`, opening a new stream whenever the
-/// last one failed or stalled; frames not surely written are queued again.
+/// last one failed or stalled; frames not surely written are queued again. A peer that does
+/// not speak the protocol (the previous version) gets every frame as a request instead,
+/// for as long as this connection lasts (an upgraded peer restarts, so reconnects).
 async fn writer(
     mut control: libp2p_stream::Control,
     peer: PeerId,
     protocol: StreamProtocol,
     outbox: Arc<Outbox>,
+    legacy: mpsc::Sender<(PeerId, Frame)>,
 ) {
     loop {
         let opened = tokio::time::timeout(OPEN_TIMEOUT, async {
-            let mut stream = control
-                .open_stream(peer, protocol.clone())
-                .await
-                .map_err(|e| e.to_string())?;
+            let mut stream = match control.open_stream(peer, protocol.clone()).await {
+                Ok(stream) => stream,
+                Err(libp2p_stream::OpenStreamError::UnsupportedProtocol(_)) => {
+                    return Ok(None);
+                }
+                Err(e) => return Err(e.to_string()),
+            };
             // The remote's reader took the stream (libp2p may drop an inbound stream
             // nobody is ready to take; writing into it would lose the frames).
             let mut accepted = [0u8; 1];
@@ -242,10 +266,20 @@ async fn writer(
             if accepted[0] != ACCEPTED {
                 return Err("unexpected answer to a new stream".to_string());
             }
-            Ok::<_, String>(stream)
+            Ok::<_, String>(Some(stream))
         });
         let mut stream = match opened.await {
-            Ok(Ok(stream)) => stream,
+            Ok(Ok(Some(stream))) => stream,
+            Ok(Ok(None)) => {
+                tracing::info!(%peer, %protocol, "peer has no push streams (an older version); sending it requests");
+                loop {
+                    for frame in outbox.take().await {
+                        if legacy.send((peer, frame)).await.is_err() {
+                            return;
+                        }
+                    }
+                }
+            }
             Ok(Err(e)) => {
                 tracing::debug!(%peer, %protocol, error = %e, "cannot open a push stream");
                 tokio::time::sleep(RETRY).await;

@@ -48,6 +48,10 @@ pub(crate) struct Task<S> {
     pub control: libp2p_stream::Control,
     /// The push queues and writers towards each connected peer.
     pub links: BTreeMap<PeerId, PeerLink>,
+    /// Whether this node uses push streams ([`crate::NetworkConfig::push_streams`]).
+    pub push_streams: bool,
+    /// Frames for peers without push streams, from their writers, to send as requests.
+    pub legacy_tx: mpsc::Sender<(PeerId, Frame)>,
     pub peers: watch::Sender<Vec<PeerId>>,
     pub dial: BTreeMap<PeerId, Redial>,
     /// Connected peers and how many connections each has.
@@ -70,6 +74,7 @@ impl<S: BlockSource> Task<S> {
         mut commands: mpsc::Receiver<Command>,
         mut allowed: watch::Receiver<BTreeSet<PeerId>>,
         mut served: mpsc::UnboundedReceiver<Served>,
+        mut legacy: mpsc::Receiver<(PeerId, Frame)>,
         status_every: Duration,
     ) {
         let mut tick = tokio::time::interval(Duration::from_millis(250));
@@ -89,6 +94,9 @@ impl<S: BlockSource> Task<S> {
                     }
                     Err(_) => break,
                 },
+                Some((peer, frame)) = legacy.recv() => {
+                    self.send(peer, Request::Encoded(frame));
+                }
                 Some(s) = served.recv() => {
                     self.serving.remove(&s.peer);
                     // The peer may have gone; nothing to do then.
@@ -168,8 +176,16 @@ impl<S: BlockSource> Task<S> {
         }
     }
 
-    /// Queues a frame on every connected peer's push stream of `lane`.
+    /// Queues a frame on every connected peer's push stream of `lane` (as a request to a
+    /// peer without push streams, or to every peer when this node has none).
     fn push(&mut self, lane: Lane, frame: Frame) {
+        if !self.push_streams {
+            let peers: Vec<PeerId> = self.connected.keys().copied().collect();
+            for p in peers {
+                self.send(p, Request::Encoded(frame.clone()));
+            }
+            return;
+        }
         for link in self.links.values() {
             let outbox = match lane {
                 Lane::Consensus => &link.consensus,
@@ -276,8 +292,10 @@ impl<S: BlockSource> Task<S> {
                 *n += 1;
                 if *n == 1 {
                     tracing::info!(peer = %peer_id, "peer connected");
-                    self.links
-                        .insert(peer_id, PeerLink::start(&self.control, peer_id));
+                    if self.push_streams {
+                        let link = PeerLink::start(&self.control, peer_id, &self.legacy_tx);
+                        self.links.insert(peer_id, link);
+                    }
                     if let Some(r) = self.dial.get_mut(&peer_id) {
                         r.backoff = Duration::from_millis(250);
                     }
@@ -421,7 +439,8 @@ impl<S: BlockSource> Task<S> {
                 }
             }
             Request::GetBlocks { from, max } => return self.serve_blocks(peer, from, max, channel),
-            // Never decoded from a peer (the variant cannot be read).
+            // Never decoded from a peer (the variants cannot be read).
+            Request::Encoded(_) => Response::Ack,
             #[cfg(feature = "byzantine")]
             Request::Raw(_) => Response::Ack,
         };

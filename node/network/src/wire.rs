@@ -79,6 +79,11 @@ pub enum Request {
         /// Most blocks wanted.
         max: u32,
     },
+    /// A frame encoded earlier (a push frame sent as a request to a peer that has no push
+    /// streams: a node of the previous version). Never decoded: the peer reads it as the
+    /// request it encodes.
+    #[serde(skip)]
+    Encoded(crate::push::Frame),
     /// TEST ONLY (feature `byzantine`): these bytes as the whole frame, whatever they are.
     /// Never decoded: a peer reads them as whatever request they claim to be.
     #[cfg(feature = "byzantine")]
@@ -274,6 +279,9 @@ impl libp2p::request_response::Codec for WireCodec {
     where
         T: AsyncWrite + Unpin + Send,
     {
+        if let Request::Encoded(bytes) = &req.value {
+            return write_bytes(io, bytes).await;
+        }
         #[cfg(feature = "byzantine")]
         if let Request::Raw(bytes) = &req.value {
             return write_bytes(io, bytes).await;

@@ -43,10 +43,23 @@ impl Node {
         allowed: Vec<PeerId>,
         status_interval: Duration,
     ) -> (Network, mpsc::Receiver<NetEvent>) {
+        self.spawn_with(source, dial, allowed, status_interval, |_| {})
+    }
+
+    /// [`Node::spawn`] with a last change to the configuration.
+    pub fn spawn_with(
+        &self,
+        source: impl BlockSource,
+        dial: Vec<Multiaddr>,
+        allowed: Vec<PeerId>,
+        status_interval: Duration,
+        edit: impl FnOnce(&mut NetworkConfig),
+    ) -> (Network, mpsc::Receiver<NetEvent>) {
         let mut cfg = NetworkConfig::new(self.key.clone(), self.addr.clone());
         cfg.dial = dial;
         cfg.allowed = allowed;
         cfg.status_interval = status_interval;
+        edit(&mut cfg);
         spawn(cfg, source).unwrap()
     }
 }
