@@ -268,6 +268,10 @@ pub(crate) struct Behaviour {
 /// The connection limit allows at least this many peers, so a validator set can grow.
 const MAX_PEERS_HINT: usize = 32;
 
+/// Frames on their way to peers without push streams, as requests (their writers wait for
+/// room: what waits beyond stays in the bounded per-peer queues).
+const LEGACY_QUEUE: usize = 256;
+
 /// Capacity of the queue of commands to the swarm task.
 const QUEUE: usize = 4096;
 
@@ -364,6 +368,7 @@ pub fn spawn(
         })
         .collect();
     let inbox = Arc::new(SharedInbox::new(config.inbox));
+    let shares = Arc::new(push::Shares::default());
     let mut control = swarm.behaviour().streams.new_control();
     let lanes = if config.push_streams {
         vec![push::CONSENSUS, push::TXS]
@@ -374,10 +379,16 @@ pub fn spawn(
         let incoming = control
             .accept(lane.clone())
             .map_err(|e| NetworkError::Transport(e.to_string()))?;
-        tokio::spawn(push::accept(incoming, lane, budget.clone(), inbox.clone()));
+        tokio::spawn(push::accept(
+            incoming,
+            lane,
+            budget.clone(),
+            shares.clone(),
+            inbox.clone(),
+        ));
     }
     tokio::spawn(deliver(inbox.clone(), event_tx));
-    let (legacy_tx, legacy_rx) = mpsc::channel(QUEUE);
+    let (legacy_tx, legacy_rx) = mpsc::channel(LEGACY_QUEUE);
     let task = Task {
         allowed,
         swarm,

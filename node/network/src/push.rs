@@ -13,13 +13,16 @@
 //!   fresh votes matter, not the stale ones), as pBFT tolerates. A broadcast frame is encoded
 //!   once and shared by every peer's queue.
 //! - **Never stuck**: the reader answers a new stream with one byte, and the writer sends
-//!   nothing before it (a stream the remote never took is not written into); a write that
-//!   does not finish within [`WRITE_TIMEOUT`] (a dead or stalled connection) ends the stream.
-//!   Frames not known to be written go back to the front of the queue for the next stream (a
-//!   duplicate vote or transaction is harmless).
+//!   nothing before it (a stream the remote never took is not written into); a frame that
+//!   is not written within [`WRITE_TIMEOUT`] (plus time for its size) ends the stream and
+//!   is dropped. Frames not known to be written go back to the front of the queue for the
+//!   next stream (a duplicate vote or transaction is harmless). What was written into a
+//!   stream that then failed may be lost, and frames of an old and a new stream may
+//!   interleave: order holds within one stream.
 //! - **Receiving**: every frame is read with the same checks and byte budget as a request
-//!   ([`crate::wire`]), and a frame once begun must arrive within [`FRAME_TIMEOUT`] (a peer
-//!   cannot pin the shared budget with a frame it never finishes). A frame that does not
+//!   ([`crate::wire`]); a peer's large frames take room from its own share first
+//!   ([`PEER_SHARE`]), and a frame once begun must arrive within [`FRAME_TIMEOUT`] (a peer
+//!   cannot pin the shared budget with frames it never finishes). A frame that does not
 //!   decode, or does not belong on its lane, is skipped; a framing error ends the stream. A
 //!   peer holds at most [`MAX_STREAMS_PER_LANE`] streams per lane (the oldest is closed).
 
@@ -40,13 +43,23 @@ pub const CONSENSUS: StreamProtocol = StreamProtocol::new("/phalanx/consensus/1"
 pub const TXS: StreamProtocol = StreamProtocol::new("/phalanx/txs/1");
 
 /// How long opening a stream may take before the writer tries again.
-const OPEN_TIMEOUT: Duration = Duration::from_secs(5);
+/// (Above the swarm's own 10 s upgrade timeout, so an open we gave up on does not keep the
+/// connection's one outbound negotiation busy behind our back.)
+const OPEN_TIMEOUT: Duration = Duration::from_secs(12);
 /// Pause after a failed open or write before the next attempt.
 const RETRY: Duration = Duration::from_millis(100);
-/// Longest a batch of frames may take to write before the stream is given up.
+/// Longest a frame may take to write, plus a second per [`MIN_RATE`] bytes of it, before the
+/// stream is given up (and that frame dropped).
 pub const WRITE_TIMEOUT: Duration = Duration::from_secs(10);
-/// Longest a frame may take to arrive once its length has.
+/// Longest a frame may take to arrive once its length has (time spent reading, not waiting
+/// for room in the budget), plus a second per [`MIN_RATE`] bytes of it.
 pub const FRAME_TIMEOUT: Duration = Duration::from_secs(10);
+/// The slowest link a large frame is given time for: 1 MiB/s.
+pub const MIN_RATE: usize = 1024 * 1024;
+/// Bytes of large frames one peer may have being read at once over its push streams, both
+/// lanes together: two of the largest frames. Its share of the shared budget, so a few
+/// peers cannot hold all of it.
+pub const PEER_SHARE: usize = 2 * wire::MAX_FRAME;
 /// Streams of one lane read from one peer at once (a reconnecting peer may briefly hold
 /// an old one and a new one).
 pub const MAX_STREAMS_PER_LANE: usize = 4;
@@ -80,6 +93,26 @@ impl OutboxLimits {
 
 /// A frame body, encoded once and shared by every peer it goes to.
 pub(crate) type Frame = Arc<[u8]>;
+
+/// How long a frame of `len` bytes may take to cross (see [`WRITE_TIMEOUT`]).
+fn time_for(base: Duration, len: usize) -> Duration {
+    base + Duration::from_secs((len / MIN_RATE) as u64)
+}
+
+/// Each peer's share of the read budget ([`PEER_SHARE`]), for large frames.
+#[derive(Default)]
+pub(crate) struct Shares(Mutex<BTreeMap<PeerId, Arc<Semaphore>>>);
+
+impl Shares {
+    fn of(&self, peer: PeerId) -> Arc<Semaphore> {
+        self.0
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .entry(peer)
+            .or_insert_with(|| Arc::new(Semaphore::new(PEER_SHARE)))
+            .clone()
+    }
+}
 
 #[derive(Default)]
 struct Queue {
@@ -144,7 +177,8 @@ impl Outbox {
         dropped
     }
 
-    fn count_dropped(&self, n: u64) {
+    /// Counts frames dropped outside the queue (see [`Outbox::dropped`]).
+    pub fn count_dropped(&self, n: u64) {
         if n > 0 {
             self.dropped
                 .fetch_add(n, std::sync::atomic::Ordering::Relaxed);
@@ -292,31 +326,75 @@ async fn writer(
         };
         loop {
             let frames = outbox.take().await;
-            let written = tokio::time::timeout(WRITE_TIMEOUT, write_frames(&mut stream, &frames));
-            let failed = match written.await {
-                Ok(Ok(())) => continue,
-                Ok(Err(e)) => e.to_string(),
-                Err(_) => "write timed out".to_string(),
+            let Err(failed) = write_frames(&mut stream, &frames).await else {
+                continue;
             };
-            tracing::debug!(%peer, %protocol, error = %failed, "push stream failed; reopening");
-            outbox.requeue(frames);
+            tracing::debug!(%peer, %protocol, error = %failed.why, "push stream failed; reopening");
+            // A frame that could not cross in its time on a stream of its own goes: sent
+            // again it would only hold up everything behind it.
+            let from = if failed.timed_out {
+                outbox.count_dropped(1);
+                failed.at + 1
+            } else {
+                failed.at
+            };
+            outbox.requeue(frames.get(from..).unwrap_or_default().to_vec());
             tokio::time::sleep(RETRY).await;
             break;
         }
     }
 }
 
-/// Writes length-prefixed frames, then flushes once.
-async fn write_frames(stream: &mut libp2p::Stream, frames: &[Frame]) -> std::io::Result<()> {
-    for f in frames {
+/// Where a batch failed: the first frame not surely written, and whether it timed out.
+struct Failed {
+    at: usize,
+    timed_out: bool,
+    why: String,
+}
+
+/// Writes length-prefixed frames, each within its time, then flushes once.
+async fn write_frames(stream: &mut libp2p::Stream, frames: &[Frame]) -> Result<(), Failed> {
+    for (at, f) in frames.iter().enumerate() {
         if f.len() > wire::MAX_FRAME {
             tracing::warn!(bytes = f.len(), "not sending a frame over the limit");
             continue;
         }
-        stream.write_all(&(f.len() as u32).to_be_bytes()).await?;
-        stream.write_all(f).await?;
+        let write = async {
+            stream.write_all(&(f.len() as u32).to_be_bytes()).await?;
+            stream.write_all(f).await
+        };
+        match tokio::time::timeout(time_for(WRITE_TIMEOUT, f.len()), write).await {
+            Ok(Ok(())) => {}
+            Ok(Err(e)) => {
+                return Err(Failed {
+                    at,
+                    timed_out: false,
+                    why: e.to_string(),
+                });
+            }
+            Err(_) => {
+                return Err(Failed {
+                    at,
+                    timed_out: true,
+                    why: "write timed out".into(),
+                });
+            }
+        }
     }
-    stream.flush().await
+    // A flush that fails or stalls leaves unknown what arrived: all of it goes again.
+    match tokio::time::timeout(WRITE_TIMEOUT, stream.flush()).await {
+        Ok(Ok(())) => Ok(()),
+        Ok(Err(e)) => Err(Failed {
+            at: 0,
+            timed_out: false,
+            why: e.to_string(),
+        }),
+        Err(_) => Err(Failed {
+            at: 0,
+            timed_out: false,
+            why: "flush timed out".into(),
+        }),
+    }
 }
 
 /// Accepts peers' push streams of one lane and reads each into `inbox`, at most
@@ -325,6 +403,7 @@ pub(crate) async fn accept(
     mut incoming: libp2p_stream::IncomingStreams,
     lane: StreamProtocol,
     budget: Arc<Semaphore>,
+    shares: Arc<Shares>,
     inbox: Arc<SharedInbox>,
 ) {
     let mut readers: BTreeMap<PeerId, VecDeque<AbortHandle>> = BTreeMap::new();
@@ -338,6 +417,7 @@ pub(crate) async fn accept(
             stream,
             lane.clone(),
             budget.clone(),
+            shares.of(peer),
             inbox.clone(),
         ));
         let rs = readers.entry(peer).or_default();
@@ -356,6 +436,7 @@ async fn read(
     mut stream: libp2p::Stream,
     lane: StreamProtocol,
     budget: Arc<Semaphore>,
+    share: Arc<Semaphore>,
     inbox: Arc<SharedInbox>,
 ) {
     if stream.write_all(&[ACCEPTED]).await.is_err() || stream.flush().await.is_err() {
@@ -370,20 +451,23 @@ async fn read(
                 return;
             }
         };
-        let body =
-            match tokio::time::timeout(FRAME_TIMEOUT, wire::read_body(&mut stream, len, &budget))
-                .await
-            {
-                Ok(Ok(body)) => body,
-                Ok(Err(e)) => {
-                    tracing::debug!(%peer, %lane, error = %e, "push stream ended mid-frame");
-                    return;
-                }
-                Err(_) => {
-                    tracing::debug!(%peer, %lane, bytes = len, "a frame took too long; closing");
-                    return;
-                }
-            };
+        // A large frame first takes room from its peer's share, then from the budget.
+        let _share = if len > wire::SMALL_FRAME {
+            match share.acquire_many(len as u32).await {
+                Ok(permit) => Some(permit),
+                Err(_) => return,
+            }
+        } else {
+            None
+        };
+        let deadline = time_for(FRAME_TIMEOUT, len);
+        let body = match wire::read_body(&mut stream, len, &budget, Some(deadline)).await {
+            Ok(body) => body,
+            Err(e) => {
+                tracing::debug!(%peer, %lane, bytes = len, error = %e, "push stream ended mid-frame");
+                return;
+            }
+        };
         let frame = match wire::decode_body::<Request>(&body) {
             Ok(frame) => frame,
             Err(e) => {

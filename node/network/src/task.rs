@@ -95,7 +95,10 @@ impl<S: BlockSource> Task<S> {
                     Err(_) => break,
                 },
                 Some((peer, frame)) = legacy.recv() => {
-                    self.send(peer, Request::Encoded(frame));
+                    // Left over from a connection that closed: nobody to send it to.
+                    if self.connected.contains_key(&peer) {
+                        self.send(peer, Request::Encoded(frame));
+                    }
                 }
                 Some(s) = served.recv() => {
                     self.serving.remove(&s.peer);

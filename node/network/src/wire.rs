@@ -149,7 +149,7 @@ where
     V: serde::de::DeserializeOwned,
 {
     let len = read_len(io).await?;
-    let body = read_body(io, len, inflight).await?;
+    let body = read_body(io, len, inflight, None).await?;
     decode_body(&body)
 }
 
@@ -174,12 +174,15 @@ pub(crate) struct Body<'a> {
     _room: Option<tokio::sync::SemaphorePermit<'a>>,
 }
 
-/// Reads `len` bytes of body, taking room for each chunk before it is read.
+/// Reads `len` bytes of body, taking room for each chunk before it is read. With a
+/// `deadline`, the reading (not the waits for room) must finish within it.
 pub(crate) async fn read_body<'a, T: AsyncRead + Unpin + Send>(
     io: &mut T,
     len: usize,
     inflight: &'a Semaphore,
+    deadline: Option<std::time::Duration>,
 ) -> io::Result<Body<'a>> {
+    let mut reading = std::time::Duration::ZERO;
     // Room for each chunk before it is read; all of it is held until the frame is decoded.
     let mut room: Option<tokio::sync::SemaphorePermit<'_>> = None;
     let mut buf = Vec::with_capacity(len.min(SMALL_FRAME));
@@ -199,7 +202,17 @@ pub(crate) async fn read_body<'a, T: AsyncRead + Unpin + Send>(
         // Exactly what the budget counted, not a doubling.
         buf.reserve_exact(chunk);
         buf.resize(start + chunk, 0);
-        io.read_exact(&mut buf[start..]).await?;
+        let began = tokio::time::Instant::now();
+        match deadline {
+            None => io.read_exact(&mut buf[start..]).await?,
+            Some(d) => {
+                let left = d.saturating_sub(reading);
+                tokio::time::timeout(left, io.read_exact(&mut buf[start..]))
+                    .await
+                    .map_err(|_| io::Error::new(io::ErrorKind::TimedOut, "frame too slow"))??
+            }
+        }
+        reading += began.elapsed();
     }
     Ok(Body {
         bytes: buf,

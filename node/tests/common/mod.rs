@@ -134,7 +134,12 @@ impl NodeProc {
             .args(["start", "--home"])
             .arg(&self.home)
             .args(args)
-            .env("RUST_LOG", "info")
+            // PHALANX_TEST_LOG overrides the nodes' log filter (for example
+            // `info,phalanx_network=debug` to see push streams).
+            .env(
+                "RUST_LOG",
+                std::env::var("PHALANX_TEST_LOG").unwrap_or_else(|_| "info".into()),
+            )
             .stdout(Stdio::null())
             .stderr(log)
             .spawn()
