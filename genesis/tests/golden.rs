@@ -2,19 +2,24 @@
 //! each file in tests/invalid/ is rejected with the recorded message.
 
 use phalanx_genesis::{Genesis, GenesisError};
-use std::path::Path;
+use std::path::PathBuf;
+
+/// This crate's directory, as cargo reports it when the test runs (a test binary reused
+/// from a build in another checkout would otherwise look in that checkout).
+fn crate_dir() -> PathBuf {
+    std::env::var_os("CARGO_MANIFEST_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")))
+}
 
 fn sample() -> String {
-    std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("samples/example.json"))
-        .unwrap()
+    std::fs::read_to_string(crate_dir().join("samples/example.json")).unwrap()
 }
 
 #[test]
 fn sample_hash_is_stable() {
     let g = Genesis::from_json(&sample()).unwrap();
-    let golden =
-        std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("samples/example.hash"))
-            .unwrap();
+    let golden = std::fs::read_to_string(crate_dir().join("samples/example.hash")).unwrap();
     assert_eq!(
         g.hash().to_hex(),
         golden.trim(),
@@ -46,7 +51,7 @@ fn hash_ignores_formatting_but_not_content() {
 
 #[test]
 fn invalid_files_are_rejected_with_clear_errors() {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/invalid");
+    let dir = crate_dir().join("tests/invalid");
     let mut checked = 0;
     let mut entries: Vec<_> = std::fs::read_dir(&dir)
         .unwrap()

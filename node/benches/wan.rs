@@ -106,6 +106,18 @@ fn medians(runs: usize, mut one: impl FnMut() -> Figures) -> (Figures, Vec<Figur
     (m, all)
 }
 
+/// One table row: the medians, then the single runs' figure of interest.
+fn row(delay_ms: u64, m: Figures, each: impl Iterator<Item = f64>) {
+    let each: Vec<String> = each.map(|v| format!("{v:.0}")).collect();
+    println!(
+        "| {delay_ms} ms | {:.0} | {:.0} | {:.0} | {} |",
+        m.tps,
+        m.p50,
+        m.p99,
+        each.join(", ")
+    );
+}
+
 fn main() {
     // `cargo bench` passes `--bench`; a plain `cargo test` run of benches passes nothing
     // else we need. Only run when asked to benchmark.
@@ -134,14 +146,7 @@ fn main() {
     println!("|---|---|---|---|---|");
     for d in &delays {
         let (m, all) = medians(runs, || run(&token, *d, jitter, &rate.to_string(), secs));
-        let each: Vec<String> = all.iter().map(|f| format!("{:.0}", f.p50)).collect();
-        println!(
-            "| {d} ms | {:.0} | {:.0} | {:.0} | {} |",
-            m.tps,
-            m.p50,
-            m.p99,
-            each.join(", ")
-        );
+        row(*d, m, all.iter().map(|f| f.p50));
     }
     if let Ok(wan) = max_delay.parse::<u64>() {
         println!("| maximum throughput (`--rate max`) | tps | p50 ms | p99 ms | runs (tps) |");
@@ -149,14 +154,7 @@ fn main() {
         let mut best = Vec::new();
         for d in [0, wan] {
             let (m, all) = medians(runs, || run(&token, d, jitter, "max", secs));
-            let each: Vec<String> = all.iter().map(|f| format!("{:.0}", f.tps)).collect();
-            println!(
-                "| {d} ms | {:.0} | {:.0} | {:.0} | {} |",
-                m.tps,
-                m.p50,
-                m.p99,
-                each.join(", ")
-            );
+            row(d, m, all.iter().map(|f| f.tps));
             best.push(m.tps);
         }
         println!(

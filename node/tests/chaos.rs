@@ -10,7 +10,8 @@
 
 mod common;
 
-use common::linkem::{Cut, LinkEmulator, Rng};
+use common::linkem::{Cut, LinkEmulator};
+use common::rng::Rng;
 use common::{SERIAL, Testnet, key, rpc_within, signed_set};
 use phalanx_types::Address;
 use serde_json::json;
@@ -46,7 +47,7 @@ fn client(
     acked: &Mutex<Vec<String>>,
 ) {
     let k = key(0xC0, id);
-    let mut rng = Rng::seeded(u64::from(id) + 1);
+    let mut rng = Rng::new(u64::from(id) + 1);
     let mut nonce = 0;
     while !stop.load(Ordering::Relaxed) {
         let (tx, hash) = signed_set(chain_id, &k, nonce, contract, &format!("c{id}-{nonce}"));
@@ -251,7 +252,7 @@ fn chaos_never_forks_never_loses_an_acknowledged_transaction_and_always_resumes(
 
     let stop = Arc::new(AtomicBool::new(false));
     let acked = Arc::new(Mutex::new(Vec::new()));
-    let mut rng = Rng::seeded(seed);
+    let mut rng = Rng::new(seed);
     let mut cycles = 0;
     let mut max_recovery = Duration::ZERO;
     let began = Instant::now();

@@ -88,21 +88,29 @@ fn pre_prepare() -> (
     (message, block, tx(1))
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_nested_transaction_frame_is_refused_and_the_peer_goes_on() {
+/// Node a dialing node b, connected (b heard a's status): both handles and event queues.
+async fn connected_pair() -> (
+    (Network, mpsc::Receiver<NetEvent>),
+    (Network, mpsc::Receiver<NetEvent>),
+) {
     let (ka, kb) = (
         identity::Keypair::generate_ed25519(),
         identity::Keypair::generate_ed25519(),
     );
     let members = vec![ka.public().to_peer_id(), kb.public().to_peer_id()];
-    let (_net_b, mut rx_b, addr_b) = node(7, &kb, vec![], members.clone());
-    let (net_a, _rx_a, _) = node(3, &ka, vec![addr_b], members);
-    // Connected: b hears a's status.
+    let (net_b, mut rx_b, addr_b) = node(7, &kb, vec![], members.clone());
+    let (net_a, rx_a, _) = node(3, &ka, vec![addr_b], members);
     tokio::time::timeout(Duration::from_secs(10), async {
         while !matches!(rx_b.recv().await, Some(NetEvent::Status { .. })) {}
     })
     .await
     .expect("a's status");
+    ((net_a, rx_a), (net_b, rx_b))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_nested_transaction_frame_is_refused_and_the_peer_goes_on() {
+    let ((net_a, _rx_a), (_net_b, mut rx_b)) = connected_pair().await;
     // The first round's killer: a `Txs` frame with one transaction nested 1,100 levels deep,
     // and a PRE-PREPARE whose body is not its header's (a `Consensus` frame).
     let mut nested = 1u32.to_le_bytes().to_vec();
@@ -130,18 +138,7 @@ async fn a_nested_transaction_frame_is_refused_and_the_peer_goes_on() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn frames_off_their_lane_or_undecodable_are_skipped_and_the_stream_goes_on() {
-    let (ka, kb) = (
-        identity::Keypair::generate_ed25519(),
-        identity::Keypair::generate_ed25519(),
-    );
-    let members = vec![ka.public().to_peer_id(), kb.public().to_peer_id()];
-    let (_net_b, mut rx_b, addr_b) = node(7, &kb, vec![], members.clone());
-    let (net_a, _rx_a, _) = node(3, &ka, vec![addr_b], members);
-    tokio::time::timeout(Duration::from_secs(10), async {
-        while !matches!(rx_b.recv().await, Some(NetEvent::Status { .. })) {}
-    })
-    .await
-    .expect("a's status");
+    let ((net_a, _rx_a), (_net_b, mut rx_b)) = connected_pair().await;
     // Transactions on the consensus lane, and a frame that decodes as nothing: b skips
     // both (the framing is intact) and delivers neither.
     let (message, _, tx) = pre_prepare();

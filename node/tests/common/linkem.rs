@@ -20,6 +20,15 @@ use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{mpsc, watch};
 use tokio::time::Instant;
 
+use super::rng::Rng;
+
+/// A jitter generator with a seed of its own (jitter needs spread, not secrecy).
+fn fresh_rng() -> Rng {
+    use std::sync::atomic::{AtomicU64, Ordering};
+    static SEEDS: AtomicU64 = AtomicU64::new(0x5EED);
+    Rng::new(SEEDS.fetch_add(1, Ordering::Relaxed))
+}
+
 /// How a cut link behaves.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Cut {
@@ -242,7 +251,7 @@ async fn direction(
     let reader_link = link.clone();
     let reader = async move {
         let mut last = Instant::now();
-        let mut rng = Rng::fresh();
+        let mut rng = fresh_rng();
         let mut buf = vec![0u8; CHUNK];
         loop {
             let n = match from.read(&mut buf).await {
@@ -294,36 +303,5 @@ async fn reset(mut link: watch::Receiver<Link>, epoch: u64) {
             // The emulator is gone: leave the connection as it is.
             std::future::pending::<()>().await;
         }
-    }
-}
-
-/// splitmix64: jitter and fault schedules need spread, not secrecy.
-pub struct Rng(u64);
-
-impl Rng {
-    /// A generator that replays the same draws for the same seed.
-    pub fn seeded(seed: u64) -> Rng {
-        Rng(seed)
-    }
-
-    /// A generator with a seed of its own.
-    fn fresh() -> Rng {
-        use std::sync::atomic::{AtomicU64, Ordering};
-        static SEEDS: AtomicU64 = AtomicU64::new(0x5EED);
-        Rng(SEEDS.fetch_add(0x9E37_79B9, Ordering::Relaxed))
-    }
-
-    /// The next draw.
-    pub fn next(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        z ^ (z >> 31)
-    }
-
-    /// A draw in `0..n` (0 when `n` is 0).
-    pub fn below(&mut self, n: u64) -> u64 {
-        self.next() % n.max(1)
     }
 }

@@ -4,6 +4,9 @@
 #![allow(dead_code)]
 
 pub mod linkem;
+/// The simulator's SplitMix64, for fault schedules and jitter.
+#[path = "../../consensus/tests/sim/rng.rs"]
+pub mod rng;
 
 use base64::Engine;
 use phalanx_types::{Address, Bytes, SecretKey, Tx, TxPayload};
