@@ -115,11 +115,18 @@ impl LinkEmulator {
     /// A proxy on 127.0.0.1 that `from` dials to reach `target` (node `to`): bytes towards
     /// `to` take link `(from, to)`, bytes back take `(to, from)`. Returns its address.
     pub fn proxy(&self, from: usize, to: usize, target: SocketAddr) -> SocketAddr {
+        self.proxy_on(from, to, target, 0)
+    }
+
+    /// [`LinkEmulator::proxy`] listening on `port` (0: any free port). A testnet gives its
+    /// proxies ports from its own reserved range: an arbitrary free port may be one a
+    /// node about to start was given.
+    pub fn proxy_on(&self, from: usize, to: usize, target: SocketAddr, port: u16) -> SocketAddr {
         let forth = self.link(from, to);
         let back = self.link(to, from);
         let listener = self
             .rt
-            .block_on(TcpListener::bind("127.0.0.1:0"))
+            .block_on(TcpListener::bind(("127.0.0.1", port)))
             .expect("bind a proxy");
         let addr = listener.local_addr().unwrap();
         self.rt.spawn(async move {

@@ -330,6 +330,8 @@ impl Testnet {
     /// `(i, j)` (call before starting the nodes).
     pub fn route_through(&self, em: &linkem::LinkEmulator) {
         let addrs = self.p2p_addrs();
+        let n = self.nodes.len() as u16;
+        let mut ports = free_base_port(n * n.saturating_sub(1))..;
         for (i, node) in self.nodes.iter().enumerate() {
             let peers: Vec<String> = addrs
                 .iter()
@@ -337,7 +339,8 @@ impl Testnet {
                 .filter(|(j, _)| *j != i)
                 .map(|(j, addr)| {
                     let port: u16 = addr.split('/').nth(4).unwrap().parse().unwrap();
-                    let proxy = em.proxy(i, j, ([127, 0, 0, 1], port).into());
+                    let proxy =
+                        em.proxy_on(i, j, ([127, 0, 0, 1], port).into(), ports.next().unwrap());
                     format!(
                         "/ip4/127.0.0.1/tcp/{}/p2p/{}",
                         proxy.port(),
