@@ -12,7 +12,7 @@ mod common;
 
 use common::linkem::{Cut, LinkEmulator};
 use common::rng::Rng;
-use common::{SERIAL, Testnet, key, rpc_within, signed_set};
+use common::{SERIAL, Testnet, key, report, rpc_within, signed_set};
 use phalanx_types::Address;
 use serde_json::json;
 use std::collections::{BTreeMap, BTreeSet};
@@ -27,12 +27,6 @@ const CLIENTS: u32 = 6;
 const MAX_VIEW_TIMEOUT: Duration = Duration::from_millis(6_000);
 /// An RPC call to a node that may be paused gives up after this.
 const CALL: Duration = Duration::from_secs(3);
-
-fn report(line: String) {
-    use std::io::Write;
-    // Straight to stderr (not captured by the harness): CI's log has the figures.
-    let _ = writeln!(std::io::stderr(), "{line}");
-}
 
 /// One client: submits `set` calls one after the other, each to a node drawn at random,
 /// retrying the same transaction (same nonce, same hash) until some node reports it final.

@@ -4,17 +4,11 @@
 mod common;
 
 use base64::Engine as _;
-use common::{SERIAL, Testnet, key, rpc};
+use common::{SERIAL, Testnet, key, report, rpc};
 use phalanx_types::{Address, Bytes, SecretKey, Tx, TxPayload};
 use serde_json::json;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
-
-fn report(line: String) {
-    use std::io::Write;
-    // Straight to stderr (not captured by the harness): CI's log has the figures.
-    let _ = writeln!(std::io::stderr(), "{line}");
-}
 
 fn signed(net: &Testnet, key: &SecretKey, nonce: u64, contract: Address, arg: &str) -> String {
     common::signed_set(&net.chain_id, key, nonce, contract, arg).0

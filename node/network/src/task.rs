@@ -183,10 +183,7 @@ impl<S: BlockSource> Task<S> {
     /// peer without push streams, or to every peer when this node has none).
     fn push(&mut self, lane: Lane, frame: Frame) {
         if !self.push_streams {
-            let peers: Vec<PeerId> = self.connected.keys().copied().collect();
-            for p in peers {
-                self.send(p, Request::Encoded(frame.clone()));
-            }
+            self.broadcast(Request::Encoded(frame));
             return;
         }
         for link in self.links.values() {

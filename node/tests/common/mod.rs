@@ -61,6 +61,12 @@ pub fn free_base_port(count: u16) -> u16 {
     }
 }
 
+/// Prints a figure straight to stderr (not captured by the test harness), so CI's log has it.
+pub fn report(line: String) {
+    use std::io::Write;
+    let _ = writeln!(std::io::stderr(), "{line}");
+}
+
 /// One JSON-RPC call over a fresh HTTP/1.1 connection; `Err` on transport failure.
 pub fn rpc_try(url: &str, method: &str, params: Value) -> Result<Value, String> {
     rpc_within(url, method, params, Duration::from_secs(15))
