@@ -20,17 +20,10 @@ mod common;
 #[path = "../../runtime/benches/support/example_contracts.rs"]
 mod example_contracts;
 
-use common::Testnet;
 use common::linkem::LinkEmulator;
+use common::{Testnet, env_or};
 use std::process::Command;
 use std::time::Duration;
-
-fn env_or<T: std::str::FromStr>(name: &str, default: T) -> T {
-    std::env::var(name)
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(default)
-}
 
 /// What one `phalanx bench` run printed last.
 #[derive(Debug, Clone, Copy, Default)]

@@ -100,6 +100,9 @@ pub enum Command {
     /// Governance: propose and approve membership and parameter changes, list proposals.
     #[command(subcommand)]
     Gov(crate::gov::GovCommand),
+    /// State snapshots: export the state at a height to a file; import one into a new home.
+    #[command(subcommand)]
+    Snapshot(crate::snapshot::SnapshotCommand),
     /// Read-only contract call: no transaction, nothing is written.
     Query {
         /// Contract address (hex).
@@ -286,6 +289,7 @@ pub fn run(cli: Cli) -> Result<()> {
         } => client::cmd_query(&address, &method, args.as_deref(), &rpc, json),
         Command::Status { rpc } => client::cmd_status(&rpc, json),
         Command::Gov(cmd) => crate::gov::run(cmd, json),
+        Command::Snapshot(cmd) => crate::snapshot::run(cmd, json),
         Command::Bench {
             rpc,
             token,

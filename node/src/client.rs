@@ -283,8 +283,7 @@ fn trusted_set_at(
     genesis_set: phalanx_types::ValidatorSet,
     target: &phalanx_types::Header,
 ) -> Result<(phalanx_types::ValidatorSet, usize)> {
-    use phalanx_genesis::ChainConfig;
-    use phalanx_storage::{StateProof, verify_state_proof};
+    use phalanx_storage::StateProof;
     use phalanx_types::{CommitCertificate, Header, decode};
     let mut set = genesis_set;
     if target.validators_hash == set.hash() {
@@ -323,26 +322,14 @@ fn trusted_set_at(
         let cert: CommitCertificate =
             decode(&field("certificate_raw")?).context("bad certificate encoding")?;
         let proof: StateProof = decode(&field("proof")?).context("bad proof encoding")?;
-        let raw = field("config_raw")?;
-        if header.height + 1 != height || cert.block_hash != header.hash() {
-            bail!(
-                "the proof of the set of height {height} is not for block {}",
-                height - 1
-            );
-        }
-        if header.validators_hash != set.hash() {
-            bail!(
-                "block {} was not decided by the set proven so far",
-                header.height
-            );
-        }
-        cert.verify(&target.chain_id, &set)
-            .map_err(|e| anyhow!("certificate of block {} failed: {e}", header.height))?;
-        let key = phalanx_executor::governance::config_state_key();
-        verify_state_proof(header.state_root, &key, Some(&raw), &proof)
-            .map_err(|e| anyhow!("proof of the set of height {height} failed: {e}"))?;
-        let config: ChainConfig = decode(&raw).context("bad configuration record")?;
-        set = config.validators;
+        let proof = phalanx_storage::prune::SetProof {
+            config_raw: field("config_raw")?,
+            proof,
+            header,
+            certificate: cert,
+        };
+        set = phalanx_core::trust::check_set_proof(&target.chain_id, &set, height, &proof)?
+            .validators;
         walked += 1;
     }
     Ok((set, walked))

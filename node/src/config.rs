@@ -16,6 +16,8 @@ pub struct NodeConfig {
     pub p2p: P2pConfig,
     /// JSON-RPC settings.
     pub rpc: RpcConfig,
+    /// How much history to keep (`retain_blocks`, `retain_state_versions`; 0 keeps all).
+    pub pruning: phalanx_core::prune::Retention,
 }
 
 /// Peer-to-peer settings.
@@ -65,6 +67,7 @@ impl Default for NodeConfig {
             moniker: "phalanx".into(),
             p2p: P2pConfig::default(),
             rpc: RpcConfig::default(),
+            pruning: Default::default(),
         }
     }
 }
@@ -128,5 +131,16 @@ mod tests {
         assert!(format!("{err:#}").contains("bogus"), "{err:#}");
         std::fs::write(&p, "[rpc]\nlisten = \"127.0.0.1:9\"\n").unwrap();
         assert_eq!(NodeConfig::load(&p).unwrap().rpc.listen.port(), 9);
+        // A config without [pruning] gets the documented defaults; a typo is an error.
+        assert_eq!(NodeConfig::load(&p).unwrap().pruning.retain_blocks, 0);
+        std::fs::write(&p, "[pruning]\nretain_blocks = 50\n").unwrap();
+        let c = NodeConfig::load(&p).unwrap();
+        assert_eq!(c.pruning.retain_blocks, 50);
+        assert_eq!(
+            c.pruning.retain_state_versions,
+            phalanx_core::prune::DEFAULT_RETAIN_STATE_VERSIONS
+        );
+        std::fs::write(&p, "[pruning]\nretain_block = 50\n").unwrap();
+        assert!(NodeConfig::load(&p).is_err());
     }
 }

@@ -12,7 +12,9 @@ mod home;
 mod keys;
 mod node;
 mod p2p;
+mod pruning;
 mod service;
+mod snapshot;
 
 use clap::Parser;
 

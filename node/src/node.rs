@@ -22,6 +22,21 @@ use std::sync::Arc;
 use std::time::Duration;
 
 const GENESIS_HASH_KEY: &[u8] = b"genesis_hash";
+/// Set once every state key's preimage is recorded.
+pub const PREIMAGES_KEY: &[u8] = b"preimages_v1";
+/// Present while `phalanx snapshot import` writes: a store holding it is half-written.
+pub const IMPORTING_KEY: &[u8] = b"snapshot_import";
+
+/// The genesis hash a store was initialized with, if any.
+pub fn stored_genesis(kv: &Arc<dyn KvStore>) -> Result<Option<Vec<u8>>> {
+    Ok(kv.get(Column::Meta, GENESIS_HASH_KEY)?)
+}
+
+/// Stages the mark that a store holds the chain of `genesis` (and ends an import).
+pub fn stage_genesis_mark(batch: &mut WriteBatch, genesis: &Genesis) {
+    batch.put(Column::Meta, GENESIS_HASH_KEY, genesis.hash().0);
+    batch.delete(Column::Meta, IMPORTING_KEY);
+}
 
 /// Chain id of `phalanx dev`.
 pub const DEV_CHAIN_ID: &str = "phalanx-dev";
@@ -32,6 +47,12 @@ pub fn open_chain(home: &Home, genesis: &Genesis) -> Result<Arc<dyn KvStore>> {
     let store = RocksStore::open(home.data())
         .with_context(|| format!("cannot open the database in {}", home.data().display()))?;
     let kv: Arc<dyn KvStore> = Arc::new(store);
+    if kv.get(Column::Meta, IMPORTING_KEY)?.is_some() {
+        bail!(
+            "{} holds a snapshot import that did not finish: run `phalanx snapshot import` again, or empty the directory",
+            home.data().display()
+        );
+    }
     let hash = genesis.hash();
     match kv.get(Column::Meta, GENESIS_HASH_KEY)? {
         Some(stored) if stored == hash.0 => {}
@@ -48,6 +69,12 @@ pub fn open_chain(home: &Home, genesis: &Genesis) -> Result<Arc<dyn KvStore>> {
             let root = write_genesis(&kv, &changes, marker)?;
             tracing::info!(genesis = %hash, state_root = %root, "initialized chain state from genesis");
         }
+    }
+    // Stores written before key preimages were kept (snapshots carry keys): once.
+    if kv.get(Column::Meta, PREIMAGES_KEY)?.is_none() {
+        let keys = StateStore::new(kv.clone()).backfill_preimages()?;
+        kv.put(Column::Meta, PREIMAGES_KEY, b"1")?;
+        tracing::info!(keys, "recorded the preimages of the state's keys");
     }
     Ok(kv)
 }
@@ -276,6 +303,12 @@ fn run(home: &Home, config: &NodeConfig, dev: bool, byzantine: Option<Strategy>)
             net,
             verify: Arc::new(tokio::sync::Semaphore::new(workers)),
         });
+        let pruner = crate::pruning::PrunerThread::spawn(
+            kv.clone(),
+            config.pruning,
+            service.status.clone(),
+            metrics.clone(),
+        )?;
         let rpc = Rpc::new(api, metrics, runtime, info, kv, limits);
         let (stop, stopped) = tokio::sync::watch::channel(false);
         let mut stopped_rpc = stopped.clone();
@@ -292,6 +325,7 @@ fn run(home: &Home, config: &NodeConfig, dev: bool, byzantine: Option<Strategy>)
         // Stop taking requests, then let the core finish what it is doing.
         let _ = stop.send(true);
         drop(stopped);
+        drop(pruner);
         let result = service.shutdown().await;
         match tokio::time::timeout(Duration::from_secs(3), server).await {
             Ok(Ok(Err(e))) => tracing::warn!(error = %e, "json-rpc server error"),

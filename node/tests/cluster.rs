@@ -300,11 +300,7 @@ fn dev_chain_commits_and_stops_gracefully_on_sigterm() {
 fn an_observer_named_in_genesis_follows_the_chain() {
     let _g = serial();
     let mut net = Testnet::new(4);
-    let mut observer = net.extra_node("observer");
-    let id = observer.peer_id.clone();
-    net.edit_genesis(&[&observer], |g| {
-        g["observers"] = json!([{"name": "observer", "peer_id": id}]);
-    });
+    let mut observer = net.observer("observer");
     net.start_all();
     observer.start();
     net.wait_height(&[0, 1, 2, 3], 3, SECS(30));

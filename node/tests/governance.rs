@@ -86,6 +86,12 @@ fn light_load(
 fn a_validator_joins_and_the_primary_leaves_by_governance() {
     let mut net = Testnet::new(4);
     let mut newcomer = net.extra_node("node4");
+    // The founding validators keep every block (the newcomer syncs from them) but only 3 state
+    // versions: the final `verify --genesis` can only walk the set changes through the proofs
+    // saved when each took effect.
+    for n in &net.nodes {
+        n.set_retention(0, 3);
+    }
     net.start_all();
     net.wait_height(&[0, 1, 2, 3], 2, SECS(30));
     let stop = Arc::new(AtomicBool::new(false));
@@ -239,7 +245,14 @@ fn a_validator_joins_and_the_primary_leaves_by_governance() {
         sent.load(Ordering::Relaxed)
     );
     // A client trusting only genesis verifies a value at the latest height by walking both
-    // set changes (each proven by a certificate of the set before).
+    // set changes (each proven by a certificate of the set before). The node it asks has
+    // pruned the state of both changes: only the proofs saved when they took effect remain.
+    wait_for(SECS(30), "the state of both changes to be pruned", || {
+        net.nodes[others[0]]
+            .status()
+            .and_then(|s| s["earliest_state_height"].as_u64())
+            .is_some_and(|h| h > removed_at)
+    });
     let genesis = net.nodes[others[0]].home.join("config/genesis.json");
     let out = Command::new(bin())
         .args(["--output", "json", "verify"])

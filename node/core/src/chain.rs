@@ -184,7 +184,43 @@ impl Chain {
             wal_live,
         };
         chain.load_config()?;
+        chain.repair_set_proofs()?;
         Ok(chain)
+    }
+
+    /// Makes sure every applied configuration change has its saved proof (see
+    /// [`phalanx_storage::prune::SetProof`]): changes applied before this version of the node
+    /// saved none, and a crash between a commit and its save leaves the tip's missing. Runs at
+    /// open, before any pruning, while the versions involved are still on disk.
+    fn repair_set_proofs(&self) -> Result<(), CoreError> {
+        let lowest = phalanx_storage::prune::lowest_state_version(&*self.kv)?;
+        let mut from_id = 1;
+        loop {
+            let page = governance::committed_proposals(&self.state, from_id, 256)
+                .map_err(CoreError::Execution)?;
+            let Some(last) = page.last() else {
+                return Ok(());
+            };
+            from_id = last.id + 1;
+            for p in &page {
+                let governance::ProposalStatus::Applied { activated_at, .. } = p.status else {
+                    continue;
+                };
+                let before = activated_at.saturating_sub(1);
+                if before == 0
+                    || before < lowest
+                    || before > self.tip.height
+                    || phalanx_storage::prune::set_proof(&*self.kv, activated_at)?.is_some()
+                {
+                    continue;
+                }
+                if let (Some(block), Some(cert)) =
+                    (self.blocks.block(before)?, self.blocks.certificate(before)?)
+                {
+                    self.save_set_proof(&block, &cert)?;
+                }
+            }
+        }
     }
 
     /// Reads the configuration and any scheduled change from the committed state.
@@ -497,6 +533,11 @@ impl Chain {
         }
         self.kv.write(batch, Durability::Sync)?;
         self.wal_live.retain(|_, h| *h > height);
+        let config_before = self.config.clone();
+        let applies_now = self
+            .scheduled
+            .as_ref()
+            .is_some_and(|s| s.activates_at == height + 1);
         self.tip = Tip {
             height,
             hash: block.hash(),
@@ -505,7 +546,38 @@ impl Chain {
             state_root,
         };
         self.load_config()?;
+        // A change takes effect from the next height (even one that leaves the configuration
+        // as it was: clients walk every applied change).
+        if applies_now || self.config != config_before {
+            self.save_set_proof(block, certificate)?;
+        }
         Ok(receipts)
+    }
+
+    /// Saves the proof of the configuration that takes effect after `block` (see
+    /// [`phalanx_storage::prune::SetProof`]): it must outlive pruning.
+    fn save_set_proof(
+        &self,
+        block: &Block,
+        certificate: &CommitCertificate,
+    ) -> Result<(), CoreError> {
+        let key = governance::config_state_key();
+        let (value, proof) = self.state.get_with_proof(&key, block.height())?;
+        let Some(config_raw) = value else {
+            return Err(CoreError::Corrupt(
+                "no configuration record in state".into(),
+            ));
+        };
+        let record = phalanx_storage::prune::SetProof {
+            config_raw,
+            proof,
+            header: block.header.clone(),
+            certificate: certificate.clone(),
+        };
+        let mut batch = WriteBatch::new();
+        phalanx_storage::prune::stage_set_proof(&mut batch, block.height() + 1, &record);
+        self.kv.write(batch, Durability::Sync)?;
+        Ok(())
     }
 
     /// Durably appends a write-ahead-log entry (before the signature it covers goes out).

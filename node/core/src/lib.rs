@@ -8,11 +8,15 @@
 //! - [`node`]: [`NodeCore`], which drives the pBFT [`phalanx_consensus::Core`]: it carries
 //!   out persist / validate / propose / commit itself (persist before send) and returns the
 //!   I/O it needs as [`Action`]s (send, schedule a timer, fetch or serve blocks).
+//! - [`prune`]: the pruner, which deletes history outside the retained window in bounded
+//!   steps beside the core.
 
 pub mod chain;
 mod error;
 pub mod node;
+pub mod prune;
 pub mod steer;
+pub mod trust;
 
 pub use chain::{Chain, ChainInfo, ExecutedBlock, Tip};
 pub use error::{BlockError, CoreError};

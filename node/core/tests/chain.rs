@@ -3,32 +3,19 @@
 
 mod common;
 
-use common::in_big_stack;
+use common::{T0, in_big_stack, one_validator_info};
 use phalanx_consensus::WalEntry;
-use phalanx_core::{BlockError, Chain, ChainInfo, chain::write_genesis};
-use phalanx_genesis::{ChainConfig, ConsensusParams, DeployPolicy, GovernancePolicy};
+use phalanx_core::{BlockError, Chain, chain::write_genesis};
+use phalanx_genesis::ConsensusParams;
 use phalanx_runtime::{Runtime, RuntimeConfig, StateChanges};
 use phalanx_storage::{KvStore, MemoryStore, WriteBatch};
 use phalanx_types::consensus::Phase;
-use phalanx_types::{
-    Address, Bytes, CommitCertificate, Hash, SecretKey, Tx, TxPayload, Validator, ValidatorSet,
-};
+use phalanx_types::{Address, Bytes, CommitCertificate, Hash, SecretKey, Tx, TxPayload};
 use std::sync::Arc;
-
-const T0: u64 = 1_700_000_000_000;
 
 fn chain() -> (Chain, SecretKey) {
     let key = SecretKey::from_seed([1; 32]);
-    let info = ChainInfo {
-        chain_id: "chain-test".into(),
-        genesis_config: ChainConfig {
-            validators: ValidatorSet::new(vec![Validator::new(key.public_key(), "p0")]),
-            params: ConsensusParams::default(),
-            deploy_policy: DeployPolicy::Anyone,
-        },
-        governance: GovernancePolicy::default(),
-        genesis_time_ms: T0,
-    };
+    let info = one_validator_info(&key);
     let kv: Arc<dyn KvStore> = Arc::new(MemoryStore::new());
     write_genesis(&kv, &StateChanges::new(), WriteBatch::new()).unwrap();
     let runtime = Arc::new(Runtime::new(RuntimeConfig::default()).unwrap());

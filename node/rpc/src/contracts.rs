@@ -119,10 +119,16 @@ pub(crate) fn proof(rpc: &Rpc, p: ProofParams) -> Result<Value, RpcError> {
         ));
     }
     let full_key = layout::storage_key(&p.address, &key);
+    rpc.check_provable(height)?;
     let (value, proof) = rpc
         .state
         .get_with_proof(&full_key, height)
-        .map_err(RpcError::internal)?;
+        // Pruned while this request ran: say so rather than "internal error".
+        .map_err(|e| {
+            rpc.check_provable(height)
+                .err()
+                .unwrap_or_else(|| RpcError::internal(e))
+        })?;
     let (block, cert) = rpc.certified_block(height)?;
     let b64 = |b: &[u8]| base64::engine::general_purpose::STANDARD.encode(b);
     Ok(json!({

@@ -50,6 +50,7 @@ pub(crate) fn get(rpc: &Rpc, p: EventsParams) -> Result<Value, RpcError> {
     if start.0 < p.from_height {
         return Err(RpcError::params("cursor is before from_height"));
     }
+    rpc.check_block(start.0, "events")?;
     let latest = rpc.blocks.latest_height().map_err(RpcError::internal)?;
     let end = p
         .to_height
@@ -80,6 +81,8 @@ pub(crate) fn get(rpc: &Rpc, p: EventsParams) -> Result<Value, RpcError> {
             }
         }
     }
+    // Heights pruned while they were read give no receipts: refuse rather than skip them.
+    rpc.check_block(start.0, "events")?;
     // The span cap stopped the scan before to_height: continue from the next height.
     if next_cursor.is_none() && end < p.to_height.min(latest) {
         next_cursor = Some(format!("{}:0:0", end + 1));

@@ -46,10 +46,17 @@ pub(crate) fn validators(rpc: &Rpc, p: ValidatorsParams) -> Result<Value, RpcErr
             ),
         ));
     }
+    rpc.check_state(height - 1)?;
     let value = rpc
         .state
         .get_at(&governance::config_state_key(), height - 1)
-        .map_err(RpcError::internal)?;
+        .map_err(|e| {
+            rpc.check_state(height - 1)
+                .err()
+                .unwrap_or_else(|| RpcError::internal(e))
+        })?;
+    // Pruned between the check and the read: the value may be missing.
+    rpc.check_state(height - 1)?;
     let config = governance::decode_config(value)
         .map_err(RpcError::internal)?
         .ok_or_else(|| RpcError::internal("no configuration record in state"))?;
@@ -81,15 +88,27 @@ pub(crate) fn set_proof(rpc: &Rpc, p: SetProofParams) -> Result<Value, RpcError>
     }
     let version = p.height - 1;
     let key = governance::config_state_key();
-    let (value, proof) = rpc
-        .state
-        .get_with_proof(&key, version)
-        .map_err(RpcError::internal)?;
-    let raw = value.ok_or_else(|| RpcError::internal("no configuration record in state"))?;
+    // Saved when a change takes effect, so it outlives pruning.
+    let saved =
+        phalanx_storage::prune::set_proof(&*rpc.kv, p.height).map_err(RpcError::internal)?;
+    let (raw, proof, header, cert) = match saved {
+        Some(s) => (s.config_raw, s.proof, s.header, s.certificate),
+        None => {
+            rpc.check_provable(version)?;
+            let (value, proof) = rpc.state.get_with_proof(&key, version).map_err(|e| {
+                rpc.check_provable(version)
+                    .err()
+                    .unwrap_or_else(|| RpcError::internal(e))
+            })?;
+            let raw =
+                value.ok_or_else(|| RpcError::internal("no configuration record in state"))?;
+            let (block, cert) = rpc.certified_block(version)?;
+            (raw, proof, block.header, cert)
+        }
+    };
     let config = governance::decode_config(Some(raw.clone()))
         .map_err(RpcError::internal)?
         .ok_or_else(|| RpcError::internal("no configuration record in state"))?;
-    let (block, cert) = rpc.certified_block(version)?;
     let b64 = |b: &[u8]| base64::engine::general_purpose::STANDARD.encode(b);
     Ok(json!({
         "height": p.height,
@@ -97,7 +116,7 @@ pub(crate) fn set_proof(rpc: &Rpc, p: SetProofParams) -> Result<Value, RpcError>
         "config_raw": b64(&raw),
         "state_key": b64(&key),
         "proof": b64(&encode(&proof)),
-        "header_raw": b64(&encode(&block.header)),
+        "header_raw": b64(&encode(&header)),
         "certificate_raw": b64(&encode(&cert)),
     }))
 }

@@ -31,6 +31,8 @@ pub const DUPLICATE: i64 = -32007;
 pub const QUERY_FAILED: i64 = -32008;
 /// A read-only contract call ran out of its gas cap.
 pub const QUERY_OUT_OF_GAS: i64 = -32009;
+/// The height asked for was pruned: `data.earliest_height` is the lowest this node still has.
+pub const PRUNED: i64 = -32013;
 
 /// A method's failure.
 #[derive(Debug, Clone, PartialEq)]
@@ -39,6 +41,8 @@ pub struct RpcError {
     pub code: i64,
     /// Human-readable message.
     pub message: String,
+    /// Machine-readable details (the `data` member), if any.
+    pub data: Option<Value>,
 }
 
 impl RpcError {
@@ -47,6 +51,18 @@ impl RpcError {
         RpcError {
             code,
             message: message.into(),
+            data: None,
+        }
+    }
+
+    /// `height` was pruned: this node keeps heights from `lowest` on.
+    pub fn pruned(what: &str, height: u64, lowest: u64) -> RpcError {
+        RpcError {
+            code: PRUNED,
+            message: format!(
+                "{what} at height {height} was pruned; this node keeps heights from {lowest}"
+            ),
+            data: Some(json!({ "earliest_height": lowest })),
         }
     }
 
@@ -72,7 +88,11 @@ pub fn response(id: Value, result: Result<Value, RpcError>) -> Value {
 
 /// An error response object for `id`.
 pub fn error(id: Value, e: RpcError) -> Value {
-    json!({"jsonrpc": "2.0", "id": id, "error": {"code": e.code, "message": e.message}})
+    let mut err = json!({"code": e.code, "message": e.message});
+    if let Some(data) = e.data {
+        err["data"] = data;
+    }
+    json!({"jsonrpc": "2.0", "id": id, "error": err})
 }
 
 /// One parsed call.

@@ -307,17 +307,61 @@ impl Rpc {
         &self,
         height: phalanx_types::Height,
     ) -> Result<(phalanx_types::Block, phalanx_types::CommitCertificate), RpcError> {
-        let block = self
-            .blocks
-            .block(height)
-            .map_err(RpcError::internal)?
-            .ok_or_else(|| RpcError::internal("block missing"))?;
+        let block = self.blocks.block(height).map_err(RpcError::internal)?;
         let cert = self
             .blocks
             .certificate(height)
-            .map_err(RpcError::internal)?
-            .ok_or_else(|| RpcError::internal("certificate missing"))?;
-        Ok((block, cert))
+            .map_err(RpcError::internal)?;
+        match (block, cert) {
+            (Some(block), Some(cert)) => Ok((block, cert)),
+            _ => {
+                // Pruned while this request ran, or before it.
+                self.check_block(height, "the block")?;
+                Err(RpcError::internal("block missing"))
+            }
+        }
+    }
+
+    /// The lowest height whose block this node still has.
+    pub(crate) fn lowest_block(&self) -> Result<phalanx_types::Height, RpcError> {
+        phalanx_storage::prune::lowest_block(&*self.kv).map_err(RpcError::internal)
+    }
+
+    /// The oldest state version this node can still read and prove.
+    pub(crate) fn lowest_state(&self) -> Result<phalanx_types::Height, RpcError> {
+        phalanx_storage::prune::lowest_state_version(&*self.kv).map_err(RpcError::internal)
+    }
+
+    /// A [`jsonrpc::PRUNED`] error if the block at `height` was pruned.
+    pub(crate) fn check_block(
+        &self,
+        height: phalanx_types::Height,
+        what: &str,
+    ) -> Result<(), RpcError> {
+        let lowest = self.lowest_block()?;
+        if height < lowest {
+            return Err(RpcError::pruned(what, height, lowest));
+        }
+        Ok(())
+    }
+
+    /// A [`jsonrpc::PRUNED`] error if the state at `version` was pruned.
+    pub(crate) fn check_state(&self, version: phalanx_types::Height) -> Result<(), RpcError> {
+        let lowest = self.lowest_state()?;
+        if version < lowest {
+            return Err(RpcError::pruned("state", version, lowest));
+        }
+        Ok(())
+    }
+
+    /// A [`jsonrpc::PRUNED`] error unless both the state and the block (header and
+    /// certificate) of `height` are still here, as a proof at `height` needs.
+    pub(crate) fn check_provable(&self, height: phalanx_types::Height) -> Result<(), RpcError> {
+        let lowest = self.lowest_block()?.max(self.lowest_state()?);
+        if height < lowest {
+            return Err(RpcError::pruned("state", height, lowest));
+        }
+        Ok(())
     }
 
     /// True when the node is synced and sees a quorum of validators (itself included).

@@ -70,6 +70,7 @@ fn node_status(rpc: &Rpc) -> Result<Value, RpcError> {
     let s = rpc.node.status();
     Ok(json!({
         "chain_id": rpc.info.chain_id,
+        "version": env!("CARGO_PKG_VERSION"),
         "peer_id": rpc.info.peer_id,
         "validator": s.validator,
         "validators": s.validators,
@@ -81,6 +82,8 @@ fn node_status(rpc: &Rpc) -> Result<Value, RpcError> {
         "peers": rpc.node.peers().len(),
         "syncing": s.syncing,
         "mempool": s.mempool,
+        "earliest_height": rpc.lowest_block()?,
+        "earliest_state_height": rpc.lowest_state()?,
     }))
 }
 
@@ -102,11 +105,15 @@ fn get_block(rpc: &Rpc, p: BlockParams) -> Result<Value, RpcError> {
             .ok_or_else(|| RpcError::new(NOT_FOUND, format!("unknown block {hash}")))?,
         (None, None) => rpc.blocks.latest_height().map_err(RpcError::internal)?,
     };
-    let block = rpc
-        .blocks
-        .block(height)
-        .map_err(RpcError::internal)?
-        .ok_or_else(|| RpcError::new(NOT_FOUND, format!("no block at height {height}")))?;
+    rpc.check_block(height, "the block")?;
+    let block = rpc.blocks.block(height).map_err(RpcError::internal)?;
+    let Some(block) = block else {
+        rpc.check_block(height, "the block")?;
+        return Err(RpcError::new(
+            NOT_FOUND,
+            format!("no block at height {height}"),
+        ));
+    };
     let cert = rpc.blocks.certificate(height).map_err(RpcError::internal)?;
     Ok(views::block(&block, cert.as_ref()))
 }
@@ -283,11 +290,10 @@ fn tx_get(rpc: &Rpc, p: HashParams) -> Result<Value, RpcError> {
     else {
         return Ok(Value::Null);
     };
-    let block = rpc
-        .blocks
-        .block(loc.height)
-        .map_err(RpcError::internal)?
-        .ok_or_else(|| RpcError::internal("indexed block missing"))?;
+    let Some(block) = rpc.blocks.block(loc.height).map_err(RpcError::internal)? else {
+        rpc.check_block(loc.height, "the transaction's block")?;
+        return Err(RpcError::internal("indexed block missing"));
+    };
     let tx = block
         .txs
         .get(loc.index as usize)

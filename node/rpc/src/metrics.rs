@@ -42,6 +42,14 @@ pub struct Metrics {
     pub syncing: Gauge,
     /// RPC requests by method and outcome.
     pub rpc_requests: Family<RpcLabels, Counter>,
+    /// Block heights deleted by the pruner.
+    pub pruned_blocks: Counter,
+    /// State tree nodes deleted by the pruner.
+    pub pruned_tree_nodes: Counter,
+    /// The lowest height whose block this node keeps.
+    pub earliest_height: Gauge,
+    /// The oldest state version this node keeps.
+    pub earliest_state_height: Gauge,
 }
 
 impl std::fmt::Debug for Metrics {
@@ -71,6 +79,10 @@ impl Metrics {
             peers: Gauge::default(),
             syncing: Gauge::default(),
             rpc_requests: Family::default(),
+            pruned_blocks: Counter::default(),
+            pruned_tree_nodes: Counter::default(),
+            earliest_height: Gauge::default(),
+            earliest_state_height: Gauge::default(),
             registry: Registry::default(),
         };
         registry.register("height", "Latest committed height", m.height.clone());
@@ -106,6 +118,26 @@ impl Metrics {
             "rpc_requests",
             "JSON-RPC requests by method and code",
             m.rpc_requests.clone(),
+        );
+        registry.register(
+            "pruned_blocks",
+            "Block heights deleted by the pruner",
+            m.pruned_blocks.clone(),
+        );
+        registry.register(
+            "pruned_tree_nodes",
+            "State tree nodes deleted by the pruner",
+            m.pruned_tree_nodes.clone(),
+        );
+        registry.register(
+            "earliest_height",
+            "Lowest height whose block is kept",
+            m.earliest_height.clone(),
+        );
+        registry.register(
+            "earliest_state_height",
+            "Oldest state version kept",
+            m.earliest_state_height.clone(),
         );
         Metrics { registry, ..m }
     }

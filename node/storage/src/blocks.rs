@@ -151,6 +151,10 @@ impl BlockStore {
                 reason: e.to_string(),
             })?;
             let Some(cert) = self.certificate(h)? else {
+                // Pruned between the two reads: the answer ends here.
+                if h < crate::prune::lowest_block(&*self.kv)? {
+                    break;
+                }
                 return Err(StorageError::Corrupt {
                     column: "certificates",
                     reason: format!("certificate of block {h} missing"),

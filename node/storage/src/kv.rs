@@ -29,11 +29,16 @@ pub enum Column {
     Code,
     /// Equivocation evidence.
     Evidence,
+    /// Index of state tree nodes replaced by a later version: stale-since version
+    /// (big-endian) ++ node key → nothing. The pruner deletes what it names.
+    StaleNodes,
+    /// State key hash → the key (the tree knows keys by hash only; snapshots carry keys).
+    Preimages,
 }
 
 impl Column {
     /// Every column, in a fixed order.
-    pub const ALL: [Column; 12] = [
+    pub const ALL: [Column; 14] = [
         Column::Meta,
         Column::Blocks,
         Column::BlockIndex,
@@ -46,6 +51,8 @@ impl Column {
         Column::Wal,
         Column::Code,
         Column::Evidence,
+        Column::StaleNodes,
+        Column::Preimages,
     ];
 
     /// The column family name.
@@ -63,6 +70,8 @@ impl Column {
             Column::Wal => "wal",
             Column::Code => "code",
             Column::Evidence => "evidence",
+            Column::StaleNodes => "stale_nodes",
+            Column::Preimages => "preimages",
         }
     }
 }

@@ -15,7 +15,9 @@ pub mod conformance;
 pub mod error;
 pub mod kv;
 pub mod memory;
+pub mod prune;
 pub mod rocks;
+pub mod snapshot;
 pub mod state;
 
 pub use blocks::{BlockStore, TxLocation};

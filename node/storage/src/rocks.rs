@@ -43,6 +43,15 @@ impl RocksStore {
         Ok(RocksStore { db })
     }
 
+    /// Opens the database at `path` for reading only: it may be open for writing by a running
+    /// node at the same time, and this handle sees the data as of opening.
+    pub fn open_read_only(path: impl AsRef<Path>) -> Result<RocksStore, StorageError> {
+        let opts = Options::default();
+        let names = Column::ALL.iter().map(|c| c.name());
+        let db = DB::open_cf_for_read_only(&opts, path, names, false)?;
+        Ok(RocksStore { db })
+    }
+
     fn cf(&self, col: Column) -> &rocksdb::ColumnFamily {
         self.db
             .cf_handle(col.name())

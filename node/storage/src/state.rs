@@ -11,7 +11,7 @@
 
 use crate::blocks::read;
 use crate::error::StorageError;
-use crate::kv::{Column, KvPair, KvStore, WriteBatch};
+use crate::kv::{Column, Durability, KvPair, KvStore, WriteBatch};
 use jmt::proof::SparseMerkleProof;
 use jmt::storage::{LeafNode, Node, NodeKey, TreeReader, TreeUpdateBatch};
 use jmt::{JellyfishMerkleTree, KeyHash, OwnedValue, RootHash, SimpleHasher, Version};
@@ -65,12 +65,99 @@ struct Reader<'a> {
     kv: &'a dyn KvStore,
 }
 
-fn value_key(key_hash: &KeyHash, version: Version) -> [u8; 40] {
+/// A reader for which the tree at `base` is the empty tree (restoring a state from scratch).
+struct EmptyBase<'a> {
+    inner: Reader<'a>,
+    base: Option<NodeKey>,
+}
+
+impl TreeReader for EmptyBase<'_> {
+    fn get_node_option(&self, node_key: &NodeKey) -> anyhow::Result<Option<Node>> {
+        if self.base.as_ref() == Some(node_key) {
+            return Ok(Some(Node::Null));
+        }
+        self.inner.get_node_option(node_key)
+    }
+
+    fn get_value_option(
+        &self,
+        max_version: Version,
+        key_hash: KeyHash,
+    ) -> anyhow::Result<Option<OwnedValue>> {
+        self.inner.get_value_option(max_version, key_hash)
+    }
+
+    fn get_rightmost_leaf(&self) -> anyhow::Result<Option<(NodeKey, LeafNode)>> {
+        Ok(None)
+    }
+}
+
+/// A tree reader that owns its handle on the store (jmt's iterator wants one).
+pub(crate) struct OwnedReader {
+    kv: Arc<dyn KvStore>,
+}
+
+impl OwnedReader {
+    pub(crate) fn new(kv: Arc<dyn KvStore>) -> OwnedReader {
+        OwnedReader { kv }
+    }
+}
+
+impl TreeReader for OwnedReader {
+    fn get_node_option(&self, node_key: &NodeKey) -> anyhow::Result<Option<Node>> {
+        Reader { kv: &*self.kv }.get_node_option(node_key)
+    }
+
+    fn get_value_option(
+        &self,
+        max_version: Version,
+        key_hash: KeyHash,
+    ) -> anyhow::Result<Option<OwnedValue>> {
+        Reader { kv: &*self.kv }.get_value_option(max_version, key_hash)
+    }
+
+    fn get_rightmost_leaf(&self) -> anyhow::Result<Option<(NodeKey, LeafNode)>> {
+        Ok(None)
+    }
+}
+
+pub(crate) fn value_key(key_hash: &KeyHash, version: Version) -> [u8; 40] {
     // Versions are stored inverted so the newest version <= max sorts first.
     let mut k = [0u8; 40];
     k[..32].copy_from_slice(&key_hash.0);
     k[32..].copy_from_slice(&(u64::MAX - version).to_be_bytes());
     k
+}
+
+/// jmt's batched insert of `set` at `version` over the tree at `version - 1`.
+fn batched_insert<R: TreeReader>(
+    reader: &R,
+    set: Vec<(KeyHash, OwnedValue)>,
+    version: Version,
+) -> Result<(RootHash, TreeUpdateBatch), StorageError> {
+    let tree = JellyfishMerkleTree::<_, StateHasher>::new(reader);
+    let (roots, update) = tree
+        .batch_put_value_sets(vec![set], None, version)
+        .map_err(tree_err)?;
+    let root = roots
+        .first()
+        .copied()
+        .ok_or_else(|| tree_err("batched tree update returned no root"))?;
+    Ok((root, update))
+}
+
+/// The stale-node index key: the version since which `node` is stale, big-endian (so a scan
+/// meets the oldest first), then the node key.
+pub(crate) fn stale_key(since: Version, node: &NodeKey) -> Vec<u8> {
+    let mut k = since.to_be_bytes().to_vec();
+    k.extend_from_slice(&encode(node));
+    k
+}
+
+/// The root's (empty) nibble path. jmt does not export a constructor, so it is decoded from
+/// its serde form (the number of nibbles, then the bytes), which is the same in every format.
+pub(crate) fn empty_path() -> Result<jmt::storage::NibblePath, StorageError> {
+    phalanx_types::decode(&encode(&(0usize, Vec::<u8>::new()))).map_err(tree_err)
 }
 
 fn tree_err(e: impl std::fmt::Display) -> StorageError {
@@ -168,13 +255,102 @@ impl StateStore {
         for ((v, kh), value) in update.node_batch.values() {
             batch.put(Column::TreeValues, value_key(kh, *v), encode(value));
         }
+        for stale in &update.stale_node_index_batch {
+            batch.put(
+                Column::StaleNodes,
+                stale_key(stale.stale_since_version, &stale.node_key),
+                Vec::new(),
+            );
+        }
+        // An update that changes nothing (an empty block) copies the root to the new version
+        // without marking the old one stale: index it, or every empty block leaves a node
+        // behind for good. (A duplicate entry is harmless: the pruner deletes what exists.)
+        if version > 0 {
+            let old_root = NodeKey::new(version - 1, empty_path()?);
+            batch.put(
+                Column::StaleNodes,
+                stale_key(version, &old_root),
+                Vec::new(),
+            );
+        }
         for (k, v) in changes {
             match v {
-                Some(v) => batch.put(Column::State, k.clone(), v.clone()),
+                Some(v) => {
+                    batch.put(Column::State, k.clone(), v.clone());
+                    batch.put(Column::Preimages, key_hash(k).0, k.clone());
+                }
                 None => batch.delete(Column::State, k.clone()),
             }
         }
         Ok(Hash(root.0))
+    }
+
+    /// Writes `entries` as the whole state at `version` into a store that holds no state:
+    /// the flat state, the keys' preimages and the tree (built from empty at `version`).
+    /// Returns the root, which the caller compares with the header it trusts. Used to start
+    /// from a verified snapshot; all entries are held in memory while the tree is built.
+    pub fn restore(
+        &self,
+        version: Height,
+        entries: Vec<(Vec<u8>, Vec<u8>)>,
+    ) -> Result<Hash, StorageError> {
+        let mut batch = WriteBatch::new();
+        let mut set = Vec::with_capacity(entries.len());
+        for (k, v) in entries {
+            let kh = key_hash(&k);
+            batch.put(Column::State, k.clone(), v.clone());
+            batch.put(Column::Preimages, kh.0, k);
+            set.push((kh, v));
+            if batch.len() >= 20_000 {
+                self.kv
+                    .write(std::mem::take(&mut batch), Durability::Buffered)?;
+            }
+        }
+        // jmt's batched insert builds on the previous version's root: present it as empty.
+        let reader = EmptyBase {
+            inner: Reader { kv: &*self.kv },
+            base: version
+                .checked_sub(1)
+                .map(|v| empty_path().map(|p| NodeKey::new(v, p)))
+                .transpose()?,
+        };
+        let (root, update) = batched_insert(&reader, set, version)?;
+        for (node_key, node) in update.node_batch.nodes() {
+            batch.put(Column::TreeNodes, encode(node_key), encode(node));
+            if batch.len() >= 20_000 {
+                self.kv
+                    .write(std::mem::take(&mut batch), Durability::Buffered)?;
+            }
+        }
+        for ((v, kh), value) in update.node_batch.values() {
+            batch.put(Column::TreeValues, value_key(kh, *v), encode(value));
+            if batch.len() >= 20_000 {
+                self.kv
+                    .write(std::mem::take(&mut batch), Durability::Buffered)?;
+            }
+        }
+        self.kv.write(batch, Durability::Sync)?;
+        Ok(Hash(root.0))
+    }
+
+    /// Records the preimage of every key in the flat state (stores written before preimages
+    /// were kept); idempotent. Returns how many keys it saw.
+    pub fn backfill_preimages(&self) -> Result<u64, StorageError> {
+        let mut start: Option<Vec<u8>> = None;
+        let mut n = 0;
+        loop {
+            let page = self.kv.scan(Column::State, &[], start.as_deref(), 10_000)?;
+            let Some((last, _)) = page.last() else {
+                return Ok(n);
+            };
+            start = Some([last.as_slice(), &[0u8][..]].concat());
+            let mut batch = WriteBatch::new();
+            for (k, _) in &page {
+                batch.put(Column::Preimages, key_hash(k).0, k.clone());
+            }
+            n += page.len() as u64;
+            self.kv.write(batch, Durability::Buffered)?;
+        }
     }
 
     /// The tree update of `version`: the new root and the nodes and values to write.
@@ -205,14 +381,7 @@ impl StateStore {
                 .iter()
                 .filter_map(|(k, v)| Some((key_hash(k), v.clone()?)))
                 .collect();
-            let (roots, update) = tree
-                .batch_put_value_sets(vec![set], None, version)
-                .map_err(tree_err)?;
-            let root = roots
-                .first()
-                .copied()
-                .ok_or_else(|| tree_err("batched tree update returned no root"))?;
-            Ok((root, update))
+            batched_insert(&reader, set, version)
         } else {
             let value_set = changes.iter().map(|(k, v)| (key_hash(k), v.clone()));
             tree.put_value_set(value_set, version).map_err(tree_err)
@@ -254,7 +423,6 @@ impl StateStore {
 mod tests {
     use super::*;
     use crate::MemoryStore;
-    use crate::kv::Durability;
     use proptest::prelude::*;
 
     /// Commits `changes` at `version` the way `how` says, returning the root.
@@ -296,6 +464,44 @@ mod tests {
         })
     }
 
+    /// Empty blocks change nothing, yet each gets a root of its own: pruning must still
+    /// reclaim them (jmt does not mark the copied root stale).
+    #[test]
+    fn empty_versions_leave_nothing_behind() {
+        let kv: Arc<MemoryStore> = Arc::new(MemoryStore::new());
+        let store = StateStore::new(kv.clone());
+        let mut root = Hash::ZERO;
+        for version in 0..=20u64 {
+            let changes: StateChanges = if version == 0 {
+                [
+                    (b"a".to_vec(), Some(b"1".to_vec())),
+                    (b"b".to_vec(), Some(b"2".to_vec())),
+                ]
+                .into()
+            } else {
+                StateChanges::new()
+            };
+            let mut batch = WriteBatch::new();
+            root = store.stage_commit(&mut batch, version, &changes).unwrap();
+            kv.write(batch, Durability::Buffered).unwrap();
+        }
+        let nodes = |kv: &MemoryStore| {
+            kv.scan(Column::TreeNodes, &[], None, usize::MAX)
+                .unwrap()
+                .len()
+        };
+        let before = nodes(&kv);
+        let mut cursor = Vec::new();
+        while !crate::prune::prune_state_step(&*kv, 20, 1000, &mut cursor)
+            .unwrap()
+            .is_empty()
+        {}
+        // Version 20: a root over two leaves.
+        assert_eq!(nodes(&kv), 3, "{before} nodes before pruning");
+        assert_eq!(store.root(20).unwrap(), root);
+        assert_eq!(store.get_at(b"b", 20).unwrap(), Some(b"2".to_vec()));
+    }
+
     proptest! {
         #![proptest_config(ProptestConfig::with_cases(64))]
 
@@ -329,6 +535,71 @@ mod tests {
                     prop_assert!(verify_state_proof(a, &k, value.as_deref(), &proof).is_ok());
                 }
             }
+        }
+
+        /// Pruning keeps every retained version whole: after pruning below `keep_from`, every
+        /// key reads its value with a valid proof at every version from `keep_from` on, and
+        /// the tree holds fewer nodes than before. Versions below `keep_from` report pruned.
+        #[test]
+        fn pruning_keeps_retained_versions(
+            blocks in proptest::collection::vec(block(), 2..14),
+            keep_back in 0usize..4,
+            step in 1usize..40,
+            restart_after in 0usize..6,
+        ) {
+            let kv: Arc<MemoryStore> = Arc::new(MemoryStore::new());
+            let store = StateStore::new(kv.clone());
+            // Version 0 always writes (as genesis does).
+            let mut history = vec![BTreeMap::new()];
+            let mut expected: BTreeMap<Vec<u8>, Vec<u8>> = BTreeMap::new();
+            let mut roots = Vec::new();
+            let genesis: StateChanges = [(b"genesis".to_vec(), Some(b"g".to_vec()))].into();
+            for (version, changes) in std::iter::once(&genesis).chain(&blocks).enumerate() {
+                let mut batch = WriteBatch::new();
+                roots.push(store.stage_commit(&mut batch, version as u64, changes).unwrap());
+                kv.write(batch, Durability::Buffered).unwrap();
+                for (k, v) in changes {
+                    match v {
+                        Some(v) => expected.insert(k.clone(), v.clone()),
+                        None => expected.remove(k),
+                    };
+                }
+                history.push(expected.clone());
+            }
+            history.remove(0);
+            let latest = blocks.len() as u64;
+            let keep_from = latest.saturating_sub(keep_back as u64);
+            let nodes_before = kv.scan(Column::TreeNodes, &[], None, usize::MAX).unwrap().len();
+            let mut cursor = Vec::new();
+            for steps in 0.. {
+                // A restart (a crash between two steps) loses the in-memory cursor.
+                if steps == restart_after {
+                    cursor.clear();
+                }
+                let pruned = crate::prune::prune_state_step(&*kv, keep_from, step, &mut cursor).unwrap();
+                if pruned.is_empty() {
+                    break;
+                }
+            }
+            prop_assert_eq!(crate::prune::lowest_state_version(&*kv).unwrap(), keep_from);
+            let nodes_after = kv.scan(Column::TreeNodes, &[], None, usize::MAX).unwrap().len();
+            prop_assert!(nodes_after <= nodes_before);
+            if keep_from > 1 {
+                prop_assert!(nodes_after < nodes_before, "nothing pruned");
+            }
+            for version in keep_from..=latest {
+                let state = &history[version as usize];
+                prop_assert_eq!(store.root(version).unwrap(), roots[version as usize]);
+                for k in (0u16..300).map(|k| k.to_be_bytes().to_vec()).chain([b"genesis".to_vec()]) {
+                    let (value, proof) = store.get_with_proof(&k, version).unwrap();
+                    prop_assert_eq!(value.as_ref(), state.get(&k), "key {:?} at {}", k, version);
+                    prop_assert!(verify_state_proof(roots[version as usize], &k, value.as_deref(), &proof).is_ok());
+                }
+            }
+            // The next version still builds on the pruned tree.
+            let mut batch = WriteBatch::new();
+            let next: StateChanges = [(b"next".to_vec(), Some(b"n".to_vec()))].into();
+            store.stage_commit(&mut batch, latest + 1, &next).unwrap();
         }
     }
 }

@@ -31,6 +31,16 @@ pub fn bin() -> String {
     std::env::var("PHALANX_BIN").unwrap_or_else(|_| env!("CARGO_BIN_EXE_phalanx").to_string())
 }
 
+/// The value of environment variable `name`, or `default` if unset or unparsable (benchmark
+/// knobs).
+#[allow(dead_code)]
+pub fn env_or<T: std::str::FromStr>(name: &str, default: T) -> T {
+    std::env::var(name)
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
+}
+
 /// A port range nobody listens on: `count` consecutive free ports.
 pub fn free_base_port(count: u16) -> u16 {
     use std::sync::atomic::{AtomicU32, Ordering};
@@ -154,6 +164,25 @@ impl NodeProc {
             .spawn()
             .unwrap();
         self.child = Some(child);
+    }
+
+    /// Sets `[pruning]` in this node's config (before it starts): `phalanx init` wrote the
+    /// defaults (every block, 100,000 state versions).
+    #[allow(dead_code)]
+    pub fn set_retention(&self, blocks: u64, state_versions: u64) {
+        let path = self.home.join("config/config.toml");
+        let cfg = std::fs::read_to_string(&path).unwrap();
+        let edited = cfg
+            .replace("retain_blocks = 0", &format!("retain_blocks = {blocks}"))
+            .replace(
+                "retain_state_versions = 100000",
+                &format!("retain_state_versions = {state_versions}"),
+            );
+        assert!(
+            edited.contains(&format!("retain_state_versions = {state_versions}")),
+            "no [pruning] defaults in {cfg}"
+        );
+        std::fs::write(&path, edited).unwrap();
     }
 
     /// kill -9.
@@ -291,22 +320,43 @@ impl Testnet {
     }
 
     /// Asserts that the nodes in `which` hold the same block hash and state root at every
-    /// height up to the lowest of their tips; returns that height.
+    /// height up to the lowest of their tips, comparing at each height the nodes that still
+    /// hold it (pruning nodes keep a window); returns that height.
     pub fn assert_agree(&self, which: &[usize]) -> u64 {
         let low = which.iter().map(|i| self.nodes[*i].height()).min().unwrap();
-        for h in 1..=low {
-            let first = rpc(
-                &self.nodes[which[0]].rpc,
-                "chain_getBlock",
-                json!({"height": h}),
-            );
-            for i in &which[1..] {
-                let b = rpc(&self.nodes[*i].rpc, "chain_getBlock", json!({"height": h}));
+        let kept_from = which
+            .iter()
+            .map(|i| {
+                let s = self.nodes[*i]
+                    .status()
+                    .unwrap_or_else(|| panic!("node {i} does not answer"));
+                s["earliest_height"].as_u64().unwrap_or(1)
+            })
+            .min()
+            .unwrap();
+        for h in kept_from..=low {
+            let held: Vec<(usize, Value)> = which
+                .iter()
+                .filter_map(|i| {
+                    let b = rpc_try(&self.nodes[*i].rpc, "chain_getBlock", json!({"height": h}))
+                        .unwrap_or_else(|e| panic!("node {i}: {e}"));
+                    // A pruning node's window moves on while this runs.
+                    if b["error"]["code"] == json!(-32013) {
+                        return None;
+                    }
+                    assert!(
+                        b["result"]["header"]["hash"].is_string(),
+                        "node {i} at {h}: {b}"
+                    );
+                    Some((*i, b["result"]["header"].clone()))
+                })
+                .collect();
+            for (i, header) in held.iter().skip(1) {
                 assert_eq!(
-                    (&b["header"]["hash"], &b["header"]["state_root"]),
-                    (&first["header"]["hash"], &first["header"]["state_root"]),
+                    (&header["hash"], &header["state_root"]),
+                    (&held[0].1["hash"], &held[0].1["state_root"]),
                     "node {i} and node {} differ at height {h}",
-                    which[0]
+                    held[0].0
                 );
             }
         }
@@ -401,6 +451,18 @@ impl Testnet {
             peer_id,
             child: None,
         }
+    }
+
+    /// A further node named in genesis as an observer (it follows the chain, never votes);
+    /// not started.
+    #[allow(dead_code)]
+    pub fn observer(&self, name: &str) -> NodeProc {
+        let node = self.extra_node(name);
+        let (name, id) = (name.to_string(), node.peer_id.clone());
+        self.edit_genesis(&[&node], |g| {
+            g["observers"] = json!([{"name": name, "peer_id": id}]);
+        });
+        node
     }
 
     /// Edits every copy of genesis (validators' and `extra`) the same way.

@@ -2,7 +2,27 @@
 
 #![allow(dead_code)]
 
+use phalanx_core::ChainInfo;
+use phalanx_genesis::{ChainConfig, ConsensusParams, DeployPolicy, GovernancePolicy};
 use phalanx_runtime::EXEC_STACK_BYTES;
+use phalanx_types::{SecretKey, Validator, ValidatorSet};
+
+/// Genesis time of the test chains.
+pub const T0: u64 = 1_700_000_000_000;
+
+/// The rules of a one-validator test chain `chain-test` whose validator is `key`.
+pub fn one_validator_info(key: &SecretKey) -> ChainInfo {
+    ChainInfo {
+        chain_id: "chain-test".into(),
+        genesis_config: ChainConfig {
+            validators: ValidatorSet::new(vec![Validator::new(key.public_key(), "p0")]),
+            params: ConsensusParams::default(),
+            deploy_policy: DeployPolicy::Anyone,
+        },
+        governance: GovernancePolicy::default(),
+        genesis_time_ms: T0,
+    }
+}
 
 /// A contract whose `set` stores its argument bytes under themselves (`echo` returns them,
 /// `fail` traps).
