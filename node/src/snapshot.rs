@@ -18,7 +18,9 @@ use phalanx_core::trust;
 use phalanx_genesis::Genesis;
 use phalanx_storage::prune::{self, SetProof};
 use phalanx_storage::snapshot::{self, Chunk, Manifest, SnapshotBuilder};
-use phalanx_storage::{BlockStore, Durability, KvStore, RocksStore, StateStore, WriteBatch};
+use phalanx_storage::{
+    BlockStore, Column, Durability, KvStore, RocksStore, StateStore, WriteBatch,
+};
 use phalanx_types::{Block, CommitCertificate, Height, decode, encode};
 use serde::{Deserialize, Serialize};
 use std::io::{BufReader, BufWriter, Read, Write};
@@ -28,7 +30,7 @@ use std::sync::Arc;
 const MAGIC: &[u8; 8] = b"PHXSNAP1";
 
 /// Largest header a file may have (the block is at most a block's size; set proofs are small).
-const MAX_HEADER_BYTES: u64 = 64 * 1024 * 1024;
+const MAX_HEADER_BYTES: u64 = phalanx_types::encoding::MAX_DECODE_BYTES as u64;
 
 /// `phalanx snapshot …`
 #[derive(Debug, Subcommand)]
@@ -120,9 +122,12 @@ fn export(
     let blocks = BlockStore::new(kv.clone());
     let tip = blocks.latest_height()?;
     let height = height.unwrap_or(tip);
-    let lowest = prune::lowest_block(&*kv)?.max(prune::lowest_state_version(&*kv)?);
-    if height == 0 || height > tip || height < lowest {
-        bail!("no state to export at height {height}: this node has heights {lowest} to {tip}");
+    let lowest = prune::lowest_state_version(&*kv)?;
+    if height == 0 || height > tip || height < lowest || blocks.certificate(height)?.is_none() {
+        bail!(
+            "no state to export at height {height}: this node has the state of heights {} to {tip}",
+            lowest.max(1)
+        );
     }
     let block = blocks
         .block(height)?
@@ -130,8 +135,25 @@ fn export(
     let certificate = blocks
         .certificate(height)?
         .ok_or_else(|| anyhow!("certificate {height} is missing"))?;
+    // Chunks must stay under the size any node decodes: split deeper until they do.
     let mut builder = SnapshotBuilder::new(kv.clone(), height, block.header.state_root, depth)?;
-    builder.build_all()?;
+    loop {
+        match builder.build_all() {
+            Ok(()) => break,
+            Err(snapshot::SnapshotError::ChunkTooLarge { .. })
+                if builder.manifest().depth < snapshot::MAX_DEPTH =>
+            {
+                let deeper = builder.manifest().depth + 1;
+                builder = SnapshotBuilder::new(
+                    kv.clone(),
+                    height,
+                    block.header.state_root,
+                    Some(deeper),
+                )?;
+            }
+            Err(e) => return Err(e.into()),
+        }
+    }
     let manifest = builder.manifest().clone();
     let set_proofs: Vec<(Height, SetProof)> = prune::set_proofs(&*kv)?
         .into_iter()
@@ -228,7 +250,8 @@ fn import(file: &Path, dir: &Path, json: bool) -> Result<()> {
     let mut r = BufReader::new(f);
     let header = read_header(&mut r, &genesis)?;
     let m = header.manifest.clone();
-    let mut entries = Vec::with_capacity(m.keys.min(10_000_000) as usize);
+    // `keys` is the file's word: a hint, not a promise.
+    let mut entries = Vec::with_capacity(m.keys.min(1_000_000) as usize);
     for index in 0..m.chunks() {
         let raw = read_part(&mut r, snapshot::MAX_CHUNK_BYTES as u64, "chunk")?;
         let chunk: Chunk = snapshot::decode_chunk(&raw)?;
@@ -251,45 +274,43 @@ fn import(file: &Path, dir: &Path, json: bool) -> Result<()> {
     let store = RocksStore::open(home.data())
         .with_context(|| format!("cannot open the database in {}", home.data().display()))?;
     let kv: Arc<dyn KvStore> = Arc::new(store);
-    let half_done = kv
-        .get(phalanx_storage::Column::Meta, crate::node::IMPORTING_KEY)?
-        .is_some();
-    if !half_done
-        && (crate::node::stored_genesis(&kv)?.is_some()
-            || BlockStore::new(kv.clone()).latest_height()? > 0)
-    {
-        bail!(
-            "{} already holds chain data; import needs an empty data directory",
+    // An import that did not finish may be resumed with the same snapshot only: another
+    // would leave keys of the first in the state.
+    let this = encode(&(m.height, m.state_root));
+    let half_done = kv.get(Column::Meta, crate::node::IMPORTING_KEY)?;
+    match &half_done {
+        Some(other) if *other != this => bail!(
+            "{} holds an unfinished import of another snapshot; empty the directory first",
             home.data().display()
-        );
+        ),
+        Some(_) => {}
+        None => {
+            if crate::node::stored_genesis(&kv)?.is_some()
+                || BlockStore::new(kv.clone()).latest_height()? > 0
+            {
+                bail!(
+                    "{} already holds chain data; import needs an empty data directory",
+                    home.data().display()
+                );
+            }
+        }
     }
     // Marked first: a crash before the end leaves a store the node refuses to start on.
-    kv.put(
-        phalanx_storage::Column::Meta,
-        crate::node::IMPORTING_KEY,
-        b"1",
-    )?;
-    let root = StateStore::new(kv.clone()).restore(m.height, entries)?;
-    if root != m.state_root {
-        bail!(
-            "the restored state has root {root}, the certified header {}",
-            m.state_root
-        );
-    }
+    kv.put(Column::Meta, crate::node::IMPORTING_KEY, &this)?;
+    StateStore::new(kv.clone()).restore(m.height, entries, m.state_root)?;
     let mut batch = WriteBatch::new();
     BlockStore::new(kv.clone()).stage_commit(&mut batch, &header.block, &header.certificate, &[]);
-    prune::stage_lowest_block(&mut batch, m.height);
+    // Block H is kept (the tip, and what proofs at H name) but without receipts: the full
+    // history starts after it.
+    prune::stage_lowest_block(&mut batch, m.height + 1);
     prune::stage_lowest_state(&mut batch, m.height);
-    for (h, proof) in &header.set_proofs {
+    // Only the proofs the walk checked.
+    for (h, proof) in header.set_proofs.iter().filter(|(h, _)| *h <= m.height) {
         prune::stage_set_proof(&mut batch, *h, proof);
     }
     // Last: with the genesis mark the home counts as initialized (and every key's preimage
     // is recorded: the restore wrote them).
-    batch.put(
-        phalanx_storage::Column::Meta,
-        crate::node::PREIMAGES_KEY,
-        b"1".to_vec(),
-    );
+    batch.put(Column::Meta, crate::node::PREIMAGES_KEY, b"1".to_vec());
     crate::node::stage_genesis_mark(&mut batch, &genesis);
     kv.write(batch, Durability::Sync)?;
     crate::client::print(

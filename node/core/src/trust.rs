@@ -82,6 +82,12 @@ pub fn set_at(
     let mut sorted: Vec<&(Height, SetProof)> =
         proofs.iter().filter(|(h, _)| *h <= target.height).collect();
     sorted.sort_by_key(|(h, _)| *h);
+    if let Some(pair) = sorted.windows(2).find(|w| w[0].0 == w[1].0) {
+        return Err(TrustError::BadSetProof {
+            height: pair[0].0,
+            reason: "is given twice".into(),
+        });
+    }
     let mut set = genesis_set;
     let mut walked = 0;
     for (height, proof) in sorted {
@@ -102,6 +108,10 @@ pub fn check_block(
     let bad = |reason: String| TrustError::BadBlock { height, reason };
     if certificate.height != height || certificate.block_hash != block.hash() {
         return Err(bad("has a certificate for another block".into()));
+    }
+    // The hash covers the header only: the body must be the one the header names.
+    if !block.tx_root_matches() {
+        return Err(bad("carries transactions its header does not name".into()));
     }
     if block.header.validators_hash != set.hash() {
         return Err(bad("was certified by another validator set".into()));

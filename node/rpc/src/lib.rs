@@ -355,11 +355,17 @@ impl Rpc {
     }
 
     /// A [`jsonrpc::PRUNED`] error unless both the state and the block (header and
-    /// certificate) of `height` are still here, as a proof at `height` needs.
+    /// certificate) of `height` are still here, as a proof at `height` needs. (A node started
+    /// from a snapshot keeps the snapshot's block below its block watermark.)
     pub(crate) fn check_provable(&self, height: phalanx_types::Height) -> Result<(), RpcError> {
-        let lowest = self.lowest_block()?.max(self.lowest_state()?);
-        if height < lowest {
-            return Err(RpcError::pruned("state", height, lowest));
+        self.check_state(height)?;
+        if self
+            .blocks
+            .certificate(height)
+            .map_err(RpcError::internal)?
+            .is_none()
+        {
+            self.check_block(height, "the block")?;
         }
         Ok(())
     }

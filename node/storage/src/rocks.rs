@@ -9,6 +9,9 @@ use rocksdb::{
 };
 use std::path::Path;
 
+/// Write-ahead-log bytes kept before the oldest log's column families are flushed.
+const MAX_TOTAL_WAL_BYTES: u64 = 64 * 1024 * 1024;
+
 /// A RocksDB database.
 pub struct RocksStore {
     db: DB,
@@ -30,13 +33,26 @@ impl RocksStore {
         opts.create_missing_column_families(true);
         opts.set_max_open_files(512);
         opts.set_keep_log_file_num(4);
+        // RocksDB's own info log: rotated, so it cannot grow without bound either.
+        opts.set_max_log_file_size(1024 * 1024);
         opts.increase_parallelism(2);
+        // The write-ahead log is kept until every column family's memtable holding its writes
+        // is flushed; rarely written families (evidence, code) would otherwise keep gigabytes
+        // of it (the default bound is 4 × all write buffers). Past this size RocksDB flushes
+        // the families that pin the oldest log.
+        opts.set_max_total_wal_size(MAX_TOTAL_WAL_BYTES);
         let cfs = Column::ALL.iter().map(|c| {
             let mut cf = Options::default();
             cf.set_compression_type(rocksdb::DBCompressionType::Lz4);
             let mut table = BlockBasedOptions::default();
             table.set_bloom_filter(10.0, false);
             cf.set_block_based_table_factory(&table);
+            if c.pruned() {
+                // Pruning deletes in runs: compact a table file soon after it holds many
+                // deletions, so pruned data leaves the disk rather than waiting for a full
+                // level compaction.
+                cf.add_compact_on_deletion_collector_factory(16_384, 4_096, 0.5);
+            }
             ColumnFamilyDescriptor::new(c.name(), cf)
         });
         let db = DB::open_cf_descriptors(&opts, path, cfs)?;

@@ -29,8 +29,8 @@ pub const SNAPSHOT_FORMAT: u32 = 1;
 pub const TARGET_CHUNK_KEYS: u64 = 4_096;
 /// Deepest split: 65,536 chunks.
 pub const MAX_DEPTH: u8 = 16;
-/// Largest encoded chunk a node builds or accepts.
-pub const MAX_CHUNK_BYTES: usize = 32 * 1024 * 1024;
+/// Largest chunk a node builds or accepts (below the 16 MiB any decode accepts).
+pub const MAX_CHUNK_BYTES: usize = 12 * 1024 * 1024;
 
 const PLACEHOLDER: [u8; 32] = *b"SPARSE_MERKLE_PLACEHOLDER_HASH__";
 
@@ -52,6 +52,12 @@ pub enum SnapshotError {
         index: u32,
         /// The expected root.
         root: Hash,
+    },
+    /// A chunk would exceed [`MAX_CHUNK_BYTES`]: split deeper.
+    #[error("chunk {index} would exceed {MAX_CHUNK_BYTES} bytes")]
+    ChunkTooLarge {
+        /// Chunk index.
+        index: u32,
     },
     /// Reading the store failed (or a version is missing: pruned).
     #[error(transparent)]
@@ -121,6 +127,24 @@ impl Subtree {
     }
 }
 
+/// A subtree beside a chunk's path, as a chunk carries it. A lone leaf comes with its key
+/// and value hashes, so a verifier can check it lies where it claims (else an empty chunk
+/// could pass a leaf of the root's own hash off as its sibling and lift it to the root).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Sibling {
+    /// No keys.
+    Empty,
+    /// Exactly one key.
+    Leaf {
+        /// Its key hash.
+        key_hash: [u8; 32],
+        /// Its value hash.
+        value_hash: [u8; 32],
+    },
+    /// Two or more keys: the hash of the node over its halves.
+    Internal([u8; 32]),
+}
+
 /// One chunk: the keys under its path, with the subtrees beside the path.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Chunk {
@@ -131,7 +155,7 @@ pub struct Chunk {
     /// `(key, value)` pairs in key-hash order.
     pub entries: Entries,
     /// The subtrees beside the path, from the chunk's level up to the root's children.
-    pub siblings: Vec<Subtree>,
+    pub siblings: Vec<Sibling>,
 }
 
 /// Bit `i` of a hash, most significant first (jmt's order).
@@ -146,11 +170,15 @@ fn path_bit(index: u32, depth: u8, level: usize) -> bool {
 
 /// The hash of a leaf holding `value` under `key_hash`.
 pub fn leaf_hash(key_hash: &[u8; 32], value: &[u8]) -> [u8; 32] {
-    let value_hash = ValueHash::with::<StateHasher>(value);
+    leaf_node_hash(key_hash, &ValueHash::with::<StateHasher>(value).0)
+}
+
+/// The hash of a leaf node from its key and value hashes (jmt's `SparseMerkleLeafNode`).
+fn leaf_node_hash(key_hash: &[u8; 32], value_hash: &[u8; 32]) -> [u8; 32] {
     let mut hasher = StateHasher::new();
     hasher.update(jmt::proof::LEAF_DOMAIN_SEPARATOR);
     hasher.update(key_hash);
-    hasher.update(&value_hash.0);
+    hasher.update(value_hash);
     hasher.finalize()
 }
 
@@ -230,8 +258,27 @@ pub fn verify_chunk(manifest: &Manifest, chunk: &Chunk) -> Result<(), SnapshotEr
     let depth = manifest.depth as usize;
     let mut node = subtree(&leaves, depth);
     for level in (0..depth).rev() {
-        let sibling = chunk.siblings[depth - 1 - level];
-        node = if path_bit(index, manifest.depth, level) {
+        let right = path_bit(index, manifest.depth, level);
+        let sibling = match chunk.siblings[depth - 1 - level] {
+            Sibling::Empty => Subtree::Empty,
+            Sibling::Internal(h) => Subtree::Internal(h),
+            Sibling::Leaf {
+                key_hash,
+                value_hash,
+            } => {
+                // The sibling's path: this chunk's first `level` bits, then the other side.
+                let inside = (0..level)
+                    .all(|i| bit(&key_hash, i) == path_bit(index, manifest.depth, i))
+                    && bit(&key_hash, level) != right;
+                if !inside {
+                    return Err(bad(format!(
+                        "a sibling leaf outside its subtree at level {level}"
+                    )));
+                }
+                Subtree::Leaf(leaf_node_hash(&key_hash, &value_hash))
+            }
+        };
+        node = if right {
             Subtree::parent(sibling, node)
         } else {
             Subtree::parent(node, sibling)
@@ -255,16 +302,21 @@ pub fn depth_for(keys: u64) -> u8 {
     depth
 }
 
+/// A subtree as the builder knows it: with the key and value hashes of its lone leaf, if it
+/// holds exactly one.
+type Known = (Subtree, Option<([u8; 32], [u8; 32])>);
+
 /// Builds snapshots of the committed state tree (any retained version).
 pub struct SnapshotBuilder {
     kv: Arc<dyn KvStore>,
     reader: Arc<OwnedReader>,
     manifest: Manifest,
-    /// Each chunk's subtree, in index order (filled as chunks are read).
-    subtrees: Vec<Option<Subtree>>,
+    /// Each chunk's subtree, in index order (filled as chunks are read), with the key and
+    /// value hashes of its leaf when it holds one.
+    subtrees: Vec<Option<Known>>,
     /// The tree over the chunks, from the chunks' level (0) up to the root (after
-    /// [`SnapshotBuilder::build_all`]).
-    levels: Vec<Vec<Subtree>>,
+    /// [`SnapshotBuilder::build_all`]), each subtree with its lone leaf if it has one.
+    levels: Vec<Vec<Known>>,
 }
 
 impl SnapshotBuilder {
@@ -321,6 +373,7 @@ impl SnapshotBuilder {
             .map_err(|e| StorageError::Tree(e.to_string()))?;
         let mut entries = Vec::new();
         let mut leaves = Vec::new();
+        let mut lone = None;
         let mut bytes = 0usize;
         for item in iter {
             let (kh, value) = item.map_err(|e| StorageError::Tree(e.to_string()))?;
@@ -336,15 +389,17 @@ impl SnapshotBuilder {
                     })?;
             bytes += key.len() + value.len() + 16;
             if bytes > MAX_CHUNK_BYTES {
-                return Err(SnapshotError::Malformed {
-                    index,
-                    reason: format!("over {MAX_CHUNK_BYTES} bytes; a deeper split is needed"),
-                });
+                return Err(SnapshotError::ChunkTooLarge { index });
             }
-            leaves.push((kh.0, leaf_hash(&kh.0, &value)));
+            let value_hash = ValueHash::with::<StateHasher>(&value).0;
+            if leaves.is_empty() {
+                lone = Some((kh.0, value_hash));
+            }
+            leaves.push((kh.0, leaf_node_hash(&kh.0, &value_hash)));
             entries.push((key, value));
         }
-        self.subtrees[index as usize] = Some(subtree(&leaves, depth as usize));
+        let lone = if leaves.len() == 1 { lone } else { None };
+        self.subtrees[index as usize] = Some((subtree(&leaves, depth as usize), lone));
         Ok(entries)
     }
 
@@ -356,20 +411,28 @@ impl SnapshotBuilder {
                 self.entries(index)?;
             }
         }
-        let mut level: Vec<Subtree> = self
+        let mut level: Vec<Known> = self
             .subtrees
             .iter()
-            .map(|s| s.unwrap_or(Subtree::Empty))
+            .map(|s| s.unwrap_or((Subtree::Empty, None)))
             .collect();
         let mut levels = Vec::with_capacity(self.manifest.depth as usize + 1);
         while level.len() > 1 {
             let up = level
                 .chunks(2)
-                .map(|pair| Subtree::parent(pair[0], pair[1]))
+                .map(|pair| {
+                    let node = Subtree::parent(pair[0].0, pair[1].0);
+                    // A lifted lone leaf keeps its key and value hashes.
+                    let lone = match node {
+                        Subtree::Leaf(_) => pair[0].1.or(pair[1].1),
+                        _ => None,
+                    };
+                    (node, lone)
+                })
                 .collect();
             levels.push(std::mem::replace(&mut level, up));
         }
-        let root = Hash(level[0].hash());
+        let root = Hash(level[0].0.hash());
         levels.push(level);
         self.levels = levels;
         if root != self.manifest.state_root {
@@ -383,7 +446,7 @@ impl SnapshotBuilder {
 
     /// The siblings of chunk `index`, from its level up ([`SnapshotBuilder::build_all`]
     /// first).
-    pub fn siblings(&self, index: u32) -> Result<Vec<Subtree>, SnapshotError> {
+    pub fn siblings(&self, index: u32) -> Result<Vec<Sibling>, SnapshotError> {
         if self.levels.is_empty() {
             return Err(SnapshotError::Malformed {
                 index,
@@ -393,7 +456,20 @@ impl SnapshotBuilder {
         let mut at = index as usize;
         let mut out = Vec::with_capacity(self.manifest.depth as usize);
         for level in &self.levels[..self.levels.len() - 1] {
-            out.push(level[at ^ 1]);
+            out.push(match level[at ^ 1] {
+                (Subtree::Empty, _) => Sibling::Empty,
+                (Subtree::Internal(h), _) => Sibling::Internal(h),
+                (Subtree::Leaf(_), Some((key_hash, value_hash))) => Sibling::Leaf {
+                    key_hash,
+                    value_hash,
+                },
+                (Subtree::Leaf(_), None) => {
+                    return Err(SnapshotError::Malformed {
+                        index,
+                        reason: "a lone leaf without its hashes".into(),
+                    });
+                }
+            });
             at /= 2;
         }
         Ok(out)
@@ -492,7 +568,10 @@ mod tests {
             // Restore into an empty store.
             let restored_kv = Arc::new(MemoryStore::new());
             let restored = StateStore::new(restored_kv.clone());
-            prop_assert_eq!(restored.restore(height, all.clone()).unwrap(), root);
+            // A wrong root writes nothing.
+            prop_assert!(restored.restore(height, all.clone(), Hash([7; 32])).is_err());
+            prop_assert!(restored_kv.scan(Column::State, &[], None, 1).unwrap().is_empty());
+            restored.restore(height, all.clone(), root).unwrap();
             let original = StateStore::new(kv.clone());
             for (k, v) in &all {
                 let got = restored.get(k).unwrap();
@@ -539,8 +618,21 @@ mod tests {
         c.entries.push(c.entries[0].clone());
         assert!(refused(&c), "a duplicate key");
         let mut c = good.clone();
-        c.siblings[1] = Subtree::Empty;
+        c.siblings[1] = Sibling::Empty;
         assert!(refused(&c), "a changed sibling");
+        // An emptied chunk whose sibling claims to be a leaf hashing to the root (lifted
+        // through empty siblings, it would give the root).
+        let mut c = good.clone();
+        c.entries.clear();
+        c.siblings = vec![
+            Sibling::Leaf {
+                key_hash: [0; 32],
+                value_hash: [0; 32],
+            },
+            Sibling::Empty,
+            Sibling::Empty,
+        ];
+        assert!(refused(&c), "an emptied chunk with a forged leaf sibling");
         let mut c = good.clone();
         c.siblings.pop();
         assert!(refused(&c), "a missing sibling");

@@ -287,25 +287,18 @@ impl StateStore {
 
     /// Writes `entries` as the whole state at `version` into a store that holds no state:
     /// the flat state, the keys' preimages and the tree (built from empty at `version`).
-    /// Returns the root, which the caller compares with the header it trusts. Used to start
-    /// from a verified snapshot; all entries are held in memory while the tree is built.
+    /// The tree is built in memory first: nothing is written unless its root is `expected`
+    /// (the root of a header the caller trusts). All entries are held in memory meanwhile.
     pub fn restore(
         &self,
         version: Height,
         entries: Vec<(Vec<u8>, Vec<u8>)>,
-    ) -> Result<Hash, StorageError> {
-        let mut batch = WriteBatch::new();
-        let mut set = Vec::with_capacity(entries.len());
-        for (k, v) in entries {
-            let kh = key_hash(&k);
-            batch.put(Column::State, k.clone(), v.clone());
-            batch.put(Column::Preimages, kh.0, k);
-            set.push((kh, v));
-            if batch.len() >= 20_000 {
-                self.kv
-                    .write(std::mem::take(&mut batch), Durability::Buffered)?;
-            }
-        }
+        expected: Hash,
+    ) -> Result<(), StorageError> {
+        let set: Vec<(KeyHash, OwnedValue)> = entries
+            .iter()
+            .map(|(k, v)| (key_hash(k), v.clone()))
+            .collect();
         // jmt's batched insert builds on the previous version's root: present it as empty.
         let reader = EmptyBase {
             inner: Reader { kv: &*self.kv },
@@ -315,22 +308,34 @@ impl StateStore {
                 .transpose()?,
         };
         let (root, update) = batched_insert(&reader, set, version)?;
+        if Hash(root.0) != expected {
+            return Err(StorageError::InvalidProof(format!(
+                "the restored state has root {}, not {expected}",
+                Hash(root.0)
+            )));
+        }
+        let mut batch = WriteBatch::new();
+        let flush = |batch: &mut WriteBatch| -> Result<(), StorageError> {
+            if batch.len() >= 20_000 {
+                self.kv.write(std::mem::take(batch), Durability::Buffered)?;
+            }
+            Ok(())
+        };
+        for (k, v) in entries {
+            batch.put(Column::Preimages, key_hash(&k).0, k.clone());
+            batch.put(Column::State, k, v);
+            flush(&mut batch)?;
+        }
         for (node_key, node) in update.node_batch.nodes() {
             batch.put(Column::TreeNodes, encode(node_key), encode(node));
-            if batch.len() >= 20_000 {
-                self.kv
-                    .write(std::mem::take(&mut batch), Durability::Buffered)?;
-            }
+            flush(&mut batch)?;
         }
         for ((v, kh), value) in update.node_batch.values() {
             batch.put(Column::TreeValues, value_key(kh, *v), encode(value));
-            if batch.len() >= 20_000 {
-                self.kv
-                    .write(std::mem::take(&mut batch), Durability::Buffered)?;
-            }
+            flush(&mut batch)?;
         }
         self.kv.write(batch, Durability::Sync)?;
-        Ok(Hash(root.0))
+        Ok(())
     }
 
     /// Records the preimage of every key in the flat state (stores written before preimages

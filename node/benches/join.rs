@@ -1,0 +1,158 @@
+//! Join benchmark: how long a new node takes to catch up with a chain holding a large state,
+//! by full block sync from genesis against starting from a snapshot.
+//!
+//! A 4-validator testnet builds `JOIN_KEYS` keys of state (a contract writing 1,000 keys per
+//! transaction) and then at least `JOIN_BLOCKS` blocks. Then, one after the other:
+//! * **full sync**: an observer starts from genesis, fetches and replays every block;
+//! * **snapshot**: `phalanx snapshot export` on validator 0, `phalanx snapshot import` into a
+//!   second observer, which starts and syncs the blocks after the snapshot.
+//!
+//! Each time runs until the observer reaches the validators' height when it started.
+//!
+//! ```text
+//! cargo bench --features phalanx/byzantine --bench join                  # release
+//! JOIN_KEYS=50000 cargo bench --features phalanx/byzantine --profile dev --bench join
+//! ```
+//!
+//! Knobs (environment): `JOIN_KEYS` (200000), `JOIN_BLOCKS` (1000).
+
+#[path = "../tests/common/mod.rs"]
+mod common;
+
+use common::{NodeProc, Testnet, env_or, rpc};
+use phalanx_types::{Address, Bytes, TxPayload};
+use serde_json::json;
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+const FILLER: &str = include_str!("support/filler.wat");
+const KEYS_PER_TX: u64 = 1_000;
+
+/// Runs the CLI; panics with its output on failure.
+fn phalanx(args: &[&str]) {
+    let o = Command::new(common::bin()).args(args).output().unwrap();
+    assert!(
+        o.status.success(),
+        "phalanx {args:?}: {}{}",
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    );
+}
+
+/// Starts `node` and waits until it reaches `height`; the seconds it took.
+fn catch_up(node: &mut NodeProc, height: u64) -> f64 {
+    let t = Instant::now();
+    node.start();
+    common::wait_for(
+        Duration::from_secs(3600),
+        "the new node to catch up",
+        || node.height() >= height,
+    );
+    t.elapsed().as_secs_f64()
+}
+
+fn main() {
+    if !std::env::args().any(|a| a == "--bench") {
+        return;
+    }
+    let keys: u64 = env_or("JOIN_KEYS", 200_000);
+    let blocks: u64 = env_or("JOIN_BLOCKS", 1_000);
+    let _serial = common::SERIAL.lock().unwrap();
+    let mut net = Testnet::new(4);
+    let mut full = net.extra_node("full");
+    let mut snap = net.extra_node("snap");
+    let ids = [full.peer_id.clone(), snap.peer_id.clone()];
+    net.edit_genesis(&[&full, &snap], |g| {
+        g["observers"] = json!([
+            {"name": "full", "peer_id": ids[0]},
+            {"name": "snap", "peer_id": ids[1]},
+        ]);
+    });
+    net.start_all();
+    net.wait_height(&[0, 1, 2, 3], 1, Duration::from_secs(60));
+
+    // The state: a contract writing KEYS_PER_TX keys per call.
+    let deploy = net.tx(
+        0,
+        TxPayload::Deploy {
+            code: Bytes(wat::parse_str(FILLER).unwrap()),
+            init_args: Bytes(Vec::new()),
+        },
+    );
+    let r = rpc(
+        &net.nodes[0].rpc,
+        "tx_submit",
+        json!({"tx": deploy, "wait": "final"}),
+    );
+    let filler: Address = r["receipt"]["return"].as_str().unwrap().parse().unwrap();
+    let calls = keys.div_ceil(KEYS_PER_TX);
+    let t = Instant::now();
+    for batch in (1..=calls).collect::<Vec<_>>().chunks(50) {
+        let txs: Vec<String> = batch
+            .iter()
+            .map(|n| {
+                let mut args = (((n - 1) * KEYS_PER_TX) as u32).to_le_bytes().to_vec();
+                args.extend_from_slice(&(KEYS_PER_TX as u32).to_le_bytes());
+                net.tx(
+                    *n,
+                    TxPayload::Call {
+                        contract: filler,
+                        method: "fill".into(),
+                        args: Bytes(args),
+                    },
+                )
+            })
+            .collect();
+        let r = rpc(&net.nodes[0].rpc, "tx_submitBatch", json!({"txs": txs}));
+        let last = r["results"][batch.len() - 1]["hash"].clone();
+        assert!(last.is_string(), "{r}");
+        // One sender may have 64 transactions pending: wait for each batch.
+        common::wait_for(Duration::from_secs(600), "a batch to commit", || {
+            !rpc(&net.nodes[0].rpc, "tx_get", json!({"hash": last})).is_null()
+        });
+    }
+    let written = t.elapsed().as_secs_f64();
+    common::wait_for(Duration::from_secs(3600), "the chain to grow", || {
+        net.nodes[0].height() >= blocks
+    });
+
+    let tip = net.nodes[0].height();
+    let full_s = catch_up(&mut full, tip);
+
+    let file = net.dir.path().join("state.snap");
+    let home0 = net.nodes[0].home.display().to_string();
+    let t = Instant::now();
+    phalanx(&[
+        "snapshot",
+        "export",
+        "--home",
+        &home0,
+        "--out",
+        file.to_str().unwrap(),
+    ]);
+    let export_s = t.elapsed().as_secs_f64();
+    let bytes = std::fs::metadata(&file).unwrap().len();
+    let home = snap.home.display().to_string();
+    let t = Instant::now();
+    phalanx(&[
+        "snapshot",
+        "import",
+        file.to_str().unwrap(),
+        "--home",
+        &home,
+    ]);
+    let import_s = t.elapsed().as_secs_f64();
+    let tip2 = net.nodes[0].height();
+    let catch_s = catch_up(&mut snap, tip2);
+    let snap_s = import_s + catch_s;
+    println!(
+        "join: {keys} keys written in {written:.0} s; full sync to {tip}, snapshot to {tip2} ({bytes} bytes)"
+    );
+    println!("| way in | seconds | |");
+    println!("|---|---|---|");
+    println!("| full block sync from genesis | {full_s:.1} | |");
+    println!(
+        "| snapshot: import {import_s:.1} s + sync after it {catch_s:.1} s | {snap_s:.1} | {:.1}× faster (export on the serving node: {export_s:.1} s) |",
+        full_s / snap_s
+    );
+}
