@@ -3,8 +3,9 @@
 //! It owns no chain state: each [`Pruner::step`] reads the tip it is given and deletes at most
 //! about [`Pruner::max_keys`] keys of each kind in one atomic write, so a commit never waits
 //! behind a long deletion, and a crash between steps leaves a consistent store (see
-//! [`phalanx_storage::prune`]). Compiled-module artifacts are a cache: one whose code has not
-//! been in state for [`ARTIFACT_GRACE`] heights (a failed deploy) is deleted.
+//! [`phalanx_storage::prune`]). Compiled-module artifacts are a cache: their column is swept
+//! every [`ARTIFACT_SWEEP_EVERY`] heights, and one whose code has not been in state for
+//! [`ARTIFACT_GRACE`] heights (a failed deploy) is deleted.
 
 use crate::error::CoreError;
 use phalanx_runtime::layout;
@@ -96,11 +97,15 @@ pub struct Pruner {
     /// being executed saves its artifact before its block commits: only one still orphaned
     /// [`ARTIFACT_GRACE`] heights later is deleted.
     orphans: BTreeMap<Vec<u8>, Height>,
+    /// The tip when the last sweep of the artifacts ended (`None`: none yet).
+    swept_at: Option<Height>,
     /// Where the stale-node scan goes on: entries before it were deleted (their tombstones
     /// would slow every scan from the start until compaction).
     stale_from: Vec<u8>,
     /// Most keys of each kind one step deletes.
     pub max_keys: usize,
+    /// Heights between sweeps of the artifacts ([`ARTIFACT_SWEEP_EVERY`]).
+    pub artifact_sweep_every: Height,
 }
 
 /// Artifacts looked at per step (their values are large compiled modules).
@@ -108,6 +113,10 @@ const ARTIFACTS_PER_STEP: usize = 8;
 
 /// Heights an artifact must stay orphaned before it is deleted.
 pub const ARTIFACT_GRACE: Height = 16;
+
+/// Heights between two sweeps of the artifacts: reading the column reads the compiled
+/// modules themselves (large values), so it is done rarely.
+pub const ARTIFACT_SWEEP_EVERY: Height = 256;
 
 impl Pruner {
     /// A pruner over `kv` keeping `retention`.
@@ -118,8 +127,10 @@ impl Pruner {
             retention,
             artifacts_from: Vec::new(),
             orphans: BTreeMap::new(),
+            swept_at: None,
             stale_from: Vec::new(),
             max_keys: 2_000,
+            artifact_sweep_every: ARTIFACT_SWEEP_EVERY,
         }
     }
 
@@ -148,6 +159,16 @@ impl Pruner {
     /// Looks at the next few artifacts and deletes those whose code has not been in state for
     /// [`ARTIFACT_GRACE`] heights.
     fn prune_artifacts(&mut self, tip: Height) -> Result<usize, CoreError> {
+        // A sweep, once started, goes on a page a step; the next starts
+        // ARTIFACT_SWEEP_EVERY heights after it ended.
+        let sweeping = !self.artifacts_from.is_empty();
+        if !sweeping
+            && self
+                .swept_at
+                .is_some_and(|at| tip < at + self.artifact_sweep_every)
+        {
+            return Ok(0);
+        }
         let page = self.kv.scan(
             Column::Code,
             &[],
@@ -172,7 +193,10 @@ impl Pruner {
         }
         self.artifacts_from = match (wrapped, page.last()) {
             (false, Some((last, _))) => [last.as_slice(), &[0u8][..]].concat(),
-            _ => Vec::new(),
+            _ => {
+                self.swept_at = Some(tip);
+                Vec::new()
+            }
         };
         let n = batch.len();
         if n > 0 {

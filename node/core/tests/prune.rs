@@ -73,6 +73,7 @@ fn pruning_keeps_the_window_whole_and_the_chain_going() {
         };
         let mut pruner = Pruner::new(kv.clone(), retention);
         pruner.max_keys = 7; // many small steps
+        pruner.artifact_sweep_every = 1;
         let mut txs = Vec::new();
         let mut nodes_pruned = 0;
         for _ in 0..40 {
