@@ -21,7 +21,7 @@ mod example_contracts;
 
 use common::{Testnet, env_or};
 use std::path::Path;
-use std::process::{Command, Stdio};
+use std::process::Stdio;
 use std::time::{Duration, Instant};
 
 /// Bytes of every file under `dir`, and of those the RocksDB write-ahead logs (`*.log`).
@@ -61,16 +61,8 @@ fn run(token: &Path, retain: u64, secs: u64, rate: u64, every: u64) -> Run {
     }
     net.start_all();
     net.wait_height(&[0, 1, 2, 3], 2, Duration::from_secs(60));
-    let mut cmd = Command::new(common::bin());
-    cmd.arg("bench");
-    for n in &net.nodes {
-        cmd.args(["--rpc", &n.rpc]);
-    }
-    let child = cmd
-        .arg("--token")
-        .arg(token)
-        .arg("--key")
-        .arg(net.dir.path().join("client.key"))
+    let child = net
+        .bench_command(token)
         .args(["--rate", &rate.to_string(), "--duration", &secs.to_string()])
         .args(["--senders", "256", "--workers", "4", "--batch", "1"])
         .stdout(Stdio::piped())

@@ -22,7 +22,6 @@ mod example_contracts;
 
 use common::linkem::LinkEmulator;
 use common::{Testnet, env_or};
-use std::process::Command;
 use std::time::Duration;
 
 /// What one `phalanx bench` run printed last.
@@ -44,21 +43,13 @@ fn run(token: &std::path::Path, delay_ms: u64, jitter_ms: u64, rate: &str, secs:
     );
     net.start_all();
     net.wait_height(&[0, 1, 2, 3], 2, Duration::from_secs(60));
-    let mut cmd = Command::new(common::bin());
-    cmd.arg("bench");
-    for n in &net.nodes {
-        cmd.args(["--rpc", &n.rpc]);
-    }
     let (workers, batch) = if rate == "max" {
         ("2", "500")
     } else {
         ("4", "1")
     };
-    let out = cmd
-        .arg("--token")
-        .arg(token)
-        .arg("--key")
-        .arg(net.dir.path().join("client.key"))
+    let out = net
+        .bench_command(token)
         .args(["--rate", rate, "--duration", &secs.to_string()])
         .args(["--senders", "256", "--workers", workers, "--batch", batch])
         .output()

@@ -46,11 +46,6 @@ impl Retention {
         retain_state_versions: 0,
     };
 
-    /// True when nothing is ever pruned.
-    pub fn keeps_all(&self) -> bool {
-        self.retain_blocks == 0 && self.retain_state_versions == 0
-    }
-
     /// The lowest height whose block is kept at `tip`.
     pub fn block_horizon(&self, tip: Height) -> Height {
         match self.retain_blocks {
@@ -134,11 +129,6 @@ impl Pruner {
         }
     }
 
-    /// The retention it keeps.
-    pub fn retention(&self) -> Retention {
-        self.retention
-    }
-
     /// One bounded step at `tip`. An empty result means there is nothing to do until the tip
     /// moves.
     pub fn step(&mut self, tip: Height) -> Result<Pruned, CoreError> {
@@ -192,7 +182,7 @@ impl Pruner {
             }
         }
         self.artifacts_from = match (wrapped, page.last()) {
-            (false, Some((last, _))) => [last.as_slice(), &[0u8][..]].concat(),
+            (false, Some((last, _))) => phalanx_storage::key_after(last),
             _ => {
                 self.swept_at = Some(tip);
                 Vec::new()

@@ -20,8 +20,7 @@ impl StateRead for StoreView {
         prefix: &[u8],
         after: Option<&[u8]>,
     ) -> Result<Option<(Vec<u8>, Vec<u8>)>, RuntimeError> {
-        // The smallest key strictly after `after` is `after ++ [0]`.
-        let start = after.map(|a| [a, &[0u8][..]].concat());
+        let start = after.map(phalanx_storage::key_after);
         let mut page = self
             .0
             .scan(prefix, start.as_deref(), 1)

@@ -135,6 +135,11 @@ impl WriteBatch {
     }
 }
 
+/// The smallest key strictly after `key` (`key ++ [0]`): where a paged scan goes on.
+pub fn key_after(key: &[u8]) -> Vec<u8> {
+    [key, &[0u8][..]].concat()
+}
+
 /// A key-value pair returned by a scan.
 pub type KvPair = (Vec<u8>, Vec<u8>);
 

@@ -22,7 +22,7 @@ pub mod state;
 
 pub use blocks::{BlockStore, TxLocation};
 pub use error::StorageError;
-pub use kv::{Column, Durability, KvStore, WriteBatch};
+pub use kv::{Column, Durability, KvStore, WriteBatch, key_after};
 pub use memory::MemoryStore;
 pub use rocks::RocksStore;
 pub use state::{StateChanges, StateProof, StateStore, verify_state_proof};

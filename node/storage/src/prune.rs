@@ -148,7 +148,7 @@ pub fn prune_state_step(
             batch.delete(Column::TreeNodes, encoded);
             pruned.nodes += 1;
         }
-        *cursor = [key.as_slice(), &[0u8][..]].concat();
+        *cursor = crate::kv::key_after(&key);
         batch.delete(Column::StaleNodes, key);
     }
     if !batch.is_empty() {
@@ -180,8 +180,7 @@ fn stage_old_values(
                 batch.delete(Column::TreeValues, k.clone());
                 n += 1;
             }
-            // The smallest key after `k`.
-            start = [k.as_slice(), &[0u8][..]].concat();
+            start = crate::kv::key_after(&k);
         }
         if done {
             return Ok(n);

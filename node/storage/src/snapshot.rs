@@ -487,12 +487,6 @@ impl SnapshotBuilder {
     }
 }
 
-/// The raw key a key hash stands for (kept for every key ever written, so snapshots can
-/// carry keys, which the tree itself only knows by hash).
-pub fn preimage(kv: &dyn KvStore, key_hash: &[u8; 32]) -> Result<Option<Vec<u8>>, StorageError> {
-    kv.get(Column::Preimages, key_hash)
-}
-
 /// Decodes a chunk received from elsewhere, refusing oversized input.
 pub fn decode_chunk(bytes: &[u8]) -> Result<Chunk, SnapshotError> {
     if bytes.len() > MAX_CHUNK_BYTES {

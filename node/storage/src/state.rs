@@ -348,7 +348,7 @@ impl StateStore {
             let Some((last, _)) = page.last() else {
                 return Ok(n);
             };
-            start = Some([last.as_slice(), &[0u8][..]].concat());
+            start = Some(crate::kv::key_after(last));
             let mut batch = WriteBatch::new();
             for (k, _) in &page {
                 batch.put(Column::Preimages, key_hash(k).0, k.clone());

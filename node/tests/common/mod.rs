@@ -453,6 +453,22 @@ impl Testnet {
         }
     }
 
+    /// `phalanx bench` against every validator with `token` and the client key (the caller
+    /// adds rate, duration and concurrency).
+    #[allow(dead_code)]
+    pub fn bench_command(&self, token: &Path) -> Command {
+        let mut cmd = Command::new(bin());
+        cmd.arg("bench");
+        for n in &self.nodes {
+            cmd.args(["--rpc", &n.rpc]);
+        }
+        cmd.arg("--token")
+            .arg(token)
+            .arg("--key")
+            .arg(self.dir.path().join("client.key"));
+        cmd
+    }
+
     /// A further node named in genesis as an observer (it follows the chain, never votes);
     /// not started.
     #[allow(dead_code)]
