@@ -55,23 +55,6 @@ impl Column {
         Column::Preimages,
     ];
 
-    /// Whether the pruner deletes from this column (its files are compacted after many
-    /// deletions).
-    pub fn pruned(self) -> bool {
-        matches!(
-            self,
-            Column::Blocks
-                | Column::BlockIndex
-                | Column::Certificates
-                | Column::TxIndex
-                | Column::Receipts
-                | Column::TreeNodes
-                | Column::TreeValues
-                | Column::StaleNodes
-                | Column::Wal
-        )
-    }
-
     /// The column family name.
     pub fn name(self) -> &'static str {
         match self {

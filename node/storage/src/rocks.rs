@@ -47,12 +47,6 @@ impl RocksStore {
             let mut table = BlockBasedOptions::default();
             table.set_bloom_filter(10.0, false);
             cf.set_block_based_table_factory(&table);
-            if c.pruned() {
-                // Pruning deletes in runs: compact a table file soon after it holds many
-                // deletions, so pruned data leaves the disk rather than waiting for a full
-                // level compaction.
-                cf.add_compact_on_deletion_collector_factory(16_384, 4_096, 0.5);
-            }
             ColumnFamilyDescriptor::new(c.name(), cf)
         });
         let db = DB::open_cf_descriptors(&opts, path, cfs)?;
