@@ -19,14 +19,10 @@
 #[path = "../tests/common/mod.rs"]
 mod common;
 
-use common::{NodeProc, Testnet, env_or, rpc};
-use phalanx_types::{Address, Bytes, TxPayload};
+use common::{NodeProc, Testnet, env_or};
 use serde_json::json;
 use std::process::Command;
 use std::time::{Duration, Instant};
-
-const FILLER: &str = include_str!("support/filler.wat");
-const KEYS_PER_TX: u64 = 1_000;
 
 /// Runs the CLI; panics with its output on failure.
 fn phalanx(args: &[&str]) {
@@ -71,47 +67,8 @@ fn main() {
     net.start_all();
     net.wait_height(&[0, 1, 2, 3], 1, Duration::from_secs(60));
 
-    // The state: a contract writing KEYS_PER_TX keys per call.
-    let deploy = net.tx(
-        0,
-        TxPayload::Deploy {
-            code: Bytes(wat::parse_str(FILLER).unwrap()),
-            init_args: Bytes(Vec::new()),
-        },
-    );
-    let r = rpc(
-        &net.nodes[0].rpc,
-        "tx_submit",
-        json!({"tx": deploy, "wait": "final"}),
-    );
-    let filler: Address = r["receipt"]["return"].as_str().unwrap().parse().unwrap();
-    let calls = keys.div_ceil(KEYS_PER_TX);
-    let t = Instant::now();
-    for batch in (1..=calls).collect::<Vec<_>>().chunks(50) {
-        let txs: Vec<String> = batch
-            .iter()
-            .map(|n| {
-                let mut args = (((n - 1) * KEYS_PER_TX) as u32).to_le_bytes().to_vec();
-                args.extend_from_slice(&(KEYS_PER_TX as u32).to_le_bytes());
-                net.tx(
-                    *n,
-                    TxPayload::Call {
-                        contract: filler,
-                        method: "fill".into(),
-                        args: Bytes(args),
-                    },
-                )
-            })
-            .collect();
-        let r = rpc(&net.nodes[0].rpc, "tx_submitBatch", json!({"txs": txs}));
-        let last = r["results"][batch.len() - 1]["hash"].clone();
-        assert!(last.is_string(), "{r}");
-        // One sender may have 64 transactions pending: wait for each batch.
-        common::wait_for(Duration::from_secs(600), "a batch to commit", || {
-            !rpc(&net.nodes[0].rpc, "tx_get", json!({"hash": last})).is_null()
-        });
-    }
-    let written = t.elapsed().as_secs_f64();
+    // The state: a contract writing 1,000 keys per call.
+    let (_, written) = net.fill(keys);
     common::wait_for(Duration::from_secs(3600), "the chain to grow", || {
         net.nodes[0].height() >= blocks
     });

@@ -32,6 +32,8 @@ pub enum Strategy {
     /// transactions with bad signatures, transaction messages over the cap, block requests
     /// and status messages by the dozen, besides its honest traffic.
     Flood,
+    /// Honest in consensus, but serves state snapshot chunks with a value changed.
+    CorruptSnapshots,
 }
 
 /// The node's outbound traffic, as a Byzantine validator sends it.
@@ -263,6 +265,7 @@ impl<O: Outbound> Outbound for Byzantine<O> {
                 self.flood(&message);
                 self.inner.broadcast(message);
             }
+            Strategy::CorruptSnapshots => self.inner.broadcast(message),
         }
     }
 

@@ -86,6 +86,11 @@ pub enum Command {
         /// Override the p2p listen multiaddr.
         #[arg(long)]
         p2p: Option<String>,
+        /// On an empty home, join from the newest state snapshot that f+1 peers serve
+        /// (verified from genesis) instead of replaying every block; a sync that did not
+        /// finish resumes. Ignored once the home holds chain data.
+        #[arg(long)]
+        state_sync: bool,
         /// TEST ONLY (builds with the `byzantine` feature): attack the network this way.
         #[cfg(feature = "byzantine")]
         #[arg(long, value_enum)]
@@ -260,12 +265,13 @@ pub fn run(cli: Cli) -> Result<()> {
             home,
             rpc,
             p2p,
+            state_sync,
             #[cfg(feature = "byzantine")]
             byzantine,
         } => {
             #[cfg(not(feature = "byzantine"))]
             let byzantine = None;
-            node::cmd_start(&home, rpc, p2p, byzantine)
+            node::cmd_start(&home, rpc, p2p, state_sync, byzantine)
         }
         Command::Dev { home, rpc } => node::cmd_dev(&home, rpc),
         Command::Tx(TxCommand::Deploy {

@@ -18,6 +18,9 @@ pub struct NodeConfig {
     pub rpc: RpcConfig,
     /// How much history to keep (`retain_blocks`, `retain_state_versions`; 0 keeps all).
     pub pruning: phalanx_core::prune::Retention,
+    /// Snapshots kept and served to peers for state sync (`snapshot_interval`,
+    /// `keep_recent`, `serve_bytes_per_sec`).
+    pub snapshots: crate::snapshots::SnapshotConfig,
 }
 
 /// Peer-to-peer settings.
@@ -68,6 +71,7 @@ impl Default for NodeConfig {
             p2p: P2pConfig::default(),
             rpc: RpcConfig::default(),
             pruning: Default::default(),
+            snapshots: Default::default(),
         }
     }
 }

@@ -43,6 +43,14 @@ impl Home {
     pub fn data(&self) -> PathBuf {
         self.0.join("data")
     }
+    /// The snapshots this node keeps and serves.
+    pub fn snapshots(&self) -> PathBuf {
+        self.0.join("snapshots")
+    }
+    /// Chunks fetched by a state sync that has not finished.
+    pub fn statesync(&self) -> PathBuf {
+        self.0.join("statesync")
+    }
     /// True if the home has a config.
     pub fn exists(&self) -> bool {
         self.config().exists()

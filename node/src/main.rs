@@ -14,7 +14,10 @@ mod node;
 mod p2p;
 mod pruning;
 mod service;
+mod snapfile;
 mod snapshot;
+mod snapshots;
+mod statesync;
 
 use clap::Parser;
 

@@ -111,6 +111,7 @@ pub fn cmd_start(
     dir: &Path,
     rpc: Option<SocketAddr>,
     p2p: Option<String>,
+    state_sync: bool,
     byzantine: Option<Strategy>,
 ) -> Result<()> {
     let home = Home(dir.to_path_buf());
@@ -128,7 +129,7 @@ pub fn cmd_start(
     if let Some(p2p) = p2p {
         config.p2p.listen = p2p;
     }
-    run(&home, &config, false, byzantine)
+    run(&home, &config, false, state_sync, byzantine)
 }
 
 /// `phalanx dev [--home DIR] [--rpc ADDR]`: creates a one-validator home with a dev account
@@ -161,7 +162,7 @@ pub fn cmd_dev(dir: &Path, rpc: SocketAddr) -> Result<()> {
         dev_key.display(),
         dev.address()
     );
-    run(&home, &config, true, None)
+    run(&home, &config, true, false, None)
 }
 
 /// Compiles every deployed code whose compiled artifact is missing or stale, before the node
@@ -186,35 +187,75 @@ fn prepare_artifacts(runtime: &Runtime, kv: &Arc<dyn KvStore>) -> Result<()> {
     Ok(())
 }
 
+/// The network started on `on`, serving blocks from `blocks` and snapshots from `kept`.
+fn spawn_network(
+    on: &tokio::runtime::Handle,
+    node_key: &phalanx_types::SecretKey,
+    config: &NodeConfig,
+    genesis: &Genesis,
+    blocks: p2p::LateBlocks,
+    kept: Arc<crate::snapshots::Kept>,
+) -> Result<(
+    phalanx_network::Network,
+    tokio::sync::mpsc::Receiver<phalanx_network::NetEvent>,
+)> {
+    let mut net_config = p2p::network_config(node_key, config, genesis)?;
+    net_config.snapshot_bytes_per_sec = config.snapshots.serve_bytes_per_sec;
+    let _on = on.enter();
+    let (net, events) = phalanx_network::spawn_serving(net_config, blocks, kept)?;
+    tracing::info!(peer_id = %net.local_peer_id(), "p2p started");
+    Ok((net, events))
+}
+
+/// Fetches a snapshot into the empty home over `net`, serving `/metrics` (with the sync's
+/// progress) on the RPC address meanwhile.
+async fn state_sync_run(
+    home: &Home,
+    config: &NodeConfig,
+    genesis: &Genesis,
+    net: phalanx_network::Network,
+    metrics: Arc<Metrics>,
+) -> Result<()> {
+    let listener = tokio::net::TcpListener::bind(config.rpc.listen)
+        .await
+        .with_context(|| format!("cannot listen for metrics on {}", config.rpc.listen))?;
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let server = tokio::spawn(phalanx_rpc::serve_metrics_only(
+        metrics.clone(),
+        listener,
+        async move {
+            let _ = stopped.await;
+        },
+    ));
+    tracing::info!(
+        height_source = "peers",
+        "state sync: the home is empty; joining from a snapshot"
+    );
+    let sync = crate::statesync::StateSync {
+        net,
+        home,
+        genesis,
+        metrics,
+    };
+    let result = sync.run().await;
+    let _ = stop.send(());
+    let _ = server.await;
+    result
+}
+
 /// Runs a node. `dev` skips the network while the chain has a single validator and no
 /// observers (nobody to talk to); `phalanx start` always listens, so a chain can grow by
-/// governance.
-fn run(home: &Home, config: &NodeConfig, dev: bool, byzantine: Option<Strategy>) -> Result<()> {
+/// governance. With `state_sync`, an empty home is first filled from a peer's snapshot.
+fn run(
+    home: &Home,
+    config: &NodeConfig,
+    dev: bool,
+    state_sync: bool,
+    byzantine: Option<Strategy>,
+) -> Result<()> {
     let genesis = Genesis::load(home.genesis())?;
     let validator = keys::read_key(&home.validator_key())?;
     let node_key = keys::read_key(&home.node_key())?;
-    let kv = open_chain(home, &genesis)?;
-    let runtime = Arc::new(Runtime::with_store(
-        RuntimeConfig::default(),
-        Arc::new(KvArtifacts(kv.clone())),
-    )?);
-    prepare_artifacts(&runtime, &kv)?;
-    let chain = Chain::open(
-        kv.clone(),
-        ChainInfo::from_genesis(&genesis),
-        runtime.clone(),
-    )?;
-    let core = NodeCore::new(chain, Some(validator.clone()), MempoolLimits::default())?;
-    let tip = core.chain().tip();
-    tracing::info!(
-        moniker = %config.moniker,
-        chain_id = %genesis.chain_id,
-        validators = genesis.validators.len(),
-        height = tip.height,
-        validator = %validator.address(),
-        is_validator = core.validator().is_some(),
-        "starting node"
-    );
     // Queries run contract code on blocking threads: give them the stack it needs.
     let rt = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
@@ -228,13 +269,77 @@ fn run(home: &Home, config: &NodeConfig, dev: bool, byzantine: Option<Strategy>)
         .enable_all()
         .thread_name("phalanx-net")
         .build()?;
-    let networked = !dev || core.chain().validators().len() > 1 || !genesis.observers.is_empty();
-    let net_config = if networked {
-        Some(p2p::network_config(&node_key, config, &genesis)?)
-    } else {
+    let metrics = Arc::new(Metrics::new());
+    let late_blocks = p2p::LateBlocks::default();
+    crate::snapshots::remove_unfinished(&home.snapshots())?;
+    #[allow(unused_mut)]
+    let mut kept = crate::snapshots::Kept::new(crate::snapshots::scan(&home.snapshots())?);
+    #[cfg(feature = "byzantine")]
+    {
+        kept.corrupt = byzantine == Some(Strategy::CorruptSnapshots);
+    }
+    let kept = Arc::new(kept);
+    let mut network = if dev {
         None
+    } else {
+        Some(spawn_network(
+            net_rt.handle(),
+            &node_key,
+            config,
+            &genesis,
+            late_blocks.clone(),
+            kept.clone(),
+        )?)
     };
-    let blocks = core.chain().blocks().clone();
+    if state_sync {
+        match &network {
+            Some((net, _)) if crate::statesync::wanted(home)? => rt.block_on(state_sync_run(
+                home,
+                config,
+                &genesis,
+                net.clone(),
+                metrics.clone(),
+            ))?,
+            Some(_) => tracing::info!(
+                "the home already holds chain data: starting from it (state sync is for empty homes)"
+            ),
+            None => bail!("state sync needs the network"),
+        }
+    }
+    let kv = open_chain(home, &genesis)?;
+    let runtime = Arc::new(Runtime::with_store(
+        RuntimeConfig::default(),
+        Arc::new(KvArtifacts(kv.clone())),
+    )?);
+    prepare_artifacts(&runtime, &kv)?;
+    let chain = Chain::open(
+        kv.clone(),
+        ChainInfo::from_genesis(&genesis),
+        runtime.clone(),
+    )?;
+    let core = NodeCore::new(chain, Some(validator.clone()), MempoolLimits::default())?;
+    let tip = core.chain().tip();
+    late_blocks.set(core.chain().blocks().clone());
+    tracing::info!(
+        moniker = %config.moniker,
+        chain_id = %genesis.chain_id,
+        validators = genesis.validators.len(),
+        height = tip.height,
+        validator = %validator.address(),
+        is_validator = core.validator().is_some(),
+        "starting node"
+    );
+    let networked = !dev || core.chain().validators().len() > 1 || !genesis.observers.is_empty();
+    if networked && network.is_none() {
+        network = Some(spawn_network(
+            net_rt.handle(),
+            &node_key,
+            config,
+            &genesis,
+            late_blocks.clone(),
+            kept.clone(),
+        )?);
+    }
     let info = NodeInfo {
         chain_id: genesis.chain_id.clone(),
         peer_id: keys::peer_id(&node_key)?,
@@ -255,19 +360,13 @@ fn run(home: &Home, config: &NodeConfig, dev: bool, byzantine: Option<Strategy>)
         max_ws_connections: config.rpc.max_ws_connections,
         blocking_threads: workers,
     };
-    let metrics = Arc::new(Metrics::new());
     rt.block_on(async {
         let listener = tokio::net::TcpListener::bind(config.rpc.listen)
             .await
             .with_context(|| format!("cannot listen for JSON-RPC on {}", config.rpc.listen))?;
         let on_net = net_rt.handle().clone();
-        let (service, net) = match net_config {
-            Some(net_config) => {
-                let (net, events) = {
-                    let _on_net = on_net.enter();
-                    phalanx_network::spawn(net_config, p2p::StoreSource(blocks.clone()))?
-                };
-                tracing::info!(peer_id = %net.local_peer_id(), "p2p started");
+        let (service, net) = match network {
+            Some((net, events)) => {
                 let outbound = p2p::P2p::new(net.clone(), &genesis);
                 let outbound: Box<dyn crate::service::Outbound> = match byzantine {
                     None => Box::new(outbound),
@@ -303,11 +402,23 @@ fn run(home: &Home, config: &NodeConfig, dev: bool, byzantine: Option<Strategy>)
             net,
             verify: Arc::new(tokio::sync::Semaphore::new(workers)),
         });
+        // The snapshotter pins the next snapshot's height before the pruner starts.
+        let pin = crate::snapshots::Pin::none();
+        let snapshotter = crate::snapshots::Snapshotter {
+            kv: kv.clone(),
+            dir: home.snapshots(),
+            config: config.snapshots,
+            kept: kept.clone(),
+            pin: pin.clone(),
+            metrics: metrics.clone(),
+        }
+        .spawn(tip.height, service.status.clone())?;
         let pruner = crate::pruning::PrunerThread::spawn(
             kv.clone(),
             config.pruning,
             service.status.clone(),
             metrics.clone(),
+            pin,
         )?;
         let rpc = Rpc::new(api, metrics, runtime, info, kv, limits);
         let (stop, stopped) = tokio::sync::watch::channel(false);
@@ -326,6 +437,7 @@ fn run(home: &Home, config: &NodeConfig, dev: bool, byzantine: Option<Strategy>)
         let _ = stop.send(true);
         drop(stopped);
         drop(pruner);
+        drop(snapshotter);
         let result = service.shutdown().await;
         match tokio::time::timeout(Duration::from_secs(3), server).await {
             Ok(Ok(Err(e))) => tracing::warn!(error = %e, "json-rpc server error"),

@@ -33,6 +33,31 @@ impl BlockSource for StoreSource {
     }
 }
 
+/// The store's blocks, once the store is open: the network starts first (a state sync uses
+/// it before there is a store) and serves nothing until then.
+#[derive(Clone, Default)]
+pub struct LateBlocks(Arc<std::sync::OnceLock<StoreSource>>);
+
+impl LateBlocks {
+    /// Serves `blocks` from now on.
+    pub fn set(&self, blocks: BlockStore) {
+        let _ = self.0.set(StoreSource(blocks));
+    }
+}
+
+impl BlockSource for LateBlocks {
+    fn tip(&self) -> Height {
+        self.0.get().map_or(0, BlockSource::tip)
+    }
+
+    fn blocks(&self, from: Height, max: u32, max_bytes: usize) -> Vec<(Block, CommitCertificate)> {
+        self.0
+            .get()
+            .map(|s| s.blocks(from, max, max_bytes))
+            .unwrap_or_default()
+    }
+}
+
 /// The libp2p identity of a node key.
 pub fn keypair(node_key: &SecretKey) -> Result<identity::Keypair> {
     let mut seed = *node_key.to_seed();

@@ -1,6 +1,7 @@
 //! The pruner thread: runs [`Pruner`] steps beside the core, never holding anything the core
 //! needs, and backs off when there is nothing to delete.
 
+use crate::snapshots::Pin;
 use phalanx_core::NodeStatus;
 use phalanx_core::prune::{Pruner, Retention};
 use phalanx_rpc::metrics::Metrics;
@@ -24,18 +25,20 @@ pub struct PrunerThread {
 }
 
 impl PrunerThread {
-    /// Starts pruning `kv` to `retention`, following the tip in `status`.
+    /// Starts pruning `kv` to `retention`, following the tip in `status`, never below the
+    /// height `pin` holds (the next snapshot's).
     pub fn spawn(
         kv: Arc<dyn KvStore>,
         retention: Retention,
         status: watch::Receiver<NodeStatus>,
         metrics: Arc<Metrics>,
+        pin: Pin,
     ) -> std::io::Result<PrunerThread> {
         let stop = Arc::new(AtomicBool::new(false));
         let flag = stop.clone();
         let thread = std::thread::Builder::new()
             .name("pruner".into())
-            .spawn(move || run(kv, retention, status, metrics, flag))?;
+            .spawn(move || run(kv, retention, status, metrics, pin, flag))?;
         Ok(PrunerThread {
             stop,
             thread: Some(thread),
@@ -72,6 +75,7 @@ fn run(
     retention: Retention,
     status: watch::Receiver<NodeStatus>,
     metrics: Arc<Metrics>,
+    pin: Pin,
     stop: Arc<AtomicBool>,
 ) {
     let mut pruner = Pruner::new(kv.clone(), retention);
@@ -82,6 +86,7 @@ fn run(
     );
     loop {
         let tip = status.borrow().height;
+        pruner.hold_from = pin.get();
         let wait = match pruner.step(tip) {
             Ok(done) => {
                 metrics.pruned_blocks.inc_by(done.blocks);

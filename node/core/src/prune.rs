@@ -101,6 +101,9 @@ pub struct Pruner {
     pub max_keys: usize,
     /// Heights between sweeps of the artifacts ([`ARTIFACT_SWEEP_EVERY`]).
     pub artifact_sweep_every: Height,
+    /// The block and state of this height and above are kept whatever the window (a
+    /// snapshot due there; `u64::MAX`: nothing held).
+    pub hold_from: Height,
 }
 
 /// Artifacts looked at per step (their values are large compiled modules).
@@ -126,6 +129,7 @@ impl Pruner {
             stale_from: Vec::new(),
             max_keys: 2_000,
             artifact_sweep_every: ARTIFACT_SWEEP_EVERY,
+            hold_from: u64::MAX,
         }
     }
 
@@ -134,11 +138,11 @@ impl Pruner {
     pub fn step(&mut self, tip: Height) -> Result<Pruned, CoreError> {
         let mut pruned = Pruned::default();
         if self.retention.retain_blocks > 0 {
-            let below = self.retention.block_horizon(tip);
+            let below = self.retention.block_horizon(tip).min(self.hold_from.max(1));
             pruned.blocks = prune::prune_blocks_step(&*self.kv, below, self.max_keys)?;
         }
         if self.retention.retain_state_versions > 0 {
-            let keep_from = self.retention.state_horizon(tip);
+            let keep_from = self.retention.state_horizon(tip).min(self.hold_from);
             pruned.state =
                 prune::prune_state_step(&*self.kv, keep_from, self.max_keys, &mut self.stale_from)?;
         }

@@ -180,3 +180,35 @@ fn keeping_everything_deletes_nothing_but_orphans() {
         assert_eq!(lowest_state_version(&*kv).unwrap(), 0);
     });
 }
+
+/// A held height (the next snapshot's) keeps its block and state whatever the window, and
+/// only it: once released, the pruner catches up.
+#[test]
+fn a_held_height_is_kept_until_released() {
+    in_big_stack(|| {
+        let kv: Arc<dyn KvStore> = Arc::new(MemoryStore::new());
+        let (mut chain, key) = chain(kv.clone());
+        let user = SecretKey::from_seed([7; 32]);
+        let retention = Retention {
+            retain_blocks: 3,
+            retain_state_versions: 3,
+        };
+        let mut pruner = Pruner::new(kv.clone(), retention);
+        pruner.hold_from = 10;
+        for _ in 0..30 {
+            commit_one(&mut chain, &key, &user);
+            while !pruner.step(chain.tip().height).unwrap().is_empty() {}
+        }
+        assert_eq!(lowest_block(&*kv).unwrap(), 10);
+        assert_eq!(lowest_state_version(&*kv).unwrap(), 10);
+        let account = layout::account_key(&user.address());
+        let root = chain.blocks().block(10).unwrap().unwrap().header.state_root;
+        let (value, proof) = chain.state().get_with_proof(&account, 10).unwrap();
+        verify_state_proof(root, &account, value.as_deref(), &proof).unwrap();
+        assert!(chain.blocks().certificate(10).unwrap().is_some());
+        pruner.hold_from = u64::MAX;
+        while !pruner.step(chain.tip().height).unwrap().is_empty() {}
+        assert_eq!(lowest_block(&*kv).unwrap(), 28);
+        assert_eq!(lowest_state_version(&*kv).unwrap(), 28);
+    });
+}

@@ -65,6 +65,28 @@ pub trait BlockSource: Send + Sync + 'static {
     fn blocks(&self, from: Height, max: u32, max_bytes: usize) -> Vec<(Block, CommitCertificate)>;
 }
 
+/// The state snapshots a node serves to peers (read on blocking threads).
+pub trait SnapshotSource: Send + Sync + 'static {
+    /// The snapshots served now, newest first.
+    fn offers(&self) -> Vec<wire::SnapshotOffer>;
+    /// The encoded bytes of a part of the snapshot at `height`, if served.
+    fn part(&self, height: Height, part: wire::SnapshotPart) -> Option<Vec<u8>>;
+}
+
+/// Serves no snapshots.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct NoSnapshots;
+
+impl SnapshotSource for NoSnapshots {
+    fn offers(&self) -> Vec<wire::SnapshotOffer> {
+        Vec::new()
+    }
+
+    fn part(&self, _: Height, _: wire::SnapshotPart) -> Option<Vec<u8>> {
+        None
+    }
+}
+
 /// Settings of the network.
 #[derive(Debug, Clone)]
 pub struct NetworkConfig {
@@ -86,7 +108,13 @@ pub struct NetworkConfig {
     /// streams (true). False behaves as a node of the previous version, which sends them as
     /// requests and has no push streams: for tests of mixed-version networks.
     pub push_streams: bool,
+    /// Bytes of snapshot parts served to peers per second, all peers together (parts are
+    /// also served one per peer and [`task::SNAPSHOT_SERVERS`] at once).
+    pub snapshot_bytes_per_sec: u64,
 }
+
+/// Snapshot bytes served per second by default.
+pub const DEFAULT_SNAPSHOT_BYTES_PER_SEC: u64 = 16 * 1024 * 1024;
 
 impl NetworkConfig {
     /// Defaults for intervals and timeouts.
@@ -100,6 +128,7 @@ impl NetworkConfig {
             request_timeout: Duration::from_secs(10),
             inbox: InboxLimits::default(),
             push_streams: true,
+            snapshot_bytes_per_sec: DEFAULT_SNAPSHOT_BYTES_PER_SEC,
         }
     }
 }
@@ -144,6 +173,12 @@ enum Command {
     Send(PeerId, Request),
     /// A frame for every connected peer's push stream of a lane.
     Push(Lane, Frame),
+    /// A request to one peer whose answer goes back to the asker (`None`: it failed).
+    Ask(
+        PeerId,
+        Request,
+        tokio::sync::oneshot::Sender<Option<wire::Response>>,
+    ),
 }
 
 /// Handle to the swarm task. Cheap to clone; sending never waits.
@@ -211,6 +246,17 @@ impl Network {
                 max: MAX_BLOCKS,
             },
         ));
+    }
+
+    /// Asks `peer` for snapshots or a snapshot part and waits for the answer: `None` if the
+    /// request failed (no connection, too many in flight, timeout, a malformed answer).
+    pub async fn ask(&self, peer: PeerId, request: Request) -> Option<wire::Response> {
+        let (tx, rx) = tokio::sync::oneshot::channel();
+        self.commands
+            .send(Command::Ask(peer, request, tx))
+            .await
+            .ok()?;
+        rx.await.ok().flatten()
     }
 
     /// TEST ONLY (feature `byzantine`): sends `bytes` as a whole frame to every connected
@@ -288,10 +334,20 @@ pub const MAX_STREAMS: usize = 128;
 /// allowlist once its handshake reveals who it is).
 pub const MAX_PENDING_INCOMING: u32 = 32;
 
-/// Starts the swarm task on the current tokio runtime.
+/// Starts the swarm task on the current tokio runtime, serving no snapshots.
 pub fn spawn(
     config: NetworkConfig,
     source: impl BlockSource,
+) -> Result<(Network, mpsc::Receiver<NetEvent>), NetworkError> {
+    spawn_serving(config, source, Arc::new(NoSnapshots))
+}
+
+/// Starts the swarm task on the current tokio runtime, serving blocks from `source` and
+/// state snapshots from `snapshots`.
+pub fn spawn_serving(
+    config: NetworkConfig,
+    source: impl BlockSource,
+    snapshots: Arc<dyn SnapshotSource>,
 ) -> Result<(Network, mpsc::Receiver<NetEvent>), NetworkError> {
     let local = config.keypair.public().to_peer_id();
     let allowed: BTreeSet<PeerId> = config
@@ -407,6 +463,10 @@ pub fn spawn(
         in_flight_to: HashMap::new(),
         serving: BTreeSet::new(),
         served_tx,
+        snapshots,
+        snapshot_serving: BTreeSet::new(),
+        snapshot_budget: task::ByteRate::new(config.snapshot_bytes_per_sec),
+        asks: HashMap::new(),
     };
     tokio::spawn(task.run(
         cmd_rx,

@@ -3,8 +3,10 @@
 
 use crate::inbox::SharedInbox;
 use crate::push::{Frame, PeerLink};
-use crate::wire::{self, Framed, MAX_BLOCKS, Request, Response};
-use crate::{Behaviour, BehaviourEvent, BlockSource, Command, Lane, MAX_STREAMS, NetEvent};
+use crate::wire::{self, Framed, MAX_BLOCKS, PartAnswer, Request, Response};
+use crate::{
+    Behaviour, BehaviourEvent, BlockSource, Command, Lane, MAX_STREAMS, NetEvent, SnapshotSource,
+};
 use futures::StreamExt;
 use libp2p::request_response::{self, OutboundRequestId, ResponseChannel};
 use libp2p::swarm::SwarmEvent;
@@ -21,6 +23,54 @@ pub const MAX_IN_FLIGHT: usize = MAX_STREAMS / 2;
 /// peer; a request over either bound gets an empty answer at once (the peer asks another).
 pub const BLOCK_SERVERS: usize = 2;
 
+/// Snapshot parts read at once (each on a blocking thread), at most one per peer; a request
+/// over either bound, or over the byte rate, is answered [`PartAnswer::Busy`] at once.
+pub const SNAPSHOT_SERVERS: usize = 2;
+
+/// A byte rate as a token bucket holding at most one second of bytes. A part is served while
+/// the bucket is not in debt and its bytes are taken once read, so the rate holds on
+/// average and a burst overshoots it by at most the parts being read.
+#[derive(Debug)]
+pub struct ByteRate {
+    per_sec: u64,
+    tokens: f64,
+    last: Instant,
+}
+
+impl ByteRate {
+    /// `per_sec` bytes a second (0: no limit).
+    pub fn new(per_sec: u64) -> ByteRate {
+        ByteRate {
+            per_sec,
+            tokens: per_sec as f64,
+            last: Instant::now(),
+        }
+    }
+
+    fn refill(&mut self, now: Instant) {
+        let elapsed = now.saturating_duration_since(self.last).as_secs_f64();
+        self.last = now;
+        self.tokens = (self.tokens + elapsed * self.per_sec as f64).min(self.per_sec as f64);
+    }
+
+    /// True if something may be served at `now`.
+    pub fn ready(&mut self, now: Instant) -> bool {
+        if self.per_sec == 0 {
+            return true;
+        }
+        self.refill(now);
+        self.tokens > 0.0
+    }
+
+    /// Takes `bytes` served at `now`.
+    pub fn spend(&mut self, bytes: usize, now: Instant) {
+        if self.per_sec > 0 {
+            self.refill(now);
+            self.tokens -= bytes as f64;
+        }
+    }
+}
+
 pub(crate) struct Redial {
     pub addr: Multiaddr,
     pub next: Instant,
@@ -36,6 +86,8 @@ pub(crate) struct Served {
     peer: PeerId,
     channel: ResponseChannel<Framed<Response>>,
     response: Response,
+    /// Bytes of a snapshot part (`None`: a block request).
+    snapshot: Option<usize>,
 }
 
 pub(crate) struct Task<S> {
@@ -66,6 +118,14 @@ pub(crate) struct Task<S> {
     /// Peers whose block request is being read now.
     pub serving: BTreeSet<PeerId>,
     pub served_tx: mpsc::UnboundedSender<Served>,
+    /// Where snapshot parts are read from.
+    pub snapshots: Arc<dyn SnapshotSource>,
+    /// Peers whose snapshot part is being read now.
+    pub snapshot_serving: BTreeSet<PeerId>,
+    /// Bytes of snapshot parts served per second.
+    pub snapshot_budget: ByteRate,
+    /// Requests whose answer goes back to a waiting asker ([`crate::Network::ask`]).
+    pub asks: HashMap<OutboundRequestId, tokio::sync::oneshot::Sender<Option<Response>>>,
 }
 
 impl<S: BlockSource> Task<S> {
@@ -101,7 +161,15 @@ impl<S: BlockSource> Task<S> {
                     }
                 }
                 Some(s) = served.recv() => {
-                    self.serving.remove(&s.peer);
+                    match s.snapshot {
+                        Some(bytes) => {
+                            self.snapshot_serving.remove(&s.peer);
+                            self.snapshot_budget.spend(bytes, Instant::now());
+                        }
+                        None => {
+                            self.serving.remove(&s.peer);
+                        }
+                    }
                     // The peer may have gone; nothing to do then.
                     let _ = self
                         .swarm
@@ -200,6 +268,14 @@ impl<S: BlockSource> Task<S> {
             Command::Push(lane, frame) => self.push(lane, frame),
             #[cfg(feature = "byzantine")]
             Command::Broadcast(r) => self.broadcast(r),
+            Command::Ask(peer, r, answer) => match self.send(peer, r) {
+                Some(id) => {
+                    self.asks.insert(id, answer);
+                }
+                None => {
+                    let _ = answer.send(None);
+                }
+            },
             Command::Send(peer, r) => {
                 let blocks = matches!(r, Request::GetBlocks { .. });
                 let sent = self.send(peer, r);
@@ -368,6 +444,15 @@ impl<S: BlockSource> Task<S> {
             } => {
                 self.heard_from(peer);
                 self.settled(request_id);
+                if let Some(asker) = self.asks.remove(&request_id) {
+                    let mut answer = response.value;
+                    if let Response::Snapshots(offers) = &mut answer {
+                        offers.truncate(wire::MAX_OFFERS);
+                    }
+                    // The asker may have given up; nothing to do then.
+                    let _ = asker.send(Some(answer));
+                    return;
+                }
                 let asked_blocks = self.block_requests.remove(&request_id).is_some();
                 let bytes = response.bytes;
                 match response.value {
@@ -384,6 +469,9 @@ impl<S: BlockSource> Task<S> {
                     Response::Blocks { .. } => {
                         tracing::debug!(%peer, "dropped blocks sent in answer to another request");
                     }
+                    Response::Snapshots(_) | Response::SnapshotPart(_) => {
+                        tracing::debug!(%peer, "dropped snapshot data nobody asked for");
+                    }
                 }
             }
             Event::OutboundFailure {
@@ -394,6 +482,9 @@ impl<S: BlockSource> Task<S> {
             } => {
                 tracing::debug!(%peer, %error, "request failed");
                 self.settled(request_id);
+                if let Some(asker) = self.asks.remove(&request_id) {
+                    let _ = asker.send(None);
+                }
                 if self.block_requests.remove(&request_id).is_some() {
                     let failed = NetEvent::Blocks {
                         peer,
@@ -439,6 +530,14 @@ impl<S: BlockSource> Task<S> {
                 }
             }
             Request::GetBlocks { from, max } => return self.serve_blocks(peer, from, max, channel),
+            Request::Snapshots => {
+                let mut offers = self.snapshots.offers();
+                offers.truncate(wire::MAX_OFFERS);
+                Response::Snapshots(offers)
+            }
+            Request::SnapshotPart { height, part } => {
+                return self.serve_snapshot(peer, height, part, channel);
+            }
             // Never decoded from a peer (the variants cannot be read).
             Request::Encoded(_) => Response::Ack,
             #[cfg(feature = "byzantine")]
@@ -480,8 +579,83 @@ impl<S: BlockSource> Task<S> {
                 peer,
                 channel,
                 response: Response::Blocks { blocks, tip },
+                snapshot: None,
             });
         });
         None
+    }
+
+    /// Reads a snapshot part for `peer` on a blocking thread, at most [`SNAPSHOT_SERVERS`]
+    /// at once, one per peer, and within the byte rate; over any of them the answer is
+    /// [`PartAnswer::Busy`], at once. Serving never touches the core.
+    fn serve_snapshot(
+        &mut self,
+        peer: PeerId,
+        height: u64,
+        part: wire::SnapshotPart,
+        channel: ResponseChannel<Framed<Response>>,
+    ) -> Option<(ResponseChannel<Framed<Response>>, Response)> {
+        if self.snapshot_serving.len() >= SNAPSHOT_SERVERS
+            || self.snapshot_serving.contains(&peer)
+            || !self.snapshot_budget.ready(Instant::now())
+        {
+            return Some((channel, Response::SnapshotPart(PartAnswer::Busy)));
+        }
+        self.snapshot_serving.insert(peer);
+        let source = self.snapshots.clone();
+        let done = self.served_tx.clone();
+        tokio::spawn(async move {
+            let read = tokio::task::spawn_blocking(move || source.part(height, part)).await;
+            let bytes = read.unwrap_or_else(|e| {
+                tracing::error!(error = %e, "reading a snapshot part for a peer failed");
+                None
+            });
+            let (answer, size) = match bytes {
+                Some(b) if b.len() <= wire::MAX_FRAME - 64 => {
+                    let n = b.len();
+                    (PartAnswer::Bytes(b), n)
+                }
+                Some(_) => {
+                    tracing::error!(height, ?part, "a snapshot part is too large to send");
+                    (PartAnswer::Missing, 0)
+                }
+                None => (PartAnswer::Missing, 0),
+            };
+            let _ = done.send(Served {
+                peer,
+                channel,
+                response: Response::SnapshotPart(answer),
+                snapshot: Some(size),
+            });
+        });
+        None
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::ByteRate;
+    use std::time::{Duration, Instant};
+
+    #[test]
+    fn the_byte_rate_holds_on_average_and_refills() {
+        let t0 = Instant::now();
+        let mut rate = ByteRate::new(1_000);
+        assert!(rate.ready(t0));
+        // A part larger than a second's worth puts the bucket in debt: nothing more until
+        // the debt is paid back.
+        rate.spend(2_500, t0);
+        assert!(!rate.ready(t0 + Duration::from_millis(1_000)));
+        assert!(!rate.ready(t0 + Duration::from_millis(1_400)));
+        assert!(rate.ready(t0 + Duration::from_millis(1_600)));
+        // An idle bucket holds at most one second of bytes.
+        let mut idle = ByteRate::new(1_000);
+        assert!(idle.ready(t0 + Duration::from_secs(60)));
+        idle.spend(1_001, t0 + Duration::from_secs(60));
+        assert!(!idle.ready(t0 + Duration::from_secs(60)));
+        // 0 is no limit.
+        let mut free = ByteRate::new(0);
+        free.spend(usize::MAX, t0);
+        assert!(free.ready(t0));
     }
 }

@@ -13,7 +13,7 @@ use async_trait::async_trait;
 use futures::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use libp2p::StreamProtocol;
 use phalanx_types::consensus::SignedMessage;
-use phalanx_types::{Block, CommitCertificate, Height, SignedTx, decode_with_limit, encode};
+use phalanx_types::{Block, CommitCertificate, Hash, Height, SignedTx, decode_with_limit, encode};
 use serde::{Deserialize, Serialize};
 use std::io;
 use std::sync::Arc;
@@ -79,6 +79,15 @@ pub enum Request {
         /// Most blocks wanted.
         max: u32,
     },
+    /// "Which state snapshots do you serve?" (answered with [`Response::Snapshots`]).
+    Snapshots,
+    /// A part of the snapshot at `height` (answered with [`Response::SnapshotPart`]).
+    SnapshotPart {
+        /// The snapshot's height.
+        height: Height,
+        /// Which part.
+        part: SnapshotPart,
+    },
     /// A frame encoded earlier (a push frame sent as a request to a peer that has no push
     /// streams: a node of the previous version). Never decoded: the peer reads it as the
     /// request it encodes.
@@ -89,6 +98,45 @@ pub enum Request {
     #[cfg(feature = "byzantine")]
     #[serde(skip)]
     Raw(Vec<u8>),
+}
+
+/// Most snapshots one answer lists (a node keeps a few; more are cut on receipt).
+pub const MAX_OFFERS: usize = 16;
+
+/// A state snapshot a peer serves: which state, and how it is cut (the manifest of
+/// `phalanx_storage::snapshot`, as plain fields). A syncing node trusts none of it until
+/// the block at `height` is certified and every chunk proves against its state root.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+pub struct SnapshotOffer {
+    /// The height whose post-state it is.
+    pub height: Height,
+    /// The state root in that height's header.
+    pub state_root: Hash,
+    /// Chunks are the subtrees at this depth (`2^depth` of them).
+    pub depth: u8,
+    /// Keys in the state.
+    pub keys: u64,
+}
+
+/// Which part of a snapshot is asked for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum SnapshotPart {
+    /// What comes before the chunks: the manifest, the certified block and the proofs of
+    /// validator-set changes, encoded.
+    Header,
+    /// The chunk with this index, encoded.
+    Chunk(u32),
+}
+
+/// The answer to a [`Request::SnapshotPart`].
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum PartAnswer {
+    /// The part's bytes (checked by the asker, who trusts nothing in them).
+    Bytes(Vec<u8>),
+    /// Serving too much now (rate or concurrency limit): ask again later or elsewhere.
+    Busy,
+    /// Not served here (no such snapshot or chunk).
+    Missing,
 }
 
 /// The answer.
@@ -108,6 +156,10 @@ pub enum Response {
         /// The answerer's latest committed height.
         tip: Height,
     },
+    /// The snapshots the answerer serves, at most [`MAX_OFFERS`].
+    Snapshots(Vec<SnapshotOffer>),
+    /// A part of a snapshot.
+    SnapshotPart(PartAnswer),
 }
 
 /// A request encoded as a frame body, to share between peers.
@@ -372,6 +424,32 @@ mod tests {
                 "every read gave its room back"
             );
         });
+    }
+
+    #[test]
+    fn requests_keep_their_numbers_and_snapshot_parts_round_trip() {
+        // Variants added later come after the old ones (and before the skipped, never
+        // encoded ones), so older peers still read what they know.
+        let tag = |r: &Request| u32::from_le_bytes(encode(r)[..4].try_into().unwrap());
+        assert_eq!(tag(&Request::Status { height: 1 }), 2);
+        assert_eq!(tag(&Request::GetBlocks { from: 1, max: 1 }), 3);
+        assert_eq!(tag(&Request::Snapshots), 4);
+        let ask = Request::SnapshotPart {
+            height: 9,
+            part: SnapshotPart::Chunk(3),
+        };
+        assert_eq!(tag(&ask), 5);
+        let back: Request = phalanx_types::decode(&encode(&ask)).unwrap();
+        assert!(matches!(
+            back,
+            Request::SnapshotPart {
+                height: 9,
+                part: SnapshotPart::Chunk(3)
+            }
+        ));
+        let answer = Response::SnapshotPart(PartAnswer::Bytes(vec![1, 2, 3]));
+        let back: Response = phalanx_types::decode(&encode(&answer)).unwrap();
+        assert!(matches!(back, Response::SnapshotPart(PartAnswer::Bytes(b)) if b == [1, 2, 3]));
     }
 
     #[test]

@@ -501,6 +501,39 @@ pub async fn serve(
         .await
 }
 
+/// Serves `/metrics` and `/health` alone, while the node fetches a state snapshot and its
+/// JSON-RPC API does not exist yet (`/ready` answers 503 "state syncing"). JSON-RPC requests
+/// get 503 too.
+pub async fn serve_metrics_only(
+    metrics: Arc<Metrics>,
+    listener: tokio::net::TcpListener,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    let syncing = || async { (StatusCode::SERVICE_UNAVAILABLE, "state syncing") };
+    let router = Router::new()
+        .route(
+            "/metrics",
+            get(move || {
+                let m = metrics.clone();
+                async move {
+                    (
+                        [(
+                            header::CONTENT_TYPE,
+                            "application/openmetrics-text; version=1.0.0; charset=utf-8",
+                        )],
+                        m.encode(),
+                    )
+                }
+            }),
+        )
+        .route("/health", get(|| async { "ok" }))
+        .route("/ready", get(syncing))
+        .route("/", post(syncing));
+    axum::serve(listener, router)
+        .with_graceful_shutdown(shutdown)
+        .await
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

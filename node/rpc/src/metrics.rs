@@ -50,6 +50,16 @@ pub struct Metrics {
     pub earliest_height: Gauge,
     /// The oldest state version this node keeps.
     pub earliest_state_height: Gauge,
+    /// Height of the newest state snapshot this node keeps and serves (0: none).
+    pub snapshot_height: Gauge,
+    /// Height of the snapshot a state sync is fetching (0: none).
+    pub statesync_height: Gauge,
+    /// Chunks of the snapshot being fetched.
+    pub statesync_chunks: Gauge,
+    /// Chunks fetched and verified so far.
+    pub statesync_chunks_done: Gauge,
+    /// Chunks refused (their peer is avoided afterwards).
+    pub statesync_bad_chunks: Counter,
 }
 
 impl std::fmt::Debug for Metrics {
@@ -83,6 +93,11 @@ impl Metrics {
             pruned_tree_nodes: Counter::default(),
             earliest_height: Gauge::default(),
             earliest_state_height: Gauge::default(),
+            snapshot_height: Gauge::default(),
+            statesync_height: Gauge::default(),
+            statesync_chunks: Gauge::default(),
+            statesync_chunks_done: Gauge::default(),
+            statesync_bad_chunks: Counter::default(),
             registry: Registry::default(),
         };
         registry.register("height", "Latest committed height", m.height.clone());
@@ -138,6 +153,31 @@ impl Metrics {
             "earliest_state_height",
             "Oldest state version kept",
             m.earliest_state_height.clone(),
+        );
+        registry.register(
+            "snapshot_height",
+            "Height of the newest state snapshot kept and served (0: none)",
+            m.snapshot_height.clone(),
+        );
+        registry.register(
+            "statesync_height",
+            "Height of the snapshot a state sync is fetching (0: none)",
+            m.statesync_height.clone(),
+        );
+        registry.register(
+            "statesync_chunks",
+            "Chunks of the snapshot being fetched by state sync",
+            m.statesync_chunks.clone(),
+        );
+        registry.register(
+            "statesync_chunks_done",
+            "Snapshot chunks fetched and verified by state sync",
+            m.statesync_chunks_done.clone(),
+        );
+        registry.register(
+            "statesync_bad_chunks",
+            "Snapshot chunks refused by state sync (their peer is avoided)",
+            m.statesync_bad_chunks.clone(),
         );
         Metrics { registry, ..m }
     }

@@ -21,6 +21,10 @@ use std::time::{Duration, Instant};
 /// Multi-process tests share two cores: run them one at a time.
 pub static SERIAL: Mutex<()> = Mutex::new(());
 
+/// A contract whose `fill` takes start and count (u32 little-endian) and writes `count`
+/// keys (the 4 bytes of each number from `start`) with 32-byte values.
+const FILLER: &str = include_str!("filler.wat");
+
 /// A contract whose `set` stores its argument bytes under themselves (`echo` returns them,
 /// `fail` traps).
 pub const SETTER: &str = include_str!("../../core/tests/setter.wat");
@@ -183,6 +187,20 @@ impl NodeProc {
             "no [pruning] defaults in {cfg}"
         );
         std::fs::write(&path, edited).unwrap();
+    }
+
+    /// Sets `[snapshots]` in this node's config (before it starts).
+    #[allow(dead_code)]
+    pub fn set_snapshots(&self, interval: u64, keep: usize, bytes_per_sec: u64) {
+        let path = self.home.join("config/config.toml");
+        let mut cfg: toml::Table =
+            toml::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
+        let mut snapshots = toml::Table::new();
+        snapshots.insert("snapshot_interval".into(), (interval as i64).into());
+        snapshots.insert("keep_recent".into(), (keep as i64).into());
+        snapshots.insert("serve_bytes_per_sec".into(), (bytes_per_sec as i64).into());
+        cfg.insert("snapshots".into(), snapshots.into());
+        std::fs::write(&path, toml::to_string(&cfg).unwrap()).unwrap();
     }
 
     /// kill -9.
@@ -527,6 +545,56 @@ impl Testnet {
         );
         assert_eq!(r["receipt"]["status"], "ok", "{r}");
         r["receipt"]["return"].as_str().unwrap().parse().unwrap()
+    }
+
+    /// Writes `keys` keys of state (4-byte keys, 32-byte values) with the filler contract,
+    /// 1,000 a transaction in batches of 50, from client nonce 0; the filler's address and
+    /// the seconds it took.
+    #[allow(dead_code)]
+    pub fn fill(&self, keys: u64) -> (Address, f64) {
+        const KEYS_PER_TX: u64 = 1_000;
+        let deploy = self.tx(
+            0,
+            TxPayload::Deploy {
+                code: Bytes(wat::parse_str(FILLER).unwrap()),
+                init_args: Bytes(Vec::new()),
+            },
+        );
+        let r = rpc(
+            &self.nodes[0].rpc,
+            "tx_submit",
+            json!({"tx": deploy, "wait": "final"}),
+        );
+        let filler: Address = r["receipt"]["return"].as_str().unwrap().parse().unwrap();
+        let calls = keys.div_ceil(KEYS_PER_TX);
+        let t = Instant::now();
+        for batch in (1..=calls).collect::<Vec<_>>().chunks(50) {
+            let txs: Vec<String> = batch
+                .iter()
+                .map(|n| {
+                    let start = (n - 1) * KEYS_PER_TX;
+                    let count = KEYS_PER_TX.min(keys - start);
+                    let mut args = (start as u32).to_le_bytes().to_vec();
+                    args.extend_from_slice(&(count as u32).to_le_bytes());
+                    self.tx(
+                        *n,
+                        TxPayload::Call {
+                            contract: filler,
+                            method: "fill".into(),
+                            args: Bytes(args),
+                        },
+                    )
+                })
+                .collect();
+            let r = rpc(&self.nodes[0].rpc, "tx_submitBatch", json!({"txs": txs}));
+            let last = r["results"][batch.len() - 1]["hash"].clone();
+            assert!(last.is_string(), "{r}");
+            // One sender may have 64 transactions pending: wait for each batch.
+            wait_for(Duration::from_secs(600), "a batch to commit", || {
+                !rpc(&self.nodes[0].rpc, "tx_get", json!({"hash": last})).is_null()
+            });
+        }
+        (filler, t.elapsed().as_secs_f64())
     }
 
     /// A call of `set` with `arg`.

@@ -1,4 +1,4 @@
-;; Benchmark fixture. `fill` takes 8 bytes of arguments, start and count (u32 little-endian),
+;; Test and benchmark fixture. `fill` takes 8 bytes of arguments, start and count (u32 little-endian),
 ;; and writes `count` keys (the 4 bytes of each number from `start`) with 32-byte values.
 (module
   (import "phalanx" "input_read" (func $in (param i32)))
