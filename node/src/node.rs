@@ -21,7 +21,8 @@ use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
-const GENESIS_HASH_KEY: &[u8] = b"genesis_hash";
+/// Meta key of the genesis hash a store was initialized with.
+pub const GENESIS_HASH_KEY: &[u8] = b"genesis_hash";
 /// Set once every state key's preimage is recorded.
 pub const PREIMAGES_KEY: &[u8] = b"preimages_v1";
 /// Present while `phalanx snapshot import` writes: a store holding it is half-written.
@@ -49,7 +50,7 @@ pub fn open_chain(home: &Home, genesis: &Genesis) -> Result<Arc<dyn KvStore>> {
     let kv: Arc<dyn KvStore> = Arc::new(store);
     if kv.get(Column::Meta, IMPORTING_KEY)?.is_some() {
         bail!(
-            "{} holds a snapshot import that did not finish: run `phalanx snapshot import` again, or empty the directory",
+            "{} holds a snapshot install that did not finish: run the same `phalanx snapshot import` or `phalanx start --state-sync` again, or empty the directory",
             home.data().display()
         );
     }
@@ -239,7 +240,12 @@ async fn state_sync_run(
     };
     let result = sync.run().await;
     let _ = stop.send(());
-    let _ = server.await;
+    if tokio::time::timeout(Duration::from_secs(3), server)
+        .await
+        .is_err()
+    {
+        tracing::warn!("metrics connections still open when the state sync ended");
+    }
     result
 }
 
@@ -272,8 +278,14 @@ fn run(
     let metrics = Arc::new(Metrics::new());
     let late_blocks = p2p::LateBlocks::default();
     crate::snapshots::remove_unfinished(&home.snapshots())?;
+    // Snapshots off: none served either.
+    let served = if config.snapshots.snapshot_interval > 0 {
+        crate::snapshots::scan(&home.snapshots())?
+    } else {
+        Vec::new()
+    };
     #[allow(unused_mut)]
-    let mut kept = crate::snapshots::Kept::new(crate::snapshots::scan(&home.snapshots())?);
+    let mut kept = crate::snapshots::Kept::new(served);
     #[cfg(feature = "byzantine")]
     {
         kept.corrupt = byzantine == Some(Strategy::CorruptSnapshots);

@@ -86,7 +86,8 @@ fn run(
     );
     loop {
         let tip = status.borrow().height;
-        pruner.hold_from = pin.get();
+        pruner.hold_from = pin.state();
+        pruner.hold_blocks_from = pin.blocks();
         let wait = match pruner.step(tip) {
             Ok(done) => {
                 metrics.pruned_blocks.inc_by(done.blocks);

@@ -274,11 +274,12 @@ pub fn install(
     entries: Entries,
 ) -> Result<()> {
     let m = &header.manifest;
+    // Chunks that all verify hold exactly the state; the manifest's count is not certified.
     if entries.len() as u64 != m.keys {
-        bail!(
-            "the chunks hold {} keys, the manifest says {}",
-            entries.len(),
-            m.keys
+        tracing::warn!(
+            keys = entries.len(),
+            manifest = m.keys,
+            "the snapshot's manifest miscounts its keys"
         );
     }
     let store = RocksStore::open(home.data())

@@ -106,6 +106,9 @@ pub fn scan(dir: &Path) -> Result<Vec<Indexed>> {
 #[derive(Debug, Default)]
 pub struct Kept {
     list: RwLock<Vec<Indexed>>,
+    /// The lowest block the store keeps: a snapshot is offered only while the blocks after
+    /// it are kept (a node installing it syncs them next).
+    lowest_block: AtomicU64,
     /// TEST ONLY: serve chunks with a changed value (a Byzantine peer).
     #[cfg(feature = "byzantine")]
     pub corrupt: bool,
@@ -123,6 +126,13 @@ impl Kept {
     pub fn newest(&self) -> Height {
         let list = self.list.read().unwrap_or_else(|e| e.into_inner());
         list.last().map_or(0, |s| s.manifest.height)
+    }
+
+    /// Takes out the snapshots above `tip` (left by an earlier database of this home).
+    fn take_above(&self, tip: Height) -> Vec<Indexed> {
+        let mut list = self.list.write().unwrap_or_else(|e| e.into_inner());
+        let at = list.partition_point(|s| s.manifest.height <= tip);
+        list.split_off(at)
     }
 
     /// Adds a snapshot; returns those beyond the newest `keep` (to delete).
@@ -153,9 +163,11 @@ impl Kept {
 
 impl SnapshotSource for Kept {
     fn offers(&self) -> Vec<SnapshotOffer> {
+        let lowest = self.lowest_block.load(Ordering::Acquire);
         let list = self.list.read().unwrap_or_else(|e| e.into_inner());
         list.iter()
             .rev()
+            .filter(|s| s.manifest.height + 1 >= lowest)
             .map(|s| snapfile::offer_of(&s.manifest))
             .collect()
     }
@@ -180,23 +192,54 @@ impl SnapshotSource for Kept {
     }
 }
 
-/// The lowest height whose state and block the pruner must keep (`u64::MAX`: none).
+/// What the pruner must keep: the state from one height (the next snapshot's) and the
+/// blocks from another (also the blocks after the newest snapshot, which a node installing
+/// it syncs next). `u64::MAX`: nothing held.
 #[derive(Debug, Clone)]
-pub struct Pin(pub Arc<AtomicU64>);
+pub struct Pin {
+    state: Arc<AtomicU64>,
+    blocks: Arc<AtomicU64>,
+}
 
 impl Pin {
     /// Pins nothing.
     pub fn none() -> Pin {
-        Pin(Arc::new(AtomicU64::new(u64::MAX)))
+        Pin {
+            state: Arc::new(AtomicU64::new(u64::MAX)),
+            blocks: Arc::new(AtomicU64::new(u64::MAX)),
+        }
     }
 
-    /// The pinned height.
-    pub fn get(&self) -> Height {
-        self.0.load(Ordering::Acquire)
+    /// The state kept from this height.
+    pub fn state(&self) -> Height {
+        self.state.load(Ordering::Acquire)
     }
 
-    fn set(&self, h: Height) {
-        self.0.store(h, Ordering::Release);
+    /// The blocks kept from this height.
+    pub fn blocks(&self) -> Height {
+        self.blocks.load(Ordering::Acquire)
+    }
+
+    /// Holds the state from `state`, and the blocks from `state` or just after the newest
+    /// snapshot `newest` (0: none), whichever is lower.
+    fn set(&self, state: Height, newest: Height) {
+        let blocks = if newest > 0 {
+            state.min(newest + 1)
+        } else {
+            state
+        };
+        self.blocks.store(blocks, Ordering::Release);
+        self.state.store(state, Ordering::Release);
+    }
+}
+
+/// Releases the pin if the snapshotter thread ends (a panic included), so the pruner is
+/// never held by a thread that no longer takes snapshots.
+struct Release(Pin);
+
+impl Drop for Release {
+    fn drop(&mut self) {
+        self.0.set(u64::MAX, 0);
     }
 }
 
@@ -253,12 +296,16 @@ impl Snapshotter {
         tip: Height,
         status: watch::Receiver<NodeStatus>,
     ) -> std::io::Result<SnapshotterThread> {
-        self.pin.set(pin_for(
-            self.config.snapshot_interval,
-            tip,
-            self.kept.newest(),
-        ));
-        self.metrics.snapshot_height.set(self.kept.newest() as i64);
+        for stale in self.kept.take_above(tip) {
+            tracing::warn!(file = %stale.path.display(), tip, "deleting a snapshot above this node's height");
+            let _ = std::fs::remove_file(&stale.path);
+        }
+        let newest = self.kept.newest();
+        if self.config.snapshot_interval > 0 {
+            self.pin
+                .set(pin_for(self.config.snapshot_interval, tip, newest), newest);
+        }
+        self.metrics.snapshot_height.set(newest as i64);
         let stop = Arc::new(AtomicBool::new(false));
         let flag = stop.clone();
         let thread = std::thread::Builder::new()
@@ -275,9 +322,13 @@ impl Snapshotter {
         if interval == 0 {
             return;
         }
+        let _release = Release(self.pin.clone());
         let mut done = self.kept.newest();
         while !stop.load(Ordering::Relaxed) {
             let tip = status.borrow().height;
+            if let Ok(lowest) = phalanx_storage::prune::lowest_block(&*self.kv) {
+                self.kept.lowest_block.store(lowest, Ordering::Release);
+            }
             let due = tip / interval * interval;
             if due > done && due > 0 {
                 match self.take(due) {
@@ -289,7 +340,8 @@ impl Snapshotter {
                 // Taken or given up: the pin moves on either way.
                 done = due;
             }
-            self.pin.set(pin_for(interval, tip, done));
+            self.pin
+                .set(pin_for(interval, tip, done), self.kept.newest());
             std::thread::sleep(Duration::from_millis(200));
         }
     }
@@ -303,16 +355,19 @@ impl Snapshotter {
         let path = self.dir.join(file_name(height));
         let tmp = path.with_extension("phxsnap.tmp");
         let started = std::time::Instant::now();
+        // Indexed (every part within the sizes peers accept) before it is renamed: a file
+        // under its final name is always whole and servable.
         let written = snapfile::write_snapshot(self.kv.clone(), height, None, &tmp)
-            .and_then(|_| Ok(std::fs::rename(&tmp, &path)?))
-            .and_then(|()| snapfile::index(&path));
-        let snapshot = match written {
+            .and_then(|_| snapfile::index(&tmp))
+            .and_then(|ix| Ok(std::fs::rename(&tmp, &path).map(|()| ix)?));
+        let mut snapshot = match written {
             Ok(s) => s,
             Err(e) => {
                 let _ = std::fs::remove_file(&tmp);
                 return Err(e);
             }
         };
+        snapshot.path = path;
         tracing::info!(
             height,
             keys = snapshot.manifest.keys,
@@ -333,7 +388,19 @@ impl Snapshotter {
 
 #[cfg(test)]
 mod tests {
-    use super::pin_for;
+    use super::{Pin, pin_for};
+
+    #[test]
+    fn blocks_after_the_newest_snapshot_are_held_too() {
+        let pin = Pin::none();
+        assert_eq!((pin.state(), pin.blocks()), (u64::MAX, u64::MAX));
+        // Next snapshot due at 200, the newest taken at 100: blocks from 101 are kept.
+        pin.set(200, 100);
+        assert_eq!((pin.state(), pin.blocks()), (200, 101));
+        // None taken yet: blocks from the due height.
+        pin.set(100, 0);
+        assert_eq!((pin.state(), pin.blocks()), (100, 100));
+    }
 
     #[test]
     fn the_pin_holds_the_next_snapshot_until_it_is_taken() {

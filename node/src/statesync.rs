@@ -38,24 +38,78 @@ use tokio::task::JoinSet;
 const DISCOVER_EVERY: Duration = Duration::from_secs(2);
 /// Wait before asking a peer again after it was busy or failed to answer.
 const BUSY_PAUSE: Duration = Duration::from_millis(300);
-/// How often, while fetching, other peers are asked whether they serve the snapshot too.
+/// How often, while fetching, peers are asked again which snapshots they serve.
 const REFRESH_SERVERS: Duration = Duration::from_secs(5);
+/// Longest wait for a peer's list of snapshots.
+const OFFERS_TIMEOUT: Duration = Duration::from_secs(3);
+/// Chunk requests in flight at once, over all peers (one per peer): bounds what arrives at
+/// once on this node's link within the request timeout.
+const MAX_INFLIGHT: usize = 4;
+/// A snapshot is given up (and another chosen) when fewer than f+1 peers have served it
+/// for this long, or when no chunk has verified for [`STALLED`].
+const UNDERSERVED: Duration = Duration::from_secs(30);
+/// See [`UNDERSERVED`].
+const STALLED: Duration = Duration::from_secs(60);
+
+const HEADER_FILE: &str = "header";
+
+/// What a home's data directory holds.
+#[derive(Debug, PartialEq, Eq)]
+enum Data {
+    /// Nothing (or a store never initialized).
+    Empty,
+    /// An install (of a state sync or a file) that did not finish.
+    Installing,
+    /// A chain.
+    Chain,
+}
+
+fn data_state(home: &Home) -> Result<Data> {
+    let data = home.data();
+    if !data.join("CURRENT").exists() {
+        return Ok(Data::Empty);
+    }
+    let kv = phalanx_storage::RocksStore::open_read_only(&data)
+        .with_context(|| format!("cannot open the database in {}", data.display()))?;
+    use phalanx_storage::KvStore;
+    let meta = phalanx_storage::Column::Meta;
+    Ok(if kv.get(meta, crate::node::IMPORTING_KEY)?.is_some() {
+        Data::Installing
+    } else if kv.get(meta, crate::node::GENESIS_HASH_KEY)?.is_some() {
+        Data::Chain
+    } else {
+        Data::Empty
+    })
+}
 
 /// True when `home` should state-sync: its database is empty (never started), or a state
-/// sync there has not finished.
+/// sync there has not finished. A sync's leftovers beside a whole chain (a crash after the
+/// install's last write, or a sync given up for a plain start) are removed.
 pub fn wanted(home: &Home) -> Result<bool> {
-    if home.statesync().join(HEADER_FILE).exists() {
-        return Ok(true);
-    }
-    let data = home.data();
-    match std::fs::read_dir(&data) {
-        Ok(mut entries) => Ok(entries.next().is_none()),
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(true),
-        Err(e) => Err(e).with_context(|| format!("cannot read {}", data.display())),
+    let header = home.statesync().join(HEADER_FILE);
+    match data_state(home)? {
+        Data::Empty => Ok(true),
+        Data::Installing => Ok(header.exists()),
+        Data::Chain => {
+            if home.statesync().exists() {
+                remove_staging(home)?;
+                tracing::info!("removed the leftovers of an earlier state sync");
+            }
+            Ok(false)
+        }
     }
 }
 
-const HEADER_FILE: &str = "header";
+/// Removes the staging directory, its header first: a crash part way leaves chunks without
+/// a header, which a later sync ignores and overwrites.
+fn remove_staging(home: &Home) -> Result<()> {
+    let dir = home.statesync();
+    match std::fs::remove_file(dir.join(HEADER_FILE)) {
+        Err(e) if e.kind() != std::io::ErrorKind::NotFound => return Err(e.into()),
+        _ => {}
+    }
+    std::fs::remove_dir_all(&dir).with_context(|| format!("cannot remove {}", dir.display()))
+}
 
 /// How a fetched chunk turned out.
 enum Fetched {
@@ -67,6 +121,55 @@ enum Fetched {
     Missing,
     /// The peer sent something that does not prove: avoid it.
     Bad(String),
+}
+
+/// How a snapshot's header request went.
+enum Certified {
+    /// Checked from genesis; with its encoding.
+    Yes(Box<FileHeader>, Vec<u8>),
+    /// No peer sent one now (busy, timeouts): try again later.
+    Unavailable,
+    /// Every peer that sent one sent one that does not check.
+    Refused,
+}
+
+/// How fetching ended.
+enum Fetch {
+    /// Every chunk is in.
+    Done,
+    /// The snapshot cannot be finished from the peers now: choose another.
+    GiveUp,
+}
+
+/// Who offers which snapshot.
+type Offers = BTreeMap<SnapshotOffer, BTreeSet<PeerId>>;
+
+/// Every snapshot offered by connected peers not in `bad`, with who offers it (each peer
+/// given [`OFFERS_TIMEOUT`] to answer).
+async fn offers_of(net: Network, bad: BTreeSet<PeerId>) -> Offers {
+    let mut asks = JoinSet::new();
+    for peer in net.peers() {
+        if bad.contains(&peer) {
+            continue;
+        }
+        let net = net.clone();
+        asks.spawn(async move {
+            let answer = tokio::time::timeout(OFFERS_TIMEOUT, net.ask(peer, Request::Snapshots))
+                .await
+                .ok()
+                .flatten();
+            (peer, answer)
+        });
+    }
+    let mut offers = Offers::new();
+    while let Some(Ok((peer, answer))) = asks.join_next().await {
+        if let Some(Response::Snapshots(list)) = answer {
+            for offer in list {
+                offers.entry(offer).or_default().insert(peer);
+            }
+        }
+    }
+    offers
 }
 
 /// The state sync of one home.
@@ -82,7 +185,8 @@ pub struct StateSync<'a> {
 }
 
 impl StateSync<'_> {
-    /// Peers offering the same snapshot needed to choose it: f+1 of the genesis set.
+    /// Distinct peers (validators or observers) that must offer a snapshot alike before it
+    /// is chosen: f+1 of the genesis validator set.
     fn quorum(&self) -> usize {
         let n = self.genesis.validators.len().max(1);
         (n - 1) / 3 + 1
@@ -91,83 +195,122 @@ impl StateSync<'_> {
     /// Runs the sync to the end: on return the home's database holds the snapshot's state.
     pub async fn run(&self) -> Result<()> {
         let dir = self.home.statesync();
-        std::fs::create_dir_all(dir.join("chunks"))
-            .with_context(|| format!("cannot create {}", dir.display()))?;
         let mut bad: BTreeSet<PeerId> = BTreeSet::new();
-        let header = self.choose(&mut bad).await?;
-        let m = header.manifest.clone();
-        self.metrics.statesync_height.set(m.height as i64);
-        self.metrics.statesync_chunks.set(i64::from(m.chunks()));
-        let have = load_chunks(&dir, &m).await?;
-        if !have.is_empty() {
+        let mut given_up: BTreeSet<SnapshotOffer> = BTreeSet::new();
+        loop {
+            std::fs::create_dir_all(dir.join("chunks"))
+                .with_context(|| format!("cannot create {}", dir.display()))?;
+            let header = self.choose(&mut bad, &given_up).await?;
+            let m = header.manifest.clone();
+            self.metrics.statesync_height.set(m.height as i64);
+            self.metrics.statesync_chunks.set(i64::from(m.chunks()));
+            let have = load_chunks(&dir, &m).await?;
+            if !have.is_empty() {
+                tracing::info!(
+                    height = m.height,
+                    verified = have.len(),
+                    chunks = m.chunks(),
+                    "resuming state sync: chunks already fetched and verified"
+                );
+            }
+            if let Fetch::GiveUp = self.fetch(&m, have, &mut bad).await? {
+                tracing::warn!(
+                    height = m.height,
+                    "state sync: the peers no longer serve this snapshot; choosing another"
+                );
+                given_up.insert(snapfile::offer_of(&m));
+                self.discard()?;
+                continue;
+            }
+            let (home, genesis) = (self.home.clone(), self.genesis.clone());
+            let dir2 = dir.clone();
+            tokio::task::spawn_blocking(move || install(&home, &genesis, &header, &dir2))
+                .await
+                .context("installing the snapshot panicked")??;
+            remove_staging(self.home)?;
             tracing::info!(
                 height = m.height,
-                verified = have.len(),
-                chunks = m.chunks(),
-                "resuming state sync: chunks already fetched and verified"
+                keys = m.keys,
+                state_root = %m.state_root,
+                "state sync done; syncing the blocks after the snapshot"
             );
+            return Ok(());
         }
-        self.fetch(&m, have, &mut bad).await?;
-        let (home, genesis) = (self.home.clone(), self.genesis.clone());
-        let header2 = header.clone();
-        let dir2 = dir.clone();
-        tokio::task::spawn_blocking(move || install(&home, &genesis, &header2, &dir2))
-            .await
-            .context("installing the snapshot panicked")??;
-        std::fs::remove_dir_all(&dir)
-            .with_context(|| format!("cannot remove {}", dir.display()))?;
-        tracing::info!(
-            height = m.height,
-            keys = m.keys,
-            state_root = %m.state_root,
-            "state sync done; syncing the blocks after the snapshot"
-        );
-        Ok(())
+    }
+
+    /// Drops the staged snapshot, and a half-finished install of it.
+    fn discard(&self) -> Result<()> {
+        if data_state(self.home)? == Data::Installing {
+            let data = self.home.data();
+            std::fs::remove_dir_all(&data)
+                .with_context(|| format!("cannot remove {}", data.display()))?;
+        }
+        remove_staging(self.home)
     }
 
     /// The snapshot to fetch, with its header verified from genesis: the one a sync that
-    /// did not finish chose if a peer still serves it, else the newest f+1 peers offer.
-    async fn choose(&self, bad: &mut BTreeSet<PeerId>) -> Result<FileHeader> {
+    /// did not finish chose, if all its chunks are here or f+1 peers still serve it, else
+    /// the newest that f+1 peers offer and one of them certifies.
+    async fn choose(
+        &self,
+        bad: &mut BTreeSet<PeerId>,
+        given_up: &BTreeSet<SnapshotOffer>,
+    ) -> Result<FileHeader> {
         let dir = self.home.statesync();
         let mut resume = match std::fs::read(dir.join(HEADER_FILE)) {
             Ok(bytes) => {
-                let header = snapfile::decode_header(&bytes)?;
-                snapfile::verify_header(&header, self.genesis)?;
-                Some(header)
+                let header = snapfile::decode_header(&bytes)
+                    .and_then(|h| snapfile::verify_header(&h, self.genesis).map(|()| h));
+                match header {
+                    Ok(h) if !given_up.contains(&snapfile::offer_of(&h.manifest)) => Some(h),
+                    _ => {
+                        self.discard()?;
+                        std::fs::create_dir_all(dir.join("chunks"))?;
+                        None
+                    }
+                }
             }
             Err(_) => None,
         };
-        let mut refused: BTreeSet<SnapshotOffer> = BTreeSet::new();
-        let mut last_note = Instant::now() - Duration::from_secs(60);
-        loop {
-            let offers = self.offers(bad).await;
-            if let Some(header) = &resume {
-                let mine = snapfile::offer_of(&header.manifest);
-                if offers.get(&mine).is_some_and(|p| !p.is_empty()) {
-                    return Ok(header.clone());
-                }
-                // Nobody serves it any more: start again with a newer one.
-                if offers.keys().any(|o| o.height > mine.height) {
-                    tracing::warn!(
-                        height = mine.height,
-                        "no peer serves the snapshot of the unfinished sync any more; starting over"
-                    );
-                    std::fs::remove_dir_all(&dir)?;
-                    std::fs::create_dir_all(dir.join("chunks"))?;
-                    resume = None;
-                }
+        if let Some(h) = &resume {
+            let have = load_chunks(&dir, &h.manifest).await?;
+            if have.len() == h.manifest.chunks() as usize {
+                return Ok(h.clone());
             }
-            let quorum = self.quorum();
-            let chosen = offers
-                .iter()
-                .filter(|(o, peers)| peers.len() >= quorum && !refused.contains(*o))
-                .max_by_key(|(o, peers)| (o.height, peers.len()))
-                .map(|(o, peers)| (o.clone(), peers.clone()));
-            if let Some((offer, peers)) = chosen
-                && resume.is_none()
+        }
+        let quorum = self.quorum();
+        let mut refused: BTreeSet<SnapshotOffer> = BTreeSet::new();
+        let mut noted: Option<Instant> = None;
+        loop {
+            let offers = offers_of(self.net.clone(), bad.clone()).await;
+            if let Some(h) = &resume
+                && offers
+                    .get(&snapfile::offer_of(&h.manifest))
+                    .is_some_and(|p| p.len() >= quorum)
             {
-                match self.certify(&offer, &peers, bad).await {
-                    Some((header, bytes)) => {
+                return Ok(h.clone());
+            }
+            let mut candidates: Vec<(&SnapshotOffer, &BTreeSet<PeerId>)> = offers
+                .iter()
+                .filter(|(o, peers)| {
+                    peers.len() >= quorum && !refused.contains(*o) && !given_up.contains(*o)
+                })
+                .filter(|(o, _)| resume.as_ref().is_none_or(|h| o.height > h.manifest.height))
+                .collect();
+            // Newest first: an offer whose header never comes costs one try a round.
+            candidates.sort_by_key(|(o, peers)| std::cmp::Reverse((o.height, peers.len())));
+            for (offer, peers) in candidates {
+                match self.certify(offer, peers, bad).await {
+                    Certified::Yes(header, bytes) => {
+                        if let Some(old) = resume.take() {
+                            tracing::warn!(
+                                height = old.manifest.height,
+                                newer = offer.height,
+                                "fewer than f+1 peers serve the snapshot of the unfinished sync; starting over with a newer one"
+                            );
+                            self.discard()?;
+                            std::fs::create_dir_all(dir.join("chunks"))?;
+                        }
                         write_atomic(&dir.join(HEADER_FILE), &bytes)?;
                         tracing::info!(
                             height = offer.height,
@@ -176,16 +319,16 @@ impl StateSync<'_> {
                             peers = peers.len(),
                             "state sync: chose a snapshot"
                         );
-                        return Ok(header);
+                        return Ok(*header);
                     }
-                    None => {
-                        refused.insert(offer);
-                        continue;
+                    Certified::Unavailable => {}
+                    Certified::Refused => {
+                        refused.insert(offer.clone());
                     }
                 }
             }
-            if last_note.elapsed() >= Duration::from_secs(10) {
-                last_note = Instant::now();
+            if noted.is_none_or(|t| t.elapsed() >= Duration::from_secs(10)) {
+                noted = Some(Instant::now());
                 tracing::info!(
                     connected = self.net.peers().len(),
                     needed = quorum,
@@ -197,27 +340,6 @@ impl StateSync<'_> {
         }
     }
 
-    /// Every snapshot offered by connected peers not known bad, with who offers it.
-    async fn offers(&self, bad: &BTreeSet<PeerId>) -> BTreeMap<SnapshotOffer, BTreeSet<PeerId>> {
-        let mut asks = JoinSet::new();
-        for peer in self.net.peers() {
-            if bad.contains(&peer) {
-                continue;
-            }
-            let net = self.net.clone();
-            asks.spawn(async move { (peer, net.ask(peer, Request::Snapshots).await) });
-        }
-        let mut offers: BTreeMap<SnapshotOffer, BTreeSet<PeerId>> = BTreeMap::new();
-        while let Some(Ok((peer, answer))) = asks.join_next().await {
-            if let Some(Response::Snapshots(list)) = answer {
-                for offer in list {
-                    offers.entry(offer).or_default().insert(peer);
-                }
-            }
-        }
-        offers
-    }
-
     /// Fetches the offer's header from one of `peers` and checks it from genesis; peers
     /// whose header does not check are added to `bad`.
     async fn certify(
@@ -225,8 +347,12 @@ impl StateSync<'_> {
         offer: &SnapshotOffer,
         peers: &BTreeSet<PeerId>,
         bad: &mut BTreeSet<PeerId>,
-    ) -> Option<(FileHeader, Vec<u8>)> {
+    ) -> Certified {
+        let mut answered = false;
         for peer in peers {
+            if bad.contains(peer) {
+                continue;
+            }
             let ask = Request::SnapshotPart {
                 height: offer.height,
                 part: SnapshotPart::Header,
@@ -237,8 +363,12 @@ impl StateSync<'_> {
                 {
                     b
                 }
-                _ => continue,
+                Some(Response::SnapshotPart(PartAnswer::Busy | PartAnswer::Missing)) | None => {
+                    continue;
+                }
+                Some(_) => Vec::new(), // refused below as undecodable
             };
+            answered = true;
             let checked = snapfile::decode_header(&bytes).and_then(|h| {
                 if h.manifest != snapfile::manifest_of(offer) {
                     bail!("its header describes another snapshot than it offers");
@@ -247,7 +377,7 @@ impl StateSync<'_> {
                 Ok(h)
             });
             match checked {
-                Ok(h) => return Some((h, bytes)),
+                Ok(h) => return Certified::Yes(Box::new(h), bytes),
                 Err(e) => {
                     tracing::warn!(%peer, error = %e, "a peer offered a snapshot that does not check; avoiding it");
                     self.metrics.statesync_bad_chunks.inc();
@@ -255,7 +385,11 @@ impl StateSync<'_> {
                 }
             }
         }
-        None
+        if answered && peers.iter().all(|p| bad.contains(p)) {
+            Certified::Refused
+        } else {
+            Certified::Unavailable
+        }
     }
 
     /// Fetches every chunk not in `have`, verifying each, from the peers serving `m`.
@@ -264,7 +398,7 @@ impl StateSync<'_> {
         m: &Manifest,
         have: BTreeSet<u32>,
         bad: &mut BTreeSet<PeerId>,
-    ) -> Result<()> {
+    ) -> Result<Fetch> {
         let dir = self.home.statesync().join("chunks");
         let total = m.chunks();
         let mut todo: VecDeque<u32> = (0..total).filter(|i| !have.contains(i)).collect();
@@ -273,33 +407,34 @@ impl StateSync<'_> {
         bar.set_position(done);
         self.metrics.statesync_chunks_done.set(done as i64);
         let offer = snapfile::offer_of(m);
+        let quorum = self.quorum();
         let mut servers: BTreeSet<PeerId> = BTreeSet::new();
         // Peers with a request in flight, and peers resting until an instant.
         let mut asking: BTreeSet<PeerId> = BTreeSet::new();
         let mut resting: BTreeMap<PeerId, Instant> = BTreeMap::new();
-        let mut refreshed = Instant::now() - REFRESH_SERVERS;
+        // Which peers serve the snapshot is asked again in the background.
+        let mut refresh: Option<tokio::task::JoinHandle<Offers>> =
+            Some(tokio::spawn(offers_of(self.net.clone(), bad.clone())));
+        let mut refreshed = Instant::now();
+        let mut underserved: Option<Instant> = None;
+        let mut progressed = Instant::now();
         let mut inflight: JoinSet<(PeerId, u32, Fetched)> = JoinSet::new();
         let started = Instant::now();
         let mut reported = 0u64;
         while !todo.is_empty() || !inflight.is_empty() {
-            if refreshed.elapsed() >= REFRESH_SERVERS || (servers.is_empty() && inflight.is_empty())
+            if refresh.is_none() && refreshed.elapsed() >= REFRESH_SERVERS {
+                refresh = Some(tokio::spawn(offers_of(self.net.clone(), bad.clone())));
+            }
+            if underserved.is_some_and(|t| t.elapsed() >= UNDERSERVED)
+                || progressed.elapsed() >= STALLED
             {
-                refreshed = Instant::now();
-                let offers = self.offers(bad).await;
-                servers = offers.get(&offer).cloned().unwrap_or_default();
-                servers.retain(|p| !bad.contains(p));
-                if servers.is_empty() && inflight.is_empty() {
-                    tracing::info!(
-                        height = m.height,
-                        "state sync: no peer serves the snapshot now; waiting"
-                    );
-                    tokio::time::sleep(DISCOVER_EVERY).await;
-                    continue;
-                }
+                inflight.abort_all();
+                bar.finish_and_clear();
+                return Ok(Fetch::GiveUp);
             }
             let now = Instant::now();
             for peer in servers.iter() {
-                if todo.is_empty() {
+                if todo.is_empty() || inflight.len() >= MAX_INFLIGHT {
                     break;
                 }
                 if asking.contains(peer) || resting.get(peer).is_some_and(|t| *t > now) {
@@ -315,6 +450,22 @@ impl StateSync<'_> {
             }
             let next = tokio::select! {
                 n = inflight.join_next(), if !inflight.is_empty() => n,
+                r = async { refresh.as_mut().expect("guarded").await }, if refresh.is_some() => {
+                    refresh = None;
+                    refreshed = Instant::now();
+                    let mut now_serving = r.ok().and_then(|mut o| o.remove(&offer)).unwrap_or_default();
+                    now_serving.retain(|p| !bad.contains(p));
+                    if now_serving.len() >= quorum {
+                        underserved = None;
+                    } else {
+                        underserved.get_or_insert_with(Instant::now);
+                        if now_serving.is_empty() {
+                            tracing::info!(height = m.height, "state sync: no peer serves the snapshot now; waiting");
+                        }
+                    }
+                    servers = now_serving;
+                    None
+                }
                 _ = tokio::time::sleep(BUSY_PAUSE) => None,
             };
             let Some(joined) = next else { continue };
@@ -324,6 +475,7 @@ impl StateSync<'_> {
                 Fetched::Good(bytes) => {
                     write_atomic(&dir.join(index.to_string()), &bytes)?;
                     done += 1;
+                    progressed = Instant::now();
                     bar.set_position(done);
                     self.metrics.statesync_chunks_done.set(done as i64);
                     if done * 10 / total as u64 > reported * 10 / total as u64
@@ -356,8 +508,11 @@ impl StateSync<'_> {
                 }
             }
         }
+        if let Some(r) = refresh {
+            r.abort();
+        }
         bar.finish_and_clear();
-        Ok(())
+        Ok(Fetch::Done)
     }
 }
 
@@ -425,7 +580,7 @@ async fn load_chunks(dir: &Path, m: &Manifest) -> Result<BTreeSet<u32>> {
 /// Reads every kept chunk (checking each again) and installs the state.
 fn install(home: &Home, genesis: &Genesis, header: &FileHeader, dir: &Path) -> Result<()> {
     let m = &header.manifest;
-    let mut entries = Vec::with_capacity(m.keys.min(10_000_000) as usize);
+    let mut entries = Vec::with_capacity(m.keys.min(1_000_000) as usize);
     for index in 0..m.chunks() {
         let path = dir.join("chunks").join(index.to_string());
         let bytes =
@@ -459,4 +614,55 @@ fn progress_bar(chunks: u64, height: u64) -> indicatif::ProgressBar {
     }
     bar.set_message(format!("state sync to height {height}"));
     bar
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use phalanx_storage::{Column, KvStore, RocksStore};
+
+    fn home() -> (tempfile::TempDir, Home) {
+        let dir = tempfile::tempdir().unwrap();
+        let home = Home(dir.path().to_path_buf());
+        (dir, home)
+    }
+
+    fn stage(home: &Home) {
+        std::fs::create_dir_all(home.statesync().join("chunks")).unwrap();
+        std::fs::write(home.statesync().join(HEADER_FILE), b"h").unwrap();
+        std::fs::write(home.statesync().join("chunks/0"), b"c").unwrap();
+    }
+
+    #[test]
+    fn only_an_empty_or_half_installed_home_state_syncs() {
+        // Empty: yes.
+        let (_d, h) = home();
+        assert!(wanted(&h).unwrap());
+        // A store created but never initialized counts as empty.
+        drop(RocksStore::open(h.data()).unwrap());
+        assert!(wanted(&h).unwrap());
+
+        // Half installed by a state sync: resume.
+        let (_d, h) = home();
+        stage(&h);
+        RocksStore::open(h.data())
+            .unwrap()
+            .put(Column::Meta, crate::node::IMPORTING_KEY, b"x")
+            .unwrap();
+        assert!(wanted(&h).unwrap());
+        // Half installed by a file import (no staged sync): not a state sync's to finish.
+        std::fs::remove_dir_all(h.statesync()).unwrap();
+        assert!(!wanted(&h).unwrap());
+
+        // A chain with a sync's leftovers (a crash after the install's last write, or a
+        // sync given up for a plain start): no sync, and the leftovers go.
+        let (_d, h) = home();
+        stage(&h);
+        RocksStore::open(h.data())
+            .unwrap()
+            .put(Column::Meta, crate::node::GENESIS_HASH_KEY, b"g")
+            .unwrap();
+        assert!(!wanted(&h).unwrap());
+        assert!(!h.statesync().exists());
+    }
 }

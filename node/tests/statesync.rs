@@ -1,5 +1,5 @@
-//! State sync on real nodes. Four validators hold a large state (200,000 keys by default)
-//! and keep snapshots every few heights; one of them serves corrupted chunks. An observer
+//! State sync on real nodes. Four pruning validators hold a large state (200,000 keys by
+//! default) and keep snapshots every few heights; one of them serves corrupted chunks. An observer
 //! started with `--state-sync` on an empty home chooses the newest snapshot f+1 peers
 //! offer, is killed with -9 in the middle of fetching, resumes after the restart from the
 //! chunks it had verified, refuses the corrupting peer's chunks and avoids it, installs the
@@ -85,7 +85,10 @@ fn an_observer_state_syncs_past_a_corrupting_peer_and_a_crash() {
     let mut net = Testnet::new(4);
     let mut observer = net.observer("observer");
     for node in &net.nodes {
-        node.set_snapshots(INTERVAL, 2, SERVE_RATE);
+        node.set_snapshots(INTERVAL, 4, SERVE_RATE);
+        // Pruned validators: a 20-version state window, shorter than a snapshot takes to
+        // write, so the pin must hold it; the blocks after the snapshot are kept.
+        node.set_retention(400, 20);
     }
     for node in &mut net.nodes[..3] {
         node.start();

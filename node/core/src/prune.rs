@@ -101,9 +101,11 @@ pub struct Pruner {
     pub max_keys: usize,
     /// Heights between sweeps of the artifacts ([`ARTIFACT_SWEEP_EVERY`]).
     pub artifact_sweep_every: Height,
-    /// The block and state of this height and above are kept whatever the window (a
-    /// snapshot due there; `u64::MAX`: nothing held).
+    /// The state of this height and above is kept whatever the window (a snapshot due
+    /// there; `u64::MAX`: nothing held).
     pub hold_from: Height,
+    /// Blocks of this height and above are kept whatever the window (`u64::MAX`: none).
+    pub hold_blocks_from: Height,
 }
 
 /// Artifacts looked at per step (their values are large compiled modules).
@@ -130,6 +132,7 @@ impl Pruner {
             max_keys: 2_000,
             artifact_sweep_every: ARTIFACT_SWEEP_EVERY,
             hold_from: u64::MAX,
+            hold_blocks_from: u64::MAX,
         }
     }
 
@@ -138,7 +141,10 @@ impl Pruner {
     pub fn step(&mut self, tip: Height) -> Result<Pruned, CoreError> {
         let mut pruned = Pruned::default();
         if self.retention.retain_blocks > 0 {
-            let below = self.retention.block_horizon(tip).min(self.hold_from.max(1));
+            let below = self
+                .retention
+                .block_horizon(tip)
+                .min(self.hold_blocks_from.max(1));
             pruned.blocks = prune::prune_blocks_step(&*self.kv, below, self.max_keys)?;
         }
         if self.retention.retain_state_versions > 0 {

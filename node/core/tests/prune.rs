@@ -195,6 +195,7 @@ fn a_held_height_is_kept_until_released() {
         };
         let mut pruner = Pruner::new(kv.clone(), retention);
         pruner.hold_from = 10;
+        pruner.hold_blocks_from = 10;
         for _ in 0..30 {
             commit_one(&mut chain, &key, &user);
             while !pruner.step(chain.tip().height).unwrap().is_empty() {}
@@ -207,6 +208,7 @@ fn a_held_height_is_kept_until_released() {
         verify_state_proof(root, &account, value.as_deref(), &proof).unwrap();
         assert!(chain.blocks().certificate(10).unwrap().is_some());
         pruner.hold_from = u64::MAX;
+        pruner.hold_blocks_from = u64::MAX;
         while !pruner.step(chain.tip().height).unwrap().is_empty() {}
         assert_eq!(lowest_block(&*kv).unwrap(), 28);
         assert_eq!(lowest_state_version(&*kv).unwrap(), 28);

@@ -465,7 +465,7 @@ pub fn spawn_serving(
         served_tx,
         snapshots,
         snapshot_serving: BTreeSet::new(),
-        snapshot_budget: task::ByteRate::new(config.snapshot_bytes_per_sec),
+        snapshot_budget: task::FairRate::new(config.snapshot_bytes_per_sec),
         asks: HashMap::new(),
     };
     tokio::spawn(task.run(

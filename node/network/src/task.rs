@@ -27,46 +27,50 @@ pub const BLOCK_SERVERS: usize = 2;
 /// over either bound, or over the byte rate, is answered [`PartAnswer::Busy`] at once.
 pub const SNAPSHOT_SERVERS: usize = 2;
 
-/// A byte rate as a token bucket holding at most one second of bytes. A part is served while
-/// the bucket is not in debt and its bytes are taken once read, so the rate holds on
-/// average and a burst overshoots it by at most the parts being read.
+/// Peers that asked within this long share the snapshot byte rate.
+const ACTIVE: Duration = Duration::from_secs(10);
+
+/// A byte rate shared equally by the peers asking: each peer that asked within [`ACTIVE`]
+/// has a token bucket of its own, refilled at its share and holding at most one second of
+/// it. A part is served while the asker's bucket is not in debt and its bytes are taken once
+/// read, so the rate holds on average, a burst overshoots it by at most the parts being
+/// read, and a peer that asks again the moment it is told "busy" gains nothing over one that
+/// waits.
 #[derive(Debug)]
-pub struct ByteRate {
+pub struct FairRate {
     per_sec: u64,
-    tokens: f64,
-    last: Instant,
+    peers: HashMap<PeerId, (f64, Instant)>,
 }
 
-impl ByteRate {
-    /// `per_sec` bytes a second (0: no limit).
-    pub fn new(per_sec: u64) -> ByteRate {
-        ByteRate {
+impl FairRate {
+    /// `per_sec` bytes a second in all (0: no limit).
+    pub fn new(per_sec: u64) -> FairRate {
+        FairRate {
             per_sec,
-            tokens: per_sec as f64,
-            last: Instant::now(),
+            peers: HashMap::new(),
         }
     }
 
-    fn refill(&mut self, now: Instant) {
-        let elapsed = now.saturating_duration_since(self.last).as_secs_f64();
-        self.last = now;
-        self.tokens = (self.tokens + elapsed * self.per_sec as f64).min(self.per_sec as f64);
-    }
-
-    /// True if something may be served at `now`.
-    pub fn ready(&mut self, now: Instant) -> bool {
+    /// True if `peer` may be served at `now`.
+    pub fn ready(&mut self, peer: PeerId, now: Instant) -> bool {
         if self.per_sec == 0 {
             return true;
         }
-        self.refill(now);
-        self.tokens > 0.0
+        self.peers
+            .retain(|_, (_, last)| now.saturating_duration_since(*last) < ACTIVE);
+        let n = self.peers.len() + usize::from(!self.peers.contains_key(&peer));
+        let share = self.per_sec as f64 / n as f64;
+        let (tokens, last) = self.peers.entry(peer).or_insert((share, now));
+        let elapsed = now.saturating_duration_since(*last).as_secs_f64();
+        *tokens = (*tokens + elapsed * share).min(share);
+        *last = now;
+        *tokens > 0.0
     }
 
-    /// Takes `bytes` served at `now`.
-    pub fn spend(&mut self, bytes: usize, now: Instant) {
-        if self.per_sec > 0 {
-            self.refill(now);
-            self.tokens -= bytes as f64;
+    /// Takes `bytes` served to `peer`.
+    pub fn spend(&mut self, peer: PeerId, bytes: usize) {
+        if let Some((tokens, _)) = self.peers.get_mut(&peer) {
+            *tokens -= bytes as f64;
         }
     }
 }
@@ -123,7 +127,7 @@ pub(crate) struct Task<S> {
     /// Peers whose snapshot part is being read now.
     pub snapshot_serving: BTreeSet<PeerId>,
     /// Bytes of snapshot parts served per second.
-    pub snapshot_budget: ByteRate,
+    pub snapshot_budget: FairRate,
     /// Requests whose answer goes back to a waiting asker ([`crate::Network::ask`]).
     pub asks: HashMap<OutboundRequestId, tokio::sync::oneshot::Sender<Option<Response>>>,
 }
@@ -164,7 +168,7 @@ impl<S: BlockSource> Task<S> {
                     match s.snapshot {
                         Some(bytes) => {
                             self.snapshot_serving.remove(&s.peer);
-                            self.snapshot_budget.spend(bytes, Instant::now());
+                            self.snapshot_budget.spend(s.peer, bytes);
                         }
                         None => {
                             self.serving.remove(&s.peer);
@@ -597,7 +601,7 @@ impl<S: BlockSource> Task<S> {
     ) -> Option<(ResponseChannel<Framed<Response>>, Response)> {
         if self.snapshot_serving.len() >= SNAPSHOT_SERVERS
             || self.snapshot_serving.contains(&peer)
-            || !self.snapshot_budget.ready(Instant::now())
+            || !self.snapshot_budget.ready(peer, Instant::now())
         {
             return Some((channel, Response::SnapshotPart(PartAnswer::Busy)));
         }
@@ -634,28 +638,47 @@ impl<S: BlockSource> Task<S> {
 
 #[cfg(test)]
 mod tests {
-    use super::ByteRate;
+    use super::FairRate;
+    use libp2p::PeerId;
     use std::time::{Duration, Instant};
 
     #[test]
-    fn the_byte_rate_holds_on_average_and_refills() {
+    fn the_byte_rate_is_shared_and_holds_on_average() {
         let t0 = Instant::now();
-        let mut rate = ByteRate::new(1_000);
-        assert!(rate.ready(t0));
-        // A part larger than a second's worth puts the bucket in debt: nothing more until
-        // the debt is paid back.
-        rate.spend(2_500, t0);
-        assert!(!rate.ready(t0 + Duration::from_millis(1_000)));
-        assert!(!rate.ready(t0 + Duration::from_millis(1_400)));
-        assert!(rate.ready(t0 + Duration::from_millis(1_600)));
-        // An idle bucket holds at most one second of bytes.
-        let mut idle = ByteRate::new(1_000);
-        assert!(idle.ready(t0 + Duration::from_secs(60)));
-        idle.spend(1_001, t0 + Duration::from_secs(60));
-        assert!(!idle.ready(t0 + Duration::from_secs(60)));
+        let ms = |n| t0 + Duration::from_millis(n);
+        let (greedy, patient) = (PeerId::random(), PeerId::random());
+        let mut rate = FairRate::new(1_000);
+        assert!(rate.ready(greedy, t0));
+        // A part larger than a second's worth puts the asker in debt until it is paid back.
+        rate.spend(greedy, 2_500);
+        assert!(!rate.ready(greedy, ms(1_000)));
+        assert!(!rate.ready(greedy, ms(1_400)));
+        assert!(rate.ready(greedy, ms(1_600)));
+        // Another peer asking meanwhile is served at once, from its own share; asking again
+        // and again while in debt gains the greedy peer nothing over it.
+        assert!(rate.ready(patient, ms(1_600)));
+        rate.spend(patient, 900);
+        rate.spend(greedy, 1_000);
+        for t in (1_600..2_600).step_by(10) {
+            assert!(!rate.ready(greedy, ms(t)), "at {t} ms");
+        }
+        // With two asking, each refills at half the rate: the patient peer took 900 bytes on
+        // a 500-byte share, and its 400 bytes of debt are paid back after 0.8 s.
+        assert!(!rate.ready(patient, ms(2_300)));
+        assert!(rate.ready(patient, ms(2_500)));
+        // A peer silent for a while is forgotten: one asking alone gets the whole rate.
+        let mut lone = FairRate::new(1_000);
+        assert!(lone.ready(greedy, t0));
+        lone.spend(greedy, 100);
+        assert!(lone.ready(patient, ms(20_000)));
+        lone.spend(patient, 999);
+        assert!(
+            lone.ready(patient, ms(20_000)),
+            "its own share is the whole rate"
+        );
         // 0 is no limit.
-        let mut free = ByteRate::new(0);
-        free.spend(usize::MAX, t0);
-        assert!(free.ready(t0));
+        let mut free = FairRate::new(0);
+        free.spend(greedy, usize::MAX);
+        assert!(free.ready(greedy, t0));
     }
 }

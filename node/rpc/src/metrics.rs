@@ -58,7 +58,7 @@ pub struct Metrics {
     pub statesync_chunks: Gauge,
     /// Chunks fetched and verified so far.
     pub statesync_chunks_done: Gauge,
-    /// Chunks refused (their peer is avoided afterwards).
+    /// Chunks or headers refused (their peer is avoided afterwards).
     pub statesync_bad_chunks: Counter,
 }
 
@@ -176,7 +176,7 @@ impl Metrics {
         );
         registry.register(
             "statesync_bad_chunks",
-            "Snapshot chunks refused by state sync (their peer is avoided)",
+            "Snapshot chunks or headers refused by state sync (their peer is avoided)",
             m.statesync_bad_chunks.clone(),
         );
         Metrics { registry, ..m }

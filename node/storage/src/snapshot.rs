@@ -32,6 +32,9 @@ pub const MAX_DEPTH: u8 = 16;
 /// Largest chunk a node builds or accepts (below the 16 MiB any decode accepts).
 pub const MAX_CHUNK_BYTES: usize = 12 * 1024 * 1024;
 
+/// Bytes of a chunk's encoding besides its entries' keys and values, at most.
+const CHUNK_OVERHEAD: usize = 4096;
+
 const PLACEHOLDER: [u8; 32] = *b"SPARSE_MERKLE_PLACEHOLDER_HASH__";
 
 /// Why a snapshot or one of its chunks is refused.
@@ -388,7 +391,8 @@ impl SnapshotBuilder {
                         reason: format!("no key for hash {}", Hash(kh.0)),
                     })?;
             bytes += key.len() + value.len() + 16;
-            if bytes > MAX_CHUNK_BYTES {
+            // Room for the chunk's own fields and up to MAX_DEPTH siblings (about 1.1 KB).
+            if bytes > MAX_CHUNK_BYTES - CHUNK_OVERHEAD {
                 return Err(SnapshotError::ChunkTooLarge { index });
             }
             let value_hash = ValueHash::with::<StateHasher>(&value).0;
