@@ -8,7 +8,7 @@
 //! receipt in a committed block count. The last line is
 //! `tps=N p50_ms=N p99_ms=N committed=N`.
 
-use crate::client::Client;
+use crate::client::{Client, GasArg};
 use crate::keys;
 use anyhow::{Context, Result, anyhow, bail};
 use base64::Engine;
@@ -182,6 +182,7 @@ pub fn cmd_bench(cfg: &BenchConfig, json_out: bool) -> Result<()> {
             code: Bytes(code),
             init_args: Bytes(init.to_string().into_bytes()),
         },
+        GasArg::Auto,
     )?;
     if out["receipt"]["status"] != "ok" {
         bail!("deploying the token failed: {}", out["receipt"]);
@@ -204,6 +205,7 @@ pub fn cmd_bench(cfg: &BenchConfig, json_out: bool) -> Result<()> {
                 method: "transfer".into(),
                 args: Bytes(args.into_bytes()),
             },
+            GasArg::Auto,
         )?;
         if out["receipt"]["status"] != "ok" {
             bail!("funding a sender failed: {}", out["receipt"]);

@@ -200,6 +200,10 @@ pub enum TxCommand {
         /// Node RPC URL.
         #[arg(long, default_value = client::DEFAULT_RPC)]
         rpc: String,
+        /// Gas limit: `auto` simulates the transaction first and allows what it used plus a
+        /// fifth plus 20,000; or a number.
+        #[arg(long, default_value = "auto")]
+        gas: client::GasArg,
     },
     /// Call a contract method and wait for finality; exits non-zero if the call failed.
     Call {
@@ -215,6 +219,10 @@ pub enum TxCommand {
         /// Node RPC URL.
         #[arg(long, default_value = client::DEFAULT_RPC)]
         rpc: String,
+        /// Gas limit: `auto` simulates the transaction first and allows what it used plus a
+        /// fifth plus 20,000; or a number.
+        #[arg(long, default_value = "auto")]
+        gas: client::GasArg,
     },
 }
 
@@ -279,14 +287,16 @@ pub fn run(cli: Cli) -> Result<()> {
             init,
             key,
             rpc,
-        }) => client::cmd_deploy(&file, init.as_deref(), &key, &rpc, json),
+            gas,
+        }) => client::cmd_deploy(&file, init.as_deref(), &key, &rpc, gas, json),
         Command::Tx(TxCommand::Call {
             address,
             method,
             args,
             key,
             rpc,
-        }) => client::cmd_call(&address, &method, args.as_deref(), &key, &rpc, json),
+            gas,
+        }) => client::cmd_call(&address, &method, args.as_deref(), &key, &rpc, gas, json),
         Command::Query {
             address,
             method,

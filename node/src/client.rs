@@ -13,8 +13,42 @@ use std::time::Duration;
 /// Default RPC URL of every client command.
 pub const DEFAULT_RPC: &str = "http://127.0.0.1:8645";
 
-/// Gas limit of transactions sent by the CLI.
-const TX_GAS: u64 = 200_000_000;
+/// Gas limit of the transaction simulated to estimate `--gas auto` (and the most it sets).
+const PROBE_GAS: u64 = 200_000_000;
+
+/// `--gas auto` sets the gas limit to what the simulation used plus a fifth, plus this.
+pub const AUTO_GAS_EXTRA: u64 = 20_000;
+
+/// A transaction's gas limit: estimated by simulating it (`auto`), or given.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum GasArg {
+    /// Simulate, then use the gas used × 1.2 + [`AUTO_GAS_EXTRA`].
+    Auto,
+    /// This limit.
+    Fixed(u64),
+}
+
+impl std::str::FromStr for GasArg {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<GasArg, String> {
+        match s {
+            "auto" => Ok(GasArg::Auto),
+            n => n
+                .replace('_', "")
+                .parse()
+                .map(GasArg::Fixed)
+                .map_err(|_| format!("--gas takes `auto` or a number of gas units, not {s:?}")),
+        }
+    }
+}
+
+/// The gas limit `--gas auto` sets for a simulation that used `used`.
+pub fn auto_gas(used: u64) -> u64 {
+    used.saturating_add(used / 5)
+        .saturating_add(AUTO_GAS_EXTRA)
+        .min(PROBE_GAS)
+}
 
 /// A JSON-RPC client of one node.
 pub struct Client {
@@ -57,9 +91,10 @@ impl Client {
         Ok(v["result"].clone())
     }
 
-    /// Signs `payload` with `key` at the account's next nonce, submits it and waits for the
-    /// block holding it; returns `{hash, receipt}`.
-    pub fn send(&self, key: &SecretKey, payload: TxPayload) -> Result<Value> {
+    /// Signs `payload` with `key` at the account's next nonce with the gas limit `gas` asks
+    /// for (`auto`: the transaction is simulated first), submits it and waits for the block
+    /// holding it; returns `{hash, receipt}`.
+    pub fn send(&self, key: &SecretKey, payload: TxPayload, gas: GasArg) -> Result<Value> {
         let status = self.call("node_status", json!({}))?;
         let chain_id = status["chain_id"]
             .as_str()
@@ -69,16 +104,29 @@ impl Client {
         let nonce = account["nonce"]
             .as_u64()
             .ok_or_else(|| anyhow!("account_get has no nonce"))?;
-        let tx = Tx {
+        let mut tx = Tx {
             chain_id,
             sender: key.public_key(),
             nonce,
-            gas_limit: TX_GAS,
+            gas_limit: match gas {
+                GasArg::Auto => PROBE_GAS,
+                GasArg::Fixed(n) => n,
+            },
             payload,
+        };
+        let b64 = |t: &phalanx_types::SignedTx| {
+            base64::engine::general_purpose::STANDARD.encode(t.to_bytes())
+        };
+        if gas == GasArg::Auto {
+            let probe = tx.clone().sign(key);
+            let sim = self.call("tx_simulate", json!({"tx": b64(&probe)}))?;
+            let used = sim["gas_used"]
+                .as_u64()
+                .ok_or_else(|| anyhow!("tx_simulate has no gas_used"))?;
+            tx.gas_limit = auto_gas(used);
         }
-        .sign(key);
-        let raw = base64::engine::general_purpose::STANDARD.encode(tx.to_bytes());
-        self.call("tx_submit", json!({"tx": raw, "wait": "final"}))
+        let tx = tx.sign(key);
+        self.call("tx_submit", json!({"tx": b64(&tx), "wait": "final"}))
     }
 }
 
@@ -161,6 +209,7 @@ pub fn cmd_deploy(
     init: Option<&str>,
     key: &Path,
     rpc: &str,
+    gas: GasArg,
     json: bool,
 ) -> Result<()> {
     let code = std::fs::read(file).with_context(|| format!("cannot read {}", file.display()))?;
@@ -175,6 +224,7 @@ pub fn cmd_deploy(
             code: Bytes(code),
             init_args: Bytes(init_args),
         },
+        gas,
     )?;
     report(&out, json, |r| {
         println!("contract {}", r["return"].as_str().unwrap_or(""));
@@ -188,6 +238,7 @@ pub fn cmd_call(
     args: Option<&str>,
     key: &Path,
     rpc: &str,
+    gas: GasArg,
     json: bool,
 ) -> Result<()> {
     let contract = parse_address(address, "contract")?;
@@ -200,6 +251,7 @@ pub fn cmd_call(
             method: method.to_string(),
             args: Bytes(args),
         },
+        gas,
     )?;
     report(&out, json, |r| println!("return   {}", r["return"]))
 }

@@ -186,7 +186,11 @@ fn find_evidence(client: &Client, offender: &Address) -> Result<Evidence> {
 
 fn send(client: &Client, key: &Path, action: GovernanceAction, json: bool) -> Result<()> {
     let key = keys::read_key(key)?;
-    let out = client.send(&key, TxPayload::Governance(action))?;
+    let out = client.send(
+        &key,
+        TxPayload::Governance(action),
+        crate::client::GasArg::Auto,
+    )?;
     report(&out, json, |r| {
         let ret = &r["return"];
         println!(

@@ -355,6 +355,7 @@ fn run(
     let info = NodeInfo {
         chain_id: genesis.chain_id.clone(),
         peer_id: keys::peer_id(&node_key)?,
+        governance: genesis.governance.clone(),
     };
     let workers = match config.rpc.worker_threads {
         0 => phalanx_rpc::default_blocking_threads(),

@@ -414,3 +414,97 @@ fn governance_from_the_cli_on_a_dev_chain() {
     assert_eq!(code("gov_proposals", json!({"limit": 0})), -32602);
     assert_eq!(code("gov_proposal", json!({"id": 99})), -32004);
 }
+
+/// `tx_simulate` runs without committing, and `--gas auto` (the CLI's default) sets the
+/// gas limit from a simulation: a transaction's limit is close to what it used.
+#[test]
+fn simulation_runs_without_committing_and_gas_auto_fits_the_limit() {
+    let _g = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let d = common::dev();
+    let url = d.url.clone();
+    let key = d.key.to_str().unwrap();
+    let wasm = d.dir.path().join("setter.wasm");
+    std::fs::write(&wasm, wat::parse_str(common::SETTER).unwrap()).unwrap();
+    let o = run(&[
+        "--output",
+        "json",
+        "tx",
+        "deploy",
+        wasm.to_str().unwrap(),
+        "--key",
+        key,
+        "--rpc",
+        &url,
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let deployed: Value = serde_json::from_str(&stdout(&o)).unwrap();
+    let contract = deployed["receipt"]["return"].as_str().unwrap().to_string();
+    let t = rpc(&url, "tx_get", json!({"hash": deployed["hash"]}));
+    let (limit, used) = (
+        t["tx"]["gas_limit"].as_u64().unwrap(),
+        t["receipt"]["gas_used"].as_u64().unwrap(),
+    );
+    assert_eq!(limit, used + used / 5 + 20_000, "{t}");
+
+    // A call simulated: its outcome, gas and writes, and nothing committed.
+    let height = rpc(&url, "node_status", json!({}))["height"]
+        .as_u64()
+        .unwrap();
+    let sim = rpc(
+        &url,
+        "tx_simulate",
+        json!({"call": {"address": contract, "method": "set", "args": "sim"}}),
+    );
+    assert_eq!(sim["status"], "ok", "{sim}");
+    assert_eq!(sim["writes"]["keys_set"], 1, "{sim}");
+    assert!(sim["gas_used"].as_u64().unwrap() > 50_000, "{sim}");
+    let p = rpc(
+        &url,
+        "state_getProof",
+        json!({"address": contract, "key": "InNpbSI="}),
+    );
+    assert!(p["value"].is_null(), "a simulation wrote: {p}");
+    // The same call sent for real uses what the simulation said.
+    let o = run(&[
+        "--output", "json", "tx", "call", &contract, "set", "\"sim\"", "--key", key, "--rpc", &url,
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let sent: Value = serde_json::from_str(&stdout(&o)).unwrap();
+    assert_eq!(sent["receipt"]["gas_used"], sim["gas_used"], "{sent} {sim}");
+    assert!(sent["receipt"]["height"].as_u64().unwrap() > height);
+    // A failing call simulates as failed; a contract that is not there is an error.
+    let failed = rpc(
+        &url,
+        "tx_simulate",
+        json!({"call": {"address": contract, "method": "fail"}}),
+    );
+    assert_eq!(failed["status"], "failed", "{failed}");
+    assert!(failed["error"]["code"].is_number(), "{failed}");
+    let none = common::rpc_try(
+        &url,
+        "tx_simulate",
+        json!({"call": {"address": "00".repeat(32), "method": "set"}}),
+    )
+    .unwrap();
+    assert!(
+        none["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("no contract"),
+        "{none}"
+    );
+    // A signed transaction that could not enter a block (a used nonce) says why.
+    let stale = common::rpc_try(&url, "tx_simulate", json!({"tx": t["tx"]["raw"]})).unwrap();
+    assert!(
+        stale["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("would not be included"),
+        "{stale}"
+    );
+    // A fixed limit below what the call needs runs out of gas.
+    let o = run(&[
+        "tx", "call", &contract, "set", "\"low\"", "--gas", "60000", "--key", key, "--rpc", &url,
+    ]);
+    assert!(!o.status.success(), "{}", stdout(&o));
+}

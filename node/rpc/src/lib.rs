@@ -17,6 +17,7 @@ pub mod jsonrpc;
 mod methods;
 pub mod metrics;
 pub mod openrpc;
+mod simulate;
 pub mod views;
 mod ws;
 
@@ -80,6 +81,8 @@ pub struct NodeInfo {
     pub chain_id: String,
     /// This node's libp2p peer id.
     pub peer_id: String,
+    /// Governance rules from genesis (to execute simulated transactions as blocks do).
+    pub governance: phalanx_genesis::GovernancePolicy,
 }
 
 /// Server limits.

@@ -39,6 +39,7 @@ pub(crate) async fn dispatch(rpc: &Arc<Rpc>, method: &str, p: Value) -> Result<V
         "tx_submit" => submit(rpc, params(p)?).await,
         "tx_submitBatch" => submit_batch(rpc, params(p)?).await,
         "tx_get" => rpc.blocking(move |r| tx_get(r, params(p)?)).await,
+        "tx_simulate" => crate::simulate::simulate(rpc, params(p)?).await,
         "account_get" => {
             rpc.consistent(move |r| account_get(r, params(p.clone())?))
                 .await

@@ -88,6 +88,16 @@ pub const METHODS: &[MethodSpec] = &[
         "object",
     ),
     m(
+        "tx_simulate",
+        "Runs a signed transaction (tx, base64; skip_signature to estimate before signing) or a call ({from?, address, method, args?, gas?}) against the latest state without committing: status, error, gas_used, return, events, writes.",
+        &[
+            ("tx", "string", false),
+            ("call", "object", false),
+            ("skip_signature", "boolean", false),
+        ],
+        "object",
+    ),
+    m(
         "account_get",
         "An account's next nonce.",
         &[("address", "string", true)],

@@ -1,0 +1,226 @@
+//! `tx_simulate`: runs a transaction against the latest committed state without committing
+//! anything, to learn its outcome and the gas it uses.
+//!
+//! - `{tx}`: a signed transaction, executed exactly as a block would execute it next (the
+//!   same executor: nonce, intrinsic gas, deploy policy, governance), as the only
+//!   transaction of a block at the next height. The signature is checked too, unless
+//!   `skip_signature` is set (not for a deploy: compiling code is for deployers the chain
+//!   allows, proven by their signature).
+//! - `{call: {from?, address, method, args?, gas?}}`: a contract call as account `from`
+//!   (default the zero address), without a transaction: `gas_used` adds the intrinsic gas of
+//!   a call transaction of that size, so it is what the transaction would pay.
+//!
+//! Nothing is written; the state changes are summarized (`writes`: keys set and deleted,
+//! bytes written). Runs on the blocking pool, snapshot-consistent ([`Rpc::consistent`]).
+
+use crate::jsonrpc::{BAD_TX, NOT_FOUND, RpcError};
+use crate::{Rpc, views};
+use base64::Engine;
+use phalanx_executor::adapters::StoreView;
+use phalanx_executor::block::{BlockEnv, execute_block_with, intrinsic_gas};
+use phalanx_executor::governance;
+use phalanx_runtime::{BlockInfo, Overlay, StateChanges, TxEnv};
+use phalanx_types::{
+    Address, Bytes, Gas, Height, PublicKey, Signature, SignedTx, Tx, TxPayload, decode,
+};
+use serde::Deserialize;
+use serde_json::{Value, json};
+use std::sync::Arc;
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct SimulateParams {
+    /// A signed transaction, base64.
+    tx: Option<String>,
+    /// A call without a transaction.
+    call: Option<CallParams>,
+    /// Execute a signed transaction without checking its signature (to estimate gas
+    /// before signing).
+    #[serde(default)]
+    skip_signature: bool,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct CallParams {
+    #[serde(default)]
+    from: Option<Address>,
+    address: Address,
+    method: String,
+    #[serde(default)]
+    args: Value,
+    /// Gas limit (default: the chain's `max_tx_gas`).
+    #[serde(default)]
+    gas: Option<Gas>,
+}
+
+/// What the state changes amount to.
+fn writes(changes: &StateChanges) -> Value {
+    let (mut set, mut deleted, mut bytes) = (0u64, 0u64, 0u64);
+    for (key, value) in changes.iter() {
+        match value {
+            Some(v) => {
+                set += 1;
+                bytes += (key.len() + v.len()) as u64;
+            }
+            None => deleted += 1,
+        }
+    }
+    json!({"keys_set": set, "keys_deleted": deleted, "bytes": bytes})
+}
+
+pub(crate) async fn simulate(rpc: &Arc<Rpc>, p: SimulateParams) -> Result<Value, RpcError> {
+    match (p.tx, p.call) {
+        (Some(tx), None) => {
+            let bytes = base64::engine::general_purpose::STANDARD
+                .decode(tx.trim())
+                .map_err(|e| RpcError::params(format!("tx is not base64: {e}")))?;
+            let tx: SignedTx = decode(&bytes)
+                .map_err(|e| RpcError::new(BAD_TX, format!("undecodable transaction: {e}")))?;
+            let skip = p.skip_signature;
+            // A deploy compiles its code and keeps the compiled module: only a deployer the
+            // chain allows, proven by its signature, may make a node do that.
+            if skip && matches!(tx.tx.payload, TxPayload::Deploy { .. }) {
+                return Err(RpcError::params(
+                    "a deploy is simulated with its signature checked (skip_signature is for calls)",
+                ));
+            }
+            rpc.consistent(move |r| signed(r, &tx, skip)).await
+        }
+        (None, Some(call)) => {
+            let args = match &call.args {
+                Value::Null => Vec::new(),
+                v => serde_json::to_vec(v).map_err(RpcError::internal)?,
+            };
+            rpc.consistent(move |r| unsigned(r, &call, &args)).await
+        }
+        _ => Err(RpcError::params("give exactly one of tx and call")),
+    }
+}
+
+/// The block a simulation runs in: the next height, at the latest block's time.
+fn next_block(rpc: &Rpc) -> Result<(Height, u64), RpcError> {
+    let height = rpc.blocks.latest_height().map_err(RpcError::internal)?;
+    let time_ms = match rpc.blocks.block(height).map_err(RpcError::internal)? {
+        Some(b) => b.header.timestamp_ms,
+        None => 0,
+    };
+    Ok((height + 1, time_ms))
+}
+
+fn signed(rpc: &Rpc, tx: &SignedTx, skip_signature: bool) -> Result<Value, RpcError> {
+    let config = governance::committed_config(&rpc.state)
+        .map_err(RpcError::internal)?
+        .ok_or_else(|| RpcError::internal("no configuration record in state"))?;
+    let (height, time_ms) = next_block(rpc)?;
+    let env = BlockEnv {
+        chain_id: rpc.info.chain_id.clone(),
+        height,
+        time_ms,
+        params: config.params,
+        deploy_policy: config.deploy_policy,
+        governance: rpc.info.governance.clone(),
+        leave_out_unfit: false,
+    };
+    let base = Arc::new(StoreView(rpc.state.clone()));
+    let txs = std::slice::from_ref(tx);
+    let executed = execute_block_with(&rpc.runtime, base, &env, txs, &|_| skip_signature);
+    match executed {
+        Ok(e) => {
+            let receipt = e
+                .receipts
+                .first()
+                .ok_or_else(|| RpcError::internal("no receipt"))?;
+            let mut v = views::receipt(receipt, views::is_deploy(tx));
+            v["writes"] = writes(&e.changes);
+            v["height"] = json!(height);
+            Ok(v)
+        }
+        // The transaction could not enter a block now (bad nonce, gas limit out of
+        // bounds, bad signature): say why, as tx_submit would.
+        Err(phalanx_executor::ExecutorError::Invalid { reason, .. }) => Err(RpcError::new(
+            BAD_TX,
+            format!("the transaction would not be included: {reason}"),
+        )),
+        Err(e) => Err(RpcError::internal(e)),
+    }
+}
+
+fn unsigned(rpc: &Rpc, call: &CallParams, args: &[u8]) -> Result<Value, RpcError> {
+    let config = governance::committed_config(&rpc.state)
+        .map_err(RpcError::internal)?
+        .ok_or_else(|| RpcError::internal("no configuration record in state"))?;
+    let max = config.params.max_tx_gas;
+    let gas_limit = call.gas.unwrap_or(max).min(max);
+    // The intrinsic gas of a call transaction carrying these arguments (its size does not
+    // depend on who signs it).
+    let shape = Tx {
+        chain_id: rpc.info.chain_id.clone(),
+        sender: PublicKey([0; 32]),
+        nonce: 0,
+        gas_limit,
+        payload: TxPayload::Call {
+            contract: call.address,
+            method: call.method.clone(),
+            args: Bytes(args.to_vec()),
+        },
+    };
+    let intrinsic = intrinsic_gas(&SignedTx {
+        tx: shape,
+        signature: Signature([0; 64]),
+    });
+    if gas_limit < intrinsic {
+        return Err(RpcError::params(format!(
+            "gas {gas_limit} is below the {intrinsic} any such transaction pays"
+        )));
+    }
+    if rpc
+        .state
+        .get(&phalanx_runtime::layout::contract_key(&call.address))
+        .map_err(RpcError::internal)?
+        .is_none()
+    {
+        return Err(RpcError::new(
+            NOT_FOUND,
+            format!("no contract at {}", call.address),
+        ));
+    }
+    let (height, time_ms) = next_block(rpc)?;
+    let from = call.from.unwrap_or(Address([0; 32]));
+    let env = TxEnv {
+        block: BlockInfo {
+            height,
+            time_ms,
+            chain_id: rpc.info.chain_id.clone(),
+        },
+        origin: from,
+        nonce: phalanx_executor::account::committed_nonce(&rpc.state, &from)
+            .map_err(RpcError::internal)?,
+        gas_limit: gas_limit - intrinsic,
+    };
+    let mut overlay = Overlay::new(Arc::new(StoreView(rpc.state.clone())));
+    let outcome = rpc
+        .runtime
+        .call(&mut overlay, &env, &call.address, &call.method, args)
+        .map_err(RpcError::internal)?;
+    let gas_used = intrinsic + outcome.gas_used;
+    let mut v = json!({
+        "status": "ok",
+        "gas_used": gas_used,
+        "events": outcome.events.iter().map(views::event).collect::<Vec<_>>(),
+        "height": height,
+    });
+    match outcome.result {
+        Ok(ret) => {
+            v["return"] = views::data(&ret);
+            v["writes"] = writes(&overlay.into_changes());
+        }
+        Err(e) => {
+            v["status"] = json!("failed");
+            v["return"] = Value::Null;
+            v["error"] = json!({"code": e.code, "message": e.message});
+            v["writes"] = writes(&StateChanges::new());
+        }
+    }
+    Ok(v)
+}
