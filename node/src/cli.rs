@@ -200,8 +200,7 @@ pub enum TxCommand {
         /// Node RPC URL.
         #[arg(long, default_value = client::DEFAULT_RPC)]
         rpc: String,
-        /// Gas limit: `auto` simulates the transaction first and allows what it used plus a
-        /// fifth plus 20,000; or a number.
+        /// Gas limit: a number, or `auto` (200,000,000: deploys are not simulated).
         #[arg(long, default_value = "auto")]
         gas: client::GasArg,
     },

@@ -13,7 +13,8 @@ use std::time::Duration;
 /// Default RPC URL of every client command.
 pub const DEFAULT_RPC: &str = "http://127.0.0.1:8645";
 
-/// Gas limit of the transaction simulated to estimate `--gas auto` (and the most it sets).
+/// Gas limit of a deploy with `--gas auto`, and of the simulation when the node does not
+/// say the chain's `max_tx_gas` (the most `auto` sets is that limit).
 const PROBE_GAS: u64 = 200_000_000;
 
 /// `--gas auto` sets the gas limit to what the simulation used plus a fifth, plus this.
@@ -43,11 +44,11 @@ impl std::str::FromStr for GasArg {
     }
 }
 
-/// The gas limit `--gas auto` sets for a simulation that used `used`.
-pub fn auto_gas(used: u64) -> u64 {
+/// The gas limit `--gas auto` sets for a simulation that used `used`, at most `max`.
+pub fn auto_gas(used: u64, max: u64) -> u64 {
     used.saturating_add(used / 5)
         .saturating_add(AUTO_GAS_EXTRA)
-        .min(PROBE_GAS)
+        .min(max)
 }
 
 /// A JSON-RPC client of one node.
@@ -104,6 +105,7 @@ impl Client {
         let nonce = account["nonce"]
             .as_u64()
             .ok_or_else(|| anyhow!("account_get has no nonce"))?;
+        let deploy = matches!(payload, TxPayload::Deploy { .. });
         let mut tx = Tx {
             chain_id,
             sender: key.public_key(),
@@ -117,13 +119,29 @@ impl Client {
         let b64 = |t: &phalanx_types::SignedTx| {
             base64::engine::general_purpose::STANDARD.encode(t.to_bytes())
         };
-        if gas == GasArg::Auto {
-            let probe = tx.clone().sign(key);
-            let sim = self.call("tx_simulate", json!({"tx": b64(&probe)}))?;
+        // Deploys are not simulated (the node would compile the code): they keep the probe
+        // limit.
+        if gas == GasArg::Auto && !deploy {
+            let max = self
+                .call("gov_proposals", json!({"limit": 1}))
+                .ok()
+                .and_then(|g| g["params"]["max_tx_gas"].as_u64())
+                .unwrap_or(PROBE_GAS);
+            tx.gas_limit = max;
+            // Unsigned: the node checks everything but the signature, and never holds a
+            // valid transaction it could submit in our place.
+            let probe = phalanx_types::SignedTx {
+                tx: tx.clone(),
+                signature: phalanx_types::Signature([0; 64]),
+            };
+            let sim = self.call(
+                "tx_simulate",
+                json!({"tx": b64(&probe), "skip_signature": true}),
+            )?;
             let used = sim["gas_used"]
                 .as_u64()
                 .ok_or_else(|| anyhow!("tx_simulate has no gas_used"))?;
-            tx.gas_limit = auto_gas(used);
+            tx.gas_limit = auto_gas(used, max);
         }
         let tx = tx.sign(key);
         self.call("tx_submit", json!({"tx": b64(&tx), "wait": "final"}))

@@ -444,7 +444,17 @@ fn simulation_runs_without_committing_and_gas_auto_fits_the_limit() {
         t["tx"]["gas_limit"].as_u64().unwrap(),
         t["receipt"]["gas_used"].as_u64().unwrap(),
     );
-    assert_eq!(limit, used + used / 5 + 20_000, "{t}");
+    // Deploys are not simulated (the node would compile the code): the fixed limit.
+    assert_eq!(limit, 200_000_000, "{t}");
+    assert!(used < limit);
+    let deploy_sim = common::rpc_try(&url, "tx_simulate", json!({"tx": t["tx"]["raw"]})).unwrap();
+    assert!(
+        deploy_sim["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("not simulated"),
+        "{deploy_sim}"
+    );
 
     // A call simulated: its outcome, gas and writes, and nothing committed.
     let height = rpc(&url, "node_status", json!({}))["height"]
@@ -471,6 +481,14 @@ fn simulation_runs_without_committing_and_gas_auto_fits_the_limit() {
     assert!(o.status.success(), "{}", stderr(&o));
     let sent: Value = serde_json::from_str(&stdout(&o)).unwrap();
     assert_eq!(sent["receipt"]["gas_used"], sim["gas_used"], "{sent} {sim}");
+    // Its limit was what the simulation used, plus a fifth, plus 20,000.
+    let used = sim["gas_used"].as_u64().unwrap();
+    let got = rpc(&url, "tx_get", json!({"hash": sent["hash"]}));
+    assert_eq!(
+        got["tx"]["gas_limit"],
+        json!(used + used / 5 + 20_000),
+        "{got}"
+    );
     assert!(sent["receipt"]["height"].as_u64().unwrap() > height);
     // A failing call simulates as failed; a contract that is not there is an error.
     let failed = rpc(
@@ -494,7 +512,8 @@ fn simulation_runs_without_committing_and_gas_auto_fits_the_limit() {
         "{none}"
     );
     // A signed transaction that could not enter a block (a used nonce) says why.
-    let stale = common::rpc_try(&url, "tx_simulate", json!({"tx": t["tx"]["raw"]})).unwrap();
+    let call_tx = got["tx"]["raw"].clone();
+    let stale = common::rpc_try(&url, "tx_simulate", json!({"tx": call_tx})).unwrap();
     assert!(
         stale["error"]["message"]
             .as_str()

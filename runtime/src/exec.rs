@@ -622,6 +622,20 @@ impl Runtime {
         self.run_top(overlay, env, contract, method, args, meter, false, false)
     }
 
+    /// Runs `f` holding one of the slots read-only queries share ([`RuntimeError::Busy`]
+    /// when all are taken): a caller that runs contract code for a client outside
+    /// [`Runtime::query`] (a simulation) uses it, so client work never takes the instances
+    /// block execution needs.
+    pub fn with_query_slot<T>(&self, f: impl FnOnce() -> T) -> Result<T, RuntimeError> {
+        let inner = &self.inner;
+        let active = inner.queries.fetch_add(1, Ordering::AcqRel);
+        let _guard = QueryGuard(&inner.queries);
+        if active >= inner.max_queries {
+            return Err(RuntimeError::Busy);
+        }
+        Ok(f())
+    }
+
     /// A read-only call against `state`. Any write fails with `READ_ONLY`; events are
     /// discarded.
     pub fn query(

@@ -4,8 +4,11 @@
 //! - `{tx}`: a signed transaction, executed exactly as a block would execute it next (the
 //!   same executor: nonce, intrinsic gas, deploy policy, governance), as the only
 //!   transaction of a block at the next height. The signature is checked too, unless
-//!   `skip_signature` is set (not for a deploy: compiling code is for deployers the chain
-//!   allows, proven by their signature).
+//!   `skip_signature` is set. Deploys are refused: compiling would cache the module on disk
+//!   for anyone who asks.
+//!
+//! Each simulation holds one of the runtime's query slots (as `contract_query` does), so
+//! clients never take the instances block execution needs.
 //! - `{call: {from?, address, method, args?, gas?}}`: a contract call as account `from`
 //!   (default the zero address), without a transaction: `gas_used` adds the intrinsic gas of
 //!   a call transaction of that size, so it is what the transaction would pay.
@@ -13,7 +16,7 @@
 //! Nothing is written; the state changes are summarized (`writes`: keys set and deleted,
 //! bytes written). Runs on the blocking pool, snapshot-consistent ([`Rpc::consistent`]).
 
-use crate::jsonrpc::{BAD_TX, NOT_FOUND, RpcError};
+use crate::jsonrpc::{BAD_TX, NOT_FOUND, RpcError, UNAVAILABLE};
 use crate::{Rpc, views};
 use base64::Engine;
 use phalanx_executor::adapters::StoreView;
@@ -78,24 +81,33 @@ pub(crate) async fn simulate(rpc: &Arc<Rpc>, p: SimulateParams) -> Result<Value,
             let tx: SignedTx = decode(&bytes)
                 .map_err(|e| RpcError::new(BAD_TX, format!("undecodable transaction: {e}")))?;
             let skip = p.skip_signature;
-            // A deploy compiles its code and keeps the compiled module: only a deployer the
-            // chain allows, proven by its signature, may make a node do that.
-            if skip && matches!(tx.tx.payload, TxPayload::Deploy { .. }) {
+            // A deploy compiles its code and keeps the compiled module: a simulation must
+            // not make a node do that for anyone who asks.
+            if matches!(tx.tx.payload, TxPayload::Deploy { .. }) {
                 return Err(RpcError::params(
-                    "a deploy is simulated with its signature checked (skip_signature is for calls)",
+                    "deploys are not simulated (compiling would cache the module); give the deploy a gas limit",
                 ));
             }
-            rpc.consistent(move |r| signed(r, &tx, skip)).await
+            rpc.consistent(move |r| busy(r.runtime.with_query_slot(|| signed(r, &tx, skip))))
+                .await
         }
         (None, Some(call)) => {
             let args = match &call.args {
                 Value::Null => Vec::new(),
                 v => serde_json::to_vec(v).map_err(RpcError::internal)?,
             };
-            rpc.consistent(move |r| unsigned(r, &call, &args)).await
+            rpc.consistent(move |r| busy(r.runtime.with_query_slot(|| unsigned(r, &call, &args))))
+                .await
         }
         _ => Err(RpcError::params("give exactly one of tx and call")),
     }
+}
+
+/// A simulation run in a query slot: all taken is "busy", as for `contract_query`.
+fn busy(
+    r: Result<Result<Value, RpcError>, phalanx_runtime::RuntimeError>,
+) -> Result<Value, RpcError> {
+    r.map_err(|_| RpcError::new(UNAVAILABLE, "too many queries at once; retry"))?
 }
 
 /// The block a simulation runs in: the next height, at the latest block's time.
