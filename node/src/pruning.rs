@@ -1,11 +1,18 @@
 //! The pruner thread: runs [`Pruner`] steps beside the core, never holding anything the core
 //! needs, and backs off when there is nothing to delete.
+//!
+//! Deleting only writes tombstones: the data leaves the disk when RocksDB compacts the files
+//! holding it, which its ordinary level compaction does late for a small, steadily pruned
+//! database (measured: the tables grew from 17 to 83 MiB over ten minutes at 500 tx/s with a
+//! 300-block window). So after every [`COMPACT_AFTER`] deletions, and at most every
+//! [`COMPACT_EVERY`], the thread compacts the column families that pruning and every block
+//! churn. Only a node that prunes does this, on this thread, at a bounded rate.
 
 use crate::snapshots::Pin;
 use phalanx_core::NodeStatus;
 use phalanx_core::prune::{Pruner, Retention};
 use phalanx_rpc::metrics::Metrics;
-use phalanx_storage::KvStore;
+use phalanx_storage::{Column, KvStore};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
@@ -17,6 +24,43 @@ const BUSY_PAUSE: Duration = Duration::from_millis(2);
 const IDLE_PAUSE: Duration = Duration::from_millis(500);
 /// Pause after a storage error before trying again.
 const ERROR_PAUSE: Duration = Duration::from_secs(5);
+/// Deletions (heights of blocks, tree nodes and values) after which the pruned column
+/// families are compacted.
+pub const COMPACT_AFTER: u64 = 50_000;
+/// Least time between two compactions.
+pub const COMPACT_EVERY: Duration = Duration::from_secs(10);
+/// Block families: compacted when blocks are pruned.
+const BLOCK_FAMILIES: [Column; 5] = [
+    Column::Blocks,
+    Column::BlockIndex,
+    Column::Certificates,
+    Column::TxIndex,
+    Column::Receipts,
+];
+/// State tree families: compacted when state versions are pruned.
+const STATE_FAMILIES: [Column; 3] = [Column::TreeNodes, Column::TreeValues, Column::StaleNodes];
+/// Families every block overwrites or deletes from (the flat state, the consensus log,
+/// metadata), whose garbage the same late compaction leaves on disk: compacted with either.
+const CHURN_FAMILIES: [Column; 3] = [Column::Meta, Column::State, Column::Wal];
+
+/// The families a node pruning to `retention` compacts.
+fn compacted(retention: &Retention) -> Vec<Column> {
+    let mut cols = Vec::new();
+    if retention.retain_blocks > 0 {
+        cols.extend(BLOCK_FAMILIES);
+    }
+    if retention.retain_state_versions > 0 {
+        cols.extend(STATE_FAMILIES);
+    }
+    if !cols.is_empty() {
+        cols.extend(CHURN_FAMILIES);
+    }
+    cols
+}
+
+/// Compactions take at most a tenth of the time: the next waits nine times as long as the
+/// last took, and at least [`COMPACT_EVERY`].
+const COMPACT_DUTY: u32 = 9;
 
 /// A running pruner thread; stops when dropped.
 pub struct PrunerThread {
@@ -84,6 +128,9 @@ fn run(
         retain_state_versions = retention.retain_state_versions,
         "pruner started"
     );
+    let families = compacted(&retention);
+    let mut deleted = 0u64;
+    let mut next_compaction = std::time::Instant::now() + COMPACT_EVERY;
     loop {
         let tip = status.borrow().height;
         pruner.hold_from = pin.state();
@@ -97,6 +144,28 @@ fn run(
                 }
                 if let Ok(h) = phalanx_storage::prune::lowest_state_version(&*kv) {
                     metrics.earliest_state_height.set(h as i64);
+                }
+                deleted += done.blocks + (done.state.nodes + done.state.values) as u64;
+                if deleted >= COMPACT_AFTER && std::time::Instant::now() >= next_compaction {
+                    let started = std::time::Instant::now();
+                    for col in &families {
+                        // One family at a time; a stop waits for one at most.
+                        if stop.load(Ordering::Relaxed) {
+                            return;
+                        }
+                        if let Err(e) = kv.compact(*col) {
+                            tracing::warn!(error = %e, column = col.name(), "compaction failed");
+                        }
+                    }
+                    let took = started.elapsed();
+                    tracing::debug!(
+                        deleted,
+                        ms = took.as_millis() as u64,
+                        "compacted the pruned and churned column families"
+                    );
+                    deleted = 0;
+                    next_compaction =
+                        std::time::Instant::now() + (took * COMPACT_DUTY).max(COMPACT_EVERY);
                 }
                 if done.is_empty() {
                     IDLE_PAUSE
@@ -119,5 +188,28 @@ fn run(
         if pause(wait, &stop) {
             return;
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_a_pruning_node_compacts_and_only_what_it_prunes() {
+        assert!(compacted(&Retention::ALL).is_empty());
+        let state_only = compacted(&Retention {
+            retain_blocks: 0,
+            retain_state_versions: 100,
+        });
+        assert!(state_only.contains(&Column::TreeNodes) && state_only.contains(&Column::Wal));
+        assert!(!state_only.contains(&Column::TxIndex), "{state_only:?}");
+        let blocks_only = compacted(&Retention {
+            retain_blocks: 100,
+            retain_state_versions: 0,
+        });
+        assert!(blocks_only.contains(&Column::Blocks));
+        assert!(!blocks_only.contains(&Column::TreeNodes), "{blocks_only:?}");
+        assert!(!blocks_only.contains(&Column::Code));
     }
 }

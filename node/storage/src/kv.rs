@@ -147,6 +147,12 @@ pub trait KvStore: Send + Sync {
     /// Applies a batch atomically.
     fn write(&self, batch: WriteBatch, durability: Durability) -> Result<(), StorageError>;
 
+    /// Compacts `col` so that what was deleted from it leaves the disk (stores without
+    /// compaction do nothing). Slow: for a background thread.
+    fn compact(&self, _col: Column) -> Result<(), StorageError> {
+        Ok(())
+    }
+
     /// Writes one value.
     fn put(&self, col: Column, key: &[u8], value: &[u8]) -> Result<(), StorageError> {
         let mut b = WriteBatch::new();

@@ -78,6 +78,12 @@ impl RocksStore {
 }
 
 impl KvStore for RocksStore {
+    fn compact(&self, col: Column) -> Result<(), StorageError> {
+        self.db
+            .compact_range_cf(self.cf(col), None::<&[u8]>, None::<&[u8]>);
+        Ok(())
+    }
+
     fn get(&self, col: Column, key: &[u8]) -> Result<Option<Vec<u8>>, StorageError> {
         Ok(self.db.get_cf(self.cf(col), key)?)
     }

@@ -276,8 +276,13 @@ impl StateStore {
         for (k, v) in changes {
             match v {
                 Some(v) => {
+                    // A key already in the state has its preimage: rewriting it on every
+                    // update would only leave garbage for compaction (measured: tens of MiB
+                    // over minutes under load).
+                    if self.kv.get(Column::State, k)?.is_none() {
+                        batch.put(Column::Preimages, key_hash(k).0, k.clone());
+                    }
                     batch.put(Column::State, k.clone(), v.clone());
-                    batch.put(Column::Preimages, key_hash(k).0, k.clone());
                 }
                 None => batch.delete(Column::State, k.clone()),
             }
