@@ -291,18 +291,19 @@ fn run(
         kept.corrupt = byzantine == Some(Strategy::CorruptSnapshots);
     }
     let kept = Arc::new(kept);
-    let mut network = if dev {
-        None
-    } else {
-        Some(spawn_network(
+    let start_network = || {
+        spawn_network(
             net_rt.handle(),
             &node_key,
             config,
             &genesis,
             late_blocks.clone(),
             kept.clone(),
-        )?)
+        )
     };
+    // `start` listens before the store opens (a state sync needs peers); `dev` only once it
+    // knows it has peers.
+    let mut network = if dev { None } else { Some(start_network()?) };
     if state_sync {
         match &network {
             Some((net, _)) if crate::statesync::wanted(home)? => rt.block_on(state_sync_run(
@@ -343,14 +344,7 @@ fn run(
     );
     let networked = !dev || core.chain().validators().len() > 1 || !genesis.observers.is_empty();
     if networked && network.is_none() {
-        network = Some(spawn_network(
-            net_rt.handle(),
-            &node_key,
-            config,
-            &genesis,
-            late_blocks.clone(),
-            kept.clone(),
-        )?);
+        network = Some(start_network()?);
     }
     let info = NodeInfo {
         chain_id: genesis.chain_id.clone(),

@@ -248,6 +248,20 @@ pub fn index(path: &Path) -> Result<Indexed> {
     })
 }
 
+/// Decodes chunk `index` of `m` (from a file or a peer) and checks its proof against the
+/// manifest's state root.
+pub fn check_chunk(m: &Manifest, index: u32, bytes: &[u8]) -> Result<snapshot::Chunk> {
+    if bytes.len() > snapshot::MAX_CHUNK_BYTES {
+        bail!("chunk {index} is {} bytes", bytes.len());
+    }
+    let chunk = snapshot::decode_chunk(bytes)?;
+    if chunk.index != index {
+        bail!("chunk {} where chunk {index} belongs", chunk.index);
+    }
+    snapshot::verify_chunk(m, &chunk)?;
+    Ok(chunk)
+}
+
 /// Reads `len` bytes at `offset` of `path`.
 pub fn read_at(path: &Path, (offset, len): (u64, u64)) -> Result<Vec<u8>> {
     let mut f = std::fs::File::open(path)?;

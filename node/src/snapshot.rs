@@ -14,7 +14,7 @@ use anyhow::{Context, Result, bail};
 use clap::Subcommand;
 use phalanx_genesis::Genesis;
 use phalanx_storage::prune;
-use phalanx_storage::snapshot::{self, Chunk};
+use phalanx_storage::snapshot;
 use phalanx_storage::{BlockStore, KvStore, RocksStore};
 use phalanx_types::Height;
 use std::io::BufReader;
@@ -134,12 +134,7 @@ fn import(file: &Path, dir: &Path, json: bool) -> Result<()> {
     let mut entries = Vec::with_capacity(m.keys.min(1_000_000) as usize);
     for index in 0..m.chunks() {
         let raw = snapfile::read_part(&mut r, snapshot::MAX_CHUNK_BYTES as u64, "chunk")?;
-        let chunk: Chunk = snapshot::decode_chunk(&raw)?;
-        if chunk.index != index {
-            bail!("chunk {} where chunk {index} belongs", chunk.index);
-        }
-        snapshot::verify_chunk(&m, &chunk)?;
-        entries.extend(chunk.entries);
+        entries.extend(snapfile::check_chunk(&m, index, &raw)?.entries);
         if (index + 1) % 64 == 0 || index + 1 == m.chunks() {
             eprintln!("verified {}/{} chunks", index + 1, m.chunks());
         }

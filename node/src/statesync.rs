@@ -27,7 +27,7 @@ use phalanx_genesis::Genesis;
 use phalanx_network::Network;
 use phalanx_network::wire::{PartAnswer, Request, Response, SnapshotOffer, SnapshotPart};
 use phalanx_rpc::metrics::Metrics;
-use phalanx_storage::snapshot::{self, Chunk, Manifest};
+use phalanx_storage::snapshot::Manifest;
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -529,26 +529,15 @@ async fn fetch_chunk(net: &Network, peer: PeerId, m: &Manifest, index: u32) -> F
         Some(_) => return Fetched::Bad("an answer of another kind".into()),
     };
     let m = m.clone();
-    let checked =
-        tokio::task::spawn_blocking(move || check_chunk(&m, index, &bytes).map(|_| bytes)).await;
+    let checked = tokio::task::spawn_blocking(move || {
+        snapfile::check_chunk(&m, index, &bytes).map(|_| bytes)
+    })
+    .await;
     match checked {
         Ok(Ok(bytes)) => Fetched::Good(bytes),
         Ok(Err(e)) => Fetched::Bad(e.to_string()),
         Err(e) => Fetched::Bad(format!("checking it failed: {e}")),
     }
-}
-
-/// Decodes chunk `index` of `m` and checks its proof.
-fn check_chunk(m: &Manifest, index: u32, bytes: &[u8]) -> Result<Chunk> {
-    if bytes.len() > snapshot::MAX_CHUNK_BYTES {
-        bail!("chunk {index} is {} bytes", bytes.len());
-    }
-    let chunk = snapshot::decode_chunk(bytes)?;
-    if chunk.index != index {
-        bail!("chunk {} sent for chunk {index}", chunk.index);
-    }
-    snapshot::verify_chunk(m, &chunk)?;
-    Ok(chunk)
 }
 
 /// The chunks kept by an earlier run that still verify (others are deleted).
@@ -562,7 +551,7 @@ async fn load_chunks(dir: &Path, m: &Manifest) -> Result<BTreeSet<u32>> {
             let Ok(bytes) = std::fs::read(&path) else {
                 continue;
             };
-            match check_chunk(&m, index, &bytes) {
+            match snapfile::check_chunk(&m, index, &bytes) {
                 Ok(_) => {
                     have.insert(index);
                 }
@@ -585,7 +574,7 @@ fn install(home: &Home, genesis: &Genesis, header: &FileHeader, dir: &Path) -> R
         let path = dir.join("chunks").join(index.to_string());
         let bytes =
             std::fs::read(&path).with_context(|| format!("cannot read {}", path.display()))?;
-        entries.extend(check_chunk(m, index, &bytes)?.entries);
+        entries.extend(snapfile::check_chunk(m, index, &bytes)?.entries);
     }
     snapfile::install(home, genesis, header, entries)
 }

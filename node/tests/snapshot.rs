@@ -7,22 +7,9 @@
 mod common;
 
 use base64::Engine;
-use common::{SERIAL, Testnet, bin, rpc, rpc_try, wait_for};
+use common::{SERIAL, Testnet, phalanx, rpc, rpc_try, text, wait_for};
 use serde_json::{Value, json};
-use std::process::{Command, Output};
 use std::time::Duration;
-
-fn phalanx(args: &[&str]) -> Output {
-    Command::new(bin()).args(args).output().unwrap()
-}
-
-fn text(o: &Output) -> String {
-    format!(
-        "{}{}",
-        String::from_utf8_lossy(&o.stdout),
-        String::from_utf8_lossy(&o.stderr)
-    )
-}
 
 #[test]
 fn an_observer_joins_from_a_verified_snapshot_and_follows() {

@@ -10,28 +10,15 @@
 
 mod common;
 
-use common::{NodeProc, SERIAL, Testnet, bin, env_or, rpc, wait_for};
+use common::{NodeProc, SERIAL, Testnet, env_or, phalanx, rpc, text, wait_for};
 use serde_json::{Value, json};
 use std::path::Path;
-use std::process::{Command, Output};
 use std::time::{Duration, Instant};
 
 /// Heights between the validators' snapshots.
 const INTERVAL: u64 = 40;
 /// Bytes a second each validator serves: slow enough that the kill lands mid-sync.
 const SERVE_RATE: u64 = 1 << 20;
-
-fn phalanx(args: &[&str]) -> Output {
-    Command::new(bin()).args(args).output().unwrap()
-}
-
-fn text(o: &Output) -> String {
-    format!(
-        "{}{}",
-        String::from_utf8_lossy(&o.stdout),
-        String::from_utf8_lossy(&o.stderr)
-    )
-}
 
 /// `phalanx snapshot list` of a home, newest first.
 fn snapshots(home: &Path) -> Vec<Value> {

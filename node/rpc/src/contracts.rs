@@ -35,11 +35,7 @@ pub(crate) async fn query(rpc: &Arc<Rpc>, p: QueryParams) -> Result<Value, RpcEr
     let gas_cap = rpc.limits.query_gas_cap;
     let outcome = rpc
         .consistent(move |r| {
-            let height = r.blocks.latest_height().map_err(RpcError::internal)?;
-            let time_ms = match r.blocks.block(height).map_err(RpcError::internal)? {
-                Some(b) => b.header.timestamp_ms,
-                None => 0,
-            };
+            let (height, time_ms) = r.latest_block_time()?;
             let block = BlockInfo {
                 height,
                 time_ms,

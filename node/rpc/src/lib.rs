@@ -32,7 +32,7 @@ use phalanx_core::{CommittedBlock, NodeStatus};
 use phalanx_executor::mempool::AdmitError;
 use phalanx_runtime::Runtime;
 use phalanx_storage::{BlockStore, KvStore, StateStore};
-use phalanx_types::{Hash, SignedTx};
+use phalanx_types::{Hash, Height, SignedTx};
 use serde_json::Value;
 use std::sync::Arc;
 use std::time::Duration;
@@ -159,6 +159,17 @@ pub struct Rpc {
 }
 
 impl Rpc {
+    /// The latest committed height and its block's timestamp (0 before the first block):
+    /// the block a query or a simulation sees.
+    pub(crate) fn latest_block_time(&self) -> Result<(Height, u64), RpcError> {
+        let height = self.blocks.latest_height().map_err(RpcError::internal)?;
+        let time_ms = match self.blocks.block(height).map_err(RpcError::internal)? {
+            Some(b) => b.header.timestamp_ms,
+            None => 0,
+        };
+        Ok((height, time_ms))
+    }
+
     /// A server over `node`, its runtime (for queries) and its stores.
     pub fn new(
         node: Arc<dyn NodeApi>,

@@ -112,11 +112,7 @@ fn busy(
 
 /// The block a simulation runs in: the next height, at the latest block's time.
 fn next_block(rpc: &Rpc) -> Result<(Height, u64), RpcError> {
-    let height = rpc.blocks.latest_height().map_err(RpcError::internal)?;
-    let time_ms = match rpc.blocks.block(height).map_err(RpcError::internal)? {
-        Some(b) => b.header.timestamp_ms,
-        None => 0,
-    };
+    let (height, time_ms) = rpc.latest_block_time()?;
     Ok((height + 1, time_ms))
 }
 

@@ -35,6 +35,22 @@ pub fn bin() -> String {
     std::env::var("PHALANX_BIN").unwrap_or_else(|_| env!("CARGO_BIN_EXE_phalanx").to_string())
 }
 
+/// Runs the CLI with `args`.
+#[allow(dead_code)]
+pub fn phalanx(args: &[&str]) -> std::process::Output {
+    Command::new(bin()).args(args).output().unwrap()
+}
+
+/// A CLI run's stdout and stderr, for failure messages and checks.
+#[allow(dead_code)]
+pub fn text(o: &std::process::Output) -> String {
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    )
+}
+
 /// The value of environment variable `name`, or `default` if unset or unparsable (benchmark
 /// knobs).
 #[allow(dead_code)]
