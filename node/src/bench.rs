@@ -181,6 +181,7 @@ pub fn cmd_bench(cfg: &BenchConfig, json_out: bool) -> Result<()> {
         TxPayload::Deploy {
             code: Bytes(code),
             init_args: Bytes(init.to_string().into_bytes()),
+            admin: None,
         },
         GasArg::Auto,
     )?;

@@ -108,6 +108,9 @@ pub enum Command {
     /// State snapshots: export the state at a height to a file; import one into a new home.
     #[command(subcommand)]
     Snapshot(crate::snapshot::SnapshotCommand),
+    /// Contract authors' tools: new projects, builds checked by the deploy rules, ABIs.
+    #[command(subcommand)]
+    Contract(crate::contract::ContractCommand),
     /// Read-only contract call: no transaction, nothing is written.
     Query {
         /// Contract address (hex).
@@ -116,6 +119,9 @@ pub enum Command {
         method: String,
         /// Arguments (JSON).
         args: Option<String>,
+        /// Read the state after this block (a height the node retains) instead of the latest.
+        #[arg(long)]
+        height: Option<u64>,
         /// Node RPC URL.
         #[arg(long, default_value = client::DEFAULT_RPC)]
         rpc: String,
@@ -203,6 +209,10 @@ pub enum TxCommand {
         /// Gas limit: a number, or `auto` (200,000,000: deploys are not simulated).
         #[arg(long, default_value = "auto")]
         gas: client::GasArg,
+        /// Who may migrate the contract later: `self` (the signing account), an address,
+        /// `governance`, or `none` (immutable; the default).
+        #[arg(long)]
+        admin: Option<String>,
     },
     /// Call a contract method and wait for finality; exits non-zero if the call failed.
     Call {
@@ -223,6 +233,52 @@ pub enum TxCommand {
         #[arg(long, default_value = "auto")]
         gas: client::GasArg,
     },
+    /// Upgrade a contract in place (admin only): its address and storage stay, the new
+    /// code's `migrate` runs atomically; if it fails nothing changes.
+    Migrate(MigrateArgs),
+    /// Hand a contract's admin role to another account or governance, or give it up with
+    /// `none` (the contract becomes immutable for good).
+    SetAdmin {
+        /// Contract address (hex).
+        address: String,
+        /// The new admin: an address, `self`, `governance`, or `none`.
+        admin: String,
+        /// Account key file that signs (the current admin).
+        #[arg(long)]
+        key: PathBuf,
+        /// Node RPC URL.
+        #[arg(long, default_value = client::DEFAULT_RPC)]
+        rpc: String,
+        /// Gas limit: `auto` or a number.
+        #[arg(long, default_value = "auto")]
+        gas: client::GasArg,
+    },
+}
+
+/// `phalanx tx migrate …` (a variant of [`TxCommand`]).
+#[derive(Debug, clap::Args)]
+pub struct MigrateArgs {
+    /// Contract address (hex).
+    pub address: String,
+    /// The new code (its `#[migrate]` method runs in the same transaction).
+    pub file: PathBuf,
+    /// Arguments of `migrate` (JSON).
+    #[arg(long)]
+    pub args: Option<String>,
+    /// The chain holds this code already (deployed before): send only its hash, which needs
+    /// no deploy permission and no deploy gas.
+    #[arg(long)]
+    pub stored: bool,
+    /// Account key file that signs (the contract's admin).
+    #[arg(long)]
+    pub key: PathBuf,
+    /// Node RPC URL.
+    #[arg(long, default_value = client::DEFAULT_RPC)]
+    pub rpc: String,
+    /// Gas limit: a number, or `auto` (200,000,000: transactions bringing code are not
+    /// simulated).
+    #[arg(long, default_value = "auto")]
+    pub gas: client::GasArg,
 }
 
 /// `phalanx keys …`
@@ -287,7 +343,24 @@ pub fn run(cli: Cli) -> Result<()> {
             key,
             rpc,
             gas,
-        }) => client::cmd_deploy(&file, init.as_deref(), &key, &rpc, gas, json),
+            admin,
+        }) => client::cmd_deploy(
+            &file,
+            init.as_deref(),
+            admin.as_deref(),
+            &key,
+            &rpc,
+            gas,
+            json,
+        ),
+        Command::Tx(TxCommand::Migrate(m)) => crate::upgrade::cmd_migrate(&m, json),
+        Command::Tx(TxCommand::SetAdmin {
+            address,
+            admin,
+            key,
+            rpc,
+            gas,
+        }) => crate::upgrade::cmd_set_admin(&address, &admin, &key, &rpc, gas, json),
         Command::Tx(TxCommand::Call {
             address,
             method,
@@ -300,11 +373,13 @@ pub fn run(cli: Cli) -> Result<()> {
             address,
             method,
             args,
+            height,
             rpc,
-        } => client::cmd_query(&address, &method, args.as_deref(), &rpc, json),
+        } => client::cmd_query(&address, &method, args.as_deref(), height, &rpc, json),
         Command::Status { rpc } => client::cmd_status(&rpc, json),
         Command::Gov(cmd) => crate::gov::run(cmd, json),
         Command::Snapshot(cmd) => crate::snapshot::run(cmd, json),
+        Command::Contract(cmd) => crate::contract::run(cmd, json),
         Command::Bench {
             rpc,
             token,

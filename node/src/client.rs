@@ -105,7 +105,11 @@ impl Client {
         let nonce = account["nonce"]
             .as_u64()
             .ok_or_else(|| anyhow!("account_get has no nonce"))?;
-        let deploy = matches!(payload, TxPayload::Deploy { .. });
+        // Transactions that bring code are not simulated (the node would compile it).
+        let deploy = matches!(
+            payload,
+            TxPayload::Deploy { .. } | TxPayload::Migrate { code: Some(_), .. }
+        );
         let mut tx = Tx {
             chain_id,
             sender: key.public_key(),
@@ -155,7 +159,7 @@ pub fn parse_address(address: &str, what: &str) -> Result<Address> {
         .map_err(|e| anyhow!("bad {what} address {address:?}: {e}"))
 }
 
-fn json_arg(arg: Option<&str>, what: &str) -> Result<Vec<u8>> {
+pub fn json_arg(arg: Option<&str>, what: &str) -> Result<Vec<u8>> {
     match arg {
         None => Ok(Vec::new()),
         Some(s) => {
@@ -164,6 +168,32 @@ fn json_arg(arg: Option<&str>, what: &str) -> Result<Vec<u8>> {
             Ok(serde_json::to_vec(&v)?)
         }
     }
+}
+
+/// Checks a call's arguments against the deployed contract's ABI (at `height`, or the
+/// latest), when it has one.
+fn check_call(
+    client: &Client,
+    address: &str,
+    method: &str,
+    args: Option<&str>,
+    height: Option<u64>,
+) -> Result<()> {
+    let abi = crate::contract::abi_of_contract(client, address, height)?;
+    if abi.is_null() {
+        return Ok(());
+    }
+    check_against_abi(&abi, method, args)
+}
+
+/// Checks JSON arguments (unparsed) against `method` of `abi`; the error names the field.
+pub fn check_against_abi(abi: &Value, method: &str, args: Option<&str>) -> Result<()> {
+    let args: Value = match args {
+        None => Value::Null,
+        Some(s) => serde_json::from_str(s).context("the arguments are not valid JSON")?,
+    };
+    crate::abicheck::check_args(abi, method, &args)
+        .map_err(|e| anyhow::anyhow!("{e} (checked against the contract's ABI; nothing was sent)"))
 }
 
 /// Prints `value` as JSON, or runs `human`.
@@ -225,6 +255,7 @@ pub fn report(out: &Value, json: bool, ok_line: impl FnOnce(&Value)) -> Result<(
 pub fn cmd_deploy(
     file: &Path,
     init: Option<&str>,
+    admin: Option<&str>,
     key: &Path,
     rpc: &str,
     gas: GasArg,
@@ -235,17 +266,27 @@ pub fn cmd_deploy(
         bail!("{} is not a wasm module", file.display());
     }
     let key = keys::read_key(key)?;
+    let admin = crate::upgrade::admin_arg(admin, &key)?;
     let init_args = json_arg(init, "--init")?;
+    if let Some(abi) = crate::contract::abi_of_code(&code)?
+        && crate::abicheck::method(&abi, "init").is_ok()
+    {
+        check_against_abi(&abi, "init", init)?;
+    }
     let out = Client::new(rpc).send(
         &key,
         TxPayload::Deploy {
             code: Bytes(code),
             init_args: Bytes(init_args),
+            admin,
         },
         gas,
     )?;
     report(&out, json, |r| {
         println!("contract {}", r["return"].as_str().unwrap_or(""));
+        if let Some(a) = admin {
+            println!("admin    {a}");
+        }
     })
 }
 
@@ -261,8 +302,10 @@ pub fn cmd_call(
 ) -> Result<()> {
     let contract = parse_address(address, "contract")?;
     let key = keys::read_key(key)?;
+    let client = Client::new(rpc);
+    check_call(&client, address, method, args, None)?;
     let args = json_arg(args, "the arguments")?;
-    let out = Client::new(rpc).send(
+    let out = client.send(
         &key,
         TxPayload::Call {
             contract,
@@ -274,22 +317,27 @@ pub fn cmd_call(
     report(&out, json, |r| println!("return   {}", r["return"]))
 }
 
-/// `phalanx query ADDRESS METHOD [JSON] [--rpc URL]`
+/// `phalanx query ADDRESS METHOD [JSON] [--height H] [--rpc URL]`
 pub fn cmd_query(
     address: &str,
     method: &str,
     args: Option<&str>,
+    height: Option<u64>,
     rpc: &str,
     json: bool,
 ) -> Result<()> {
+    let client = Client::new(rpc);
+    parse_address(address, "contract")?;
+    check_call(&client, address, method, args, height)?;
     let args: Value = match args {
         None => Value::Null,
         Some(s) => serde_json::from_str(s).context("the arguments are not valid JSON")?,
     };
-    let out = Client::new(rpc).call(
-        "contract_query",
-        json!({"address": address, "method": method, "args": args}),
-    )?;
+    let mut params = json!({"address": address, "method": method, "args": args});
+    if let Some(h) = height {
+        params["height"] = json!(h);
+    }
+    let out = client.call("contract_query", params)?;
     print(json, &out, || println!("{}", out["result"]));
     Ok(())
 }

@@ -90,6 +90,32 @@ pub enum ChangeArg {
         /// Its new value.
         value: u64,
     },
+    /// Approve one migration of a contract whose admin is governance: once applied, any
+    /// account sends `phalanx tx migrate` with this code and these arguments.
+    MigrateContract {
+        /// The contract (hex).
+        address: String,
+        /// The new code (its hash is what is approved), or `--code-hash`.
+        #[arg(
+            long,
+            conflicts_with = "code_hash",
+            required_unless_present = "code_hash"
+        )]
+        code: Option<PathBuf>,
+        /// Hash of the new code (hex), if the file is not at hand.
+        #[arg(long)]
+        code_hash: Option<String>,
+        /// Arguments of `migrate` (JSON), exactly as the migration will send them.
+        #[arg(long)]
+        args: Option<String>,
+    },
+    /// Set or clear the admin of a contract whose admin is governance.
+    SetContractAdmin {
+        /// The contract (hex).
+        address: String,
+        /// The new admin: an address, `governance`, or `none`.
+        admin: String,
+    },
 }
 
 fn address(s: &str) -> Result<Address> {
@@ -166,6 +192,37 @@ fn build_change(change: ChangeArg, client: &Client) -> Result<Proposal> {
             address: address(&a)?,
         },
         ChangeArg::SetParam { name, value } => Proposal::SetParam { name, value },
+        ChangeArg::MigrateContract {
+            address: a,
+            code,
+            code_hash,
+            args,
+        } => {
+            let code_hash = match (code, code_hash) {
+                (Some(file), _) => phalanx_runtime::layout::code_hash(
+                    &std::fs::read(&file)
+                        .with_context(|| format!("cannot read {}", file.display()))?,
+                ),
+                (None, Some(h)) => h
+                    .parse()
+                    .map_err(|e| anyhow!("bad --code-hash {h:?}: {e}"))?,
+                (None, None) => bail!("give --code FILE or --code-hash HEX"),
+            };
+            Proposal::MigrateContract {
+                contract: parse_address(&a, "contract")?,
+                code_hash,
+                args: phalanx_types::Bytes(crate::client::json_arg(args.as_deref(), "--args")?),
+            }
+        }
+        ChangeArg::SetContractAdmin { address: a, admin } => Proposal::SetContractAdmin {
+            contract: parse_address(&a, "contract")?,
+            admin: match admin.as_str() {
+                "none" => None,
+                s => Some(s.parse().map_err(|e| {
+                    anyhow!("bad admin {s:?} (governance, none or an address): {e}")
+                })?),
+            },
+        },
     })
 }
 

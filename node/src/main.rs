@@ -1,5 +1,6 @@
 //! `phalanx`: the Phalanx node and its command-line client.
 
+mod abicheck;
 mod api;
 mod bench;
 #[cfg(feature = "byzantine")]
@@ -7,17 +8,20 @@ mod byzantine;
 mod cli;
 mod client;
 mod config;
+mod contract;
 mod gov;
 mod home;
 mod keys;
 mod node;
 mod p2p;
 mod pruning;
+mod scaffold;
 mod service;
 mod snapfile;
 mod snapshot;
 mod snapshots;
 mod statesync;
+mod upgrade;
 
 use clap::Parser;
 

@@ -187,6 +187,103 @@ fn token_session_with_events_subscription_and_verified_proof() {
     ]);
     assert_eq!(stdout(&o), r#""250""#, "{}", stderr(&o));
 
+    // The ABI, from the file and from the chain; arguments are checked against it before
+    // anything is signed, and the error names the field.
+    let o = run(&["contract", "abi", wasm.to_str().unwrap()]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(
+        stdout(&o).contains("query balance_of(account: Address) -> Amount"),
+        "{}",
+        stdout(&o)
+    );
+    let abi_of = |target: &str| {
+        let o = run(&["--output", "json", "contract", "abi", target, "--rpc", &url]);
+        assert!(o.status.success(), "{}", stderr(&o));
+        serde_json::from_str::<Value>(&stdout(&o)).unwrap()
+    };
+    let from_file = abi_of(wasm.to_str().unwrap());
+    assert_eq!(from_file["contract"], "Token");
+    assert_eq!(
+        abi_of(&token),
+        from_file,
+        "contract_get serves the deployed ABI"
+    );
+    let height = || {
+        let o = run(&["--output", "json", "status", "--rpc", &url]);
+        serde_json::from_str::<Value>(&stdout(&o)).unwrap()["height"].clone()
+    };
+    let before = height();
+    for (args, expect) in [
+        (
+            vec![
+                "tx",
+                "call",
+                &token,
+                "transfer",
+                r#"{"to":"xyz","amount":"1"}"#,
+                "--key",
+                key,
+                "--rpc",
+                &url,
+            ],
+            "argument `to`: expected Address",
+        ),
+        (
+            vec![
+                "tx",
+                "call",
+                &token,
+                "transfer",
+                r#"{"to":"xyz"}"#,
+                "--key",
+                key,
+                "--rpc",
+                &url,
+            ],
+            "argument `to`",
+        ),
+        (
+            vec![
+                "tx", "call", &token, "tranfser", "{}", "--key", key, "--rpc", &url,
+            ],
+            "no method `tranfser`",
+        ),
+        (
+            vec![
+                "query",
+                &token,
+                "balance_of",
+                r#"{"acount":"00"}"#,
+                "--rpc",
+                &url,
+            ],
+            "no parameter `acount`",
+        ),
+        (
+            vec![
+                "tx",
+                "deploy",
+                wasm.to_str().unwrap(),
+                "--init",
+                r#"{"name":"X"}"#,
+                "--key",
+                key,
+                "--rpc",
+                &url,
+            ],
+            "missing argument `symbol`",
+        ),
+    ] {
+        let o = run(&args);
+        let e = stderr(&o);
+        assert!(!o.status.success(), "{args:?} succeeded");
+        assert!(
+            e.contains(expect) && e.contains("nothing was sent"),
+            "{args:?}: {e}"
+        );
+    }
+    assert_eq!(height(), before, "no transaction reached the chain");
+
     // The subscription saw the transfer, with the filter applied.
     let notification = loop {
         if let tungstenite::Message::Text(t) = ws.read().unwrap() {
@@ -526,4 +623,112 @@ fn simulation_runs_without_committing_and_gas_auto_fits_the_limit() {
         "tx", "call", &contract, "set", "\"low\"", "--gas", "60000", "--key", key, "--rpc", &url,
     ]);
     assert!(!o.status.success(), "{}", stdout(&o));
+}
+
+#[test]
+fn gas_auto_limits_let_hundreds_of_transfers_share_a_block() {
+    use base64::Engine;
+    use phalanx_types::{Bytes, Tx, TxPayload};
+    let wasm = token_wasm();
+    let _g = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let d = common::dev();
+    let (url, key) = (d.url.clone(), d.key.to_str().unwrap());
+    let init = r#"{"name":"Gold","symbol":"GLD","decimals":2,"supply":"1000000"}"#;
+    let o = run(&[
+        "--output",
+        "json",
+        "tx",
+        "deploy",
+        wasm.to_str().unwrap(),
+        "--init",
+        init,
+        "--key",
+        key,
+        "--rpc",
+        &url,
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let token = serde_json::from_str::<Value>(&stdout(&o)).unwrap()["receipt"]["return"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    // One transfer with the CLI's default `--gas auto`: the limit it chose.
+    let to = "cd".repeat(32);
+    let args = format!(r#"{{"to":"{to}","amount":"1"}}"#);
+    let o = run(&[
+        "--output", "json", "tx", "call", &token, "transfer", &args, "--key", key, "--rpc", &url,
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let sent: Value = serde_json::from_str(&stdout(&o)).unwrap();
+    let got = rpc(&url, "tx_get", json!({"hash": sent["hash"]}));
+    let limit = got["tx"]["gas_limit"].as_u64().unwrap();
+    let status = rpc(&url, "node_status", json!({}));
+    let params = rpc(&url, "gov_proposals", json!({"limit": 1}))["params"].clone();
+    let block_gas = params["block_gas_limit"].as_u64().unwrap();
+    assert!(
+        block_gas / limit >= 300,
+        "auto limit {limit}: only {} transfers fit a block of {block_gas}",
+        block_gas / limit
+    );
+    // 400 such transfers at once, from 400 accounts (a sender may queue only 64): they
+    // share blocks by the hundred. Zero-amount transfers need no balance and run the same
+    // code.
+    let contract: phalanx_types::Address = token.parse().unwrap();
+    let zero = format!(r#"{{"to":"{to}","amount":"0"}}"#);
+    let senders: Vec<_> = (0..400u32).map(|i| common::key(7, i)).collect();
+    let txs: Vec<String> = senders
+        .iter()
+        .map(|k| {
+            let tx = Tx {
+                chain_id: status["chain_id"].as_str().unwrap().into(),
+                sender: k.public_key(),
+                nonce: 0,
+                gas_limit: limit,
+                payload: TxPayload::Call {
+                    contract,
+                    method: "transfer".into(),
+                    args: Bytes(zero.clone().into_bytes()),
+                },
+            }
+            .sign(k);
+            base64::engine::general_purpose::STANDARD.encode(tx.to_bytes())
+        })
+        .collect();
+    let start = rpc(&url, "node_status", json!({}))["height"]
+        .as_u64()
+        .unwrap();
+    // One batch: the node proposes as transactions arrive.
+    for chunk in txs.chunks(400) {
+        let r = rpc(&url, "tx_submitBatch", json!({"txs": chunk}));
+        let refused: Vec<_> = r["results"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|a| a.get("error").is_some())
+            .collect();
+        assert!(refused.is_empty(), "{refused:?}");
+    }
+    common::wait_for(std::time::Duration::from_secs(60), "400 transfers", || {
+        senders
+            .iter()
+            .step_by(57)
+            .chain(senders.last())
+            .all(|k| rpc(&url, "account_get", json!({"address": k.address()}))["nonce"] == 1)
+    });
+    let end = rpc(&url, "node_status", json!({}))["height"]
+        .as_u64()
+        .unwrap();
+    let most = (start + 1..=end)
+        .map(|h| {
+            rpc(&url, "chain_getBlock", json!({"height": h}))["txs"]
+                .as_array()
+                .map_or(0, Vec::len)
+        })
+        .max()
+        .unwrap();
+    assert!(most >= 200, "at most {most} transfers in one block");
+    println!(
+        "gas auto: limit {limit} per transfer; {most} transfers in the fullest block of {} ",
+        end - start
+    );
 }

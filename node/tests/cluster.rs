@@ -256,6 +256,7 @@ fn dev_chain_commits_and_stops_gracefully_on_sigterm() {
         payload: phalanx_types::TxPayload::Deploy {
             code: phalanx_types::Bytes(wat::parse_str(common::SETTER).unwrap()),
             init_args: phalanx_types::Bytes(Vec::new()),
+            admin: None,
         },
     }
     .sign(&key);

@@ -202,6 +202,7 @@ fn rpc_abuse_does_not_slow_the_chain() {
         TxPayload::Deploy {
             code: Bytes(code),
             init_args: Bytes(Vec::new()),
+            admin: None,
         },
     );
     let r = rpc(

@@ -86,6 +86,7 @@ fn blocks_full_of_hostile_contracts_commit_without_view_changes() {
                 Step::Deploy(code) => TxPayload::Deploy {
                     code: Bytes(code.clone()),
                     init_args: Bytes(Vec::new()),
+                    admin: None,
                 },
                 Step::Call(n, method, args) => call(deployed[*n], method, args.clone()),
             };
@@ -99,6 +100,7 @@ fn blocks_full_of_hostile_contracts_commit_without_view_changes() {
             Attack::Deploy(code) => TxPayload::Deploy {
                 code: Bytes(code.clone()),
                 init_args: Bytes(Vec::new()),
+                admin: None,
             },
             Attack::Call {
                 contract,

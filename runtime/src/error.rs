@@ -23,6 +23,10 @@ pub enum RuntimeError {
     /// Every instance slot is in use by concurrent queries; try again.
     #[error("runtime busy: too many concurrent queries")]
     Busy,
+    /// The state view cannot serve what the contract asked for (iterating a past height's
+    /// storage, for one). Only read-only queries use such views.
+    #[error("{0}")]
+    Unavailable(String),
 }
 
 impl RuntimeError {

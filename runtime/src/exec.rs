@@ -9,7 +9,7 @@ use crate::layout::{self, ContractInfo};
 use crate::stack::{STACK_EXPORT, STACK_LIMIT, instrument};
 use crate::state::{Overlay, StateRead};
 use crate::validate::{InvalidModule, ModuleLimits, validate};
-use phalanx_abi::{INIT_METHOD, MEMORY_EXPORT, code, limits};
+use phalanx_abi::{INIT_METHOD, MEMORY_EXPORT, MIGRATE_METHOD, code, limits};
 use phalanx_types::{Address, Event, Gas, Hash, TxPayload};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU32, Ordering};
@@ -328,16 +328,17 @@ pub(crate) fn run_frame(
 
 /// The sizes a contract record keeps about its code.
 #[derive(Debug, Clone, Copy)]
-struct CodeSizes {
-    code: u32,
-    data: u32,
+pub(crate) struct CodeSizes {
+    pub code: u32,
+    pub data: u32,
 }
 
 impl CodeSizes {
-    fn of(code: &[u8]) -> CodeSizes {
+    /// The sizes of `code`: its length without the ABI section, and its data segments.
+    pub fn of(code: &[u8]) -> CodeSizes {
         let clamp = |n: u64| u32::try_from(n).unwrap_or(u32::MAX);
         CodeSizes {
-            code: clamp(code.len() as u64),
+            code: clamp((code.len() as u64).saturating_sub(crate::validate::abi_bytes(code))),
             data: clamp(crate::validate::data_bytes(code)),
         }
     }
@@ -348,17 +349,17 @@ impl CodeSizes {
 pub const MAX_CODES_PER_BLOCK: usize = 256;
 
 /// Gas accounting for the work done before any contract code runs.
-struct Meter {
-    limit: Gas,
-    used: Gas,
+pub(crate) struct Meter {
+    pub limit: Gas,
+    pub used: Gas,
 }
 
 impl Meter {
-    fn new(limit: Gas) -> Meter {
+    pub fn new(limit: Gas) -> Meter {
         Meter { limit, used: 0 }
     }
 
-    fn charge(&mut self, gas: Gas) -> Result<(), ExecError> {
+    pub fn charge(&mut self, gas: Gas) -> Result<(), ExecError> {
         let total = self.used.saturating_add(gas);
         if total > self.limit {
             self.used = self.limit;
@@ -439,6 +440,10 @@ impl Runtime {
         self.inner.cache.stats()
     }
 
+    pub(crate) fn inner(&self) -> &Inner {
+        &self.inner
+    }
+
     /// The gas schedule in force.
     pub fn schedule(&self) -> &GasSchedule {
         &self.inner.schedule
@@ -462,13 +467,32 @@ impl Runtime {
         payload: &TxPayload,
     ) -> Result<Outcome, RuntimeError> {
         match payload {
-            TxPayload::Deploy { code, init_args } => {
-                self.deploy(overlay, env, &code.0, &init_args.0)
-            }
+            TxPayload::Deploy {
+                code,
+                init_args,
+                admin,
+            } => self.deploy_with_admin(overlay, env, &code.0, &init_args.0, *admin),
             TxPayload::Instantiate {
                 code_hash,
                 init_args,
-            } => self.instantiate(overlay, env, code_hash, &init_args.0),
+                admin,
+            } => self.instantiate(overlay, env, code_hash, &init_args.0, *admin),
+            TxPayload::Migrate {
+                contract,
+                code_hash,
+                code,
+                args,
+            } => self.migrate(
+                overlay,
+                env,
+                contract,
+                code_hash,
+                code.as_ref().map(|c| c.0.as_slice()),
+                &args.0,
+            ),
+            TxPayload::SetAdmin { contract, admin } => {
+                self.set_admin(overlay, env, contract, *admin)
+            }
             TxPayload::Call {
                 contract,
                 method,
@@ -481,132 +505,6 @@ impl Runtime {
                 contract: None,
             }),
         }
-    }
-
-    /// Stores `code` (once per hash) and instantiates a contract from it.
-    pub fn deploy(
-        &self,
-        overlay: &mut Overlay,
-        env: &TxEnv,
-        code_bytes: &[u8],
-        init_args: &[u8],
-    ) -> Result<Outcome, RuntimeError> {
-        let mut meter = Meter::new(env.gas_limit);
-        let s = &self.inner.schedule;
-        let per_byte = s.deploy_byte + s.storage_write_byte;
-        let charged =
-            meter.charge(s.storage_write + per_byte.saturating_mul(code_bytes.len() as u64));
-        if let Err(e) = charged {
-            return Ok(failed(e, meter.used));
-        }
-        let hash = layout::code_hash(code_bytes);
-        overlay.begin();
-        let key = layout::code_key(&hash);
-        if overlay.get(&key)?.is_none() {
-            // Our structural rules first (cheap, bounded), then wasmtime validates the wasm
-            // while compiling it: each module is parsed and validated once.
-            let module = match validate(code_bytes, &self.inner.limits) {
-                Ok(()) => compile(&self.inner.engine, code_bytes).ok(),
-                Err(_) => None,
-            };
-            let Some(module) = module else {
-                overlay.rollback();
-                return Ok(failed(ExecError::host(code::INVALID_MODULE), meter.used));
-            };
-            self.inner.cache.store_compiled(&hash, &module)?;
-            self.inner
-                .cache
-                .prepare(&self.inner.linker, hash, &module)?;
-            overlay.set(key, code_bytes.to_vec());
-        }
-        let mut outcome = match meter.charge(self.inner.schedule.new_contract) {
-            Ok(()) => {
-                let sizes = CodeSizes::of(code_bytes);
-                self.create_contract(overlay, env, &hash, sizes, init_args, meter)?
-            }
-            Err(e) => failed(e, meter.used),
-        };
-        if outcome.result.is_ok() {
-            overlay.commit();
-        } else {
-            overlay.rollback();
-            outcome.contract = None;
-        }
-        Ok(outcome)
-    }
-
-    /// Instantiates a contract from stored code and runs its `init`.
-    pub fn instantiate(
-        &self,
-        overlay: &mut Overlay,
-        env: &TxEnv,
-        code_hash: &Hash,
-        init_args: &[u8],
-    ) -> Result<Outcome, RuntimeError> {
-        let mut meter = Meter::new(env.gas_limit);
-        if let Err(e) = meter.charge(self.inner.schedule.new_contract) {
-            return Ok(failed(e, meter.used));
-        }
-        let Some(code) = overlay.get(&layout::code_key(code_hash))? else {
-            return Ok(failed(ExecError::host(code::UNKNOWN_CODE), meter.used));
-        };
-        // Reading the code to learn its size is a read like any other.
-        let read = self.inner.schedule.storage_read_byte;
-        if let Err(e) = meter.charge(read.saturating_mul(code.len() as u64)) {
-            return Ok(failed(e, meter.used));
-        }
-        self.create_contract(
-            overlay,
-            env,
-            code_hash,
-            CodeSizes::of(&code),
-            init_args,
-            meter,
-        )
-    }
-
-    /// Records a contract of stored code `code_hash` at its derived address and runs its
-    /// `init` (the `new_contract` gas is already charged).
-    fn create_contract(
-        &self,
-        overlay: &mut Overlay,
-        env: &TxEnv,
-        code_hash: &Hash,
-        sizes: CodeSizes,
-        init_args: &[u8],
-        meter: Meter,
-    ) -> Result<Outcome, RuntimeError> {
-        let address = layout::contract_address(&env.origin, env.nonce);
-        let key = layout::contract_key(&address);
-        if overlay.get(&key)?.is_some() {
-            return Ok(failed(ExecError::host(code::CONTRACT_EXISTS), meter.used));
-        }
-        overlay.begin();
-        let info = ContractInfo {
-            code_hash: *code_hash,
-            deployer: env.origin,
-            height: env.block.height,
-            code_len: sizes.code,
-            data_len: sizes.data,
-        };
-        overlay.set(key, info.to_bytes());
-        let mut outcome = self.run_top(
-            overlay,
-            env,
-            &address,
-            INIT_METHOD,
-            init_args,
-            meter,
-            false,
-            true,
-        )?;
-        if outcome.result.is_ok() {
-            overlay.commit();
-            outcome.contract = Some(address);
-        } else {
-            overlay.rollback();
-        }
-        Ok(outcome)
     }
 
     /// Calls `method` of `contract` with `args`.
@@ -679,8 +577,10 @@ impl Runtime {
         Ok(outcome)
     }
 
+    /// Runs `method` as the outermost frame of a transaction (or query). The reserved entry
+    /// points (`init`, `migrate`) run only when `allow_reserved` (instantiation, migration).
     #[allow(clippy::too_many_arguments)]
-    fn run_top(
+    pub(crate) fn run_top(
         &self,
         overlay: &mut Overlay,
         env: &TxEnv,
@@ -689,9 +589,9 @@ impl Runtime {
         args: &[u8],
         meter: Meter,
         read_only: bool,
-        allow_init: bool,
+        allow_reserved: bool,
     ) -> Result<Outcome, RuntimeError> {
-        if method == INIT_METHOD && !allow_init {
+        if is_reserved(method) && !allow_reserved {
             return Ok(failed(ExecError::host(code::UNKNOWN_METHOD), meter.used));
         }
         let placeholder = Overlay::new(Arc::new(crate::state::EmptyState));
@@ -727,7 +627,12 @@ impl Runtime {
     }
 }
 
-fn failed(error: ExecError, gas_used: Gas) -> Outcome {
+/// True for the entry points only the runtime calls: `init` and `migrate`.
+pub(crate) fn is_reserved(method: &str) -> bool {
+    method == INIT_METHOD || method == MIGRATE_METHOD
+}
+
+pub(crate) fn failed(error: ExecError, gas_used: Gas) -> Outcome {
     Outcome {
         result: Err(error),
         gas_used,

@@ -285,6 +285,11 @@ fn define_io(linker: &mut Linker<HostState>) -> wasmtime::Result<()> {
             let topic = read_arg(&mut c, tp, tl, limits::MAX_TOPIC_LEN, per)?;
             let data = read_arg(&mut c, dp, dl, limits::MAX_EVENT_DATA, per)?;
             let topic = String::from_utf8(topic).map_err(|_| exec_trap(code::LIMIT_EXCEEDED))?;
+            // `phalanx.` topics are the runtime's own records (migrations, admin changes): a
+            // contract cannot forge them.
+            if topic.starts_with(crate::lifecycle::RESERVED_TOPIC_PREFIX) {
+                return Err(exec_trap(code::LIMIT_EXCEEDED));
+            }
             let contract = c.data().contract;
             tx_mut(&mut c)?.events.push(Event {
                 contract,
@@ -536,6 +541,11 @@ fn define_calls(linker: &mut Linker<HostState>) -> wasmtime::Result<()> {
             let outcome = match (refuse, String::from_utf8(method)) {
                 (Some(code_), _) => Err(ExecError::host(code_)),
                 (None, Err(_)) => Err(ExecError::host(code::UNKNOWN_METHOD)),
+                // `init` and `migrate` run only when the runtime instantiates or migrates a
+                // contract: a contract calling another's `init` could re-initialize it.
+                (None, Ok(method)) if crate::exec::is_reserved(&method) => {
+                    Err(ExecError::host(code::UNKNOWN_METHOD))
+                }
                 (None, Ok(method)) => {
                     let fuel = c.get_fuel()?;
                     let ctx = c.data_mut().tx.take().ok_or_else(lost_context)?;

@@ -9,6 +9,8 @@
 //! | `0x03 ++ address ++ key` | a contract's storage |
 //! | `0x04 ++ name` | chain records owned by the node (governance), out of contracts' reach |
 //! | `0x05 ++ address` | how many committed storage keys the contract has ever deleted (u64 LE; prices iteration) |
+//! | `0x06 ++ address` | the contract's admin (absent: immutable) |
+//! | `0x07 ++ address` | a migration governance approved for a governance-administered contract |
 
 use crate::error::RuntimeError;
 use phalanx_types::{Address, Domain, Hash, Height, decode, encode};
@@ -20,6 +22,8 @@ const CONTRACT: u8 = 0x02;
 const STORAGE: u8 = 0x03;
 const SYSTEM: u8 = 0x04;
 const DELETIONS: u8 = 0x05;
+const ADMIN: u8 = 0x06;
+const MIGRATION: u8 = 0x07;
 
 fn tagged(tag: u8, parts: &[&[u8]]) -> Vec<u8> {
     let len = 1 + parts.iter().map(|p| p.len()).sum::<usize>();
@@ -74,6 +78,16 @@ pub fn storage_key(contract: &Address, key: &[u8]) -> Vec<u8> {
 /// compacted away, which no node can predict; so iteration is priced by this count.
 pub fn deletions_key(contract: &Address) -> Vec<u8> {
     tagged(DELETIONS, &[&contract.0])
+}
+
+/// Key of a contract's admin record (who may migrate it).
+pub fn admin_key(contract: &Address) -> Vec<u8> {
+    tagged(ADMIN, &[&contract.0])
+}
+
+/// Key of the migration governance approved for `contract` (code hash and arguments).
+pub fn migration_key(contract: &Address) -> Vec<u8> {
+    tagged(MIGRATION, &[&contract.0])
 }
 
 /// Key of a chain record owned by the node (governance state); contracts cannot reach it.
@@ -139,6 +153,8 @@ mod tests {
             contract_key(&a),
             storage_key(&a, b""),
             deletions_key(&a),
+            admin_key(&a),
+            migration_key(&a),
         ];
         for (i, k) in keys.iter().enumerate() {
             for l in &keys[i + 1..] {

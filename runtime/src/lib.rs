@@ -4,7 +4,8 @@
 //! engine ([`engine`]) with gas metered as fuel ([`gas`]). A deploy validates the module
 //! ([`validate`]), stores its code once per hash and compiles it once ([`cache`]); every call
 //! then instantiates the cached module in microseconds and runs it against a transactional
-//! [`Overlay`] of contract state. Contracts reach the host only through the ABI shared with the
+//! [`Overlay`] of contract state. A contract with an admin can be migrated to other code
+//! ([`lifecycle`]). Contracts reach the host only through the ABI shared with the
 //! SDK (`phalanx-abi`, implemented in [`host`]).
 //!
 //! Only stable error codes and contract-chosen messages leave the runtime in an [`Outcome`];
@@ -17,6 +18,7 @@ mod exec;
 pub mod gas;
 pub mod host;
 pub mod layout;
+pub mod lifecycle;
 pub mod stack;
 pub mod state;
 pub mod validate;

@@ -12,6 +12,15 @@
 use phalanx_abi::{HostFn, MEMORY_EXPORT, MODULE, ValType as AbiType, host_fn};
 use wasmparser::{CompositeInnerType, ExternalKind, Parser, Payload, TypeRef, ValType as WasmType};
 
+/// Name of the custom section that holds a contract's ABI (JSON; `docs/CONTRACTS.md`).
+pub const ABI_SECTION: &str = "phalanx.abi";
+
+/// Largest ABI section, in bytes.
+pub const MAX_ABI_BYTES: usize = 64 * 1024;
+
+/// The ABI format versions this runtime accepts.
+pub const ABI_VERSIONS: std::ops::RangeInclusive<u64> = 1..=1;
+
 /// Structural limits on a deployable module.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ModuleLimits {
@@ -105,6 +114,7 @@ pub fn validate(code: &[u8], limits: &ModuleLimits) -> Result<(), InvalidModule>
     let mut memories = 0u32;
     let mut tables = 0u32;
     let mut memory_exported = false;
+    let mut abi_sections = 0u32;
     for payload in Parser::new(0).parse_all(code) {
         let payload = payload.map_err(|e| invalid(format!("malformed module: {}", e.message())))?;
         match payload {
@@ -255,6 +265,11 @@ pub fn validate(code: &[u8], limits: &ModuleLimits) -> Result<(), InvalidModule>
                     "components are not supported; deploy a core wasm module",
                 ));
             }
+            Payload::CustomSection(reader) if reader.name() == ABI_SECTION => {
+                abi_sections += 1;
+                check_count("`phalanx.abi` sections", abi_sections.into(), 1)?;
+                check_abi(reader.data())?;
+            }
             Payload::Version { encoding, .. } if encoding != wasmparser::Encoding::Module => {
                 return Err(invalid(
                     "components are not supported; deploy a core wasm module",
@@ -269,6 +284,64 @@ pub fn validate(code: &[u8], limits: &ModuleLimits) -> Result<(), InvalidModule>
         )));
     }
     Ok(())
+}
+
+/// Checks an ABI section: at most [`MAX_ABI_BYTES`] of JSON, an object whose `phalanx_abi`
+/// version this runtime knows and whose `methods` is an array. Nothing else of it is
+/// interpreted on chain: it never affects execution.
+fn check_abi(data: &[u8]) -> Result<(), InvalidModule> {
+    let bad = |why: &str| invalid(format!("the `{ABI_SECTION}` section {why}"));
+    check_count(
+        "`phalanx.abi` section bytes",
+        data.len() as u64,
+        MAX_ABI_BYTES as u64,
+    )?;
+    let doc: serde_json::Value =
+        serde_json::from_slice(data).map_err(|e| bad(&format!("is not JSON: {e}")))?;
+    let version = doc.get("phalanx_abi").and_then(serde_json::Value::as_u64);
+    match version {
+        Some(v) if ABI_VERSIONS.contains(&v) => {}
+        Some(v) => {
+            return Err(bad(&format!(
+                "has version {v}, which this node does not know"
+            )));
+        }
+        None => return Err(bad("has no numeric `phalanx_abi` version")),
+    }
+    if !doc.get("methods").is_some_and(serde_json::Value::is_array) {
+        return Err(bad("has no `methods` array"));
+    }
+    Ok(())
+}
+
+/// The module's ABI section (JSON), if it has one. Malformed modules have none.
+pub fn abi(code: &[u8]) -> Option<&[u8]> {
+    Parser::new(0)
+        .parse_all(code)
+        .map_while(Result::ok)
+        .find_map(|p| match p {
+            Payload::CustomSection(r) if r.name() == ABI_SECTION => Some(r.data()),
+            _ => None,
+        })
+}
+
+/// Bytes of the module's ABI section, framing (id and size) and name included: they are
+/// stored but never compiled or loaded, so a deploy prices them as storage only and calls do
+/// not pay for them.
+pub fn abi_bytes(code: &[u8]) -> u64 {
+    Parser::new(0)
+        .parse_all(code)
+        .map_while(Result::ok)
+        .find_map(|p| match p {
+            Payload::CustomSection(r) if r.name() == ABI_SECTION => {
+                let body = r.range().len() as u64;
+                // The section id byte, then the body's size as unsigned LEB128.
+                let size_bytes = (u64::BITS - body.max(1).leading_zeros()).div_ceil(7);
+                Some(1 + u64::from(size_bytes) + body)
+            }
+            _ => None,
+        })
+        .unwrap_or(0)
 }
 
 /// Bytes the module's data segments copy into a fresh instance's memory (what instantiating

@@ -88,7 +88,7 @@ fn unknown_things_fail_with_stable_codes() {
         let mut overlay = Overlay::new(Arc::new(chain.state.clone()));
         let out = chain
             .rt
-            .instantiate(&mut overlay, &env, &phalanx_types::Hash([3; 32]), b"")
+            .instantiate(&mut overlay, &env, &phalanx_types::Hash([3; 32]), b"", None)
             .unwrap();
         assert_eq!(out.result.unwrap_err().code, code::UNKNOWN_CODE);
         assert!(overlay.into_changes().is_empty());
@@ -107,7 +107,7 @@ fn code_is_stored_once_and_instantiated_many_times() {
         let mut overlay = Overlay::new(Arc::new(chain.state.clone()));
         let out = chain
             .rt
-            .instantiate(&mut overlay, &env, &hash, b"")
+            .instantiate(&mut overlay, &env, &hash, b"", None)
             .unwrap();
         let c = out.contract.expect("instantiated");
         chain.state.apply(&overlay.into_changes());

@@ -50,6 +50,30 @@ impl ContractError {
     }
 }
 
+impl ContractError {
+    /// True if this is `err` (same code): `result.unwrap_err().is(TokenError::Overflow)`.
+    pub fn is(&self, err: impl Into<ContractError>) -> bool {
+        self.code == err.into().code
+    }
+
+    /// The ABI entries of the SDK's own errors (the first of every ABI's `errors`).
+    #[doc(hidden)]
+    pub const ABI: &'static [crate::abi::Part] = {
+        use crate::abi::Part::{Num, Raw};
+        &[
+            Raw("{\"name\":\"Generic\",\"code\":"),
+            Num(Self::GENERIC),
+            Raw(",\"message\":\"a failure with only a message\"},{\"name\":\"BadArgs\",\"code\":"),
+            Num(Self::BAD_ARGS),
+            Raw(
+                ",\"message\":\"the arguments were not valid JSON for the method's parameters\"},{\"name\":\"Panic\",\"code\":",
+            ),
+            Num(Self::PANIC),
+            Raw(",\"message\":\"the contract panicked\"}"),
+        ]
+    };
+}
+
 impl fmt::Display for ContractError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "error {}: {}", self.code, self.message)
@@ -104,6 +128,25 @@ macro_rules! errors {
             pub const fn message(self) -> &'static str {
                 match self { $(Self::$variant => $msg),* }
             }
+            /// The variant with this code, if any (to turn a receipt's code back into a type).
+            pub const fn from_code(code: u32) -> ::core::option::Option<Self> {
+                $(if code == $code { return ::core::option::Option::Some(Self::$variant); })*
+                ::core::option::Option::None
+            }
+            /// The ABI entries of these errors, each preceded by a comma (they follow the SDK's
+            /// own errors in the ABI's `errors` array).
+            #[doc(hidden)]
+            pub const ABI: &'static [$crate::abi::Part] = &[
+                $(
+                    $crate::abi::Part::Raw(",{\"name\":"),
+                    $crate::abi::Part::Str(::core::stringify!($variant)),
+                    $crate::abi::Part::Raw(",\"code\":"),
+                    $crate::abi::Part::Num($code),
+                    $crate::abi::Part::Raw(",\"message\":"),
+                    $crate::abi::Part::Str($msg),
+                    $crate::abi::Part::Raw("}"),
+                )*
+            ];
         }
 
         const _: () = { $(assert!($code >= $crate::ContractError::USER_MIN, "contract error codes start at 1100");)* };

@@ -39,6 +39,9 @@
 
 extern crate alloc;
 
+pub mod abi;
+#[cfg(not(target_arch = "wasm32"))]
+pub mod client;
 mod env;
 mod error;
 mod host;
@@ -58,7 +61,7 @@ pub use env::{
 };
 pub use error::ContractError;
 pub use json::Json;
-pub use phalanx_sdk_macros::contract;
+pub use phalanx_sdk_macros::{contract, event};
 pub use storage::{Item, Map, MapIter, StorageKey};
 pub use types::{Address, Amount};
 
@@ -67,9 +70,10 @@ pub use serde;
 
 /// Everything a contract usually needs.
 pub mod prelude {
+    pub use crate::abi::Event;
     pub use crate::{
         Address, Amount, ContractError, Item, Json, Map, block, call, caller, contract, emit,
-        ensure, errors, self_address,
+        ensure, errors, event, self_address,
     };
     pub use alloc::string::{String, ToString};
     pub use alloc::vec::Vec;

@@ -49,6 +49,16 @@ pub struct TestEvent {
     pub data: serde_json::Value,
 }
 
+impl TestEvent {
+    /// The event's data as `E` if it is one (its topic is `E`'s and the data decodes).
+    pub fn decode<E: crate::abi::Event + DeserializeOwned>(&self) -> Option<E> {
+        if self.topic != E::TOPIC {
+            return None;
+        }
+        serde_json::from_value(self.data.clone()).ok()
+    }
+}
+
 /// The outcome of a harness call.
 #[derive(Debug, Clone, PartialEq)]
 pub struct CallReceipt<R> {
@@ -191,17 +201,31 @@ impl TestEnv {
         r.result
     }
 
-    /// Deploys and returns the full receipt (the result is the new address).
+    /// Deploys and returns the full receipt (the result is the new address). The contract
+    /// has no admin: it can never be migrated.
     pub fn deploy_receipt(
         &mut self,
         from: Address,
         wasm: &[u8],
         init: impl Serialize,
     ) -> CallReceipt<Address> {
+        self.deploy_with_admin(from, wasm, init, None)
+    }
+
+    /// Deploys with `admin`, the account that may migrate the contract to other code
+    /// ([`TestEnv::migrate`]); returns the full receipt.
+    pub fn deploy_with_admin(
+        &mut self,
+        from: Address,
+        wasm: &[u8],
+        init: impl Serialize,
+        admin: Option<Address>,
+    ) -> CallReceipt<Address> {
         let init = json_args(&init);
         let env = self.tx_env(from);
+        let admin = admin.map(|a| phalanx_types::Admin::Account(to_types(a)));
         let out = self.execute(|rt, overlay| {
-            rt.deploy(overlay, &env, wasm, &init)
+            rt.deploy_with_admin(overlay, &env, wasm, &init, admin)
                 .expect("runtime fault")
         });
         CallReceipt {
@@ -226,6 +250,49 @@ impl TestEnv {
         let env = self.tx_env(from);
         let out = self.execute(|rt, overlay| {
             rt.call(overlay, &env, &to_types(contract), method, &args)
+                .expect("runtime fault")
+        });
+        CallReceipt {
+            result: decode_result(&out),
+            gas_used: out.gas_used,
+            events: events(&out),
+        }
+    }
+
+    /// Migrates `contract` to `wasm` as `from` (who must be its admin): the new code's
+    /// `migrate` runs with `args`, and on failure nothing changes.
+    pub fn migrate<R: DeserializeOwned>(
+        &mut self,
+        from: Address,
+        contract: Address,
+        wasm: &[u8],
+        args: impl Serialize,
+    ) -> CallReceipt<R> {
+        let args = json_args(&args);
+        let env = self.tx_env(from);
+        let hash = phalanx_runtime::layout::code_hash(wasm);
+        let out = self.execute(|rt, overlay| {
+            rt.migrate(overlay, &env, &to_types(contract), &hash, Some(wasm), &args)
+                .expect("runtime fault")
+        });
+        CallReceipt {
+            result: decode_result(&out),
+            gas_used: out.gas_used,
+            events: events(&out),
+        }
+    }
+
+    /// Hands `contract`'s admin role from `from` to `admin`, or gives it up with `None`.
+    pub fn set_admin(
+        &mut self,
+        from: Address,
+        contract: Address,
+        admin: Option<Address>,
+    ) -> CallReceipt<()> {
+        let env = self.tx_env(from);
+        let admin = admin.map(|a| phalanx_types::Admin::Account(to_types(a)));
+        let out = self.execute(|rt, overlay| {
+            rt.set_admin(overlay, &env, &to_types(contract), admin)
                 .expect("runtime fault")
         });
         CallReceipt {
@@ -267,6 +334,48 @@ impl TestEnv {
                 .expect("executor thread panicked")
         });
         decode_result(&out)
+    }
+}
+
+impl crate::client::Transport for TestEnv {
+    type Receipt<R> = CallReceipt<R>;
+
+    fn deploy_contract<A: Serialize>(
+        &mut self,
+        sender: Address,
+        code: &[u8],
+        init: &A,
+    ) -> Result<Address, ContractError> {
+        self.deploy(sender, code, init)
+    }
+
+    fn call_contract<A: Serialize, R: DeserializeOwned>(
+        &mut self,
+        sender: Address,
+        contract: Address,
+        method: &str,
+        args: &A,
+    ) -> CallReceipt<R> {
+        self.call(sender, contract, method, args)
+    }
+
+    fn migrate_contract<A: Serialize, R: DeserializeOwned>(
+        &mut self,
+        sender: Address,
+        contract: Address,
+        code: &[u8],
+        args: &A,
+    ) -> CallReceipt<R> {
+        self.migrate(sender, contract, code, args)
+    }
+
+    fn query_contract<A: Serialize, R: DeserializeOwned>(
+        &self,
+        contract: Address,
+        method: &str,
+        args: &A,
+    ) -> Result<R, ContractError> {
+        self.query(contract, method, args)
     }
 }
 

@@ -19,7 +19,7 @@ errors! {
 /// The counter contract.
 pub struct Counter;
 
-#[contract]
+#[contract(errors(CounterError), events(incremented = u64, reset = Address))]
 impl Counter {
     /// Starts at `start` (default 0); the caller becomes the owner.
     #[init]
@@ -48,6 +48,7 @@ impl Counter {
     }
 
     /// The current value.
+    #[query]
     pub fn get() -> u64 {
         COUNT.load()
     }

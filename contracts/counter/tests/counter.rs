@@ -1,5 +1,6 @@
 //! The counter's compiled wasm, run in the real runtime.
 
+use counter::{CounterClient, CounterError};
 use phalanx_sdk::contract_wasm;
 use phalanx_sdk::testing::TestEnv;
 use serde_json::json;
@@ -9,30 +10,26 @@ fn increments_resets_and_guards() {
     let mut env = TestEnv::new();
     let alice = TestEnv::account("alice");
     let bob = TestEnv::account("bob");
-    let counter = env
-        .deploy(alice, &contract_wasm!(), json!({"start": 5}))
-        .unwrap();
-    assert_eq!(env.query::<u64>(counter, "get", ()).unwrap(), 5);
+    let c = CounterClient::deploy(&mut env, alice, &contract_wasm!(), Some(5)).unwrap();
+    let mut c = c.with_sender(bob);
+    assert_eq!(c.get(), Ok(5));
 
-    let r = env.call::<u64>(bob, counter, "increment", json!({}));
+    let r = c.increment(None);
     assert_eq!(r.result, Ok(6));
     assert_eq!(r.events.len(), 1);
     assert_eq!(
         (r.events[0].topic.as_str(), &r.events[0].data),
         ("incremented", &json!(6))
     );
-    assert_eq!(
-        env.call::<u64>(bob, counter, "increment", json!({"by": 10}))
-            .result,
-        Ok(16)
-    );
+    assert_eq!(c.increment(Some(10)).result, Ok(16));
 
     // Only the deployer resets.
-    let denied = env.call::<()>(bob, counter, "reset", ());
-    assert_eq!(denied.result.unwrap_err().code, 1101);
-    assert_eq!(env.query::<u64>(counter, "get", ()).unwrap(), 16);
-    assert!(env.call::<()>(alice, counter, "reset", ()).result.is_ok());
-    assert_eq!(env.query::<u64>(counter, "get", ()).unwrap(), 0);
+    let denied = c.reset();
+    assert!(denied.result.unwrap_err().is(CounterError::NotOwner));
+    assert_eq!(c.get(), Ok(16));
+    let mut c = c.with_sender(alice);
+    assert_eq!(c.reset().result, Ok(()));
+    assert_eq!(c.get(), Ok(0));
 }
 
 #[test]

@@ -61,7 +61,7 @@ fn proposal(id: u64) -> Result<Proposal, ContractError> {
 /// The multisig contract.
 pub struct Multisig;
 
-#[contract]
+#[contract(errors(MultisigError), events(proposed = u64, approved = u64, executed = u64))]
 impl Multisig {
     /// Sets the owners and how many must approve.
     #[init]
@@ -137,16 +137,19 @@ impl Multisig {
     }
 
     /// Proposal `id`.
+    #[query]
     pub fn proposal(id: u64) -> Result<Proposal, ContractError> {
         proposal(id)
     }
 
     /// The owners.
+    #[query]
     pub fn owners() -> Vec<Address> {
         OWNERS.load()
     }
 
     /// Approvals needed.
+    #[query]
     pub fn threshold() -> u32 {
         THRESHOLD.load()
     }

@@ -1,5 +1,6 @@
 //! The multisig's compiled wasm calling the token's, in the real runtime.
 
+use multisig::MultisigClient;
 use phalanx_sdk::testing::TestEnv;
 use phalanx_sdk::{Address, contract_wasm};
 use serde_json::{Value, json};
@@ -25,13 +26,12 @@ fn world() -> World {
             json!({"name": "T", "symbol": "T", "decimals": 0, "supply": "1000"}),
         )
         .unwrap();
-    let wallet = env
-        .deploy(
-            owners[0],
-            &contract_wasm!(),
-            json!({"owners": owners, "threshold": 2}),
-        )
-        .unwrap();
+    let wallet = MultisigClient::deploy(&mut env, owners[0], &contract_wasm!(), owners.to_vec(), 2)
+        .unwrap()
+        .contract_address();
+    let w = MultisigClient::new(&mut env, wallet, owners[0]);
+    assert_eq!(w.owners(), Ok(owners.to_vec()));
+    assert_eq!(w.threshold(), Ok(2));
     assert!(
         env.call::<()>(
             owners[0],

@@ -23,8 +23,9 @@ errors! {
     }
 }
 
-/// Data of the `transfer` event (`from` is the zero address on mint).
-#[derive(Serialize)]
+/// A token changed hands (`from` is the zero address on mint).
+#[event("transfer")]
+#[derive(Serialize, Deserialize)]
 pub struct Transfer {
     /// Previous holder.
     pub from: Address,
@@ -40,13 +41,13 @@ fn set_owner(from: Address, to: Address, token_id: u64) {
     }
     OWNERS.save(&token_id, &to);
     HELD.save(&(to, token_id), &true);
-    emit("transfer", &Transfer { from, to, token_id });
+    Transfer { from, to, token_id }.emit();
 }
 
 /// The NFT contract.
 pub struct Nft;
 
-#[contract]
+#[contract(errors(NftError), events(Transfer))]
 impl Nft {
     /// Names the collection; the caller becomes the minter.
     #[init]
@@ -72,16 +73,19 @@ impl Nft {
     }
 
     /// The holder of `token_id`.
+    #[query]
     pub fn owner_of(token_id: u64) -> Result<Address, ContractError> {
         Ok(OWNERS.get(&token_id).ok_or(NftError::NotFound)?)
     }
 
     /// The token ids `owner` holds, ascending.
+    #[query]
     pub fn tokens_of(owner: Address) -> Vec<u64> {
         HELD.iter_prefix(&owner).map(|((_, id), _)| id).collect()
     }
 
     /// The collection name.
+    #[query]
     pub fn name() -> String {
         NAME.load()
     }

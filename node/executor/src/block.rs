@@ -363,10 +363,7 @@ fn execute_unchecked(
             nonce: tx.tx.nonce,
             gas_limit: tx.tx.gas_limit - intrinsic,
         };
-        let deploys = matches!(
-            tx.tx.payload,
-            TxPayload::Deploy { .. } | TxPayload::Instantiate { .. }
-        );
+        let deploys = tx.tx.payload.needs_deploy_permission();
         if deploys && !checks.ok(index, tx, &env.chain_id) {
             return Err(invalid(InvalidTx::Malformed("bad signature".into())));
         }

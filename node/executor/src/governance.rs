@@ -22,7 +22,7 @@ use phalanx_genesis::{
 use phalanx_runtime::{Overlay, layout};
 use phalanx_storage::{StateStore, StorageError};
 use phalanx_types::{
-    Address, GovernanceAction, Height, Proposal, Validator, ValidatorSet, decode, encode,
+    Address, Admin, GovernanceAction, Height, Proposal, Validator, ValidatorSet, decode, encode,
 };
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
@@ -220,6 +220,9 @@ pub fn apply(
             if let Err(reason) = apply_change(&config, change, *force, env.chain_id) {
                 return Ok(Err(reason));
             }
+            if let Err(reason) = check_contract_change(overlay, change)? {
+                return Ok(Err(reason));
+            }
             let id = get::<u64>(overlay, "proposal counter", &next_id_key())?.unwrap_or(1);
             overlay.set(next_id_key(), encode(&(id + 1)));
             ProposalRecord {
@@ -342,6 +345,7 @@ pub fn end_block(overlay: &mut Overlay, height: Height) -> Result<(), ExecutorEr
             activates_at,
         } = record.status
     {
+        apply_contract_change(overlay, &record.change)?;
         record.status = ProposalStatus::Applied {
             approved_at,
             activated_at: activates_at,
@@ -434,6 +438,9 @@ pub fn apply_change(
         Proposal::SetParam { name, value } => {
             next.params.set(name, *value).map_err(|e| e.to_string())?;
         }
+        // Contract changes leave the configuration alone (checked and applied against the
+        // contract's records: `check_contract_change`, `apply_contract_change`).
+        Proposal::MigrateContract { .. } | Proposal::SetContractAdmin { .. } => {}
     }
     if !force {
         let staying = next
@@ -453,4 +460,56 @@ pub fn apply_change(
         }
     }
     Ok(next)
+}
+
+/// The contract a contract change is about must exist and be administered by governance.
+fn check_contract_change(
+    overlay: &Overlay,
+    change: &Proposal,
+) -> Result<Result<(), String>, ExecutorError> {
+    let (Proposal::MigrateContract { contract, .. } | Proposal::SetContractAdmin { contract, .. }) =
+        change
+    else {
+        return Ok(Ok(()));
+    };
+    if overlay.get(&layout::contract_key(contract))?.is_none() {
+        return Ok(Err(format!("no contract at {contract}")));
+    }
+    match admin(overlay, contract)? {
+        Some(Admin::Governance) => Ok(Ok(())),
+        Some(Admin::Account(a)) => Ok(Err(format!(
+            "the admin of {contract} is {a}, not governance: it migrates the contract itself"
+        ))),
+        None => Ok(Err(format!("{contract} has no admin: it is immutable"))),
+    }
+}
+
+fn admin(overlay: &Overlay, contract: &Address) -> Result<Option<Admin>, ExecutorError> {
+    get::<Admin>(overlay, "contract admin", &layout::admin_key(contract))
+}
+
+/// Carries out an applied contract change: records the approved migration (spent by the
+/// `Migrate` transaction that performs it) or writes the new admin. A contract whose admin
+/// stopped being governance meanwhile is left alone.
+fn apply_contract_change(overlay: &mut Overlay, change: &Proposal) -> Result<(), ExecutorError> {
+    match change {
+        Proposal::MigrateContract {
+            contract,
+            code_hash,
+            args,
+        } if admin(overlay, contract)? == Some(Admin::Governance) => {
+            overlay.set(
+                layout::migration_key(contract),
+                phalanx_runtime::lifecycle::migration_grant(code_hash, &args.0),
+            );
+        }
+        Proposal::SetContractAdmin {
+            contract,
+            admin: next,
+        } if admin(overlay, contract)? == Some(Admin::Governance) => {
+            phalanx_runtime::lifecycle::write_admin(overlay, contract, *next)?;
+        }
+        _ => {}
+    }
+    Ok(())
 }

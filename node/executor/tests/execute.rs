@@ -37,6 +37,7 @@ fn deploy(code: Vec<u8>) -> TxPayload {
     TxPayload::Deploy {
         code: Bytes(code),
         init_args: Bytes(vec![]),
+        admin: None,
     }
 }
 

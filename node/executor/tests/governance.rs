@@ -303,6 +303,7 @@ fn deploy_allowlist_and_parameters_change_by_governance() {
     let deploy = || TxPayload::Deploy {
         code: Bytes(code.clone()),
         init_args: Bytes(vec![]),
+        admin: None,
     };
     let out = chain.commit(&[tx(&dev, 0, deploy())]);
     assert!(
@@ -418,4 +419,109 @@ fn a_removal_may_carry_equivocation_evidence_which_the_chain_checks() {
             ..
         }
     ));
+}
+
+#[test]
+fn a_governance_contract_changes_only_as_approved_proposals_say() {
+    use phalanx_runtime::layout::{self, ContractInfo};
+    use phalanx_types::Admin;
+    let (mut chain, v) = new_chain(1);
+    let dev = key(100);
+    let module = |extra: &str| {
+        wat::parse_str(format!(
+            "(module (memory (export \"memory\") 1) (func (export \"init\") (param i32)) {extra})"
+        ))
+        .unwrap()
+    };
+    let v1 = module("");
+    let v2 = module("(func (export \"migrate\") (param i32))");
+    let h2 = layout::code_hash(&v2);
+    let out = chain.commit(&[tx(
+        &dev,
+        0,
+        TxPayload::Deploy {
+            code: Bytes(v1),
+            init_args: Bytes(vec![]),
+            admin: Some(Admin::Governance),
+        },
+    )]);
+    let contract = Address::from_slice(&out.receipts[0].return_data.0).unwrap();
+    let migrate = |args: &[u8]| TxPayload::Migrate {
+        contract,
+        code_hash: h2,
+        code: Some(Bytes(v2.clone())),
+        args: Bytes(args.to_vec()),
+    };
+    let code_hash = |chain: &Chain| {
+        let raw = chain
+            .state
+            .get(&layout::contract_key(&contract))
+            .unwrap()
+            .unwrap();
+        ContractInfo::from_bytes(&raw).unwrap().code_hash
+    };
+    // No proposal yet: the deployer may not migrate it.
+    let out = chain.commit(&[tx(&dev, 1, migrate(b"x"))]);
+    assert!(
+        matches!(out.receipts[0].status, TxStatus::Failed { code: c, .. } if c == code::NOT_ADMIN)
+    );
+    // Proposals about a contract that does not exist, or is not governance's, are refused.
+    let stray = Proposal::MigrateContract {
+        contract: Address([9; 32]),
+        code_hash: h2,
+        args: Bytes(vec![]),
+    };
+    let out = chain.commit(&[tx(&v[0], 0, propose(stray, false))]);
+    assert!(refused(&out.receipts[0].status).contains("no contract"));
+    // Approved (one validator is a quorum of one), applied at the end of the next block.
+    let grant = Proposal::MigrateContract {
+        contract,
+        code_hash: h2,
+        args: Bytes(b"x".to_vec()),
+    };
+    let out = chain.commit(&[tx(&v[0], 1, propose(grant, false))]);
+    assert_eq!(out.receipts[0].status, TxStatus::Ok);
+    chain.commit(&[]);
+    // Other arguments do not match the approval; the approved ones do, once.
+    let out = chain.commit(&[tx(&dev, 2, migrate(b"y")), tx(&dev, 3, migrate(b"x"))]);
+    assert!(
+        matches!(out.receipts[0].status, TxStatus::Failed { code: c, .. } if c == code::NOT_ADMIN)
+    );
+    assert_eq!(out.receipts[1].status, TxStatus::Ok);
+    assert_eq!(code_hash(&chain), h2);
+    let out = chain.commit(&[tx(&dev, 4, migrate(b"x"))]);
+    assert!(
+        matches!(out.receipts[0].status, TxStatus::Failed { code: c, .. } if c == code::NOT_ADMIN)
+    );
+    // Governance hands the contract to the deployer, who then gives it up.
+    let hand = Proposal::SetContractAdmin {
+        contract,
+        admin: Some(Admin::Account(dev.address())),
+    };
+    let out = chain.commit(&[tx(&v[0], 2, propose(hand, false))]);
+    assert_eq!(out.receipts[0].status, TxStatus::Ok);
+    chain.commit(&[]);
+    let out = chain.commit(&[tx(
+        &dev,
+        5,
+        TxPayload::SetAdmin {
+            contract,
+            admin: None,
+        },
+    )]);
+    assert_eq!(out.receipts[0].status, TxStatus::Ok);
+    assert!(
+        chain
+            .state
+            .get(&layout::admin_key(&contract))
+            .unwrap()
+            .is_none()
+    );
+    // Now nobody's: governance cannot take it back.
+    let back = Proposal::SetContractAdmin {
+        contract,
+        admin: Some(Admin::Governance),
+    };
+    let out = chain.commit(&[tx(&v[0], 3, propose(back, false))]);
+    assert!(refused(&out.receipts[0].status).contains("immutable"));
 }

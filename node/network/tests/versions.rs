@@ -30,6 +30,7 @@ fn tx(nonce: u64) -> SignedTx {
         payload: TxPayload::Deploy {
             code: phalanx_types::Bytes(vec![0]),
             init_args: phalanx_types::Bytes(Vec::new()),
+            admin: None,
         },
     }
     .sign(&key)

@@ -3,10 +3,10 @@
 use crate::jsonrpc::{NOT_FOUND, QUERY_FAILED, QUERY_OUT_OF_GAS, RpcError, UNAVAILABLE};
 use crate::{Rpc, views};
 use base64::Engine;
-use phalanx_executor::adapters::StoreView;
+use phalanx_executor::adapters::{StoreView, StoreViewAt};
 use phalanx_runtime::abi::code;
 use phalanx_runtime::layout::{self, ContractInfo};
-use phalanx_runtime::{BlockInfo, Query, RuntimeError};
+use phalanx_runtime::{BlockInfo, Query, RuntimeError, StateRead};
 use phalanx_types::{Address, Height, encode};
 use serde::Deserialize;
 use serde_json::{Value, json};
@@ -22,6 +22,57 @@ pub(crate) struct QueryParams {
     /// Who the contract sees as caller (default: the zero address).
     #[serde(default)]
     caller: Option<Address>,
+    /// Run against the state after this block (a retained height) instead of the latest.
+    #[serde(default)]
+    height: Option<Height>,
+}
+
+/// The state a read uses: the latest, or a retained past height's.
+pub(crate) enum ReadAt {
+    Latest,
+    Height(Height),
+}
+
+impl ReadAt {
+    /// Checks `height` (committed, and its state retained) for a read.
+    pub(crate) fn new(rpc: &Rpc, height: Option<Height>) -> Result<ReadAt, RpcError> {
+        let Some(h) = height else {
+            return Ok(ReadAt::Latest);
+        };
+        let latest = rpc.blocks.latest_height().map_err(RpcError::internal)?;
+        if h == 0 || h > latest {
+            return Err(RpcError::new(
+                NOT_FOUND,
+                format!("no committed block at height {h} (latest {latest})"),
+            ));
+        }
+        rpc.check_state(h)?;
+        Ok(ReadAt::Height(h))
+    }
+
+    /// The state view, and the block (height, time) a query there runs in.
+    fn view(&self, rpc: &Rpc) -> Result<(Arc<dyn StateRead>, Height, u64), RpcError> {
+        match *self {
+            ReadAt::Latest => {
+                let (height, time_ms) = rpc.latest_block_time()?;
+                Ok((Arc::new(StoreView(rpc.state.clone())), height, time_ms))
+            }
+            ReadAt::Height(h) => {
+                // The query runs in that block (its time): a node that pruned the block but
+                // not the state cannot say what that was.
+                let Some(block) = rpc.blocks.block(h).map_err(RpcError::internal)? else {
+                    rpc.check_block(h, "the block")?;
+                    return Err(RpcError::new(NOT_FOUND, format!("no block at height {h}")));
+                };
+                let time_ms = block.header.timestamp_ms;
+                let view = StoreViewAt {
+                    state: rpc.state.clone(),
+                    height: h,
+                };
+                Ok((Arc::new(view), h, time_ms))
+            }
+        }
+    }
 }
 
 /// Runs a read-only call against the latest committed state, on the blocking pool (its
@@ -35,13 +86,13 @@ pub(crate) async fn query(rpc: &Arc<Rpc>, p: QueryParams) -> Result<Value, RpcEr
     let gas_cap = rpc.limits.query_gas_cap;
     let outcome = rpc
         .consistent(move |r| {
-            let (height, time_ms) = r.latest_block_time()?;
+            let at = ReadAt::new(r, p.height)?;
+            let (state, height, time_ms) = at.view(r)?;
             let block = BlockInfo {
                 height,
                 time_ms,
                 chain_id: r.info.chain_id.clone(),
             };
-            let state = Arc::new(StoreView(r.state.clone()));
             let query = Query {
                 contract: p.address,
                 method: &p.method,
@@ -51,7 +102,15 @@ pub(crate) async fn query(rpc: &Arc<Rpc>, p: QueryParams) -> Result<Value, RpcEr
             };
             r.runtime.query(state, block, &query).map_err(|e| match e {
                 RuntimeError::Busy => RpcError::new(UNAVAILABLE, "too many queries at once; retry"),
-                e => RpcError::internal(e),
+                RuntimeError::Unavailable(why) => RpcError::new(QUERY_FAILED, why),
+                // Pruned while the query ran: say so rather than "internal error".
+                e => match at {
+                    ReadAt::Height(h) => r
+                        .check_state(h)
+                        .err()
+                        .unwrap_or_else(|| RpcError::internal(e)),
+                    ReadAt::Latest => RpcError::internal(e),
+                },
             })
         })
         .await?;
@@ -70,24 +129,43 @@ pub(crate) async fn query(rpc: &Arc<Rpc>, p: QueryParams) -> Result<Value, RpcEr
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
-pub(crate) struct AddressParams {
+pub(crate) struct ContractParams {
     address: Address,
+    /// The contract as it was after this block (a retained height); default latest.
+    #[serde(default)]
+    height: Option<Height>,
 }
 
-/// The contract record: code hash, deployer, height deployed.
-pub(crate) fn get(rpc: &Rpc, p: AddressParams) -> Result<Value, RpcError> {
-    let raw = rpc
-        .state
-        .get(&layout::contract_key(&p.address))
-        .map_err(RpcError::internal)?
-        .ok_or_else(|| RpcError::new(NOT_FOUND, format!("no contract at {}", p.address)))?;
+/// The contract record: code hash, deployer, height deployed, admin (null: immutable) and its
+/// ABI (null if none), at the latest or a retained height.
+pub(crate) fn get(rpc: &Rpc, p: ContractParams) -> Result<Value, RpcError> {
+    let (state, _, _) = ReadAt::new(rpc, p.height)?.view(rpc)?;
+    let read = |key: &[u8]| state.get(key).map_err(RpcError::internal);
+    let raw = read(&layout::contract_key(&p.address))?.ok_or_else(|| {
+        let at = p
+            .height
+            .map(|h| format!(" at height {h}"))
+            .unwrap_or_default();
+        RpcError::new(NOT_FOUND, format!("no contract at {}{at}", p.address))
+    })?;
     let info = ContractInfo::from_bytes(&raw).map_err(RpcError::internal)?;
+    let code = read(&layout::code_key(&info.code_hash))?;
+    let admin =
+        phalanx_runtime::lifecycle::admin_of(&*state, &p.address).map_err(RpcError::internal)?;
     Ok(json!({
         "address": p.address,
         "code_hash": info.code_hash,
         "deployer": info.deployer,
         "height": info.height,
+        "admin": admin.map(|a| a.to_string()),
+        "abi": code.as_deref().and_then(abi_of),
     }))
+}
+
+/// The ABI embedded in `code` (checked at deploy), if any.
+pub(crate) fn abi_of(code: &[u8]) -> Option<Value> {
+    let section = phalanx_runtime::validate::abi(code)?;
+    serde_json::from_slice(section).ok()
 }
 
 #[derive(Deserialize)]

@@ -205,6 +205,14 @@ pub fn change_view(change: &Proposal) -> Value {
         Proposal::SetParam { name, value } => {
             json!({"type": "set_param", "name": name, "value": value})
         }
+        Proposal::MigrateContract {
+            contract,
+            code_hash,
+            args,
+        } => json!({"type": "migrate_contract", "contract": contract, "code_hash": code_hash,
+                    "args": String::from_utf8_lossy(&args.0)}),
+        Proposal::SetContractAdmin { contract, admin } => json!({"type": "set_contract_admin",
+            "contract": contract, "admin": admin.map(|a| a.to_string())}),
     }
 }
 

@@ -105,19 +105,20 @@ pub const METHODS: &[MethodSpec] = &[
     ),
     m(
         "contract_query",
-        "A read-only contract call on the latest state.",
+        "A read-only contract call on the latest state, or on a retained height's (point reads only there).",
         &[
             ("address", "string", true),
             ("method", "string", true),
             ("args", "object", false),
             ("caller", "string", false),
+            ("height", "integer", false),
         ],
         "object",
     ),
     m(
         "contract_get",
-        "A contract's code hash, deployer and height.",
-        &[("address", "string", true)],
+        "A contract's code hash, deployer, height, admin and ABI (null if its code has none), latest or at a retained height.",
+        &[("address", "string", true), ("height", "integer", false)],
         "object",
     ),
     m(

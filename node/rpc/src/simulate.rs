@@ -83,9 +83,12 @@ pub(crate) async fn simulate(rpc: &Arc<Rpc>, p: SimulateParams) -> Result<Value,
             let skip = p.skip_signature;
             // A deploy compiles its code and keeps the compiled module: a simulation must
             // not make a node do that for anyone who asks.
-            if matches!(tx.tx.payload, TxPayload::Deploy { .. }) {
+            if matches!(
+                tx.tx.payload,
+                TxPayload::Deploy { .. } | TxPayload::Migrate { code: Some(_), .. }
+            ) {
                 return Err(RpcError::params(
-                    "deploys are not simulated (compiling would cache the module); give the deploy a gas limit",
+                    "transactions that bring code are not simulated (compiling would cache the module); give it a gas limit",
                 ));
             }
             rpc.consistent(move |r| busy(r.runtime.with_query_slot(|| signed(r, &tx, skip))))

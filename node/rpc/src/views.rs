@@ -112,6 +112,15 @@ pub fn tx(t: &SignedTx) -> Value {
         TxPayload::Governance(a) => {
             json!({"type": "governance", "governance": crate::governance::action_view(a)})
         }
+        TxPayload::Migrate {
+            contract,
+            code_hash,
+            code,
+            ..
+        } => json!({"type": "migrate", "contract": contract, "code_hash": code_hash,
+                    "uploads_code": code.is_some()}),
+        TxPayload::SetAdmin { contract, admin } => json!({"type": "set_admin",
+            "contract": contract, "admin": admin.map(|a| a.to_string())}),
     };
     json!({
         "hash": t.hash(),

@@ -552,6 +552,7 @@ impl Testnet {
             TxPayload::Deploy {
                 code: Bytes(code),
                 init_args: Bytes(Vec::new()),
+                admin: None,
             },
         );
         let r = rpc(
@@ -574,6 +575,7 @@ impl Testnet {
             TxPayload::Deploy {
                 code: Bytes(wat::parse_str(FILLER).unwrap()),
                 init_args: Bytes(Vec::new()),
+                admin: None,
             },
         );
         let r = rpc(

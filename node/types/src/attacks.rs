@@ -184,6 +184,7 @@ pub fn recursive_types<T: serde::de::DeserializeOwned>() -> Result<Vec<String>, 
     all::<crate::tx::TxPayload>(&mut tracer, &samples)?;
     all::<crate::tx::GovernanceAction>(&mut tracer, &samples)?;
     all::<crate::tx::Proposal>(&mut tracer, &samples)?;
+    all::<crate::tx::Admin>(&mut tracer, &samples)?;
     all::<crate::consensus::Phase>(&mut tracer, &samples)?;
     all::<crate::consensus::ConsensusMessage>(&mut tracer, &samples)?;
     all::<crate::receipt::TxStatus>(&mut tracer, &samples)?;

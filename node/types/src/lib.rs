@@ -36,7 +36,7 @@ pub use encoding::{decode, decode_with_limit, encode, encoded_len};
 pub use error::TypesError;
 pub use hash::{Domain, Hash};
 pub use receipt::{Event, Receipt, TxStatus};
-pub use tx::{GovernanceAction, Proposal, SignedTx, Tx, TxPayload, verify_txs};
+pub use tx::{Admin, GovernanceAction, Proposal, SignedTx, Tx, TxPayload, verify_txs};
 pub use validator::{Validator, ValidatorSet};
 
 /// Height of a block. The genesis state is height 0; the first block is height 1.

@@ -41,6 +41,8 @@ pub enum TxPayload {
         code: Bytes,
         /// JSON arguments of `init` (UTF-8), empty for none.
         init_args: Bytes,
+        /// Who may migrate the contract to other code; `None`: nobody, ever (immutable).
+        admin: Option<Admin>,
     },
     /// Instantiate a contract from code already stored on chain.
     Instantiate {
@@ -48,6 +50,8 @@ pub enum TxPayload {
         code_hash: Hash,
         /// JSON arguments of `init` (UTF-8), empty for none.
         init_args: Bytes,
+        /// Who may migrate the contract; `None`: immutable.
+        admin: Option<Admin>,
     },
     /// Call a contract method with JSON arguments.
     Call {
@@ -60,6 +64,58 @@ pub enum TxPayload {
     },
     /// A governance action (membership and parameters).
     Governance(GovernanceAction),
+    /// The contract's admin switches it to other code, keeping its address and storage, and
+    /// the new code's `migrate` method runs in the same transaction: if it fails, nothing
+    /// changes.
+    Migrate {
+        /// The contract.
+        contract: Address,
+        /// Hash of the new code.
+        code_hash: Hash,
+        /// The new code itself when the chain does not hold it yet (it must hash to
+        /// `code_hash`; storing it needs the deploy permission, as a deploy does).
+        code: Option<Bytes>,
+        /// JSON arguments of `migrate` (UTF-8), empty for none.
+        args: Bytes,
+    },
+    /// The contract's admin hands the role to another, or clears it (`None`: the contract
+    /// becomes immutable, for good).
+    SetAdmin {
+        /// The contract.
+        contract: Address,
+        /// The new admin.
+        admin: Option<Admin>,
+    },
+}
+
+/// Who may upgrade a contract.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Admin {
+    /// An account: it signs `Migrate` and `SetAdmin` transactions.
+    Account(Address),
+    /// The chain itself: only governance (2f+1 validators) migrates it.
+    Governance,
+}
+
+impl std::fmt::Display for Admin {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Admin::Account(a) => write!(f, "{a}"),
+            Admin::Governance => f.write_str("governance"),
+        }
+    }
+}
+
+impl std::str::FromStr for Admin {
+    type Err = TypesError;
+
+    /// `governance`, or an account address (hex).
+    fn from_str(s: &str) -> Result<Admin, TypesError> {
+        if s == "governance" {
+            return Ok(Admin::Governance);
+        }
+        s.parse::<Address>().map(Admin::Account)
+    }
 }
 
 /// Governance actions. Their rules are enforced by the node's execution layer: see
@@ -118,6 +174,37 @@ pub enum Proposal {
         /// Its new value.
         value: u64,
     },
+    /// Approve one migration of a contract whose admin is governance: once applied, any
+    /// account may send the `Migrate` transaction with exactly this code hash and these
+    /// arguments (it pays the gas; the approval is spent by it).
+    MigrateContract {
+        /// The contract.
+        contract: Address,
+        /// Hash of the new code.
+        code_hash: Hash,
+        /// JSON arguments of `migrate` (UTF-8), empty for none.
+        args: Bytes,
+    },
+    /// Set or clear the admin of a contract whose admin is governance.
+    SetContractAdmin {
+        /// The contract.
+        contract: Address,
+        /// Its new admin (`None`: immutable from then on).
+        admin: Option<Admin>,
+    },
+}
+
+impl TxPayload {
+    /// True if executing it stores code or creates a contract, which the chain's deploy
+    /// policy restricts: deploys, instantiations, and migrations that bring their code.
+    pub fn needs_deploy_permission(&self) -> bool {
+        matches!(
+            self,
+            TxPayload::Deploy { .. }
+                | TxPayload::Instantiate { .. }
+                | TxPayload::Migrate { code: Some(_), .. }
+        )
+    }
 }
 
 impl Tx {

@@ -16,7 +16,30 @@ fn arb_payload() -> impl Strategy<Value = TxPayload> {
         )
             .prop_map(|(code, init)| TxPayload::Deploy {
                 code: Bytes(code),
-                init_args: Bytes(init)
+                init_args: Bytes(init),
+                admin: None,
+            }),
+        (any::<[u8; 32]>(), any::<[u8; 32]>(), any::<bool>()).prop_map(|(c, a, gov)| {
+            TxPayload::SetAdmin {
+                contract: Address(c),
+                admin: Some(if gov {
+                    Admin::Governance
+                } else {
+                    Admin::Account(Address(a))
+                }),
+            }
+        }),
+        (
+            any::<[u8; 32]>(),
+            any::<[u8; 32]>(),
+            proptest::option::of(proptest::collection::vec(any::<u8>(), 0..64)),
+            proptest::collection::vec(any::<u8>(), 0..64)
+        )
+            .prop_map(|(c, h, code, a)| TxPayload::Migrate {
+                contract: Address(c),
+                code_hash: Hash(h),
+                code: code.map(Bytes),
+                args: Bytes(a),
             }),
         (
             any::<[u8; 32]>(),
@@ -26,6 +49,7 @@ fn arb_payload() -> impl Strategy<Value = TxPayload> {
                 TxPayload::Instantiate {
                     code_hash: Hash(h),
                     init_args: Bytes(a),
+                    admin: None,
                 }
             }),
         (

@@ -24,6 +24,10 @@ pub const MEMORY_EXPORT: &str = "memory";
 /// The method called once at instantiation.
 pub const INIT_METHOD: &str = "init";
 
+/// The entry point the runtime calls on a contract's new code when its admin migrates it
+/// (with the migration's arguments); like `init`, nothing else may call it.
+pub const MIGRATE_METHOD: &str = "migrate";
+
 /// A wasm value type used by the host ABI.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ValType {
@@ -168,7 +172,8 @@ pub mod code {
     pub const TRAP: u32 = 6;
     /// A host function got a pointer or length outside the guest memory.
     pub const BAD_POINTER: u32 = 7;
-    /// A value passed to the host exceeds a limit (key, value, event, return data, message).
+    /// A value passed to the host exceeds a limit (key, value, event, return data, message),
+    /// or an event topic is reserved (`phalanx.…`).
     pub const LIMIT_EXCEEDED: u32 = 8;
     /// The transaction's events exceed the per-transaction limit.
     pub const TOO_MANY_EVENTS: u32 = 9;
@@ -200,6 +205,9 @@ pub mod code {
     pub const ARGS_TOO_LARGE: u32 = 31;
     /// A governance action was refused (the message says why).
     pub const GOVERNANCE_REFUSED: u32 = 32;
+    /// The sender is not the contract's admin (or the contract has none, or governance did
+    /// not approve this migration).
+    pub const NOT_ADMIN: u32 = 33;
     /// Smallest code a contract may choose; smaller codes belong to the host.
     pub const CONTRACT_MIN: u32 = 1000;
 
@@ -228,6 +236,7 @@ pub mod code {
         NOT_ALLOWED,
         GOVERNANCE_REFUSED,
         ARGS_TOO_LARGE,
+        NOT_ADMIN,
     ];
 
     /// The fixed description of a host code, used as the receipt message.
@@ -256,6 +265,7 @@ pub mod code {
             NOT_ALLOWED => "sender may not deploy code",
             GOVERNANCE_REFUSED => "governance action refused",
             ARGS_TOO_LARGE => "call arguments too large",
+            NOT_ADMIN => "sender is not the contract's admin",
             _ => "contract error",
         }
     }

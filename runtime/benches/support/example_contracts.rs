@@ -38,5 +38,7 @@ pub fn build(name: &str, contracts_manifest: &Path) -> PathBuf {
         .status()
         .expect("cargo runs");
     assert!(status.success(), "building {name}.wasm failed");
-    target.join(format!("wasm32-unknown-unknown/release/{name}.wasm"))
+    // Cargo names the module after the crate, dashes made underscores.
+    let file = name.replace('-', "_");
+    target.join(format!("wasm32-unknown-unknown/release/{file}.wasm"))
 }
