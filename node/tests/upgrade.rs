@@ -194,6 +194,17 @@ fn a_token_upgraded_to_v2_keeps_every_balance_and_a_failed_migration_changes_not
         version_then.contains("23"),
         "version 1 had no `version`: {version_then}"
     );
+    // A simulation at that height runs on version 1 too.
+    let sim = |height: Option<u64>| {
+        let mut p = json!({"call": {"address": token, "method": "version"}});
+        if let Some(h) = height {
+            p["height"] = json!(h);
+        }
+        at("tx_simulate", p).unwrap()
+    };
+    assert_eq!(sim(Some(before_migration))["status"], "failed");
+    assert_eq!(sim(Some(before_migration))["error"]["code"], 23);
+    assert_eq!(sim(None)["return"], 2);
     let first = json!({"account": holders[0]});
     assert_eq!(
         q("balance_of", first.clone(), deployed_at).unwrap()["result"],

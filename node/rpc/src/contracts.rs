@@ -51,7 +51,7 @@ impl ReadAt {
     }
 
     /// The state view, and the block (height, time) a query there runs in.
-    fn view(&self, rpc: &Rpc) -> Result<(Arc<dyn StateRead>, Height, u64), RpcError> {
+    pub(crate) fn view(&self, rpc: &Rpc) -> Result<(Arc<dyn StateRead>, Height, u64), RpcError> {
         match *self {
             ReadAt::Latest => {
                 let (height, time_ms) = rpc.latest_block_time()?;

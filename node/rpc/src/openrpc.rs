@@ -89,11 +89,12 @@ pub const METHODS: &[MethodSpec] = &[
     ),
     m(
         "tx_simulate",
-        "Runs a signed transaction (tx, base64; skip_signature to estimate before signing) or a call ({from?, address, method, args?, gas?}) against the latest state without committing: status, error, gas_used, return, events, writes.",
+        "Runs a signed transaction (tx, base64; skip_signature to estimate before signing) or a call ({from?, address, method, args?, gas?}) against the latest state (or a retained height's) without committing: status, error, gas_used, return, events, writes.",
         &[
             ("tx", "string", false),
             ("call", "object", false),
             ("skip_signature", "boolean", false),
+            ("height", "integer", false),
         ],
         "object",
     ),

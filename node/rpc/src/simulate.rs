@@ -1,5 +1,5 @@
-//! `tx_simulate`: runs a transaction against the latest committed state without committing
-//! anything, to learn its outcome and the gas it uses.
+//! `tx_simulate`: runs a transaction against the latest committed state (or a retained
+//! height's, `height`) without committing anything, to learn its outcome and the gas it uses.
 //!
 //! - `{tx}`: a signed transaction, executed exactly as a block would execute it next (the
 //!   same executor: nonce, intrinsic gas, deploy policy, governance), as the only
@@ -16,13 +16,14 @@
 //! Nothing is written; the state changes are summarized (`writes`: keys set and deleted,
 //! bytes written). Runs on the blocking pool, snapshot-consistent ([`Rpc::consistent`]).
 
-use crate::jsonrpc::{BAD_TX, NOT_FOUND, RpcError, UNAVAILABLE};
+use crate::contracts::ReadAt;
+use crate::jsonrpc::{BAD_TX, NOT_FOUND, QUERY_FAILED, RpcError, UNAVAILABLE};
 use crate::{Rpc, views};
 use base64::Engine;
-use phalanx_executor::adapters::StoreView;
 use phalanx_executor::block::{BlockEnv, execute_block_with, intrinsic_gas};
 use phalanx_executor::governance;
-use phalanx_runtime::{BlockInfo, Overlay, StateChanges, TxEnv};
+use phalanx_genesis::ChainConfig;
+use phalanx_runtime::{BlockInfo, Overlay, StateChanges, StateRead, TxEnv};
 use phalanx_types::{
     Address, Bytes, Gas, Height, PublicKey, Signature, SignedTx, Tx, TxPayload, decode,
 };
@@ -41,6 +42,10 @@ pub(crate) struct SimulateParams {
     /// before signing).
     #[serde(default)]
     skip_signature: bool,
+    /// Run on the state after this block (a retained height), as the next block would;
+    /// default the latest.
+    #[serde(default)]
+    height: Option<Height>,
 }
 
 #[derive(Deserialize)]
@@ -80,7 +85,7 @@ pub(crate) async fn simulate(rpc: &Arc<Rpc>, p: SimulateParams) -> Result<Value,
                 .map_err(|e| RpcError::params(format!("tx is not base64: {e}")))?;
             let tx: SignedTx = decode(&bytes)
                 .map_err(|e| RpcError::new(BAD_TX, format!("undecodable transaction: {e}")))?;
-            let skip = p.skip_signature;
+            let (skip, at) = (p.skip_signature, p.height);
             // A deploy compiles its code and keeps the compiled module: a simulation must
             // not make a node do that for anyone who asks.
             if matches!(
@@ -91,16 +96,23 @@ pub(crate) async fn simulate(rpc: &Arc<Rpc>, p: SimulateParams) -> Result<Value,
                     "transactions that bring code are not simulated (compiling would cache the module); give it a gas limit",
                 ));
             }
-            rpc.consistent(move |r| busy(r.runtime.with_query_slot(|| signed(r, &tx, skip))))
-                .await
+            rpc.consistent(move |r| {
+                let at = ReadAt::new(r, at)?;
+                busy(r.runtime.with_query_slot(|| signed(r, &at, &tx, skip)))
+            })
+            .await
         }
         (None, Some(call)) => {
             let args = match &call.args {
                 Value::Null => Vec::new(),
                 v => serde_json::to_vec(v).map_err(RpcError::internal)?,
             };
-            rpc.consistent(move |r| busy(r.runtime.with_query_slot(|| unsigned(r, &call, &args))))
-                .await
+            let at = p.height;
+            rpc.consistent(move |r| {
+                let at = ReadAt::new(r, at)?;
+                busy(r.runtime.with_query_slot(|| unsigned(r, &at, &call, &args)))
+            })
+            .await
         }
         _ => Err(RpcError::params("give exactly one of tx and call")),
     }
@@ -113,17 +125,42 @@ fn busy(
     r.map_err(|_| RpcError::new(UNAVAILABLE, "too many queries at once; retry"))?
 }
 
-/// The block a simulation runs in: the next height, at the latest block's time.
-fn next_block(rpc: &Rpc) -> Result<(Height, u64), RpcError> {
-    let (height, time_ms) = rpc.latest_block_time()?;
-    Ok((height + 1, time_ms))
+/// The state a simulation reads, the block it runs in (the one after the state's, at that
+/// state's block time), and the chain configuration in force there.
+fn setting(
+    rpc: &Rpc,
+    at: &ReadAt,
+) -> Result<(Arc<dyn StateRead>, Height, u64, ChainConfig), RpcError> {
+    let (base, height, time_ms) = at.view(rpc)?;
+    let config = base
+        .get(&governance::config_state_key())
+        .map_err(RpcError::internal)
+        .and_then(|b| governance::decode_config(b).map_err(RpcError::internal))?
+        .ok_or_else(|| RpcError::internal("no configuration record in state"))?;
+    Ok((base, height + 1, time_ms, config))
 }
 
-fn signed(rpc: &Rpc, tx: &SignedTx, skip_signature: bool) -> Result<Value, RpcError> {
-    let config = governance::committed_config(&rpc.state)
-        .map_err(RpcError::internal)?
-        .ok_or_else(|| RpcError::internal("no configuration record in state"))?;
-    let (height, time_ms) = next_block(rpc)?;
+/// A runtime failure of a simulation: a past height's state that cannot serve it (iteration)
+/// or that was pruned meanwhile says so.
+fn failure(rpc: &Rpc, at: &ReadAt, e: impl std::fmt::Display) -> RpcError {
+    let text = e.to_string();
+    if text.contains(phalanx_executor::adapters::NO_ITERATION_AT_HEIGHT) {
+        return RpcError::new(
+            QUERY_FAILED,
+            phalanx_executor::adapters::NO_ITERATION_AT_HEIGHT,
+        );
+    }
+    match at {
+        ReadAt::Height(h) => rpc
+            .check_state(*h)
+            .err()
+            .unwrap_or_else(|| RpcError::internal(text)),
+        ReadAt::Latest => RpcError::internal(text),
+    }
+}
+
+fn signed(rpc: &Rpc, at: &ReadAt, tx: &SignedTx, skip_signature: bool) -> Result<Value, RpcError> {
+    let (base, height, time_ms, config) = setting(rpc, at)?;
     let env = BlockEnv {
         chain_id: rpc.info.chain_id.clone(),
         height,
@@ -133,7 +170,6 @@ fn signed(rpc: &Rpc, tx: &SignedTx, skip_signature: bool) -> Result<Value, RpcEr
         governance: rpc.info.governance.clone(),
         leave_out_unfit: false,
     };
-    let base = Arc::new(StoreView(rpc.state.clone()));
     let txs = std::slice::from_ref(tx);
     let executed = execute_block_with(&rpc.runtime, base, &env, txs, &|_| skip_signature);
     match executed {
@@ -153,14 +189,12 @@ fn signed(rpc: &Rpc, tx: &SignedTx, skip_signature: bool) -> Result<Value, RpcEr
             BAD_TX,
             format!("the transaction would not be included: {reason}"),
         )),
-        Err(e) => Err(RpcError::internal(e)),
+        Err(e) => Err(failure(rpc, at, e)),
     }
 }
 
-fn unsigned(rpc: &Rpc, call: &CallParams, args: &[u8]) -> Result<Value, RpcError> {
-    let config = governance::committed_config(&rpc.state)
-        .map_err(RpcError::internal)?
-        .ok_or_else(|| RpcError::internal("no configuration record in state"))?;
+fn unsigned(rpc: &Rpc, at: &ReadAt, call: &CallParams, args: &[u8]) -> Result<Value, RpcError> {
+    let (base, height, time_ms, config) = setting(rpc, at)?;
     let max = config.params.max_tx_gas;
     let gas_limit = call.gas.unwrap_or(max).min(max);
     // The intrinsic gas of a call transaction carrying these arguments (its size does not
@@ -185,8 +219,7 @@ fn unsigned(rpc: &Rpc, call: &CallParams, args: &[u8]) -> Result<Value, RpcError
             "gas {gas_limit} is below the {intrinsic} any such transaction pays"
         )));
     }
-    if rpc
-        .state
+    if base
         .get(&phalanx_runtime::layout::contract_key(&call.address))
         .map_err(RpcError::internal)?
         .is_none()
@@ -196,8 +229,11 @@ fn unsigned(rpc: &Rpc, call: &CallParams, args: &[u8]) -> Result<Value, RpcError
             format!("no contract at {}", call.address),
         ));
     }
-    let (height, time_ms) = next_block(rpc)?;
     let from = call.from.unwrap_or(Address([0; 32]));
+    let mut overlay = Overlay::new(base);
+    let nonce = phalanx_executor::account::load(&overlay, &from)
+        .map_err(RpcError::internal)?
+        .nonce;
     let env = TxEnv {
         block: BlockInfo {
             height,
@@ -205,15 +241,13 @@ fn unsigned(rpc: &Rpc, call: &CallParams, args: &[u8]) -> Result<Value, RpcError
             chain_id: rpc.info.chain_id.clone(),
         },
         origin: from,
-        nonce: phalanx_executor::account::committed_nonce(&rpc.state, &from)
-            .map_err(RpcError::internal)?,
+        nonce,
         gas_limit: gas_limit - intrinsic,
     };
-    let mut overlay = Overlay::new(Arc::new(StoreView(rpc.state.clone())));
     let outcome = rpc
         .runtime
         .call(&mut overlay, &env, &call.address, &call.method, args)
-        .map_err(RpcError::internal)?;
+        .map_err(|e| failure(rpc, at, e))?;
     let gas_used = intrinsic + outcome.gas_used;
     let mut v = json!({
         "status": "ok",
