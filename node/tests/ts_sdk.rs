@@ -1,0 +1,102 @@
+//! The TypeScript client (sdk/ts) against this build: its tests check the golden vectors byte
+//! for byte, then deploy the token on a live `phalanx dev`, transfer, follow the transfer over
+//! a subscription, and verify a balance with the genesis file as the only trusted input,
+//! refusing a tampered proof and a forged certificate. Needs Node.js 20.19+ and npm (the first
+//! run installs the package's dependencies with `npm ci`).
+
+mod common;
+#[path = "../../runtime/benches/support/example_contracts.rs"]
+mod example_contracts;
+
+use common::{SERIAL, text};
+use std::path::Path;
+use std::process::Command;
+
+fn npm(dir: &Path, args: &[&str]) {
+    let o = Command::new("npm")
+        .args(args)
+        .current_dir(dir)
+        .output()
+        .unwrap_or_else(|e| panic!("npm {args:?}: {e} (install Node.js 20.19+ and npm)"));
+    assert!(o.status.success(), "npm {args:?}: {}", text(&o));
+}
+
+#[test]
+fn the_typescript_client_matches_the_vectors_and_verifies_a_live_chain() {
+    let repo = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+    let pkg = repo.join("sdk/ts");
+    if !pkg.join("node_modules").is_dir() {
+        npm(&pkg, &["ci", "--no-audit", "--no-fund"]);
+    }
+    npm(&pkg, &["run", "build"]);
+    let token = example_contracts::build("token", &repo.join("contracts/Cargo.toml"));
+    let _g = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let d = common::dev();
+    let o = Command::new("node")
+        .args(["--experimental-websocket", "--test", "dist/test/"])
+        .current_dir(&pkg)
+        .env("PHALANX_RPC", &d.url)
+        .env("PHALANX_DEV_KEY", &d.key)
+        .env("PHALANX_GENESIS", d.home.join("config/genesis.json"))
+        .env("PHALANX_TOKEN_WASM", &token)
+        .output()
+        .expect("node runs");
+    let out = text(&o);
+    assert!(o.status.success(), "{out}");
+    // Every test ran, the live one included.
+    assert!(
+        out.contains("# pass 7") && out.contains("# skipped 0"),
+        "{out}"
+    );
+
+    // docs/CLIENTS.md, as a user follows it: an app of its own outside the repository that
+    // installs the package, and the example app run against a token deployed with the CLI.
+    let outside = tempfile::tempdir().unwrap();
+    let app = outside.path().join("myapp");
+    std::fs::create_dir(&app).unwrap();
+    npm(&app, &["init", "-y"]);
+    npm(
+        &app,
+        &["install", "--no-audit", "--no-fund", pkg.to_str().unwrap()],
+    );
+    let example = std::fs::read_to_string(pkg.join("examples/app.mjs")).unwrap();
+    std::fs::write(app.join("app.mjs"), &example).unwrap();
+    let init = r#"{"name":"Gold","symbol":"GLD","decimals":2,"supply":"1000000"}"#;
+    let o = common::phalanx(&[
+        "--output",
+        "json",
+        "tx",
+        "deploy",
+        token.to_str().unwrap(),
+        "--init",
+        init,
+        "--key",
+        d.key.to_str().unwrap(),
+        "--rpc",
+        &d.url,
+    ]);
+    assert!(o.status.success(), "{}", text(&o));
+    let deployed: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    let address = deployed["receipt"]["return"].as_str().unwrap();
+    let o = Command::new("node")
+        .args(["app.mjs", address])
+        .current_dir(&app)
+        .env("PHALANX_HOME", &d.home)
+        .env("PHALANX_RPC", &d.url)
+        .output()
+        .expect("node runs");
+    let out = text(&o);
+    assert!(o.status.success(), "{out}");
+    println!("{out}");
+    assert!(out.contains("transfer: ok"), "{out}");
+    assert!(
+        out.contains(r#"verified against genesis: balance "42""#),
+        "{out}"
+    );
+    // The walkthrough shows the app verbatim.
+    let doc = std::fs::read_to_string(repo.join("docs/CLIENTS.md")).unwrap();
+    assert!(
+        doc.contains(&format!("```js\n{example}```")),
+        "docs/CLIENTS.md does not show sdk/ts/examples/app.mjs as it is"
+    );
+}
