@@ -497,10 +497,28 @@ pub fn cmd_verify(
                 .context("value is not base64")?,
         ),
     };
+    // The node chooses nothing the caller pinned: the height asked for, and (with a genesis
+    // file) the chain.
+    if let Some(h) = height
+        && header.height != h
+    {
+        bail!(
+            "asked for height {h}, the node proved height {}",
+            header.height
+        );
+    }
     let mut changes_walked = 0;
     let (validators, trusted) = match genesis {
         Some(path) => {
-            let genesis_set = phalanx_genesis::Genesis::load(path)?.validator_set();
+            let genesis = phalanx_genesis::Genesis::load(path)?;
+            if header.chain_id != genesis.chain_id {
+                bail!(
+                    "the node proved a block of chain {:?}, the genesis file is {:?}'s",
+                    header.chain_id,
+                    genesis.chain_id
+                );
+            }
+            let genesis_set = genesis.validator_set();
             let (set, walked) = trusted_set_at(&client, genesis_set, &header)?;
             changes_walked = walked;
             (set, true)

@@ -357,6 +357,31 @@ fn token_session_with_events_subscription_and_verified_proof() {
         &url,
     ]);
     assert!(!o.status.success());
+    assert!(
+        stderr(&o).contains("genesis file is \"other\"'s"),
+        "{}",
+        stderr(&o)
+    );
+    // The same chain id with other validators: their set did not certify it.
+    let twin = dir.path().join("twin");
+    let made = run(&[
+        "init",
+        "--chain-id",
+        "phalanx-dev",
+        "--home",
+        twin.to_str().unwrap(),
+    ]);
+    assert!(made.status.success());
+    let o = run(&[
+        "verify",
+        &token,
+        &balance_key,
+        "--genesis",
+        twin.join("config/genesis.json").to_str().unwrap(),
+        "--rpc",
+        &url,
+    ]);
+    assert!(!o.status.success());
     assert!(stderr(&o).contains("validator set"), "{}", stderr(&o));
 }
 

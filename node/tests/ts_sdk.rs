@@ -45,7 +45,7 @@ fn the_typescript_client_matches_the_vectors_and_verifies_a_live_chain() {
     assert!(o.status.success(), "{out}");
     // Every test ran, the live one included.
     assert!(
-        out.contains("# pass 7") && out.contains("# skipped 0"),
+        out.contains("# pass 8") && out.contains("# skipped 0"),
         "{out}"
     );
 

@@ -43,7 +43,13 @@ pub fn check_set_proof(
 ) -> Result<ChainConfig, TrustError> {
     let bad = |reason: String| TrustError::BadSetProof { height, reason };
     let header = &proof.header;
-    if header.height + 1 != height || proof.certificate.block_hash != header.hash() {
+    if header.chain_id != chain_id {
+        return Err(bad(format!("is of chain {:?}", header.chain_id)));
+    }
+    if header.height + 1 != height
+        || proof.certificate.height != header.height
+        || proof.certificate.block_hash != header.hash()
+    {
         return Err(bad(format!(
             "is not for block {}",
             height.saturating_sub(1)

@@ -9,7 +9,7 @@ const rpc = new Client(process.env.PHALANX_RPC ?? "http://127.0.0.1:8645");
 const me = Key.fromKeyFile(readFileSync(`${home}/dev.key`, "utf8"));
 const genesis = genesisValidators(readFileSync(`${home}/config/genesis.json`, "utf8"));
 
-const token = await Contract.at(rpc, process.argv[2]);
+const token = await Contract.at(rpc, genesis.chainId, process.argv[2]);
 const friend = Key.generate().address;
 const receipt = await token.call(me, "transfer", { to: toHex(friend), amount: "42" });
 console.log(`transfer: ${receipt.status} at height ${receipt.height}, gas ${receipt.gas_used}`);

@@ -23,8 +23,11 @@ export function toBase64(b: Uint8Array): string {
   return Buffer.from(b).toString("base64");
 }
 
-/** Parses standard base64. */
+/** Parses standard base64 (anything else, or over 32 MiB of text, is refused). */
 export function fromBase64(s: string): Uint8Array {
+  if (typeof s !== "string" || s.length > 32 << 20 || !/^[A-Za-z0-9+/]*={0,2}$/.test(s) || s.length % 4 !== 0) {
+    throw new Error("not standard base64");
+  }
   return new Uint8Array(Buffer.from(s, "base64"));
 }
 

@@ -59,7 +59,8 @@ const INTS: Record<string, [bigint, bigint]> = {
 };
 
 /** Checks one JSON value against an ABI type (the SDK's types exactly; others not). */
-export function checkType(ty: string, v: unknown): void {
+export function checkType(ty: string, v: unknown, depth = 0): void {
+  if (depth > 32) throw new AbiError(`type ${ty.slice(0, 40)}… nests too deeply`);
   const bad = (what: string) => {
     throw new AbiError(`expected ${ty} (${what}), got ${JSON.stringify(v)}`);
   };
@@ -67,7 +68,7 @@ export function checkType(ty: string, v: unknown): void {
     const parts = splitTop(ty.slice(1, -1));
     if (parts.length === 0) return v === null ? undefined : bad("null");
     if (!Array.isArray(v) || v.length !== parts.length) return bad(`an array of ${parts.length}`);
-    parts.forEach((t, i) => checkType(t, v[i]));
+    parts.forEach((t, i) => checkType(t, v[i], depth + 1));
     return;
   }
   const open = ty.indexOf("<");
@@ -75,7 +76,7 @@ export function checkType(ty: string, v: unknown): void {
   const args = open < 0 ? [] : splitTop(ty.slice(open + 1, -1));
   if (name in INTS) {
     const [lo, hi] = INTS[name];
-    if (typeof v !== "number" || !Number.isInteger(v) || BigInt(v) < lo || BigInt(v) > hi) {
+    if (typeof v !== "number" || !Number.isSafeInteger(v) || BigInt(v) < lo || BigInt(v) > hi) {
       bad(`an integer from ${lo} to ${hi}`);
     }
     return;
@@ -100,13 +101,13 @@ export function checkType(ty: string, v: unknown): void {
       }
       return;
     case "Option":
-      if (v !== null && v !== undefined) checkType(args[0], v);
+      if (v !== null && v !== undefined) checkType(args[0], v, depth + 1);
       return;
     case "Vec":
       if (!Array.isArray(v)) bad("an array");
       (v as unknown[]).forEach((x, i) => {
         try {
-          checkType(args[0], x);
+          checkType(args[0], x, depth + 1);
         } catch (e) {
           throw new AbiError(`[${i}]: ${(e as Error).message}`);
         }
@@ -143,20 +144,31 @@ export function checkArgs(abi: Abi, name: string, args: Record<string, unknown> 
   return m;
 }
 
-/** A deployed contract, reached through its ABI. */
+/**
+ * A deployed contract, reached through its ABI. The ABI comes from the node: it makes
+ * mistakes cheap, it is not a security boundary (a lying node can describe the contract
+ * wrongly; what the contract does is what its code does).
+ */
 export class Contract {
   constructor(
     readonly client: Client,
     readonly address: Uint8Array,
     readonly abi: Abi,
+    /** The chain transactions are signed for (a node answering for another is refused). */
+    readonly chainId: string,
   ) {}
 
-  /** The contract at `address`, with the ABI its code carries. */
-  static async at(client: Client, address: Uint8Array | string): Promise<Contract> {
+  /**
+   * The contract at `address` on chain `chainId` (from your genesis file), with the ABI its
+   * code carries.
+   */
+  static async at(client: Client, chainId: string, address: Uint8Array | string): Promise<Contract> {
     const a = typeof address === "string" ? fromHex(address, 32) : address;
+    const status = await client.status();
+    if (status.chain_id !== chainId) throw new AbiError(`the node serves ${status.chain_id}, not ${chainId}`);
     const info = await client.contract(a);
     if (!info.abi) throw new AbiError(`${toHex(a)} has no ABI`);
-    return new Contract(client, a, info.abi as Abi);
+    return new Contract(client, a, info.abi as Abi, chainId);
   }
 
   /** A read-only call of a method (checked against the ABI), at the latest or a height. */
@@ -169,10 +181,10 @@ export class Contract {
   async prepare(key: Key, method: string, args?: Record<string, unknown>, gasLimit: bigint | number = 5_000_000n): Promise<SignedTx> {
     const m = checkArgs(this.abi, method, args);
     if (m.kind === "init" || m.kind === "migrate") throw new AbiError(`\`${method}\` is not callable (${m.kind})`);
-    const status = await this.client.status();
+    // Signed for the chain the caller named, never for whatever the node says it is.
     return signTx(
       {
-        chainId: status.chain_id,
+        chainId: this.chainId,
         sender: key.publicKey,
         nonce: await this.client.nonce(key.address),
         gasLimit,

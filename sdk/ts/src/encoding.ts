@@ -15,11 +15,13 @@ export class Writer {
   }
 
   u8(v: number): this {
-    this.parts.push(Uint8Array.of(v & 0xff));
+    if (!Number.isInteger(v) || v < 0 || v > 0xff) throw new RangeError(`not a u8: ${v}`);
+    this.parts.push(Uint8Array.of(v));
     return this;
   }
 
   u32(v: number): this {
+    if (!Number.isInteger(v) || v < 0 || v > 0xffffffff) throw new RangeError(`not a u32: ${v}`);
     const b = new Uint8Array(4);
     new DataView(b.buffer).setUint32(0, v, true);
     this.parts.push(b);
@@ -27,8 +29,11 @@ export class Writer {
   }
 
   u64(v: bigint | number): this {
+    if (typeof v === "number" && !Number.isSafeInteger(v)) throw new RangeError(`not an exact integer: ${v}`);
+    const n = BigInt(v);
+    if (n < 0n || n >= 1n << 64n) throw new RangeError(`not a u64: ${n}`);
     const b = new Uint8Array(8);
-    new DataView(b.buffer).setBigUint64(0, BigInt(v), true);
+    new DataView(b.buffer).setBigUint64(0, n, true);
     this.parts.push(b);
     return this;
   }

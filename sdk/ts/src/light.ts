@@ -168,6 +168,7 @@ const INTERNAL = utf8("JMT::IntrnalNode");
 
 /** The state key of a contract's storage key. */
 export function storageKey(contract: Uint8Array, key: Uint8Array): Uint8Array {
+  if (contract.length !== 32) throw new Error("a contract address is 32 bytes");
   return concat(Uint8Array.of(3), contract, key);
 }
 
@@ -241,7 +242,12 @@ export const CONFIG_KEY = concat(Uint8Array.of(4), utf8("config"));
 export function checkSetProof(chainId: string, set: Validator[], p: SetProof): Validator[] {
   const header = decodeHeader(p.headerRaw);
   const cert = decodeCertificate(p.certificateRaw);
-  if (header.height + 1n !== p.height || !equal(cert.blockHash, headerHash(header))) {
+  if (
+    header.chainId !== chainId ||
+    header.height + 1n !== p.height ||
+    cert.height !== header.height ||
+    !equal(cert.blockHash, headerHash(header))
+  ) {
     throw new VerifyError(`the set proof is not for block ${p.height - 1n}`);
   }
   if (!equal(header.validatorsHash, validatorSetHash(set))) {

@@ -35,7 +35,11 @@ export class RpcError extends Error {
 export class Client {
   private id = 0;
 
-  constructor(readonly url: string) {}
+  /** `timeoutMs` bounds each request (connect and answer). */
+  constructor(
+    readonly url: string,
+    readonly timeoutMs = 30_000,
+  ) {}
 
   /** Calls `method`; the result, or an {@link RpcError}. */
   async call<T = any>(method: string, params: unknown = {}): Promise<T> {
@@ -43,6 +47,7 @@ export class Client {
       method: "POST",
       headers: { "content-type": "application/json" },
       body: JSON.stringify({ jsonrpc: "2.0", id: ++this.id, method, params }),
+      signal: AbortSignal.timeout(this.timeoutMs),
     });
     const body = (await res.json()) as { result?: T; error?: { code: number; message: string } };
     if (body.error) throw new RpcError(body.error.code, body.error.message);
@@ -57,6 +62,7 @@ export class Client {
       body: JSON.stringify(
         calls.map((c, i) => ({ jsonrpc: "2.0", id: i, method: c.method, params: c.params ?? {} })),
       ),
+      signal: AbortSignal.timeout(this.timeoutMs),
     });
     const answers = (await res.json()) as { id: number; result?: unknown; error?: { code: number; message: string } }[];
     return calls.map((_, i) => {
@@ -110,7 +116,13 @@ export class Client {
 /** The validator set a genesis document (the JSON of `genesis.json`) starts with. */
 export function genesisValidators(genesisJson: string): { chainId: string; set: Validator[] } {
   const g = JSON.parse(genesisJson) as { chain_id: string; validators: { public_key: string; peer_id: string }[] };
+  if (typeof g.chain_id !== "string" || !Array.isArray(g.validators) || g.validators.length === 0) {
+    throw new Error("not a genesis document: it needs chain_id and validators");
+  }
   const set = g.validators.map((v) => {
+    if (typeof v.public_key !== "string" || typeof v.peer_id !== "string" || v.peer_id === "") {
+      throw new Error("a genesis validator needs public_key and peer_id");
+    }
     const publicKey = fromHex(v.public_key, 32);
     return { address: addressOf(publicKey), publicKey, peerId: v.peer_id };
   });
@@ -142,18 +154,26 @@ export async function provenSet(
 ): Promise<Validator[]> {
   let set = genesisSet;
   if (equal(validatorSetHash(set), validatorsHash)) return set;
+  // Heights at which validator-set changes took over, as the node lists them (hiding one
+  // makes the walk fail, unless a quorum of validators that were retired signs a fork: a
+  // light client that trusts only genesis cannot tell; docs/WIRE.md, section 6).
   const activations: bigint[] = [];
   let fromId = 0;
-  for (;;) {
+  for (let pages = 0; ; pages++) {
+    if (pages > 10_000) throw new VerifyError("the node's proposal list does not end");
     const page = await client.call("gov_proposals", { from_id: fromId });
     for (const p of page.proposals ?? []) {
-      if (p.status === "applied" && p.activates_at !== undefined && BigInt(p.activates_at) <= height) {
+      const changesSet = p.change?.type === "add_validator" || p.change?.type === "remove_validator";
+      if (changesSet && p.status === "applied" && p.activates_at !== undefined && BigInt(p.activates_at) <= height) {
         activations.push(BigInt(p.activates_at));
       }
     }
-    if (page.next_from_id === undefined || page.next_from_id === null) break;
-    fromId = page.next_from_id;
+    const next = page.next_from_id;
+    if (next === undefined || next === null) break;
+    if (typeof next !== "number" || next <= fromId) throw new VerifyError("the node's proposal list goes backwards");
+    fromId = next;
   }
+  if (activations.length > 4096) throw new VerifyError("more set changes than a chain can have made");
   activations.sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
   for (const h of [...new Set(activations)]) {
     const p = await client.call("chain_getValidatorSetProof", { height: Number(h) });
@@ -182,7 +202,9 @@ export interface Verified {
 /**
  * Reads `contract`'s storage `key` with its proof and checks, trusting only `genesisSet`:
  * the proof against the header's state root, the header against the certificate, and the
- * certificate against the set proven from genesis.
+ * certificate against the set proven from genesis. With `height`, the proof must be of that
+ * height; without, the node chooses (it may answer with an older block: compare
+ * `Verified.height` with what you expect).
  */
 export async function verifiedRead(
   client: Client,
@@ -198,6 +220,9 @@ export async function verifiedRead(
   });
   const header = decodeHeader(fromBase64(p.header_raw));
   if (header.chainId !== genesis.chainId) throw new VerifyError("the header is of another chain");
+  if (height !== undefined && header.height !== BigInt(height)) {
+    throw new VerifyError(`asked for height ${height}, the node proved ${header.height}`);
+  }
   const cert = certificateOf(p.certificate);
   if (cert.height !== header.height || !equal(cert.blockHash, headerHash(header))) {
     throw new VerifyError("the certificate is for another block");

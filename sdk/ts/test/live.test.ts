@@ -51,7 +51,8 @@ live("deploy, transfer, subscribe, and a balance proven from genesis", async () 
   assert.equal(deployed.status, "ok", JSON.stringify(deployed));
   const token = contractAddress(key.address, nonce);
   assert.equal(deployed.return, toHex(token), "the address the library derives");
-  const typed = await Contract.at(rpc, token);
+  const typed = await Contract.at(rpc, genesis.chainId, token);
+  await assert.rejects(Contract.at(rpc, "another-chain", token), AbiError);
   assert.equal(typed.abi.contract, "Token");
   // Arguments are checked against the ABI before anything is signed.
   await assert.rejects(typed.query("balance_of", { acount: toHex(key.address) }), AbiError);
@@ -111,6 +112,15 @@ live("deploy, transfer, subscribe, and a balance proven from genesis", async () 
     }
   });
   await assert.rejects(verifiedRead(forged, genesis, token, balanceKey), VerifyError);
+  // Asked for one height, proven at another: refused.
+  const older = Number(proven.height) - 1;
+  const moved = new (class extends Client {
+    async call<T>(method: string, params: any = {}): Promise<T> {
+      if (method === "state_getProof") params = { ...params, height: older };
+      return super.call<T>(method, params);
+    }
+  })(env.PHALANX_RPC!);
+  await assert.rejects(verifiedRead(moved, genesis, token, balanceKey, Number(proven.height)), VerifyError);
   const stranger = { chainId: genesis.chainId, set: [{ ...genesis.set[0], publicKey: key.publicKey, address: key.address }] };
   await assert.rejects(verifiedRead(rpc, stranger, token, balanceKey), VerifyError);
 });

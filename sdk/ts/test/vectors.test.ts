@@ -11,6 +11,7 @@ import {
   DOMAINS,
   Key,
   VerifyError,
+  Writer,
   addressOf,
   commitSigningHash,
   contractAddress,
@@ -188,4 +189,14 @@ test("state proofs: inclusion and exclusion; a wrong value or root is refused", 
     const cut = proof.slice(0, proof.length - 1);
     assert.throws(() => verifyStateProof(root, key, value, cut));
   }
+});
+
+test("the encoder refuses values the Rust types cannot hold", () => {
+  assert.throws(() => new Writer().u64(-1n), RangeError);
+  assert.throws(() => new Writer().u64(1n << 64n), RangeError);
+  assert.throws(() => new Writer().u64(2 ** 53), RangeError, "not exact as a number");
+  assert.throws(() => new Writer().u32(2 ** 32), RangeError);
+  assert.throws(() => new Writer().u8(256), RangeError);
+  assert.equal(toHex(new Writer().u64((1n << 64n) - 1n).bytes()), "ff".repeat(8));
+  assert.throws(() => fromBase64("not base64!"));
 });
