@@ -31,7 +31,7 @@ fn the_typescript_client_matches_the_vectors_and_verifies_a_live_chain() {
     npm(&pkg, &["run", "build"]);
     let token = example_contracts::build("token", &repo.join("contracts/Cargo.toml"));
     let _g = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
-    let d = common::dev();
+    let mut d = common::dev();
     let o = Command::new("node")
         .args(["--experimental-websocket", "--test", "dist/test/"])
         .current_dir(&pkg)
@@ -93,6 +93,79 @@ fn the_typescript_client_matches_the_vectors_and_verifies_a_live_chain() {
         out.contains(r#"verified against genesis: balance "42""#),
         "{out}"
     );
+    // A subscription outlives a node restart: the follower sees a transfer, the node is
+    // killed and started again on the same home and port, and it sees the next one.
+    let follow = std::fs::read_to_string(pkg.join("examples/follow.mjs")).unwrap();
+    std::fs::write(app.join("follow.mjs"), follow).unwrap();
+    let mut follower = Command::new("node")
+        .args(["--experimental-websocket", "follow.mjs", address])
+        .current_dir(&app)
+        .env("PHALANX_RPC", &d.url)
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .expect("node runs");
+    let (lines, seen) = std::sync::mpsc::channel::<String>();
+    let stdout = follower.stdout.take().unwrap();
+    std::thread::spawn(move || {
+        use std::io::BufRead;
+        for line in std::io::BufReader::new(stdout)
+            .lines()
+            .map_while(Result::ok)
+        {
+            let _ = lines.send(line);
+        }
+    });
+    let transfer = |d: &common::Dev| {
+        let args = format!(r#"{{"to":"{}","amount":"1"}}"#, "ab".repeat(32));
+        let o = common::phalanx(&[
+            "tx",
+            "call",
+            address,
+            "transfer",
+            &args,
+            "--key",
+            d.key.to_str().unwrap(),
+            "--rpc",
+            &d.url,
+        ]);
+        assert!(o.status.success(), "{}", text(&o));
+    };
+    let expect = |what: &str, on: &str| {
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+        loop {
+            let left = deadline.saturating_duration_since(std::time::Instant::now());
+            match seen.recv_timeout(left) {
+                Ok(line) if line.starts_with(what) && line.contains(on) => return,
+                Ok(_) => {}
+                Err(_) => panic!("the follower never printed {what} on {on}"),
+            }
+        }
+    };
+    expect("subscribed", "(connection 1)");
+    transfer(&d);
+    expect("event transfer", "(connection 1)");
+    let _ = d.child.kill();
+    let _ = d.child.wait();
+    d.child = Command::new(common::bin())
+        .args(["dev", "--home"])
+        .arg(&d.home)
+        .args(["--rpc", &format!("127.0.0.1:{}", d.port)])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    common::wait_for(
+        std::time::Duration::from_secs(20),
+        "the dev chain again",
+        || common::rpc_try(&d.url, "node_status", serde_json::json!({})).is_ok(),
+    );
+    // The follower reconnects within its back-off (at most 8 s) and sees the next transfer.
+    expect("subscribed", "(connection 2)");
+    transfer(&d);
+    expect("event transfer", "(connection 2)");
+    let _ = follower.kill();
+    let _ = follower.wait();
+
     // The walkthrough shows the app verbatim.
     let doc = std::fs::read_to_string(repo.join("docs/CLIENTS.md")).unwrap();
     assert!(

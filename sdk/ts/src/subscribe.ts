@@ -19,9 +19,14 @@ export interface Subscription {
 
 /**
  * Subscribes to `topic` at `wsUrl` (`ws://host:port/ws`) and calls `onMessage` with each
- * notification's `result`.
+ * notification's `result`, and `onConnect` each time the subscription is in place (again).
  */
-export function subscribe(wsUrl: string, topic: Topic, onMessage: (result: any) => void): Subscription {
+export function subscribe(
+  wsUrl: string,
+  topic: Topic,
+  onMessage: (result: any) => void,
+  onConnect?: (connections: number) => void,
+): Subscription {
   const WS = (globalThis as any).WebSocket;
   if (!WS) throw new Error("no WebSocket here (Node.js 20 needs --experimental-websocket)");
   let closed = false;
@@ -39,6 +44,8 @@ export function subscribe(wsUrl: string, topic: Topic, onMessage: (result: any) 
     socket.onmessage = (e: { data: string }) => {
       const m = JSON.parse(String(e.data));
       if (m.method === "subscription") onMessage(m.params.result);
+      // The answer to `subscribe`: from here on, notifications flow.
+      else if (m.id === 1 && m.result !== undefined) onConnect?.(state.connections);
     };
     socket.onclose = () => {
       if (closed) return;
