@@ -99,6 +99,18 @@ pub enum Command {
     /// Account keys.
     #[command(subcommand)]
     Keys(KeysCommand),
+    /// Print the libp2p peer id of a home's node key.
+    ShowNodeId {
+        /// Node home.
+        #[arg(long, default_value_os_t = home::default_home())]
+        home: PathBuf,
+    },
+    /// Print the validator public key and address of a home (public data only).
+    ShowValidator {
+        /// Node home.
+        #[arg(long, default_value_os_t = home::default_home())]
+        home: PathBuf,
+    },
     /// Send transactions (waits for finality).
     #[command(subcommand)]
     Tx(TxCommand),
@@ -290,7 +302,7 @@ pub enum KeysCommand {
         #[arg(long)]
         out: PathBuf,
     },
-    /// Print a key's address and public key (never the secret).
+    /// Print a key's address, public key and peer id (never the secret).
     Show {
         /// The key file.
         file: PathBuf,
@@ -317,6 +329,8 @@ pub fn run(cli: Cli) -> Result<()> {
     match cli.command {
         Command::Keys(KeysCommand::New { out }) => keys::cmd_new(&out, json),
         Command::Keys(KeysCommand::Show { file }) => keys::cmd_show(&file, json),
+        Command::ShowNodeId { home } => keys::cmd_show_node_id(&home, json),
+        Command::ShowValidator { home } => keys::cmd_show_validator(&home, json),
         Command::Init { home, chain_id } => home::cmd_init(&home, &chain_id, json),
         Command::Testnet {
             validators,

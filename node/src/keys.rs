@@ -111,10 +111,14 @@ pub fn cmd_show(file: &Path, json: bool) -> Result<()> {
 }
 
 fn print_key(key: &SecretKey, written: Option<&Path>, json: bool) {
+    // Any ed25519 key names a libp2p peer; for a node key (`config/node_key`) it is the
+    // node's peer id, what a genesis file and `gov propose add-validator` need.
+    let peer = peer_id(key).unwrap_or_default();
     if json {
         let mut v = serde_json::json!({
             "address": key.address().to_hex(),
             "public_key": key.public_key().to_hex(),
+            "peer_id": peer,
         });
         if let Some(p) = written {
             v["file"] = serde_json::Value::String(p.display().to_string());
@@ -126,7 +130,39 @@ fn print_key(key: &SecretKey, written: Option<&Path>, json: bool) {
         }
         println!("address    {}", key.address());
         println!("public key {}", key.public_key());
+        println!("peer id    {peer} (as a node key)");
     }
+}
+
+/// `phalanx show-node-id [--home DIR]`: the libp2p peer id of the home's node key.
+pub fn cmd_show_node_id(home: &Path, json: bool) -> Result<()> {
+    let key = read_key(&crate::home::Home(home.to_path_buf()).node_key())?;
+    let id = peer_id(&key)?;
+    if json {
+        println!("{}", serde_json::json!({ "peer_id": id }));
+    } else {
+        println!("{id}");
+    }
+    Ok(())
+}
+
+/// `phalanx show-validator [--home DIR]`: the home's validator public key and address, what
+/// `gov propose add-validator --public-key` needs (no secret leaves the machine).
+pub fn cmd_show_validator(home: &Path, json: bool) -> Result<()> {
+    let key = read_key(&crate::home::Home(home.to_path_buf()).validator_key())?;
+    if json {
+        println!(
+            "{}",
+            serde_json::json!({
+                "public_key": key.public_key().to_hex(),
+                "address": key.address().to_hex(),
+            })
+        );
+    } else {
+        println!("public key {}", key.public_key());
+        println!("address    {}", key.address());
+    }
+    Ok(())
 }
 
 #[cfg(test)]

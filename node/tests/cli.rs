@@ -757,3 +757,47 @@ fn gas_auto_limits_let_hundreds_of_transfers_share_a_block() {
         end - start
     );
 }
+
+#[test]
+fn a_home_shows_its_node_id_and_validator_key_without_secrets() {
+    let dir = tempfile::tempdir().unwrap();
+    let home = dir.path().join("n");
+    let h = home.to_str().unwrap();
+    assert!(
+        run(&["init", "--home", h, "--chain-id", "ids"])
+            .status
+            .success()
+    );
+    let genesis: Value =
+        serde_json::from_str(&std::fs::read_to_string(home.join("config/genesis.json")).unwrap())
+            .unwrap();
+    let me = &genesis["validators"][0];
+    let o = run(&["show-node-id", "--home", h]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert_eq!(stdout(&o), me["peer_id"].as_str().unwrap());
+    let o = run(&["--output", "json", "show-validator", "--home", h]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let v: Value = serde_json::from_str(&stdout(&o)).unwrap();
+    assert_eq!(v["public_key"], me["public_key"]);
+    assert_eq!(v["address"].as_str().unwrap().len(), 64);
+    assert!(!stdout(&o).contains("secret"));
+    // keys show gives the same peer id for the node key.
+    let node_key = home.join("config/node_key");
+    let o = run(&[
+        "--output",
+        "json",
+        "keys",
+        "show",
+        node_key.to_str().unwrap(),
+    ]);
+    let k: Value = serde_json::from_str(&stdout(&o)).unwrap();
+    assert_eq!(k["peer_id"], me["peer_id"]);
+    // A home that is not there: one clear line, non-zero.
+    let o = run(&[
+        "show-node-id",
+        "--home",
+        dir.path().join("none").to_str().unwrap(),
+    ]);
+    assert!(!o.status.success());
+    assert_eq!(stderr(&o).lines().count(), 1, "{}", stderr(&o));
+}
