@@ -63,21 +63,22 @@ fn system_event(contract: Address, topic: &str, data: String) -> Event {
 }
 
 impl Runtime {
-    /// Stores `code_bytes` once per hash (validated and compiled on first sight), charging
-    /// `meter` for it. `Ok(Err(_))` is a deterministic failure (bad module, out of gas).
+    /// Stores `code_bytes` (of `sizes`) once per hash (validated and compiled on first
+    /// sight), charging `meter` for it. `Ok(Err(_))` is a deterministic failure (bad module,
+    /// out of gas).
     fn store_code(
         &self,
         overlay: &mut Overlay,
         meter: &mut Meter,
         code_bytes: &[u8],
+        sizes: CodeSizes,
     ) -> Result<Result<Hash, ExecError>, RuntimeError> {
         let s = self.schedule();
-        // The ABI section is stored, never compiled: it pays for storage only.
-        let abi = crate::validate::abi_bytes(code_bytes);
-        let compiled = (code_bytes.len() as u64).saturating_sub(abi);
+        // The ABI section is stored, never compiled: it pays for storage only
+        // (`sizes.code` leaves it out).
         let charged = meter.charge(
             s.storage_write
-                .saturating_add(s.deploy_byte.saturating_mul(compiled))
+                .saturating_add(s.deploy_byte.saturating_mul(u64::from(sizes.code)))
                 .saturating_add(s.storage_write_byte.saturating_mul(code_bytes.len() as u64)),
         );
         if let Err(e) = charged {
@@ -124,8 +125,9 @@ impl Runtime {
         admin: Option<Admin>,
     ) -> Result<Outcome, RuntimeError> {
         let mut meter = Meter::new(env.gas_limit);
+        let sizes = CodeSizes::of(code_bytes);
         overlay.begin();
-        let hash = match self.store_code(overlay, &mut meter, code_bytes)? {
+        let hash = match self.store_code(overlay, &mut meter, code_bytes, sizes)? {
             Ok(hash) => hash,
             Err(e) => {
                 overlay.rollback();
@@ -133,10 +135,7 @@ impl Runtime {
             }
         };
         let mut outcome = match meter.charge(self.schedule().new_contract) {
-            Ok(()) => {
-                let sizes = CodeSizes::of(code_bytes);
-                self.create_contract(overlay, env, &hash, sizes, init_args, admin, meter)?
-            }
+            Ok(()) => self.create_contract(overlay, env, &hash, sizes, init_args, admin, meter)?,
             Err(e) => failed(e, meter.used),
         };
         if outcome.result.is_ok() {
@@ -243,9 +242,8 @@ impl Runtime {
         args: &[u8],
     ) -> Result<Outcome, RuntimeError> {
         let mut meter = Meter::new(env.gas_limit);
-        let s = self.schedule().clone();
         // Reading the record and the admin, rewriting the record.
-        if let Err(e) = meter.charge(s.new_contract) {
+        if let Err(e) = meter.charge(self.schedule().new_contract) {
             return Ok(failed(e, meter.used));
         }
         let Some(raw) = overlay.get(&layout::contract_key(contract))? else {
@@ -265,27 +263,34 @@ impl Runtime {
             return Ok(failed(ExecError::host(code::NOT_ADMIN), meter.used));
         }
         overlay.begin();
-        if let Some(code_bytes) = code {
-            if layout::code_hash(code_bytes) != *code_hash {
-                overlay.rollback();
-                return Ok(failed(ExecError::host(code::UNKNOWN_CODE), meter.used));
+        // The new code's sizes: from the bytes the transaction brings (stored now), or from
+        // the stored code, whose read is priced like any other.
+        let sizes = match code {
+            Some(code_bytes) => {
+                if layout::code_hash(code_bytes) != *code_hash {
+                    overlay.rollback();
+                    return Ok(failed(ExecError::host(code::UNKNOWN_CODE), meter.used));
+                }
+                let sizes = CodeSizes::of(code_bytes);
+                if let Err(e) = self.store_code(overlay, &mut meter, code_bytes, sizes)? {
+                    overlay.rollback();
+                    return Ok(failed(e, meter.used));
+                }
+                sizes
             }
-            if let Err(e) = self.store_code(overlay, &mut meter, code_bytes)? {
-                overlay.rollback();
-                return Ok(failed(e, meter.used));
+            None => {
+                let Some(stored) = overlay.get(&layout::code_key(code_hash))? else {
+                    overlay.rollback();
+                    return Ok(failed(ExecError::host(code::UNKNOWN_CODE), meter.used));
+                };
+                let read = self.schedule().storage_read_byte;
+                if let Err(e) = meter.charge(read.saturating_mul(stored.len() as u64)) {
+                    overlay.rollback();
+                    return Ok(failed(e, meter.used));
+                }
+                CodeSizes::of(&stored)
             }
-        }
-        let Some(new_code) = overlay.get(&layout::code_key(code_hash))? else {
-            overlay.rollback();
-            return Ok(failed(ExecError::host(code::UNKNOWN_CODE), meter.used));
         };
-        if code.is_none()
-            && let Err(e) = meter.charge(s.storage_read_byte.saturating_mul(new_code.len() as u64))
-        {
-            overlay.rollback();
-            return Ok(failed(e, meter.used));
-        }
-        let sizes = CodeSizes::of(&new_code);
         let next = ContractInfo {
             code_hash: *code_hash,
             code_len: sizes.code,

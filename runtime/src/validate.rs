@@ -314,21 +314,9 @@ fn check_abi(data: &[u8]) -> Result<(), InvalidModule> {
     Ok(())
 }
 
-/// The module's ABI section (JSON), if it has one. Malformed modules have none.
-pub fn abi(code: &[u8]) -> Option<&[u8]> {
-    Parser::new(0)
-        .parse_all(code)
-        .map_while(Result::ok)
-        .find_map(|p| match p {
-            Payload::CustomSection(r) if r.name() == ABI_SECTION => Some(r.data()),
-            _ => None,
-        })
-}
-
-/// Bytes of the module's ABI section, framing (id and size) and name included: they are
-/// stored but never compiled or loaded, so a deploy prices them as storage only and calls do
-/// not pay for them.
-pub fn abi_bytes(code: &[u8]) -> u64 {
+/// The module's ABI section: its payload, and its whole size in bytes (id, size and name
+/// included). `None` if it has none (or is malformed).
+fn abi_section(code: &[u8]) -> Option<(&[u8], u64)> {
     Parser::new(0)
         .parse_all(code)
         .map_while(Result::ok)
@@ -337,11 +325,22 @@ pub fn abi_bytes(code: &[u8]) -> u64 {
                 let body = r.range().len() as u64;
                 // The section id byte, then the body's size as unsigned LEB128.
                 let size_bytes = (u64::BITS - body.max(1).leading_zeros()).div_ceil(7);
-                Some(1 + u64::from(size_bytes) + body)
+                Some((r.data(), 1 + u64::from(size_bytes) + body))
             }
             _ => None,
         })
-        .unwrap_or(0)
+}
+
+/// The module's ABI section (JSON), if it has one. Malformed modules have none.
+pub fn abi(code: &[u8]) -> Option<&[u8]> {
+    abi_section(code).map(|(data, _)| data)
+}
+
+/// Bytes of the module's ABI section, framing (id and size) and name included: they are
+/// stored but never compiled or loaded, so a deploy prices them as storage only and calls do
+/// not pay for them.
+pub fn abi_bytes(code: &[u8]) -> u64 {
+    abi_section(code).map_or(0, |(_, bytes)| bytes)
 }
 
 /// Bytes the module's data segments copy into a fresh instance's memory (what instantiating

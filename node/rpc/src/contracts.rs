@@ -50,6 +50,24 @@ impl ReadAt {
         Ok(ReadAt::Height(h))
     }
 
+    /// What a runtime failure of a read here tells the client: busy, a past height that
+    /// cannot serve the read (iteration), pruned while the read ran, or a node fault.
+    pub(crate) fn runtime_error(&self, rpc: &Rpc, e: RuntimeError) -> RpcError {
+        match e {
+            RuntimeError::Busy => RpcError::new(UNAVAILABLE, "too many queries at once; retry"),
+            RuntimeError::Unavailable(why) => RpcError::new(QUERY_FAILED, why),
+            e => self.pruned_or(rpc, RpcError::internal(e)),
+        }
+    }
+
+    /// A height pruned while the read ran says so rather than `fallback` (an internal error).
+    pub(crate) fn pruned_or(&self, rpc: &Rpc, fallback: RpcError) -> RpcError {
+        match self {
+            ReadAt::Height(h) => rpc.check_state(*h).err().unwrap_or(fallback),
+            ReadAt::Latest => fallback,
+        }
+    }
+
     /// The state view, and the block (height, time) a query there runs in.
     pub(crate) fn view(&self, rpc: &Rpc) -> Result<(Arc<dyn StateRead>, Height, u64), RpcError> {
         match *self {
@@ -100,18 +118,9 @@ pub(crate) async fn query(rpc: &Arc<Rpc>, p: QueryParams) -> Result<Value, RpcEr
                 caller: p.caller,
                 gas_cap,
             };
-            r.runtime.query(state, block, &query).map_err(|e| match e {
-                RuntimeError::Busy => RpcError::new(UNAVAILABLE, "too many queries at once; retry"),
-                RuntimeError::Unavailable(why) => RpcError::new(QUERY_FAILED, why),
-                // Pruned while the query ran: say so rather than "internal error".
-                e => match at {
-                    ReadAt::Height(h) => r
-                        .check_state(h)
-                        .err()
-                        .unwrap_or_else(|| RpcError::internal(e)),
-                    ReadAt::Latest => RpcError::internal(e),
-                },
-            })
+            r.runtime
+                .query(state, block, &query)
+                .map_err(|e| at.runtime_error(r, e))
         })
         .await?;
     match outcome.result {

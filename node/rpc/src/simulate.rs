@@ -17,7 +17,7 @@
 //! bytes written). Runs on the blocking pool, snapshot-consistent ([`Rpc::consistent`]).
 
 use crate::contracts::ReadAt;
-use crate::jsonrpc::{BAD_TX, NOT_FOUND, QUERY_FAILED, RpcError, UNAVAILABLE};
+use crate::jsonrpc::{BAD_TX, NOT_FOUND, RpcError, UNAVAILABLE};
 use crate::{Rpc, views};
 use base64::Engine;
 use phalanx_executor::block::{BlockEnv, execute_block_with, intrinsic_gas};
@@ -140,25 +140,6 @@ fn setting(
     Ok((base, height + 1, time_ms, config))
 }
 
-/// A runtime failure of a simulation: a past height's state that cannot serve it (iteration)
-/// or that was pruned meanwhile says so.
-fn failure(rpc: &Rpc, at: &ReadAt, e: impl std::fmt::Display) -> RpcError {
-    let text = e.to_string();
-    if text.contains(phalanx_executor::adapters::NO_ITERATION_AT_HEIGHT) {
-        return RpcError::new(
-            QUERY_FAILED,
-            phalanx_executor::adapters::NO_ITERATION_AT_HEIGHT,
-        );
-    }
-    match at {
-        ReadAt::Height(h) => rpc
-            .check_state(*h)
-            .err()
-            .unwrap_or_else(|| RpcError::internal(text)),
-        ReadAt::Latest => RpcError::internal(text),
-    }
-}
-
 fn signed(rpc: &Rpc, at: &ReadAt, tx: &SignedTx, skip_signature: bool) -> Result<Value, RpcError> {
     let (base, height, time_ms, config) = setting(rpc, at)?;
     let env = BlockEnv {
@@ -189,7 +170,8 @@ fn signed(rpc: &Rpc, at: &ReadAt, tx: &SignedTx, skip_signature: bool) -> Result
             BAD_TX,
             format!("the transaction would not be included: {reason}"),
         )),
-        Err(e) => Err(failure(rpc, at, e)),
+        Err(phalanx_executor::ExecutorError::Runtime(e)) => Err(at.runtime_error(rpc, e)),
+        Err(e) => Err(at.pruned_or(rpc, RpcError::internal(e))),
     }
 }
 
@@ -247,7 +229,7 @@ fn unsigned(rpc: &Rpc, at: &ReadAt, call: &CallParams, args: &[u8]) -> Result<Va
     let outcome = rpc
         .runtime
         .call(&mut overlay, &env, &call.address, &call.method, args)
-        .map_err(|e| failure(rpc, at, e))?;
+        .map_err(|e| at.runtime_error(rpc, e))?;
     let gas_used = intrinsic + outcome.gas_used;
     let mut v = json!({
         "status": "ok",

@@ -2,34 +2,21 @@
 //! the other vectors in `node/types/tests/vectors/proofs.json`. Fails if the code and the file
 //! disagree; `PHALANX_UPDATE_VECTORS=1` rewrites it.
 
+#[path = "../../types/tests/golden/mod.rs"]
+mod golden;
+
+use golden::hex;
 use phalanx_storage::*;
 use phalanx_types::*;
 use serde_json::{Value, json};
 use std::path::Path;
 use std::sync::Arc;
 
-fn hex(b: &[u8]) -> String {
-    b.iter().map(|x| format!("{x:02x}")).collect()
-}
-
 fn golden(name: &str, value: &Value) {
-    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../types/tests/vectors")
-        .join(format!("{name}.json"));
-    let text = serde_json::to_string_pretty(value).unwrap() + "\n";
-    if std::env::var_os("PHALANX_UPDATE_VECTORS").is_some() {
-        std::fs::write(&path, &text).unwrap();
-        return;
-    }
-    let on_disk = std::fs::read_to_string(&path).unwrap_or_else(|e| {
-        panic!(
-            "{}: {e} (PHALANX_UPDATE_VECTORS=1 writes it)",
-            path.display()
-        )
-    });
-    assert!(
-        on_disk == text,
-        "{name}.json no longer matches what the code produces: the state tree changed"
+    golden::golden(
+        &Path::new(env!("CARGO_MANIFEST_DIR")).join("../types"),
+        name,
+        value,
     );
 }
 

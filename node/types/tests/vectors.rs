@@ -3,40 +3,20 @@
 //! test fails if the code and the files disagree; `PHALANX_UPDATE_VECTORS=1` rewrites the
 //! files after an intended change (review the diff: every client must follow it).
 
+mod golden;
+
+use golden::hex;
 use phalanx_types::consensus::{Phase, Statement, VoteSignature};
 use phalanx_types::*;
 use serde_json::{Value, json};
 use std::path::Path;
 
-fn hex(b: &[u8]) -> String {
-    b.iter().map(|x| format!("{x:02x}")).collect()
-}
-
 fn key(i: u8) -> SecretKey {
     SecretKey::from_seed([i; 32])
 }
 
-/// Compares `value` with `tests/vectors/NAME.json` (or writes it when asked to).
-pub fn golden(name: &str, value: &Value) {
-    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("tests/vectors")
-        .join(format!("{name}.json"));
-    let text = serde_json::to_string_pretty(value).unwrap() + "\n";
-    if std::env::var_os("PHALANX_UPDATE_VECTORS").is_some() {
-        std::fs::write(&path, &text).unwrap();
-        return;
-    }
-    let on_disk = std::fs::read_to_string(&path).unwrap_or_else(|e| {
-        panic!(
-            "{}: {e} (PHALANX_UPDATE_VECTORS=1 writes it)",
-            path.display()
-        )
-    });
-    assert!(
-        on_disk == text,
-        "{name}.json no longer matches what the code produces: the wire format changed. If \
-         that is intended, run with PHALANX_UPDATE_VECTORS=1 and update docs/WIRE.md"
-    );
+fn golden(name: &str, value: &Value) {
+    golden::golden(Path::new(env!("CARGO_MANIFEST_DIR")), name, value);
 }
 
 const CHAIN: &str = "phalanx-vectors";

@@ -4,7 +4,7 @@
  * certificate the validator set proven from genesis signed.
  */
 
-import { fromBase64, fromHex, toBase64, toHex } from "./bytes.js";
+import { equal, fromBase64, fromHex, toBase64, toHex } from "./bytes.js";
 import { addressOf } from "./keys.js";
 import {
   type Certificate,
@@ -19,7 +19,6 @@ import {
   verifyStateProof,
 } from "./light.js";
 import { type SignedTx, txBase64 } from "./tx.js";
-import { equal } from "./bytes.js";
 
 /** An error the node answered with. */
 export class RpcError extends Error {

@@ -1,6 +1,6 @@
 /** Transactions: building, encoding, signing (docs/WIRE.md, section 4). */
 
-import { toBase64, utf8 } from "./bytes.js";
+import { concat, toBase64, utf8 } from "./bytes.js";
 import { Writer } from "./encoding.js";
 import { digest } from "./hash.js";
 import { Key } from "./keys.js";
@@ -136,8 +136,9 @@ export interface SignedTx {
 
 /** Signs `tx` with `key` (which must be the sender's). */
 export function signTx(tx: Tx, key: Key): SignedTx {
-  const signature = key.sign(signingHash(tx));
-  const bytes = new Writer().fixed(encodeTx(tx), encodeTx(tx).length).fixed(signature, 64).bytes();
+  const body = encodeTx(tx);
+  const signature = key.sign(digest("TxSign", body));
+  const bytes = concat(body, signature);
   return { tx, signature, bytes, id: digest("Tx", bytes) };
 }
 
