@@ -11,7 +11,9 @@
 //! - a sender holds at most [`MempoolLimits::max_per_sender`] transactions and
 //!   [`MempoolLimits::max_sender_bytes`] bytes;
 //! - queued transactions are at most [`MempoolLimits::max_queued`] in all and expire after
-//!   [`MempoolLimits::queued_ttl_ms`];
+//!   [`MempoolLimits::queued_ttl_ms`]; when removing an invalid transaction leaves its
+//!   sender's later ones queued past that budget, the newest queued ones of the senders with
+//!   the most queued bytes are dropped;
 //! - a full pool makes room by evicting the least valuable entry: first the newest queued
 //!   transaction of the sender with the most queued bytes, then the newest transaction of
 //!   the sender with the most bytes, if that sender would still hold more than the
@@ -556,7 +558,29 @@ impl Mempool {
             return false;
         };
         self.take(&sender, nonce);
+        self.trim_queued();
         true
+    }
+
+    /// Keeps the queued budget after a removal demoted ready transactions to queued (their
+    /// gap is the removed one): drops the newest queued transaction of the sender with the
+    /// most queued bytes until the pool is back within [`MempoolLimits::max_queued`].
+    /// Without it, a sender whose first transaction turns out invalid at block building
+    /// would leave its whole run queued past the budget. Returns how many were dropped.
+    fn trim_queued(&mut self) -> usize {
+        let mut dropped = 0;
+        while self.queued > self.limits.max_queued {
+            let Some(&(_, victim)) = self.by_queued_bytes.last() else {
+                break;
+            };
+            // A sender with queued transactions has its newest one queued.
+            let Some(tail) = self.senders[&victim].tail() else {
+                break;
+            };
+            self.take(&victim, tail);
+            dropped += 1;
+        }
+        dropped
     }
 
     /// Drops every transaction whose nonce is below its sender's committed nonce (after a
@@ -588,6 +612,8 @@ impl Mempool {
                 self.by_hash.remove(&p.hash);
             }
         }
+        // A floor below the old one (a stale caller) can break a ready run.
+        self.trim_queued();
     }
 
     /// Drops queued transactions older than the time-to-live; scans at most once a second.
@@ -615,7 +641,8 @@ impl Mempool {
     }
 
     /// Checks every pending transaction against new consensus parameters (after governance
-    /// changed them) and drops those that can no longer be included. Returns how many.
+    /// changed them) and drops those that can no longer be included, and then any queued
+    /// ones past the budget that their removal demoted. Returns how many.
     pub fn revalidate(&mut self, params: &ConsensusParams) -> usize {
         let invalid: Vec<(Address, u64)> = self
             .senders
@@ -630,7 +657,7 @@ impl Mempool {
         for (sender, nonce) in &invalid {
             self.take(sender, *nonce);
         }
-        invalid.len()
+        invalid.len() + self.trim_queued()
     }
 }
 

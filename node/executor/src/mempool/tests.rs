@@ -384,6 +384,43 @@ fn lower_gas_limits_drop_what_can_no_longer_be_included() {
     assert_consistent(&pool);
 }
 
+/// Found by the property test below: removing a sender's first transaction (invalid at
+/// block building) turns its whole ready run into queued ones, which must not take the pool
+/// past its queued budget.
+#[test]
+fn removing_a_ready_head_keeps_the_queued_budget() {
+    let mut pool = Mempool::new(MempoolLimits {
+        max_queued: 2,
+        ..MempoolLimits::default()
+    });
+    let (a, b) = (key(1), key(2));
+    let p = params();
+    let head = pool.admit(tx(&a, 0), 0, CHAIN, &p, 0).unwrap();
+    for n in 1..6 {
+        pool.admit(tx(&a, n), 0, CHAIN, &p, 0).unwrap();
+    }
+    // One queued transaction of another sender, with fewer queued bytes than `a` will have.
+    pool.admit(tx(&b, 1), 0, CHAIN, &p, 0).unwrap();
+    assert_eq!((pool.len(), pool.queued()), (7, 1));
+    assert!(pool.remove(&head));
+    assert_consistent(&pool);
+    // `a`'s five are queued now; its newest go until the budget holds, `b`'s stays.
+    assert_eq!((pool.len(), pool.queued()), (2, 2));
+    assert_eq!(
+        pool.senders[&a.address()]
+            .txs
+            .keys()
+            .copied()
+            .collect::<Vec<_>>(),
+        [1]
+    );
+    assert_eq!(pool.committed_nonce(&b.address()), Some(0));
+    // Refilling the gap makes the survivor ready again.
+    pool.admit(tx(&a, 0), 0, CHAIN, &p, 0).unwrap();
+    assert_eq!(pool.queued(), 1);
+    assert_consistent(&pool);
+}
+
 #[derive(Debug, Clone)]
 enum Op {
     Admit { sender: u8, nonce: u8, size: u8 },
