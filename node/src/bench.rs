@@ -12,6 +12,7 @@ use crate::client::{Client, GasArg};
 use crate::keys;
 use anyhow::{Context, Result, anyhow, bail};
 use base64::Engine;
+use phalanx_rpc::api::{BatchAnswer, NewBlock, NoParams, Outcome, SubmitBatchParams, methods as m};
 use phalanx_types::{Address, Bytes, SecretKey, SignedTx, Tx, TxPayload};
 use serde_json::{Value, json};
 use std::collections::HashMap;
@@ -133,18 +134,15 @@ fn follow(rpc: &str, seen: Seen, stop: Arc<AtomicBool>) -> Result<std::thread::J
                 }
             };
             let now = Instant::now();
-            let Ok(v) = serde_json::from_str::<Value>(&msg) else {
+            let Ok(mut v) = serde_json::from_str::<Value>(&msg) else {
                 continue;
             };
-            let r = &v["params"]["result"];
-            let (Some(txs), Some(ok)) = (r["txs"].as_array(), r["ok"].as_array()) else {
+            let Ok(block) = serde_json::from_value::<NewBlock>(v["params"]["result"].take()) else {
                 continue;
             };
             let mut seen = seen.lock().unwrap_or_else(|e| e.into_inner());
-            for (h, ok) in txs.iter().zip(ok) {
-                if let Some(h) = h.as_str() {
-                    seen.insert(h.to_string(), (now, ok.as_bool() == Some(true)));
-                }
+            for (h, ok) in block.block.txs.iter().zip(&block.ok) {
+                seen.insert(h.to_string(), (now, *ok));
             }
         }
     }))
@@ -166,10 +164,7 @@ pub fn cmd_bench(cfg: &BenchConfig, json_out: bool) -> Result<()> {
     let clients: Vec<Client> = cfg.rpc.iter().map(|u| Client::new(u)).collect();
     let main = &clients[0];
     let funder = keys::read_key(&cfg.key)?;
-    let chain_id = main.call("node_status", json!({}))?["chain_id"]
-        .as_str()
-        .ok_or_else(|| anyhow!("node_status has no chain_id"))?
-        .to_string();
+    let chain_id = main.request::<m::NodeStatus>(&NoParams {})?.chain_id;
 
     // 1. The token, with the whole supply at the funder.
     let code = std::fs::read(&cfg.token)
@@ -185,10 +180,12 @@ pub fn cmd_bench(cfg: &BenchConfig, json_out: bool) -> Result<()> {
         },
         GasArg::Auto,
     )?;
-    if out["receipt"]["status"] != "ok" {
-        bail!("deploying the token failed: {}", out["receipt"]);
-    }
-    let token: Address = out["receipt"]["return"]
+    let receipt = out.receipt.as_ref().filter(|r| r.status == Outcome::Ok);
+    let Some(receipt) = receipt else {
+        bail!("deploying the token failed: {:?}", out.receipt);
+    };
+    let token: Address = receipt
+        .return_value
         .as_str()
         .unwrap_or("")
         .parse()
@@ -208,8 +205,8 @@ pub fn cmd_bench(cfg: &BenchConfig, json_out: bool) -> Result<()> {
             },
             GasArg::Auto,
         )?;
-        if out["receipt"]["status"] != "ok" {
-            bail!("funding a sender failed: {}", out["receipt"]);
+        if out.receipt.as_ref().map(|r| r.status) != Some(Outcome::Ok) {
+            bail!("funding a sender failed: {:?}", out.receipt);
         }
     }
     eprintln!("bench: funded {} senders", senders.len());
@@ -293,21 +290,26 @@ pub fn cmd_bench(cfg: &BenchConfig, json_out: bool) -> Result<()> {
                     if todo.is_empty() {
                         break;
                     }
-                    let raw: Vec<&str> = todo.iter().map(|i| txs[*i].1.as_str()).collect();
-                    let answers = match client.call("tx_submitBatch", json!({"txs": raw})) {
-                        Ok(v) => v["results"].as_array().cloned().unwrap_or_default(),
-                        Err(_) => Vec::new(),
-                    };
+                    let raw = todo.iter().map(|i| txs[*i].1.clone()).collect();
+                    let answers = client
+                        .request::<m::TxSubmitBatch>(&SubmitBatchParams { txs: raw })
+                        .map(|r| r.results)
+                        .unwrap_or_default();
                     let mut retry = Vec::new();
                     for (k, i) in todo.iter().enumerate() {
-                        let a = answers.get(k).cloned().unwrap_or(Value::Null);
-                        let message = a["error"]["message"].as_str().unwrap_or("");
-                        if a.get("hash").is_some() {
-                            *submitted_at[*i].lock().unwrap_or_else(|e| e.into_inner()) = Some(t);
-                        } else if attempt < 200
-                            && (a.is_null()
-                                || message.contains("too high")
-                                || message.contains("mempool full"))
+                        let message = match answers.get(k) {
+                            Some(BatchAnswer::Admitted { .. }) => {
+                                *submitted_at[*i].lock().unwrap_or_else(|e| e.into_inner()) =
+                                    Some(t);
+                                continue;
+                            }
+                            Some(BatchAnswer::Refused { error }) => Some(error.message.as_str()),
+                            None => None,
+                        };
+                        if attempt < 200
+                            && message.is_none_or(|m| {
+                                m.contains("too high") || m.contains("mempool full")
+                            })
                         {
                             retry.push(*i);
                         } else {

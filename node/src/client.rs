@@ -5,6 +5,11 @@
 use crate::keys;
 use anyhow::{Context, Result, anyhow, bail};
 use base64::Engine;
+use phalanx_rpc::api::{
+    AddressParams, BlockParams, Method, NoParams, Outcome, ProofParams, ProposalState,
+    ProposalsParams, QueryParams, ReceiptView, SetProofParams, SimulateParams, SubmitParams,
+    Submitted, ValidatorsParams, Wait, methods as m,
+};
 use phalanx_types::{Address, Bytes, SecretKey, Tx, TxPayload};
 use serde_json::{Value, json};
 use std::path::Path;
@@ -92,19 +97,25 @@ impl Client {
         Ok(v["result"].clone())
     }
 
+    /// Calls method `M` with typed parameters and result (the API types the server builds
+    /// its answers from: `phalanx_rpc::api`).
+    pub fn request<M: Method>(&self, params: &M::Params) -> Result<M::Result> {
+        let params = serde_json::to_value(params).context("encoding the parameters")?;
+        let result = self.call(M::NAME, params)?;
+        serde_json::from_value(result)
+            .with_context(|| format!("{} answered with an unexpected result", M::NAME))
+    }
+
     /// Signs `payload` with `key` at the account's next nonce with the gas limit `gas` asks
     /// for (`auto`: the transaction is simulated first), submits it and waits for the block
-    /// holding it; returns `{hash, receipt}`.
-    pub fn send(&self, key: &SecretKey, payload: TxPayload, gas: GasArg) -> Result<Value> {
-        let status = self.call("node_status", json!({}))?;
-        let chain_id = status["chain_id"]
-            .as_str()
-            .ok_or_else(|| anyhow!("node_status has no chain_id"))?
-            .to_string();
-        let account = self.call("account_get", json!({"address": key.address()}))?;
-        let nonce = account["nonce"]
-            .as_u64()
-            .ok_or_else(|| anyhow!("account_get has no nonce"))?;
+    /// holding it; returns its hash and receipt.
+    pub fn send(&self, key: &SecretKey, payload: TxPayload, gas: GasArg) -> Result<Submitted> {
+        let chain_id = self.request::<m::NodeStatus>(&NoParams {})?.chain_id;
+        let nonce = self
+            .request::<m::AccountGet>(&AddressParams {
+                address: key.address(),
+            })?
+            .nonce;
         // Transactions that bring code are not simulated (the node would compile it).
         let deploy = matches!(
             payload,
@@ -127,9 +138,12 @@ impl Client {
         // limit.
         if gas == GasArg::Auto && !deploy {
             let max = self
-                .call("gov_proposals", json!({"limit": 1}))
+                .request::<m::GovProposals>(&ProposalsParams {
+                    limit: Some(1),
+                    ..ProposalsParams::default()
+                })
                 .ok()
-                .and_then(|g| g["params"]["max_tx_gas"].as_u64())
+                .and_then(|g| g.params?.get("max_tx_gas")?.as_u64())
                 .unwrap_or(PROBE_GAS);
             tx.gas_limit = max;
             // Unsigned: the node checks everything but the signature, and never holds a
@@ -138,17 +152,22 @@ impl Client {
                 tx: tx.clone(),
                 signature: phalanx_types::Signature([0; 64]),
             };
-            let sim = self.call(
-                "tx_simulate",
-                json!({"tx": b64(&probe), "skip_signature": true}),
-            )?;
-            let used = sim["gas_used"]
-                .as_u64()
-                .ok_or_else(|| anyhow!("tx_simulate has no gas_used"))?;
-            tx.gas_limit = auto_gas(used, max);
+            let sim = self.request::<m::TxSimulate>(&SimulateParams {
+                tx: Some(b64(&probe)),
+                skip_signature: true,
+                ..SimulateParams::default()
+            })?;
+            tx.gas_limit = auto_gas(sim.gas_used, max);
         }
         let tx = tx.sign(key);
-        self.call("tx_submit", json!({"tx": b64(&tx), "wait": "final"}))
+        let out = self.request::<m::TxSubmit>(&SubmitParams {
+            tx: b64(&tx),
+            wait: Wait::Final,
+        })?;
+        if out.receipt.is_none() {
+            bail!("tx_submit answered without the receipt it waited for");
+        }
+        Ok(out)
     }
 }
 
@@ -197,55 +216,51 @@ pub fn check_against_abi(abi: &Value, method: &str, args: Option<&str>) -> Resul
 }
 
 /// Prints `value` as JSON, or runs `human`.
-pub fn print(json: bool, value: &Value, human: impl FnOnce()) {
+pub fn print(json: bool, value: &impl serde::Serialize, human: impl FnOnce()) {
     if json {
-        println!("{value}");
+        println!("{}", serde_json::to_string(value).unwrap_or_default());
     } else {
         human();
     }
 }
 
 /// Exits non-zero (after printing) if the receipt says the transaction failed.
-fn check_receipt(receipt: &Value) -> Result<()> {
-    if receipt["status"] == "ok" {
-        return Ok(());
+fn check_receipt(receipt: &ReceiptView) -> Result<()> {
+    match &receipt.error {
+        None if receipt.status == Outcome::Ok => Ok(()),
+        None => bail!("transaction failed"),
+        Some(e) => bail!("transaction failed with code {}: {}", e.code, e.message),
     }
-    bail!(
-        "transaction failed with code {}: {}",
-        receipt["error"]["code"],
-        receipt["error"]["message"].as_str().unwrap_or("")
-    )
 }
 
-fn print_events(receipt: &Value) {
-    for e in receipt["events"].as_array().into_iter().flatten() {
-        println!(
-            "  event    {} {} {}",
-            e["contract"].as_str().unwrap_or(""),
-            e["topic"].as_str().unwrap_or(""),
-            e["data"]
-        );
+fn print_events(receipt: &ReceiptView) {
+    for e in &receipt.events {
+        println!("  event    {} {} {}", e.contract, e.topic, e.data);
     }
 }
 
 /// Prints a `tx_submit` result (`ok_line` adds the success detail), then fails if the
 /// transaction failed.
-pub fn report(out: &Value, json: bool, ok_line: impl FnOnce(&Value)) -> Result<()> {
-    let r = &out["receipt"];
+pub fn report(out: &Submitted, json: bool, ok_line: impl FnOnce(&ReceiptView)) -> Result<()> {
+    let Some(r) = &out.receipt else {
+        bail!("no receipt for {}", out.hash);
+    };
     print(json, out, || {
-        println!("status   {}", r["status"].as_str().unwrap_or(""));
-        if r["status"] == "ok" {
-            ok_line(r);
-        } else {
-            println!(
-                "error    {} {}",
-                r["error"]["code"],
-                r["error"]["message"].as_str().unwrap_or("")
-            );
+        match &r.error {
+            None if r.status == Outcome::Ok => {
+                println!("status   ok");
+                ok_line(r);
+            }
+            e => {
+                println!("status   failed");
+                if let Some(e) = e {
+                    println!("error    {} {}", e.code, e.message);
+                }
+            }
         }
-        println!("tx       {}", out["hash"].as_str().unwrap_or(""));
-        println!("height   {}", r["height"]);
-        println!("gas used {}", r["gas_used"]);
+        println!("tx       {}", out.hash);
+        println!("height   {}", r.height);
+        println!("gas used {}", r.gas_used);
         print_events(r);
     });
     check_receipt(r)
@@ -283,7 +298,7 @@ pub fn cmd_deploy(
         gas,
     )?;
     report(&out, json, |r| {
-        println!("contract {}", r["return"].as_str().unwrap_or(""));
+        println!("contract {}", r.return_value.as_str().unwrap_or(""));
         if let Some(a) = admin {
             println!("admin    {a}");
         }
@@ -314,7 +329,7 @@ pub fn cmd_call(
         },
         gas,
     )?;
-    report(&out, json, |r| println!("return   {}", r["return"]))
+    report(&out, json, |r| println!("return   {}", r.return_value))
 }
 
 /// `phalanx query ADDRESS METHOD [JSON] [--height H] [--rpc URL]`
@@ -327,65 +342,64 @@ pub fn cmd_query(
     json: bool,
 ) -> Result<()> {
     let client = Client::new(rpc);
-    parse_address(address, "contract")?;
+    let contract = parse_address(address, "contract")?;
     check_call(&client, address, method, args, height)?;
     let args: Value = match args {
         None => Value::Null,
         Some(s) => serde_json::from_str(s).context("the arguments are not valid JSON")?,
     };
-    let mut params = json!({"address": address, "method": method, "args": args});
-    if let Some(h) = height {
-        params["height"] = json!(h);
-    }
-    let out = client.call("contract_query", params)?;
-    print(json, &out, || println!("{}", out["result"]));
+    let out = client.request::<m::ContractQuery>(&QueryParams {
+        address: contract,
+        method: method.to_string(),
+        args,
+        caller: None,
+        height,
+    })?;
+    print(json, &out, || println!("{}", out.result));
     Ok(())
 }
 
 /// `phalanx status [--rpc URL]`
 pub fn cmd_status(rpc: &str, json: bool) -> Result<()> {
-    let s = Client::new(rpc).call("node_status", json!({}))?;
+    let s = Client::new(rpc).request::<m::NodeStatus>(&NoParams {})?;
     print(json, &s, || {
-        println!("chain     {}", s["chain_id"].as_str().unwrap_or(""));
-        println!("height    {}", s["height"]);
-        println!("latest    {}", s["latest_hash"].as_str().unwrap_or(""));
-        println!("view      {}", s["view"]);
-        println!(
-            "validator {}",
-            s["validator"].as_str().unwrap_or("(not a validator)")
-        );
-        println!("peers     {}", s["peers"]);
-        println!("syncing   {}", s["syncing"]);
+        println!("chain     {}", s.chain_id);
+        println!("height    {}", s.height);
+        println!("latest    {}", s.latest_hash);
+        println!("view      {}", s.view);
+        match s.validator {
+            Some(v) => println!("validator {v}"),
+            None => println!("validator (not a validator)"),
+        }
+        println!("peers     {}", s.peers);
+        println!("syncing   {}", s.syncing);
     });
     Ok(())
 }
 
 /// `phalanx block [HEIGHT] [--rpc URL]`
 pub fn cmd_block(height: Option<u64>, rpc: &str, json: bool) -> Result<()> {
-    let params = match height {
-        Some(h) => json!({"height": h}),
-        None => json!({}),
-    };
-    let b = Client::new(rpc).call("chain_getBlock", params)?;
+    let b = Client::new(rpc).request::<m::ChainGetBlock>(&BlockParams { height, hash: None })?;
     print(json, &b, || {
-        let h = &b["header"];
-        println!("height     {}", h["height"]);
-        println!("hash       {}", h["hash"].as_str().unwrap_or(""));
-        println!("parent     {}", h["parent"].as_str().unwrap_or(""));
-        println!("time       {}", h["time"]);
-        println!("proposer   {}", h["proposer"].as_str().unwrap_or(""));
-        println!("state root {}", h["state_root"].as_str().unwrap_or(""));
-        println!("txs        {}", b["txs"].as_array().map_or(0, Vec::len));
-        for t in b["txs"].as_array().into_iter().flatten() {
-            println!("  {}", t.as_str().unwrap_or(""));
+        let h = &b.header;
+        println!("height     {}", h.height);
+        println!("hash       {}", h.hash);
+        println!("parent     {}", h.parent);
+        println!("time       {}", h.time);
+        println!("proposer   {}", h.proposer);
+        println!("state root {}", h.state_root);
+        println!("txs        {}", b.txs.len());
+        for t in &b.txs {
+            println!("  {t}");
         }
-        let sigs = b["certificate"]["signatures"]
-            .as_array()
-            .map_or(0, Vec::len);
-        println!(
-            "certified  view {} by {sigs} validators",
-            b["certificate"]["view"]
-        );
+        match &b.certificate {
+            Some(c) => println!(
+                "certified  view {} by {} validators",
+                c.view,
+                c.signatures.len()
+            ),
+            None => println!("certified  (no certificate held)"),
+        }
     });
     Ok(())
 }
@@ -412,16 +426,19 @@ fn trusted_set_at(
     let mut activations = Vec::new();
     let mut from_id = 0u64;
     loop {
-        let page = client.call("gov_proposals", json!({"from_id": from_id}))?;
-        for p in page["proposals"].as_array().into_iter().flatten() {
-            if p["status"] == "applied"
-                && let Some(h) = p["activates_at"].as_u64()
+        let page = client.request::<m::GovProposals>(&ProposalsParams {
+            from_id,
+            limit: None,
+        })?;
+        for p in &page.proposals {
+            if p.status == ProposalState::Applied
+                && let Some(h) = p.activates_at
                 && h <= target.height
             {
                 activations.push(h);
             }
         }
-        match page["next_from_id"].as_u64() {
+        match page.next_from_id {
             Some(next) => from_id = next,
             None => break,
         }
@@ -431,17 +448,18 @@ fn trusted_set_at(
     let b64 = base64::engine::general_purpose::STANDARD;
     let mut walked = 0;
     for height in activations {
-        let p = client.call("chain_getValidatorSetProof", json!({"height": height}))?;
-        let field = |name: &str| -> Result<Vec<u8>> {
-            b64.decode(p[name].as_str().unwrap_or(""))
+        let p = client.request::<m::ChainGetValidatorSetProof>(&SetProofParams { height })?;
+        let field = |name: &str, value: &str| -> Result<Vec<u8>> {
+            b64.decode(value)
                 .with_context(|| format!("chain_getValidatorSetProof: {name} is not base64"))
         };
-        let header: Header = decode(&field("header_raw")?).context("bad header encoding")?;
-        let cert: CommitCertificate =
-            decode(&field("certificate_raw")?).context("bad certificate encoding")?;
-        let proof: StateProof = decode(&field("proof")?).context("bad proof encoding")?;
+        let header: Header =
+            decode(&field("header_raw", &p.header_raw)?).context("bad header encoding")?;
+        let cert: CommitCertificate = decode(&field("certificate_raw", &p.certificate_raw)?)
+            .context("bad certificate encoding")?;
+        let proof: StateProof = decode(&field("proof", &p.proof)?).context("bad proof encoding")?;
         let proof = phalanx_storage::prune::SetProof {
-            config_raw: field("config_raw")?,
+            config_raw: field("config_raw", &p.config_raw)?,
             proof,
             header,
             certificate: cert,
@@ -473,29 +491,23 @@ pub fn cmd_verify(
         .map_err(|e| anyhow!("KEY must be hex ({e}), got {key_hex:?}"))?;
     let client = Client::new(rpc);
     let b64 = base64::engine::general_purpose::STANDARD;
-    let mut params = json!({"address": contract, "key": b64.encode(&key)});
-    if let Some(h) = height {
-        params["height"] = json!(h);
-    }
-    let p = client.call("state_getProof", params)?;
-    let field = |name: &str| -> Result<Vec<u8>> {
-        b64.decode(
-            p[name]
-                .as_str()
-                .ok_or_else(|| anyhow!("state_getProof has no {name}"))?,
-        )
-        .with_context(|| format!("{name} is not base64"))
+    let p = client.request::<m::StateGetProof>(&ProofParams {
+        address: contract,
+        key: b64.encode(&key),
+        height,
+    })?;
+    let field = |name: &str, value: &str| -> Result<Vec<u8>> {
+        b64.decode(value)
+            .with_context(|| format!("{name} is not base64"))
     };
-    let header: Header = decode(&field("header_raw")?).context("bad header encoding")?;
-    let cert: CommitCertificate =
-        decode(&field("certificate_raw")?).context("bad certificate encoding")?;
-    let proof: StateProof = decode(&field("proof")?).context("bad proof encoding")?;
-    let value = match &p["value"] {
-        Value::Null => None,
-        v => Some(
-            b64.decode(v.as_str().unwrap_or(""))
-                .context("value is not base64")?,
-        ),
+    let header: Header =
+        decode(&field("header_raw", &p.header_raw)?).context("bad header encoding")?;
+    let cert: CommitCertificate = decode(&field("certificate_raw", &p.certificate_raw)?)
+        .context("bad certificate encoding")?;
+    let proof: StateProof = decode(&field("proof", &p.proof)?).context("bad proof encoding")?;
+    let value = match &p.value {
+        None => None,
+        Some(v) => Some(field("value", v)?),
     };
     // The node chooses nothing the caller pinned: the height asked for, and (with a genesis
     // file) the chain.
@@ -524,16 +536,11 @@ pub fn cmd_verify(
             (set, true)
         }
         None => {
-            let list = client.call("chain_getValidators", json!({}))?;
-            let mut set = Vec::new();
-            for v in list.as_array().into_iter().flatten() {
-                let pk = v["public_key"]
-                    .as_str()
-                    .unwrap_or("")
-                    .parse()
-                    .map_err(|e| anyhow!("bad validator key: {e}"))?;
-                set.push(Validator::new(pk, v["peer_id"].as_str().unwrap_or("")));
-            }
+            let list = client.request::<m::ChainGetValidators>(&ValidatorsParams::default())?;
+            let set = list
+                .iter()
+                .map(|v| Validator::new(v.public_key, &v.peer_id))
+                .collect();
             (ValidatorSet::new(set), false)
         }
     };

@@ -4,7 +4,7 @@
 use crate::client::{self, Client, print};
 use anyhow::{Context, Result, bail};
 use clap::Subcommand;
-use serde_json::{Value, json};
+use serde_json::Value;
 use std::path::{Path, PathBuf};
 
 /// `phalanx contract …`
@@ -77,12 +77,11 @@ pub fn abi_of_code(code: &[u8]) -> Result<Option<Value>> {
 /// The ABI of the contract at `address` (null if its code has none), at `height` or the
 /// latest.
 pub fn abi_of_contract(client: &Client, address: &str, height: Option<u64>) -> Result<Value> {
-    let mut params = json!({"address": address});
-    if let Some(h) = height {
-        params["height"] = json!(h);
-    }
-    let info = client.call("contract_get", params)?;
-    Ok(info["abi"].clone())
+    let address = crate::client::parse_address(address, "contract")?;
+    let info = client.request::<phalanx_rpc::api::methods::ContractGet>(
+        &phalanx_rpc::api::ContractParams { address, height },
+    )?;
+    Ok(info.abi.unwrap_or(Value::Null))
 }
 
 fn cmd_abi(target: &str, rpc: &str, json: bool) -> Result<()> {

@@ -7,9 +7,9 @@ use crate::keys;
 use anyhow::{Context, Result, anyhow, bail};
 use base64::Engine;
 use clap::Subcommand;
+use phalanx_rpc::api::{ChangeView, EvidenceParams, ProposalsParams, methods as m};
 use phalanx_types::consensus::Evidence;
 use phalanx_types::{Address, GovernanceAction, Proposal, PublicKey, TxPayload, decode};
-use serde_json::{Value, json};
 use std::path::{Path, PathBuf};
 
 /// `phalanx gov …`
@@ -228,15 +228,13 @@ fn build_change(change: ChangeArg, client: &Client) -> Result<Proposal> {
 
 /// The first stored evidence against `offender` on the node.
 fn find_evidence(client: &Client, offender: &Address) -> Result<Evidence> {
-    let list = client.call("evidence_list", json!({}))?;
+    let list = client.request::<m::EvidenceList>(&EvidenceParams::default())?;
     let entry = list
-        .as_array()
-        .into_iter()
-        .flatten()
-        .find(|e| e["offender"] == json!(offender))
+        .iter()
+        .find(|e| e.offender == *offender)
         .ok_or_else(|| anyhow!("the node holds no evidence against {offender}"))?;
     let raw = base64::engine::general_purpose::STANDARD
-        .decode(entry["raw"].as_str().unwrap_or(""))
+        .decode(&entry.raw)
         .context("evidence_list gave no raw encoding")?;
     decode(&raw).map_err(|e| anyhow!("evidence does not decode: {e}"))
 }
@@ -249,7 +247,7 @@ fn send(client: &Client, key: &Path, action: GovernanceAction, json: bool) -> Re
         crate::client::GasArg::Auto,
     )?;
     report(&out, json, |r| {
-        let ret = &r["return"];
+        let ret = &r.return_value;
         println!(
             "proposal #{} {} ({} of {} approvals)",
             ret["proposal_id"],
@@ -261,36 +259,35 @@ fn send(client: &Client, key: &Path, action: GovernanceAction, json: bool) -> Re
 }
 
 fn list(client: &Client, json: bool) -> Result<()> {
-    let out = client.call("gov_proposals", json!({}))?;
+    let out = client.request::<m::GovProposals>(&ProposalsParams::default())?;
     print(json, &out, || {
-        let set = out["validators"].as_array().cloned().unwrap_or_default();
-        println!("validators ({}, quorum {})", set.len(), out["quorum"]);
-        for v in &set {
-            println!(
-                "  {}  {}",
-                v["address"].as_str().unwrap_or(""),
-                v["peer_id"].as_str().unwrap_or("")
-            );
+        let set = out.validators.clone().unwrap_or_default();
+        match out.quorum {
+            Some(q) => println!("validators ({}, quorum {q})", set.len()),
+            None => println!("validators ({})", set.len()),
         }
-        if let Some(s) = out["scheduled"].as_object() {
+        for v in &set {
+            println!("  {}  {}", v.address, v.peer_id);
+        }
+        if let Some(s) = &out.scheduled {
             println!(
                 "scheduled  #{} applies at height {}",
-                s["proposal_id"], s["activates_at"]
+                s.proposal_id, s.activates_at
             );
         }
-        let proposals = out["proposals"].as_array().cloned().unwrap_or_default();
-        if proposals.is_empty() {
+        if out.proposals.is_empty() {
             println!("no proposals");
         }
-        for p in &proposals {
+        for p in &out.proposals {
+            let status = serde_json::to_value(p.status).unwrap_or_default();
             println!(
                 "#{} {:<9} {} approvals={} proposer={}{}",
-                p["id"],
-                p["status"].as_str().unwrap_or(""),
-                describe(&p["change"]),
-                p["approvals"].as_array().map_or(0, Vec::len),
-                p["proposer"].as_str().unwrap_or(""),
-                match p["activates_at"].as_u64() {
+                p.id,
+                status.as_str().unwrap_or(""),
+                describe(&p.change),
+                p.approvals.len(),
+                p.proposer,
+                match p.activates_at {
                     Some(h) => format!(" height={h}"),
                     None => String::new(),
                 }
@@ -300,14 +297,24 @@ fn list(client: &Client, json: bool) -> Result<()> {
     Ok(())
 }
 
-fn describe(change: &Value) -> String {
-    let s = |k: &str| change[k].as_str().unwrap_or("").to_string();
-    match change["type"].as_str().unwrap_or("") {
-        "add_validator" => format!("add-validator {} ({})", s("address"), s("peer_id")),
-        "remove_validator" => format!("remove-validator {}", s("address")),
-        "allow_deployer" => format!("allow-deployer {}", s("address")),
-        "revoke_deployer" => format!("revoke-deployer {}", s("address")),
-        "set_param" => format!("set-param {}={}", s("name"), change["value"]),
-        other => other.to_string(),
+/// One line on a change, in the CLI's own words.
+fn describe(change: &ChangeView) -> String {
+    match change {
+        ChangeView::AddValidator {
+            address, peer_id, ..
+        } => format!("add-validator {address} ({peer_id})"),
+        ChangeView::RemoveValidator { address, .. } => format!("remove-validator {address}"),
+        ChangeView::AllowDeployer { address } => format!("allow-deployer {address}"),
+        ChangeView::RevokeDeployer { address } => format!("revoke-deployer {address}"),
+        ChangeView::SetParam { name, value } => format!("set-param {name}={value}"),
+        ChangeView::MigrateContract {
+            contract,
+            code_hash,
+            ..
+        } => format!("migrate-contract {contract} to {code_hash}"),
+        ChangeView::SetContractAdmin { contract, admin } => format!(
+            "set-contract-admin {contract} {}",
+            admin.as_deref().unwrap_or("none")
+        ),
     }
 }

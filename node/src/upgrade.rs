@@ -53,7 +53,7 @@ pub fn cmd_migrate(m: &MigrateArgs, json: bool) -> Result<()> {
     report(&out, json, |r| {
         println!("contract {contract}");
         println!("code     {code_hash}");
-        println!("return   {}", r["return"]);
+        println!("return   {}", r.return_value);
     })
 }
 

@@ -28,6 +28,9 @@ fn the_typescript_client_matches_the_vectors_and_verifies_a_live_chain() {
     if !pkg.join("node_modules").is_dir() {
         npm(&pkg, &["ci", "--no-audit", "--no-fund"]);
     }
+    // The API types are those of the node's OpenRPC document (docs/openrpc.json, itself
+    // checked against the Rust types by phalanx-rpc's tests).
+    npm(&pkg, &["run", "gen:api", "--", "--check"]);
     npm(&pkg, &["run", "build"]);
     let token = example_contracts::build("token", &repo.join("contracts/Cargo.toml"));
     let _g = SERIAL.lock().unwrap_or_else(|e| e.into_inner());

@@ -1,31 +1,19 @@
 //! Contract reads: read-only calls, contract records and state proofs.
 
+use crate::Rpc;
+use crate::api::{
+    CertificateView, ContractParams, ContractView, HeaderView, ProofParams, QueryParams,
+    QueryResult, StateProof, data,
+};
 use crate::jsonrpc::{NOT_FOUND, QUERY_FAILED, QUERY_OUT_OF_GAS, RpcError, UNAVAILABLE};
-use crate::{Rpc, views};
 use base64::Engine;
 use phalanx_executor::adapters::{StoreView, StoreViewAt};
 use phalanx_runtime::abi::code;
 use phalanx_runtime::layout::{self, ContractInfo};
 use phalanx_runtime::{BlockInfo, Query, RuntimeError, StateRead};
-use phalanx_types::{Address, Height, encode};
-use serde::Deserialize;
-use serde_json::{Value, json};
+use phalanx_types::{Height, encode};
+use serde_json::Value;
 use std::sync::Arc;
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-pub(crate) struct QueryParams {
-    address: Address,
-    method: String,
-    #[serde(default)]
-    args: Value,
-    /// Who the contract sees as caller (default: the zero address).
-    #[serde(default)]
-    caller: Option<Address>,
-    /// Run against the state after this block (a retained height) instead of the latest.
-    #[serde(default)]
-    height: Option<Height>,
-}
 
 /// The state a read uses: the latest, or a retained past height's.
 pub(crate) enum ReadAt {
@@ -96,7 +84,7 @@ impl ReadAt {
 /// Runs a read-only call against the latest committed state, on the blocking pool (its
 /// threads have the stack contract execution needs), snapshot-consistent
 /// ([`Rpc::consistent`]). Writes trap.
-pub(crate) async fn query(rpc: &Arc<Rpc>, p: QueryParams) -> Result<Value, RpcError> {
+pub(crate) async fn query(rpc: &Arc<Rpc>, p: QueryParams) -> Result<QueryResult, RpcError> {
     let args = match &p.args {
         Value::Null => Vec::new(),
         v => serde_json::to_vec(v).map_err(RpcError::internal)?,
@@ -124,7 +112,10 @@ pub(crate) async fn query(rpc: &Arc<Rpc>, p: QueryParams) -> Result<Value, RpcEr
         })
         .await?;
     match outcome.result {
-        Ok(ret) => Ok(json!({"result": views::data(&ret), "gas_used": outcome.gas_used})),
+        Ok(ret) => Ok(QueryResult {
+            result: data(&ret),
+            gas_used: outcome.gas_used,
+        }),
         Err(e) if e.code == code::OUT_OF_GAS => Err(RpcError::new(
             QUERY_OUT_OF_GAS,
             format!("query ran out of its gas cap of {gas_cap}"),
@@ -136,18 +127,9 @@ pub(crate) async fn query(rpc: &Arc<Rpc>, p: QueryParams) -> Result<Value, RpcEr
     }
 }
 
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-pub(crate) struct ContractParams {
-    address: Address,
-    /// The contract as it was after this block (a retained height); default latest.
-    #[serde(default)]
-    height: Option<Height>,
-}
-
 /// The contract record: code hash, deployer, height deployed, admin (null: immutable) and its
 /// ABI (null if none), at the latest or a retained height.
-pub(crate) fn get(rpc: &Rpc, p: ContractParams) -> Result<Value, RpcError> {
+pub(crate) fn get(rpc: &Rpc, p: ContractParams) -> Result<ContractView, RpcError> {
     let (state, _, _) = ReadAt::new(rpc, p.height)?.view(rpc)?;
     let read = |key: &[u8]| state.get(key).map_err(RpcError::internal);
     let raw = read(&layout::contract_key(&p.address))?.ok_or_else(|| {
@@ -161,14 +143,14 @@ pub(crate) fn get(rpc: &Rpc, p: ContractParams) -> Result<Value, RpcError> {
     let code = read(&layout::code_key(&info.code_hash))?;
     let admin =
         phalanx_runtime::lifecycle::admin_of(&*state, &p.address).map_err(RpcError::internal)?;
-    Ok(json!({
-        "address": p.address,
-        "code_hash": info.code_hash,
-        "deployer": info.deployer,
-        "height": info.height,
-        "admin": admin.map(|a| a.to_string()),
-        "abi": code.as_deref().and_then(abi_of),
-    }))
+    Ok(ContractView {
+        address: p.address,
+        code_hash: info.code_hash,
+        deployer: info.deployer,
+        height: info.height,
+        admin: admin.map(|a| a.to_string()),
+        abi: code.as_deref().and_then(abi_of),
+    })
 }
 
 /// The ABI embedded in `code` (checked at deploy), if any.
@@ -177,19 +159,10 @@ pub(crate) fn abi_of(code: &[u8]) -> Option<Value> {
     serde_json::from_slice(section).ok()
 }
 
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-pub(crate) struct ProofParams {
-    address: Address,
-    /// The contract's storage key, base64.
-    key: String,
-    height: Option<Height>,
-}
-
 /// A contract storage value with its Merkle proof against the state root of `height`
 /// (default latest) and that height's commit certificate: a client that knows the validator
 /// set can check the value without trusting this node.
-pub(crate) fn proof(rpc: &Rpc, p: ProofParams) -> Result<Value, RpcError> {
+pub(crate) fn proof(rpc: &Rpc, p: ProofParams) -> Result<StateProof, RpcError> {
     let key = base64::engine::general_purpose::STANDARD
         .decode(p.key.trim())
         .map_err(|e| RpcError::params(format!("key is not base64: {e}")))?;
@@ -214,17 +187,17 @@ pub(crate) fn proof(rpc: &Rpc, p: ProofParams) -> Result<Value, RpcError> {
         })?;
     let (block, cert) = rpc.certified_block(height)?;
     let b64 = |b: &[u8]| base64::engine::general_purpose::STANDARD.encode(b);
-    Ok(json!({
-        "address": p.address,
-        "key": b64(&key),
-        "state_key": b64(&full_key),
-        "value": value.as_deref().map(b64),
-        "proof": b64(&encode(&proof)),
-        "state_root": block.header.state_root,
-        "height": height,
-        "header": views::block(&block, None)["header"],
-        "header_raw": b64(&encode(&block.header)),
-        "certificate": views::certificate(&cert),
-        "certificate_raw": b64(&encode(&cert)),
-    }))
+    Ok(StateProof {
+        address: p.address,
+        key: b64(&key),
+        state_key: b64(&full_key),
+        value: value.as_deref().map(b64),
+        proof: b64(&encode(&proof)),
+        state_root: block.header.state_root,
+        height,
+        header: HeaderView::new(&block.header),
+        header_raw: b64(&encode(&block.header)),
+        certificate: CertificateView::new(&cert),
+        certificate_raw: b64(&encode(&cert)),
+    })
 }

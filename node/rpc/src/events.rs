@@ -1,28 +1,15 @@
 //! `events_get`: contract events of committed blocks, filtered and paginated.
 
+use crate::Rpc;
+use crate::api::{EventsPage, EventsParams, LocatedEvent};
 use crate::jsonrpc::RpcError;
-use crate::{Rpc, views};
-use phalanx_types::{Address, Height};
-use serde::Deserialize;
-use serde_json::{Value, json};
+use phalanx_types::Height;
 
 /// Default and largest page size.
 const DEFAULT_LIMIT: usize = 100;
 const MAX_LIMIT: usize = 1_000;
 /// Most heights one call scans (a page stops early at this many blocks).
 const MAX_SPAN: u64 = 10_000;
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-pub(crate) struct EventsParams {
-    from_height: Height,
-    to_height: Height,
-    address: Option<Address>,
-    topic: Option<String>,
-    limit: Option<usize>,
-    /// `next_cursor` of the previous page.
-    cursor: Option<String>,
-}
 
 /// A position: (height, tx index, event index) of the next event to return.
 fn parse_cursor(c: &str) -> Result<(Height, u32, u32), RpcError> {
@@ -35,7 +22,7 @@ fn parse_cursor(c: &str) -> Result<(Height, u32, u32), RpcError> {
     Ok((h, t, e))
 }
 
-pub(crate) fn get(rpc: &Rpc, p: EventsParams) -> Result<Value, RpcError> {
+pub(crate) fn get(rpc: &Rpc, p: EventsParams) -> Result<EventsPage, RpcError> {
     if p.to_height < p.from_height {
         return Err(RpcError::params("to_height is below from_height"));
     }
@@ -77,7 +64,7 @@ pub(crate) fn get(rpc: &Rpc, p: EventsParams) -> Result<Value, RpcError> {
                     next_cursor = Some(format!("{h}:{}:{ei}", r.index));
                     break 'heights;
                 }
-                out.push(views::located_event(&r, ei as usize, e));
+                out.push(LocatedEvent::new(&r, ei as usize, e));
             }
         }
     }
@@ -87,5 +74,8 @@ pub(crate) fn get(rpc: &Rpc, p: EventsParams) -> Result<Value, RpcError> {
     if next_cursor.is_none() && end < p.to_height.min(latest) {
         next_cursor = Some(format!("{}:0:0", end + 1));
     }
-    Ok(json!({"events": out, "next_cursor": next_cursor}))
+    Ok(EventsPage {
+        events: out,
+        next_cursor,
+    })
 }

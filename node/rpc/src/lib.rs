@@ -9,6 +9,7 @@
 //! storage reads run on a bounded share of the blocking pool. Every refusal is a JSON-RPC
 //! error ([`guard`]). Method reference: `docs/RPC.md`.
 
+pub mod api;
 mod contracts;
 mod events;
 mod governance;
@@ -18,7 +19,6 @@ mod methods;
 pub mod metrics;
 pub mod openrpc;
 mod simulate;
-pub mod views;
 mod ws;
 
 use axum::Router;

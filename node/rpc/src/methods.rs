@@ -1,65 +1,75 @@
 //! The methods.
 
+use crate::api::{
+    Account, AddressParams, BatchAnswer, BatchResults, BlockParams, BlockView, ErrorObject,
+    EvidenceParams, EvidenceView, HashParams, NoParams, ReceiptView, Status, SubmitBatchParams,
+    SubmitParams, Submitted, TxView, TxWithReceipt, Wait, is_deploy,
+};
 use crate::jsonrpc::{
     BAD_NONCE, BAD_TX, DUPLICATE, MEMPOOL_FULL, METHOD_NOT_FOUND, NOT_FOUND, RpcError, TIMEOUT,
     UNAVAILABLE, params, to_value,
 };
-use crate::{Rpc, SubmitError, views};
+use crate::{Rpc, SubmitError};
 use base64::Engine;
 use phalanx_executor::account::committed_nonce;
 use phalanx_executor::mempool::AdmitError;
 use phalanx_storage::Column;
 use phalanx_types::consensus::Evidence;
-use phalanx_types::{Address, Hash, Height, SignedTx, decode};
-use serde::Deserialize;
-use serde_json::{Value, json};
+use phalanx_types::{Hash, SignedTx, decode};
+use serde_json::Value;
 use std::sync::Arc;
 use std::time::Duration;
 
 pub(crate) async fn dispatch(rpc: &Arc<Rpc>, method: &str, p: Value) -> Result<Value, RpcError> {
     match method {
-        "node_status" => node_status(rpc),
-        "chain_getBlock" => rpc.blocking(move |r| get_block(r, params(p)?)).await,
-        "chain_getValidators" => {
+        "node_status" => to_value(node_status(rpc, params(p)?)?),
+        "chain_getBlock" => to_value(rpc.blocking(move |r| get_block(r, params(p)?)).await?),
+        "chain_getValidators" => to_value(
             rpc.consistent(move |r| crate::governance::validators(r, params(p.clone())?))
-                .await
-        }
-        "chain_getValidatorSetProof" => {
+                .await?,
+        ),
+        "chain_getValidatorSetProof" => to_value(
             rpc.blocking(move |r| crate::governance::set_proof(r, params(p)?))
-                .await
-        }
-        "gov_proposals" => {
+                .await?,
+        ),
+        "gov_proposals" => to_value(
             rpc.consistent(move |r| crate::governance::proposals(r, params(p.clone())?))
-                .await
-        }
-        "gov_proposal" => {
+                .await?,
+        ),
+        "gov_proposal" => to_value(
             rpc.consistent(move |r| crate::governance::proposal(r, params(p.clone())?))
-                .await
-        }
-        "tx_submit" => submit(rpc, params(p)?).await,
-        "tx_submitBatch" => submit_batch(rpc, params(p)?).await,
-        "tx_get" => rpc.blocking(move |r| tx_get(r, params(p)?)).await,
-        "tx_simulate" => crate::simulate::simulate(rpc, params(p)?).await,
-        "account_get" => {
+                .await?,
+        ),
+        "tx_submit" => to_value(submit(rpc, params(p)?).await?),
+        "tx_submitBatch" => to_value(submit_batch(rpc, params(p)?).await?),
+        "tx_get" => to_value(rpc.blocking(move |r| tx_get(r, params(p)?)).await?),
+        "tx_simulate" => to_value(crate::simulate::simulate(rpc, params(p)?).await?),
+        "account_get" => to_value(
             rpc.consistent(move |r| account_get(r, params(p.clone())?))
-                .await
+                .await?,
+        ),
+        "net_peers" => {
+            let NoParams {} = params(p)?;
+            to_value(rpc.node.peers())
         }
-        "net_peers" => Ok(json!(rpc.node.peers())),
-        "evidence_list" => rpc.blocking(move |r| evidence_list(r, params(p)?)).await,
-        "contract_query" => crate::contracts::query(rpc, params(p)?).await,
-        "contract_get" => {
+        "evidence_list" => to_value(rpc.blocking(move |r| evidence_list(r, params(p)?)).await?),
+        "contract_query" => to_value(crate::contracts::query(rpc, params(p)?).await?),
+        "contract_get" => to_value(
             rpc.consistent(move |r| crate::contracts::get(r, params(p.clone())?))
-                .await
-        }
-        "state_getProof" => {
+                .await?,
+        ),
+        "state_getProof" => to_value(
             rpc.blocking(move |r| crate::contracts::proof(r, params(p)?))
-                .await
-        }
-        "events_get" => {
+                .await?,
+        ),
+        "events_get" => to_value(
             rpc.blocking(move |r| crate::events::get(r, params(p)?))
-                .await
+                .await?,
+        ),
+        "rpc.discover" => {
+            let NoParams {} = params(p)?;
+            Ok(crate::openrpc::document())
         }
-        "rpc.discover" => Ok(crate::openrpc::document()),
         _ => Err(RpcError::new(
             METHOD_NOT_FOUND,
             format!("method {method:?} not found"),
@@ -67,35 +77,28 @@ pub(crate) async fn dispatch(rpc: &Arc<Rpc>, method: &str, p: Value) -> Result<V
     }
 }
 
-fn node_status(rpc: &Rpc) -> Result<Value, RpcError> {
+fn node_status(rpc: &Rpc, _: NoParams) -> Result<Status, RpcError> {
     let s = rpc.node.status();
-    Ok(json!({
-        "chain_id": rpc.info.chain_id,
-        "version": env!("CARGO_PKG_VERSION"),
-        "peer_id": rpc.info.peer_id,
-        "validator": s.validator,
-        "validators": s.validators,
-        "height": s.height,
-        "latest_hash": s.hash,
-        "state_root": s.state_root,
-        "view": s.view,
-        "is_primary": s.is_primary,
-        "peers": rpc.node.peers().len(),
-        "syncing": s.syncing,
-        "mempool": s.mempool,
-        "earliest_height": rpc.lowest_block()?,
-        "earliest_state_height": rpc.lowest_state()?,
-    }))
+    Ok(Status {
+        chain_id: rpc.info.chain_id.clone(),
+        version: env!("CARGO_PKG_VERSION").into(),
+        peer_id: rpc.info.peer_id.clone(),
+        validator: s.validator,
+        validators: s.validators,
+        height: s.height,
+        latest_hash: s.hash,
+        state_root: s.state_root,
+        view: s.view,
+        is_primary: s.is_primary,
+        peers: rpc.node.peers().len(),
+        syncing: s.syncing,
+        mempool: s.mempool,
+        earliest_height: rpc.lowest_block()?,
+        earliest_state_height: rpc.lowest_state()?,
+    })
 }
 
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct BlockParams {
-    height: Option<Height>,
-    hash: Option<Hash>,
-}
-
-fn get_block(rpc: &Rpc, p: BlockParams) -> Result<Value, RpcError> {
+fn get_block(rpc: &Rpc, p: BlockParams) -> Result<BlockView, RpcError> {
     let height = match (p.height, p.hash) {
         (Some(_), Some(_)) => return Err(RpcError::params("give height or hash, not both")),
         (Some(h), None) => h,
@@ -116,23 +119,7 @@ fn get_block(rpc: &Rpc, p: BlockParams) -> Result<Value, RpcError> {
         ));
     };
     let cert = rpc.blocks.certificate(height).map_err(RpcError::internal)?;
-    Ok(views::block(&block, cert.as_ref()))
-}
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct SubmitParams {
-    tx: String,
-    #[serde(default)]
-    wait: Wait,
-}
-
-#[derive(Deserialize, Default, PartialEq, Eq)]
-#[serde(rename_all = "lowercase")]
-enum Wait {
-    #[default]
-    None,
-    Final,
+    Ok(BlockView::new(&block, cert.as_ref()))
 }
 
 fn refused(e: AdmitError) -> RpcError {
@@ -157,15 +144,9 @@ fn admit_error(e: SubmitError) -> RpcError {
 /// Most transactions in one `tx_submitBatch`.
 pub(crate) const MAX_BATCH_TXS: usize = 5_000;
 
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct SubmitBatchParams {
-    txs: Vec<String>,
-}
-
 /// Many transactions in one request: each is decoded and admitted on its own, in order, and
 /// gets its own answer (`{hash}` or `{error: {code, message}}`).
-async fn submit_batch(rpc: &Rpc, p: SubmitBatchParams) -> Result<Value, RpcError> {
+async fn submit_batch(rpc: &Rpc, p: SubmitBatchParams) -> Result<BatchResults, RpcError> {
     if p.txs.is_empty() || p.txs.len() > MAX_BATCH_TXS {
         return Err(RpcError::params(format!(
             "txs holds 1 to {MAX_BATCH_TXS} transactions"
@@ -196,7 +177,7 @@ async fn submit_batch(rpc: &Rpc, p: SubmitBatchParams) -> Result<Value, RpcError
         rpc.node.submit_batch(txs).await.map_err(admit_error)?
     }
     .into_iter();
-    let results: Vec<Value> = answers
+    let results = answers
         .into_iter()
         .map(|a| {
             let r = a.unwrap_or_else(|| {
@@ -206,33 +187,41 @@ async fn submit_batch(rpc: &Rpc, p: SubmitBatchParams) -> Result<Value, RpcError
                     .map_err(refused)
             });
             match r {
-                Ok(hash) => json!({"hash": hash}),
-                Err(e) => json!({"error": {"code": e.code, "message": e.message}}),
+                Ok(hash) => BatchAnswer::Admitted { hash },
+                Err(e) => BatchAnswer::Refused {
+                    error: ErrorObject {
+                        code: e.code,
+                        message: e.message,
+                    },
+                },
             }
         })
         .collect();
-    Ok(json!({"results": results}))
+    Ok(BatchResults { results })
 }
 
-async fn submit(rpc: &Rpc, p: SubmitParams) -> Result<Value, RpcError> {
+async fn submit(rpc: &Rpc, p: SubmitParams) -> Result<Submitted, RpcError> {
     let raw = base64::engine::general_purpose::STANDARD
         .decode(p.tx.trim())
         .map_err(|e| RpcError::params(format!("tx is not base64: {e}")))?;
     let tx = SignedTx::from_bytes(&raw)
         .map_err(|e| RpcError::new(BAD_TX, format!("cannot decode the transaction: {e}")))?;
-    let deploy = views::is_deploy(&tx);
+    let deploy = is_deploy(&tx);
     // Subscribe before submitting so the commit cannot slip between the two.
     let mut commits = rpc.node.commits();
     let hash = rpc.node.submit(tx).await.map_err(admit_error)?;
     if p.wait == Wait::None {
-        return Ok(json!({"hash": hash}));
+        return Ok(Submitted {
+            hash,
+            receipt: None,
+        });
     }
     let wait = async {
         loop {
             match commits.recv().await {
                 Ok(c) => {
                     if let Some(r) = c.receipts.iter().find(|r| r.tx_hash == hash) {
-                        return Ok(views::receipt(r, deploy));
+                        return Ok(ReceiptView::new(r, deploy));
                     }
                 }
                 // Missed some blocks: the receipt may already be stored.
@@ -250,7 +239,10 @@ async fn submit(rpc: &Rpc, p: SubmitParams) -> Result<Value, RpcError> {
         .timeout
         .saturating_sub(Duration::from_millis(500));
     match tokio::time::timeout(limit, wait).await {
-        Ok(receipt) => Ok(json!({"hash": hash, "receipt": receipt?})),
+        Ok(receipt) => Ok(Submitted {
+            hash,
+            receipt: Some(receipt?),
+        }),
         Err(_) => Err(RpcError::new(
             TIMEOUT,
             format!(
@@ -261,7 +253,7 @@ async fn submit(rpc: &Rpc, p: SubmitParams) -> Result<Value, RpcError> {
     }
 }
 
-fn receipt_of(rpc: &Rpc, hash: &Hash) -> Result<Option<Value>, RpcError> {
+fn receipt_of(rpc: &Rpc, hash: &Hash) -> Result<Option<ReceiptView>, RpcError> {
     let Some(loc) = rpc.blocks.tx_location(hash).map_err(RpcError::internal)? else {
         return Ok(None);
     };
@@ -273,23 +265,17 @@ fn receipt_of(rpc: &Rpc, hash: &Hash) -> Result<Option<Value>, RpcError> {
     let deploy = block
         .as_ref()
         .and_then(|b| b.txs.get(loc.index as usize))
-        .is_some_and(views::is_deploy);
-    Ok(receipt.map(|r| views::receipt(&r, deploy)))
+        .is_some_and(is_deploy);
+    Ok(receipt.map(|r| ReceiptView::new(&r, deploy)))
 }
 
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct HashParams {
-    hash: Hash,
-}
-
-fn tx_get(rpc: &Rpc, p: HashParams) -> Result<Value, RpcError> {
+fn tx_get(rpc: &Rpc, p: HashParams) -> Result<Option<TxWithReceipt>, RpcError> {
     let Some(loc) = rpc
         .blocks
         .tx_location(&p.hash)
         .map_err(RpcError::internal)?
     else {
-        return Ok(Value::Null);
+        return Ok(None);
     };
     let Some(block) = rpc.blocks.block(loc.height).map_err(RpcError::internal)? else {
         rpc.check_block(loc.height, "the transaction's block")?;
@@ -300,31 +286,24 @@ fn tx_get(rpc: &Rpc, p: HashParams) -> Result<Value, RpcError> {
         .get(loc.index as usize)
         .ok_or_else(|| RpcError::internal("indexed tx missing"))?;
     let receipt = receipt_of(rpc, &p.hash)?;
-    Ok(json!({"tx": views::tx(tx), "receipt": receipt}))
+    Ok(Some(TxWithReceipt {
+        tx: TxView::new(tx),
+        receipt,
+    }))
 }
 
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct AddressParams {
-    address: Address,
-}
-
-fn account_get(rpc: &Rpc, p: AddressParams) -> Result<Value, RpcError> {
+fn account_get(rpc: &Rpc, p: AddressParams) -> Result<Account, RpcError> {
     let nonce = committed_nonce(&rpc.state, &p.address).map_err(RpcError::internal)?;
-    to_value(json!({"address": p.address, "nonce": nonce}))
-}
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct EvidenceParams {
-    #[serde(default)]
-    from_height: Height,
+    Ok(Account {
+        address: p.address,
+        nonce,
+    })
 }
 
 /// Most evidence records returned at once.
 const MAX_EVIDENCE: usize = 1_000;
 
-fn evidence_list(rpc: &Rpc, p: EvidenceParams) -> Result<Value, RpcError> {
+fn evidence_list(rpc: &Rpc, p: EvidenceParams) -> Result<Vec<EvidenceView>, RpcError> {
     let start = p.from_height.to_be_bytes();
     let rows = rpc
         .kv
@@ -334,18 +313,15 @@ fn evidence_list(rpc: &Rpc, p: EvidenceParams) -> Result<Value, RpcError> {
     for (_, v) in rows {
         let e: Evidence = decode(&v).map_err(RpcError::internal)?;
         let s = e.first.statement;
-        out.push(json!({
-            "height": e.height(),
-            "offender": e.offender(),
-            "phase": format!("{:?}", s.phase),
-            "view": s.view,
-            // What the two signatures cover: a block hash for proposals and votes, the
-            // content's digest for VIEW-CHANGE and NEW-VIEW.
-            "first": e.first.statement.digest,
-            "second": e.second.statement.digest,
-            // The canonical encoding: what a removal proposal carries as proof.
-            "raw": base64::engine::general_purpose::STANDARD.encode(&v),
-        }));
+        out.push(EvidenceView {
+            height: e.height(),
+            offender: e.offender(),
+            phase: format!("{:?}", s.phase),
+            view: s.view,
+            first: e.first.statement.digest,
+            second: e.second.statement.digest,
+            raw: base64::engine::general_purpose::STANDARD.encode(&v),
+        });
     }
-    Ok(Value::Array(out))
+    Ok(out)
 }

@@ -16,54 +16,26 @@
 //! Nothing is written; the state changes are summarized (`writes`: keys set and deleted,
 //! bytes written). Runs on the blocking pool, snapshot-consistent ([`Rpc::consistent`]).
 
+use crate::Rpc;
+use crate::api::{
+    CallParams, EventView, Outcome, ReceiptView, SimulateParams, Simulation, TxError, Writes, data,
+    is_deploy,
+};
 use crate::contracts::ReadAt;
 use crate::jsonrpc::{BAD_TX, NOT_FOUND, RpcError, UNAVAILABLE};
-use crate::{Rpc, views};
 use base64::Engine;
 use phalanx_executor::block::{BlockEnv, execute_block_with, intrinsic_gas};
 use phalanx_executor::governance;
 use phalanx_genesis::ChainConfig;
 use phalanx_runtime::{BlockInfo, Overlay, StateChanges, StateRead, TxEnv};
 use phalanx_types::{
-    Address, Bytes, Gas, Height, PublicKey, Signature, SignedTx, Tx, TxPayload, decode,
+    Address, Bytes, Height, PublicKey, Signature, SignedTx, Tx, TxPayload, decode,
 };
-use serde::Deserialize;
-use serde_json::{Value, json};
+use serde_json::Value;
 use std::sync::Arc;
 
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-pub(crate) struct SimulateParams {
-    /// A signed transaction, base64.
-    tx: Option<String>,
-    /// A call without a transaction.
-    call: Option<CallParams>,
-    /// Execute a signed transaction without checking its signature (to estimate gas
-    /// before signing).
-    #[serde(default)]
-    skip_signature: bool,
-    /// Run on the state after this block (a retained height), as the next block would;
-    /// default the latest.
-    #[serde(default)]
-    height: Option<Height>,
-}
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct CallParams {
-    #[serde(default)]
-    from: Option<Address>,
-    address: Address,
-    method: String,
-    #[serde(default)]
-    args: Value,
-    /// Gas limit (default: the chain's `max_tx_gas`).
-    #[serde(default)]
-    gas: Option<Gas>,
-}
-
 /// What the state changes amount to.
-fn writes(changes: &StateChanges) -> Value {
+fn writes(changes: &StateChanges) -> Writes {
     let (mut set, mut deleted, mut bytes) = (0u64, 0u64, 0u64);
     for (key, value) in changes.iter() {
         match value {
@@ -74,10 +46,14 @@ fn writes(changes: &StateChanges) -> Value {
             None => deleted += 1,
         }
     }
-    json!({"keys_set": set, "keys_deleted": deleted, "bytes": bytes})
+    Writes {
+        keys_set: set,
+        keys_deleted: deleted,
+        bytes,
+    }
 }
 
-pub(crate) async fn simulate(rpc: &Arc<Rpc>, p: SimulateParams) -> Result<Value, RpcError> {
+pub(crate) async fn simulate(rpc: &Arc<Rpc>, p: SimulateParams) -> Result<Simulation, RpcError> {
     match (p.tx, p.call) {
         (Some(tx), None) => {
             let bytes = base64::engine::general_purpose::STANDARD
@@ -120,8 +96,8 @@ pub(crate) async fn simulate(rpc: &Arc<Rpc>, p: SimulateParams) -> Result<Value,
 
 /// A simulation run in a query slot: all taken is "busy", as for `contract_query`.
 fn busy(
-    r: Result<Result<Value, RpcError>, phalanx_runtime::RuntimeError>,
-) -> Result<Value, RpcError> {
+    r: Result<Result<Simulation, RpcError>, phalanx_runtime::RuntimeError>,
+) -> Result<Simulation, RpcError> {
     r.map_err(|_| RpcError::new(UNAVAILABLE, "too many queries at once; retry"))?
 }
 
@@ -140,7 +116,12 @@ fn setting(
     Ok((base, height + 1, time_ms, config))
 }
 
-fn signed(rpc: &Rpc, at: &ReadAt, tx: &SignedTx, skip_signature: bool) -> Result<Value, RpcError> {
+fn signed(
+    rpc: &Rpc,
+    at: &ReadAt,
+    tx: &SignedTx,
+    skip_signature: bool,
+) -> Result<Simulation, RpcError> {
     let (base, height, time_ms, config) = setting(rpc, at)?;
     let env = BlockEnv {
         chain_id: rpc.info.chain_id.clone(),
@@ -159,10 +140,18 @@ fn signed(rpc: &Rpc, at: &ReadAt, tx: &SignedTx, skip_signature: bool) -> Result
                 .receipts
                 .first()
                 .ok_or_else(|| RpcError::internal("no receipt"))?;
-            let mut v = views::receipt(receipt, views::is_deploy(tx));
-            v["writes"] = writes(&e.changes);
-            v["height"] = json!(height);
-            Ok(v)
+            let r = ReceiptView::new(receipt, is_deploy(tx));
+            Ok(Simulation {
+                tx_hash: Some(r.tx_hash),
+                status: r.status,
+                gas_used: r.gas_used,
+                return_value: r.return_value,
+                events: r.events,
+                height,
+                index: Some(r.index),
+                error: r.error,
+                writes: writes(&e.changes),
+            })
         }
         // The transaction could not enter a block now (bad nonce, gas limit out of
         // bounds, bad signature): say why, as tx_submit would.
@@ -175,7 +164,12 @@ fn signed(rpc: &Rpc, at: &ReadAt, tx: &SignedTx, skip_signature: bool) -> Result
     }
 }
 
-fn unsigned(rpc: &Rpc, at: &ReadAt, call: &CallParams, args: &[u8]) -> Result<Value, RpcError> {
+fn unsigned(
+    rpc: &Rpc,
+    at: &ReadAt,
+    call: &CallParams,
+    args: &[u8],
+) -> Result<Simulation, RpcError> {
     let (base, height, time_ms, config) = setting(rpc, at)?;
     let max = config.params.max_tx_gas;
     let gas_limit = call.gas.unwrap_or(max).min(max);
@@ -231,23 +225,29 @@ fn unsigned(rpc: &Rpc, at: &ReadAt, call: &CallParams, args: &[u8]) -> Result<Va
         .call(&mut overlay, &env, &call.address, &call.method, args)
         .map_err(|e| at.runtime_error(rpc, e))?;
     let gas_used = intrinsic + outcome.gas_used;
-    let mut v = json!({
-        "status": "ok",
-        "gas_used": gas_used,
-        "events": outcome.events.iter().map(views::event).collect::<Vec<_>>(),
-        "height": height,
-    });
+    let mut sim = Simulation {
+        tx_hash: None,
+        status: Outcome::Ok,
+        gas_used,
+        return_value: Value::Null,
+        events: outcome.events.iter().map(EventView::new).collect(),
+        height,
+        index: None,
+        error: None,
+        writes: Writes::default(),
+    };
     match outcome.result {
         Ok(ret) => {
-            v["return"] = views::data(&ret);
-            v["writes"] = writes(&overlay.into_changes());
+            sim.return_value = data(&ret);
+            sim.writes = writes(&overlay.into_changes());
         }
         Err(e) => {
-            v["status"] = json!("failed");
-            v["return"] = Value::Null;
-            v["error"] = json!({"code": e.code, "message": e.message});
-            v["writes"] = writes(&StateChanges::new());
+            sim.status = Outcome::Failed;
+            sim.error = Some(TxError {
+                code: e.code,
+                message: e.message,
+            });
         }
     }
-    Ok(v)
+    Ok(sim)
 }

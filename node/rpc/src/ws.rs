@@ -10,8 +10,9 @@
 //! ([`crate::RpcLimits::max_ws_connections`]); each request on a socket takes the same
 //! permit and timeout as an HTTP one.
 
+use crate::api::{BlockView, LocatedEvent, NewBlock, SubscribeParams, UnsubscribeParams};
 use crate::jsonrpc::{self, INVALID_PARAMS, RpcError, params};
-use crate::{Rpc, guard, views};
+use crate::{Rpc, guard};
 use axum::extract::State;
 use axum::extract::ws::{Message, WebSocket, WebSocketUpgrade};
 use axum::http::{HeaderMap, StatusCode};
@@ -19,7 +20,6 @@ use axum::response::Response;
 use futures::{SinkExt, StreamExt};
 use phalanx_core::CommittedBlock;
 use phalanx_types::Address;
-use serde::Deserialize;
 use serde_json::{Value, json};
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -60,20 +60,6 @@ impl Outbox {
         }
         true
     }
-}
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct SubscribeParams {
-    topic: String,
-    address: Option<Address>,
-    topic_filter: Option<String>,
-}
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct UnsubscribeParams {
-    subscription: u64,
 }
 
 enum Filter {
@@ -269,23 +255,27 @@ fn notification(id: u64, result: Value) -> String {
 fn messages<'a>(filter: &'a Filter, c: &'a CommittedBlock) -> Box<dyn Iterator<Item = Value> + 'a> {
     match filter {
         Filter::Blocks => {
-            let mut v = views::block(&c.block, None);
-            v["receipts"] = json!(c.receipts.len());
-            // Per transaction, in block order: so a client can count successes without a
-            // tx_get per transaction.
-            v["ok"] = json!(
-                c.receipts
+            let block = NewBlock {
+                block: BlockView::new(&c.block, None),
+                receipts: c.receipts.len(),
+                // Per transaction, in block order: so a client can count successes without a
+                // tx_get per transaction.
+                ok: c
+                    .receipts
                     .iter()
                     .map(|r| matches!(r.status, phalanx_types::TxStatus::Ok))
-                    .collect::<Vec<_>>()
-            );
+                    .collect(),
+            };
+            let v = serde_json::to_value(block).unwrap_or(Value::Null);
             Box::new(std::iter::once(v))
         }
         Filter::Events { address, topic } => Box::new(c.receipts.iter().flat_map(move |r| {
             r.events.iter().enumerate().filter_map(move |(i, e)| {
                 let wanted = address.is_none_or(|a| a == e.contract)
                     && topic.as_ref().is_none_or(|t| *t == e.topic);
-                wanted.then(|| views::located_event(r, i, e))
+                wanted.then(|| {
+                    serde_json::to_value(LocatedEvent::new(r, i, e)).unwrap_or(Value::Null)
+                })
             })
         })),
     }

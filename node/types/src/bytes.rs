@@ -133,6 +133,21 @@ macro_rules! fixed_bytes {
                 crate::bytes::deserialize_fixed::<D, $len>(d).map(Self)
             }
         }
+
+        /// Its JSON form: lowercase hex, no prefix.
+        #[cfg(feature = "schema")]
+        impl schemars::JsonSchema for $name {
+            fn schema_name() -> std::borrow::Cow<'static, str> {
+                stringify!($name).into()
+            }
+            fn json_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
+                schemars::json_schema!({
+                    "type": "string",
+                    "description": concat!(stringify!($len), " bytes, lowercase hex"),
+                    "pattern": format!("^[0-9a-f]{{{}}}$", 2 * $len),
+                })
+            }
+        }
     };
 }
 pub(crate) use fixed_bytes;
@@ -205,6 +220,21 @@ impl Serialize for Bytes {
         } else {
             s.serialize_bytes(&self.0)
         }
+    }
+}
+
+/// Its JSON form: base64 (standard alphabet, padded).
+#[cfg(feature = "schema")]
+impl schemars::JsonSchema for Bytes {
+    fn schema_name() -> std::borrow::Cow<'static, str> {
+        "Base64".into()
+    }
+    fn json_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
+        schemars::json_schema!({
+            "type": "string",
+            "description": "bytes, base64 (standard alphabet, padded)",
+            "contentEncoding": "base64",
+        })
     }
 }
 

@@ -8,6 +8,7 @@ import { fromHex, toHex } from "./bytes.js";
 import { Key } from "./keys.js";
 import { Client } from "./rpc.js";
 import { type SignedTx, jsonArgs, signTx } from "./tx.js";
+import type { ReceiptView } from "./api.js";
 
 /** A method as the ABI describes it. */
 export interface AbiMethod {
@@ -195,8 +196,10 @@ export class Contract {
   }
 
   /** Calls `method` in a transaction and waits for it to be final; its receipt. */
-  async call(key: Key, method: string, args?: Record<string, unknown>, gasLimit?: bigint | number): Promise<any> {
+  async call(key: Key, method: string, args?: Record<string, unknown>, gasLimit?: bigint | number): Promise<ReceiptView> {
     const tx = await this.prepare(key, method, args, gasLimit);
-    return (await this.client.submit(tx)).receipt;
+    const { hash, receipt } = await this.client.submit(tx);
+    if (!receipt) throw new Error(`transaction ${hash} was accepted but the node sent no receipt`);
+    return receipt;
   }
 }

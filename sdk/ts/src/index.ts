@@ -4,6 +4,8 @@
  * docs/WIRE.md of the Phalanx repository.
  */
 
+/** The node's JSON-RPC types, generated from its OpenRPC document (docs/openrpc.json). */
+export type * as api from "./api.js";
 export * from "./bytes.js";
 export * from "./contract.js";
 export * from "./encoding.js";

@@ -18,6 +18,7 @@ import {
   verifyCertificate,
   verifyStateProof,
 } from "./light.js";
+import type { BatchResults, ContractView, Methods, Status, Submitted } from "./api.js";
 import { type SignedTx, txBase64 } from "./tx.js";
 
 /** An error the node answered with. */
@@ -40,17 +41,22 @@ export class Client {
     readonly timeoutMs = 30_000,
   ) {}
 
-  /** Calls `method`; the result, or an {@link RpcError}. */
-  async call<T = any>(method: string, params: unknown = {}): Promise<T> {
+  /**
+   * Calls `method`; the result, or an {@link RpcError}. The node's methods are typed from its
+   * OpenRPC document ({@link Methods}, src/api.ts); any other name is a plain call.
+   */
+  call<M extends keyof Methods>(method: M, params?: Methods[M]["params"]): Promise<Methods[M]["result"]>;
+  call<T = unknown>(method: string, params?: unknown): Promise<T>;
+  async call(method: string, params: unknown = {}): Promise<unknown> {
     const res = await fetch(this.url, {
       method: "POST",
       headers: { "content-type": "application/json" },
       body: JSON.stringify({ jsonrpc: "2.0", id: ++this.id, method, params }),
       signal: AbortSignal.timeout(this.timeoutMs),
     });
-    const body = (await res.json()) as { result?: T; error?: { code: number; message: string } };
+    const body = (await res.json()) as { result?: unknown; error?: { code: number; message: string } };
     if (body.error) throw new RpcError(body.error.code, body.error.message);
-    return body.result as T;
+    return body.result;
   }
 
   /** Several calls in one request (JSON-RPC batch); each answer in order. */
@@ -72,13 +78,13 @@ export class Client {
   }
 
   /** `node_status`. */
-  status(): Promise<{ chain_id: string; height: number; [k: string]: unknown }> {
-    return this.call("node_status");
+  status(): Promise<Status> {
+    return this.call("node_status", {});
   }
 
   /** The account's next nonce. */
   async nonce(address: Uint8Array): Promise<bigint> {
-    const a = await this.call<{ nonce: number }>("account_get", { address: toHex(address) });
+    const a = await this.call("account_get", { address: toHex(address) });
     return BigInt(a.nonce);
   }
 
@@ -86,28 +92,28 @@ export class Client {
    * Submits a signed transaction: `{hash}`, or with `wait: "final"` (the default)
    * `{hash, receipt}` once the block holding it is final.
    */
-  submit(tx: SignedTx, wait: "none" | "final" = "final"): Promise<{ hash: string; receipt?: any }> {
+  submit(tx: SignedTx, wait: "none" | "final" = "final"): Promise<Submitted> {
     return this.call("tx_submit", { tx: txBase64(tx), wait });
   }
 
   /** Submits many at once (`tx_submitBatch`); each one's hash or error. */
-  submitBatch(txs: SignedTx[]): Promise<{ results: { hash?: string; error?: { code: number; message: string } }[] }> {
+  submitBatch(txs: SignedTx[]): Promise<BatchResults> {
     return this.call("tx_submitBatch", { txs: txs.map(txBase64) });
   }
 
   /** A read-only contract call (`contract_query`), at the latest or a retained height. */
   async query<T = unknown>(contract: Uint8Array, method: string, args?: unknown, height?: number): Promise<T> {
-    const r = await this.call<{ result: T }>("contract_query", {
+    const r = await this.call("contract_query", {
       address: toHex(contract),
       method,
       args: args ?? null,
       ...(height === undefined ? {} : { height }),
     });
-    return r.result;
+    return r.result as T;
   }
 
   /** The contract record with its ABI (`contract_get`). */
-  contract(address: Uint8Array, height?: number): Promise<any> {
+  contract(address: Uint8Array, height?: number): Promise<ContractView> {
     return this.call("contract_get", { address: toHex(address), ...(height === undefined ? {} : { height }) });
   }
 }
@@ -163,7 +169,7 @@ export async function provenSet(
     const page = await client.call("gov_proposals", { from_id: fromId });
     for (const p of page.proposals ?? []) {
       const changesSet = p.change?.type === "add_validator" || p.change?.type === "remove_validator";
-      if (changesSet && p.status === "applied" && p.activates_at !== undefined && BigInt(p.activates_at) <= height) {
+      if (changesSet && p.status === "applied" && p.activates_at != null && BigInt(p.activates_at) <= height) {
         activations.push(BigInt(p.activates_at));
       }
     }

@@ -32,12 +32,15 @@ live("deploy, transfer, subscribe, and a balance proven from genesis", async () 
   const genesis = genesisValidators(readFileSync(env.PHALANX_GENESIS!, "utf8"));
   const status = await rpc.status();
   assert.equal(status.chain_id, genesis.chainId);
+  // The node serves the document this package's types (src/api.ts) were generated from.
+  const published = JSON.parse(readFileSync(new URL("../../../../docs/openrpc.json", import.meta.url), "utf8"));
+  assert.deepEqual(await rpc.call("rpc.discover", {}), published, "docs/openrpc.json is what the node serves");
   const tx = async (payload: any, gasLimit = 200_000_000n) => {
     const signed = signTx(
       { chainId: genesis.chainId, sender: key.publicKey, nonce: await rpc.nonce(key.address), gasLimit, payload },
       key,
     );
-    return { signed, receipt: (await rpc.submit(signed)).receipt };
+    return { signed, receipt: (await rpc.submit(signed)).receipt! };
   };
 
   const nonce = await rpc.nonce(key.address);
