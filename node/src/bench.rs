@@ -182,7 +182,10 @@ pub fn cmd_bench(cfg: &BenchConfig, json_out: bool) -> Result<()> {
     )?;
     let receipt = out.receipt.as_ref().filter(|r| r.status == Outcome::Ok);
     let Some(receipt) = receipt else {
-        bail!("deploying the token failed: {:?}", out.receipt);
+        bail!(
+            "deploying the token failed: {}",
+            serde_json::to_string(&out.receipt).unwrap_or_default()
+        );
     };
     let token: Address = receipt
         .return_value
@@ -206,7 +209,10 @@ pub fn cmd_bench(cfg: &BenchConfig, json_out: bool) -> Result<()> {
             GasArg::Auto,
         )?;
         if out.receipt.as_ref().map(|r| r.status) != Some(Outcome::Ok) {
-            bail!("funding a sender failed: {:?}", out.receipt);
+            bail!(
+                "funding a sender failed: {}",
+                serde_json::to_string(&out.receipt).unwrap_or_default()
+            );
         }
     }
     eprintln!("bench: funded {} senders", senders.len());

@@ -1,9 +1,10 @@
 //! The methods.
 
 use crate::api::{
-    Account, AddressParams, BatchAnswer, BatchResults, BlockParams, BlockView, ErrorObject,
-    EvidenceParams, EvidenceView, HashParams, NoParams, ReceiptView, Status, SubmitBatchParams,
-    SubmitParams, Submitted, TxView, TxWithReceipt, Wait, is_deploy,
+    Account, AccountHistory, AccountTx, AccountTxsParams, AddressParams, BatchAnswer, BatchResults,
+    BlockParams, BlockView, ErrorObject, EvidenceParams, EvidenceView, HashParams, NoParams,
+    ReceiptView, Status, SubmitBatchParams, SubmitParams, Submitted, TxView, TxWithReceipt, Wait,
+    is_deploy,
 };
 use crate::jsonrpc::{
     BAD_NONCE, BAD_TX, DUPLICATE, MEMPOOL_FULL, METHOD_NOT_FOUND, NOT_FOUND, RpcError, TIMEOUT,
@@ -48,6 +49,10 @@ pub(crate) async fn dispatch(rpc: &Arc<Rpc>, method: &str, p: Value) -> Result<V
             rpc.consistent(move |r| account_get(r, params(p.clone())?))
                 .await?,
         ),
+        "account_txs" => to_value(
+            rpc.consistent(move |r| account_txs(r, params(p.clone())?))
+                .await?,
+        ),
         "net_peers" => {
             let NoParams {} = params(p)?;
             to_value(rpc.node.peers())
@@ -68,7 +73,7 @@ pub(crate) async fn dispatch(rpc: &Arc<Rpc>, method: &str, p: Value) -> Result<V
         ),
         "rpc.discover" => {
             let NoParams {} = params(p)?;
-            Ok(crate::openrpc::document())
+            Ok(crate::openrpc::served().clone())
         }
         _ => Err(RpcError::new(
             METHOD_NOT_FOUND,
@@ -297,6 +302,42 @@ fn account_get(rpc: &Rpc, p: AddressParams) -> Result<Account, RpcError> {
     Ok(Account {
         address: p.address,
         nonce,
+    })
+}
+
+/// Most transactions per `account_txs` page.
+const MAX_ACCOUNT_TXS: usize = 100;
+
+fn account_txs(rpc: &Rpc, p: AccountTxsParams) -> Result<AccountHistory, RpcError> {
+    let limit = p.limit.unwrap_or(20);
+    if limit == 0 || limit > MAX_ACCOUNT_TXS {
+        return Err(RpcError::params(format!(
+            "limit must be 1 to {MAX_ACCOUNT_TXS}"
+        )));
+    }
+    let nonce = committed_nonce(&rpc.state, &p.address).map_err(RpcError::internal)?;
+    let before = p.before_nonce.unwrap_or(nonce).min(nonce);
+    let rows = rpc
+        .blocks
+        .sender_txs(&p.address, before, limit)
+        .map_err(RpcError::internal)?;
+    let mut txs = Vec::with_capacity(rows.len());
+    for (n, hash) in rows {
+        // Pruned between the two reads: left out.
+        if let Some(loc) = rpc.blocks.tx_location(&hash).map_err(RpcError::internal)? {
+            txs.push(AccountTx {
+                nonce: n,
+                hash,
+                height: loc.height,
+            });
+        }
+    }
+    let oldest = before.saturating_sub(limit as u64);
+    Ok(AccountHistory {
+        address: p.address,
+        nonce,
+        txs,
+        next_before: (oldest > 0).then_some(oldest),
     })
 }
 

@@ -70,6 +70,13 @@ fn generator(serialize: bool) -> SchemaGenerator {
     }
 }
 
+/// The document `rpc.discover` serves: built once (generating the schemas is not free, and a
+/// batch of discovers must not make the node do it each time).
+pub fn served() -> &'static Value {
+    static DOC: std::sync::OnceLock<Value> = std::sync::OnceLock::new();
+    DOC.get_or_init(document)
+}
+
 /// The OpenRPC 1.2 document.
 pub fn document() -> Value {
     let mut results = generator(true);

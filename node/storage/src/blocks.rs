@@ -4,7 +4,7 @@
 
 use crate::error::StorageError;
 use crate::kv::{Column, KvStore, WriteBatch};
-use phalanx_types::{Block, CommitCertificate, Hash, Height, Receipt, decode, encode};
+use phalanx_types::{Address, Block, CommitCertificate, Hash, Height, Receipt, decode, encode};
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 use std::sync::Arc;
@@ -30,6 +30,20 @@ impl std::fmt::Debug for BlockStore {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str("BlockStore")
     }
+}
+
+/// The [`Column::SenderIndex`] key of `sender`'s transaction with `nonce`.
+pub fn sender_key(sender: &Address, nonce: u64) -> [u8; 40] {
+    let mut k = [0u8; 40];
+    k[..32].copy_from_slice(&sender.0);
+    k[32..].copy_from_slice(&nonce.to_be_bytes());
+    k
+}
+
+/// A [`Column::SenderIndex`] row as `(nonce, hash)`; `None` if malformed.
+fn sender_row((key, value): &(Vec<u8>, Vec<u8>)) -> Option<(u64, Hash)> {
+    let nonce = u64::from_be_bytes(key.get(32..40)?.try_into().ok()?);
+    Some((nonce, Hash::from_slice(value).ok()?))
 }
 
 fn receipt_key(height: Height, index: u32) -> [u8; 12] {
@@ -81,6 +95,13 @@ impl BlockStore {
             };
             batch.put(Column::TxIndex, r.tx_hash.0, encode(&loc));
             batch.put(Column::Receipts, receipt_key(height, r.index), encode(r));
+            if let Some(tx) = block.txs.get(r.index as usize) {
+                batch.put(
+                    Column::SenderIndex,
+                    sender_key(&tx.tx.sender_address(), tx.tx.nonce),
+                    r.tx_hash.0,
+                );
+            }
         }
         batch.put(Column::Meta, LATEST_HEIGHT, hk);
     }
@@ -169,6 +190,30 @@ impl BlockStore {
     /// Where the tx with `hash` was included.
     pub fn tx_location(&self, hash: &Hash) -> Result<Option<TxLocation>, StorageError> {
         read(&*self.kv, Column::TxIndex, &hash.0)
+    }
+
+    /// Up to `limit` committed transactions of `sender` with nonces below `before` (pass
+    /// the account's next nonce for its latest), newest first: `(nonce, hash)`. A sender's
+    /// committed nonces are consecutive, so this reads one short range. Transactions of
+    /// pruned blocks are gone.
+    pub fn sender_txs(
+        &self,
+        sender: &Address,
+        before: u64,
+        limit: usize,
+    ) -> Result<Vec<(u64, Hash)>, StorageError> {
+        let from = before.saturating_sub(limit as u64);
+        let start = sender_key(sender, from);
+        let rows = self
+            .kv
+            .scan(Column::SenderIndex, &sender.0, Some(&start), limit)?;
+        let mut out: Vec<(u64, Hash)> = rows
+            .iter()
+            .filter_map(sender_row)
+            .filter(|(n, _)| *n < before)
+            .collect();
+        out.reverse();
+        Ok(out)
     }
 
     /// The receipt of the tx at `index` in the block at `height`.

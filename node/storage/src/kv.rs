@@ -34,11 +34,13 @@ pub enum Column {
     StaleNodes,
     /// State key hash → the key (the tree knows keys by hash only; snapshots carry keys).
     Preimages,
+    /// Sender address ++ nonce (big-endian) → tx hash: an account's committed transactions.
+    SenderIndex,
 }
 
 impl Column {
     /// Every column, in a fixed order.
-    pub const ALL: [Column; 14] = [
+    pub const ALL: [Column; 15] = [
         Column::Meta,
         Column::Blocks,
         Column::BlockIndex,
@@ -53,6 +55,7 @@ impl Column {
         Column::Evidence,
         Column::StaleNodes,
         Column::Preimages,
+        Column::SenderIndex,
     ];
 
     /// The column family name.
@@ -72,6 +75,7 @@ impl Column {
             Column::Evidence => "evidence",
             Column::StaleNodes => "stale_nodes",
             Column::Preimages => "preimages",
+            Column::SenderIndex => "sender_index",
         }
     }
 }

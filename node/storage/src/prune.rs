@@ -73,6 +73,12 @@ pub fn prune_blocks_step(
         if let Some(raw) = kv.get(Column::Blocks, &hk)? {
             let block: Block = decode(&raw).map_err(|e| corrupt("blocks", e))?;
             batch.delete(Column::BlockIndex, block.hash().0);
+            for tx in &block.txs {
+                batch.delete(
+                    Column::SenderIndex,
+                    crate::blocks::sender_key(&tx.tx.sender_address(), tx.tx.nonce),
+                );
+            }
         }
         batch.delete(Column::Blocks, hk);
         batch.delete(Column::Certificates, hk);

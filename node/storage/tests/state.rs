@@ -223,3 +223,87 @@ fn block_store_indexes_txs_and_receipts() {
     assert_eq!(blocks.receipts(6).unwrap(), vec![]);
     assert!(blocks.tx_location(&Hash::ZERO).unwrap().is_none());
 }
+
+#[test]
+fn the_sender_index_pages_an_accounts_transactions_and_is_pruned_with_its_blocks() {
+    let kv: Arc<dyn KvStore> = Arc::new(MemoryStore::new());
+    let blocks = BlockStore::new(kv.clone());
+    let (alice, bob) = (SecretKey::from_seed([5; 32]), SecretKey::from_seed([6; 32]));
+    let tx = |key: &SecretKey, nonce: u64| {
+        Tx {
+            chain_id: "c".into(),
+            sender: key.public_key(),
+            nonce,
+            gas_limit: 10,
+            payload: TxPayload::Governance(GovernanceAction::Approve { proposal_id: nonce }),
+        }
+        .sign(key)
+    };
+    // Height h holds alice's nonces 2h-2 and 2h-1 and bob's h-1.
+    let mut hashes = Vec::new();
+    for height in 1..=4u64 {
+        let txs = vec![
+            tx(&alice, 2 * height - 2),
+            tx(&bob, height - 1),
+            tx(&alice, 2 * height - 1),
+        ];
+        hashes.extend([txs[0].hash(), txs[2].hash()]);
+        let block = Block {
+            header: Header {
+                chain_id: "c".into(),
+                height,
+                parent_hash: Hash::ZERO,
+                timestamp_ms: height,
+                proposer: alice.address(),
+                tx_root: Block::compute_tx_root(&txs),
+                state_root: Hash::ZERO,
+                receipts_root: Hash::ZERO,
+                validators_hash: Hash::ZERO,
+            },
+            txs: txs.clone(),
+        };
+        let receipts: Vec<Receipt> = txs
+            .iter()
+            .enumerate()
+            .map(|(i, t)| Receipt {
+                tx_hash: t.hash(),
+                status: TxStatus::Ok,
+                gas_used: 1,
+                return_data: Bytes::default(),
+                events: vec![],
+                height,
+                index: i as u32,
+            })
+            .collect();
+        let cert = CommitCertificate {
+            height,
+            view: 0,
+            block_hash: block.hash(),
+            signatures: vec![],
+        };
+        let mut batch = WriteBatch::new();
+        blocks.stage_commit(&mut batch, &block, &cert, &receipts);
+        kv.write(batch, Durability::Sync).unwrap();
+    }
+    // Newest first, one page at a time, and only alice's.
+    let page = blocks.sender_txs(&alice.address(), 8, 3).unwrap();
+    assert_eq!(page, vec![(7, hashes[7]), (6, hashes[6]), (5, hashes[5])]);
+    let next = blocks.sender_txs(&alice.address(), 5, 3).unwrap();
+    assert_eq!(next, vec![(4, hashes[4]), (3, hashes[3]), (2, hashes[2])]);
+    assert_eq!(blocks.sender_txs(&alice.address(), 2, 3).unwrap().len(), 2);
+    assert!(
+        blocks
+            .sender_txs(&alice.address(), 0, 3)
+            .unwrap()
+            .is_empty()
+    );
+    assert_eq!(blocks.sender_txs(&bob.address(), 4, 100).unwrap().len(), 4);
+    // Pruning heights 1 and 2 takes their entries with them.
+    while phalanx_storage::prune::prune_blocks_step(&*kv, 3, 1_000).unwrap() > 0 {}
+    let left = blocks.sender_txs(&alice.address(), 8, 100).unwrap();
+    assert_eq!(
+        left.iter().map(|(n, _)| *n).collect::<Vec<_>>(),
+        [7, 6, 5, 4]
+    );
+    assert_eq!(blocks.sender_txs(&bob.address(), 4, 100).unwrap().len(), 2);
+}

@@ -322,6 +322,21 @@ export interface Methods {
     };
     result: Account;
   };
+  account_txs: {
+    params: {
+      address: Address;
+      /**
+       * Transactions with nonces below this one (default: the account's next nonce, so the
+       * latest); `next_before` of the previous page.
+       */
+      before_nonce?: number | null;
+      /**
+       * Page size (1 to 100; default 20).
+       */
+      limit?: number | null;
+    };
+    result: AccountHistory;
+  };
   contract_query: {
     params: {
       address: Address;
@@ -987,6 +1002,44 @@ export interface Account {
   nonce: number;
 }
 /**
+ * `account_txs`' answer: an account's committed transactions, newest first.
+ *
+ * This interface was referenced by `Methods`'s JSON-Schema
+ * via the `definition` "AccountHistory".
+ */
+export interface AccountHistory {
+  address: Address;
+  /**
+   * `before_nonce` of the next (older) page; null on the last.
+   */
+  next_before: number | null;
+  /**
+   * Its next nonce.
+   */
+  nonce: number;
+  /**
+   * The transactions (those of pruned blocks are gone).
+   */
+  txs: AccountTx[];
+}
+/**
+ * One committed transaction of an account.
+ *
+ * This interface was referenced by `Methods`'s JSON-Schema
+ * via the `definition` "AccountTx".
+ */
+export interface AccountTx {
+  hash: Hash;
+  /**
+   * The height of its block.
+   */
+  height: number;
+  /**
+   * Its nonce.
+   */
+  nonce: number;
+}
+/**
  * `contract_query`'s answer.
  *
  * This interface was referenced by `Methods`'s JSON-Schema
@@ -1158,6 +1211,24 @@ export interface OpenRpcDocument {
   }[];
   openrpc: string;
   [k: string]: unknown | undefined;
+}
+/**
+ * `account_txs`.
+ *
+ * This interface was referenced by `Methods`'s JSON-Schema
+ * via the `definition` "AccountTxsParams".
+ */
+export interface AccountTxsParams {
+  address: Address;
+  /**
+   * Transactions with nonces below this one (default: the account's next nonce, so the
+   * latest); `next_before` of the previous page.
+   */
+  before_nonce?: number | null;
+  /**
+   * Page size (1 to 100; default 20).
+   */
+  limit?: number | null;
 }
 /**
  * `account_get`.

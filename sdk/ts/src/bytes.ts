@@ -18,9 +18,11 @@ export function fromHex(s: string, len?: number): Uint8Array {
   return out;
 }
 
-/** Standard base64 with padding. */
+/** Standard base64 with padding (no Node.js `Buffer`: this runs in browsers too). */
 export function toBase64(b: Uint8Array): string {
-  return Buffer.from(b).toString("base64");
+  let bin = "";
+  for (let i = 0; i < b.length; i += 0x8000) bin += String.fromCharCode(...b.subarray(i, i + 0x8000));
+  return btoa(bin);
 }
 
 /** Parses standard base64 (anything else, or over 32 MiB of text, is refused). */
@@ -28,7 +30,10 @@ export function fromBase64(s: string): Uint8Array {
   if (typeof s !== "string" || s.length > 32 << 20 || !/^[A-Za-z0-9+/]*={0,2}$/.test(s) || s.length % 4 !== 0) {
     throw new Error("not standard base64");
   }
-  return new Uint8Array(Buffer.from(s, "base64"));
+  const bin = atob(s);
+  const out = new Uint8Array(bin.length);
+  for (let i = 0; i < bin.length; i++) out[i] = bin.charCodeAt(i);
+  return out;
 }
 
 /** UTF-8 bytes of a string. */

@@ -4,7 +4,7 @@
  * `phalanx verify` does. Nothing a node says is taken on trust.
  */
 
-import { concat, equal, utf8 } from "./bytes.js";
+import { concat, equal, toHex, utf8 } from "./bytes.js";
 import { Reader, Writer } from "./encoding.js";
 import { digest } from "./hash.js";
 import { addressOf, verifyStrict } from "./keys.js";
@@ -150,7 +150,7 @@ export function verifyCertificate(chainId: string, set: Validator[], cert: Certi
   for (const s of cert.signatures) {
     const v = set.find((v) => equal(v.address, s.validator));
     if (!v) throw new VerifyError("a signer is not a validator");
-    const id = Buffer.from(s.validator).toString("hex");
+    const id = toHex(s.validator);
     if (seen.has(id)) throw new VerifyError("a validator signed twice");
     seen.add(id);
     if (!verifyStrict(s.signature, signing, v.publicKey)) {

@@ -19,6 +19,13 @@ import {
   verifyStateProof,
 } from "./light.js";
 import type { BatchResults, ContractView, Methods, Status, Submitted } from "./api.js";
+
+/** The methods callable over HTTP (`subscribe` and `unsubscribe` are WebSocket-only). */
+export type HttpMethods = Omit<Methods, "subscribe" | "unsubscribe">;
+/** A method's parameters as arguments: optional when the method needs none. */
+type ParamsArg<M extends keyof HttpMethods> = {} extends HttpMethods[M]["params"]
+  ? [params?: HttpMethods[M]["params"]]
+  : [params: HttpMethods[M]["params"]];
 import { type SignedTx, txBase64 } from "./tx.js";
 
 /** An error the node answered with. */
@@ -45,8 +52,8 @@ export class Client {
    * Calls `method`; the result, or an {@link RpcError}. The node's methods are typed from its
    * OpenRPC document ({@link Methods}, src/api.ts); any other name is a plain call.
    */
-  call<M extends keyof Methods>(method: M, params?: Methods[M]["params"]): Promise<Methods[M]["result"]>;
-  call<T = unknown>(method: string, params?: unknown): Promise<T>;
+  call<M extends keyof HttpMethods>(method: M, ...params: ParamsArg<M>): Promise<HttpMethods[M]["result"]>;
+  call<T = unknown, N extends string = string>(method: N extends keyof Methods ? never : N, params?: unknown): Promise<T>;
   async call(method: string, params: unknown = {}): Promise<unknown> {
     const res = await fetch(this.url, {
       method: "POST",

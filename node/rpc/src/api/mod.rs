@@ -120,6 +120,8 @@ methods! {
         "Runs a signed transaction (tx, base64; skip_signature to estimate before signing) or a call ({from?, address, method, args?, gas?}) against the latest state (or a retained height's) without committing: status, error, gas_used, return, events, writes.";
     AccountGet = "account_get": AddressParams => Account,
         "An account's next nonce.";
+    AccountTxs = "account_txs": AccountTxsParams => AccountHistory,
+        "An account's committed transactions, newest first, paginated by nonce.";
     ContractQuery = "contract_query": QueryParams => QueryResult,
         "A read-only contract call on the latest state, or on a retained height's (point reads only there).";
     ContractGet = "contract_get": ContractParams => ContractView,

@@ -421,6 +421,45 @@ pub struct AddressParams {
     pub address: Address,
 }
 
+/// `account_txs`.
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct AccountTxsParams {
+    /// The account.
+    pub address: Address,
+    /// Transactions with nonces below this one (default: the account's next nonce, so the
+    /// latest); `next_before` of the previous page.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub before_nonce: Option<u64>,
+    /// Page size (1 to 100; default 20).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub limit: Option<usize>,
+}
+
+/// One committed transaction of an account.
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
+pub struct AccountTx {
+    /// Its nonce.
+    pub nonce: u64,
+    /// Its hash.
+    pub hash: Hash,
+    /// The height of its block.
+    pub height: Height,
+}
+
+/// `account_txs`' answer: an account's committed transactions, newest first.
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
+pub struct AccountHistory {
+    /// The account.
+    pub address: Address,
+    /// Its next nonce.
+    pub nonce: u64,
+    /// The transactions (those of pruned blocks are gone).
+    pub txs: Vec<AccountTx>,
+    /// `before_nonce` of the next (older) page; null on the last.
+    pub next_before: Option<u64>,
+}
+
 /// An account.
 #[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
 pub struct Account {
