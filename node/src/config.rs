@@ -62,6 +62,8 @@ pub struct RpcConfig {
     /// Threads checking signatures of submitted transactions, and threads reading storage
     /// for requests (0: half the cores, at least one).
     pub worker_threads: usize,
+    /// Serve the block explorer at `/explorer` (unset: on for `phalanx dev`, off otherwise).
+    pub explorer: Option<bool>,
 }
 
 impl Default for NodeConfig {
@@ -99,6 +101,7 @@ impl Default for RpcConfig {
             allowed_hosts: Vec::new(),
             max_ws_connections: 256,
             worker_threads: 0,
+            explorer: None,
         }
     }
 }

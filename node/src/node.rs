@@ -154,10 +154,15 @@ pub fn cmd_dev(dir: &Path, rpc: SocketAddr) -> Result<()> {
     }
     let mut config = NodeConfig::load(&home.config())?;
     config.rpc.listen = rpc;
+    // The explorer is on for a dev chain unless its config says otherwise.
+    let explorer = *config.rpc.explorer.get_or_insert(true);
     let dev = keys::read_key(&dev_key)?;
     println!("phalanx dev chain {DEV_CHAIN_ID}");
     println!("  home     {}", dir.display());
     println!("  rpc      http://{}", config.rpc.listen);
+    if explorer {
+        println!("  explorer http://{}/explorer/", config.rpc.listen);
+    }
     println!(
         "  dev key  {} (address {})",
         dev_key.display(),
@@ -366,6 +371,7 @@ fn run(
         allowed_hosts: phalanx_rpc::guard::hosts_for(config.rpc.listen, &config.rpc.allowed_hosts),
         max_ws_connections: config.rpc.max_ws_connections,
         blocking_threads: workers,
+        explorer: config.rpc.explorer.unwrap_or(false),
     };
     rt.block_on(async {
         let listener = tokio::net::TcpListener::bind(config.rpc.listen)

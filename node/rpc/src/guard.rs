@@ -63,7 +63,8 @@ fn host_name(value: &str) -> Option<&str> {
 }
 
 /// Checks `Host` against `hosts` and a browser's `Origin` against `origins` (the CORS
-/// list; `*` for any).
+/// list; `*` for any). A page of the node's own origin (`Origin` naming the `Host` it was
+/// served from) is always allowed.
 pub fn check_headers(
     headers: &HeaderMap,
     hosts: &[String],
@@ -89,7 +90,18 @@ pub fn check_headers(
     }
     if let Some(origin) = headers.get(header::ORIGIN) {
         let origin = origin.to_str().unwrap_or("");
-        let allowed = origins.iter().any(|o| o == "*" || o == origin);
+        // A page of this very origin (the explorer the node serves) may call it: the Host
+        // header was checked above, so a rebound name cannot pass for it.
+        let same_origin = headers
+            .get(header::HOST)
+            .and_then(|h| h.to_str().ok())
+            .is_some_and(|host| {
+                origin
+                    .strip_prefix("http://")
+                    .or_else(|| origin.strip_prefix("https://"))
+                    .is_some_and(|o| o.eq_ignore_ascii_case(host))
+            });
+        let allowed = same_origin || origins.iter().any(|o| o == "*" || o == origin);
         if !allowed {
             return Err(Box::new(refusal(
                 StatusCode::FORBIDDEN,
@@ -187,6 +199,66 @@ mod tests {
         assert!(check_headers(&from("https://app.example"), &hosts, &listed).is_ok());
         assert!(check_headers(&from("https://evil.example"), &hosts, &listed).is_err());
         assert!(check_headers(&from("https://evil.example"), &hosts, &["*".into()]).is_ok());
+    }
+
+    #[test]
+    fn the_nodes_own_pages_may_call_it_and_nothing_else_passes_for_them() {
+        let loopback = hosts_for("127.0.0.1:8645".parse().unwrap(), &[]);
+        let req =
+            |host: &str, origin: &str| headers(&[(header::HOST, host), (header::ORIGIN, origin)]);
+        // The explorer served from this host and port.
+        assert!(
+            check_headers(
+                &req("127.0.0.1:8645", "http://127.0.0.1:8645"),
+                &loopback,
+                &[]
+            )
+            .is_ok()
+        );
+        assert!(
+            check_headers(
+                &req("localhost:8645", "http://localhost:8645"),
+                &loopback,
+                &[]
+            )
+            .is_ok()
+        );
+        // Another port or host of the same machine is another origin.
+        assert!(
+            check_headers(
+                &req("127.0.0.1:8645", "http://127.0.0.1:9999"),
+                &loopback,
+                &[]
+            )
+            .is_err()
+        );
+        assert!(
+            check_headers(
+                &req("127.0.0.1:8645", "http://localhost:8645"),
+                &loopback,
+                &[]
+            )
+            .is_err()
+        );
+        assert!(
+            check_headers(
+                &req("127.0.0.1:8645", "http://127.0.0.1:8645.evil.example"),
+                &loopback,
+                &[]
+            )
+            .is_err()
+        );
+        assert!(check_headers(&req("127.0.0.1:8645", "null"), &loopback, &[]).is_err());
+        // DNS rebinding: the page and the Host agree, but the Host is not a name the node
+        // answers to.
+        assert!(
+            check_headers(
+                &req("evil.example:8645", "http://evil.example:8645"),
+                &loopback,
+                &[]
+            )
+            .is_err()
+        );
     }
 
     #[test]

@@ -12,6 +12,7 @@
 pub mod api;
 mod contracts;
 mod events;
+pub mod explorer;
 mod governance;
 pub mod guard;
 pub mod jsonrpc;
@@ -109,6 +110,8 @@ pub struct RpcLimits {
     pub max_ws_connections: usize,
     /// Threads reading storage for requests at once.
     pub blocking_threads: usize,
+    /// Serve the block explorer at `/explorer`.
+    pub explorer: bool,
 }
 
 /// Attempts of a [`Rpc::consistent`] read before the client is asked to retry.
@@ -466,7 +469,13 @@ pub fn router(rpc: Arc<Rpc>) -> Router {
         .route("/health", get(|| async { "ok" }))
         .route("/ready", get(ready_handler))
         .route("/ws", get(ws::handler))
-        .route("/metrics", get(metrics_handler))
+        .route("/metrics", get(metrics_handler));
+    let router = if limits.explorer {
+        router.merge(explorer::routes())
+    } else {
+        router
+    };
+    let router = router
         .layer(DefaultBodyLimit::max(limits.max_body_bytes))
         // Backstops for what happens before a handler runs (slow bodies, many connections);
         // handlers answer their own limits with JSON-RPC errors first.
