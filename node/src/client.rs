@@ -383,7 +383,10 @@ pub fn cmd_status(rpc: &str, json: bool) -> Result<()> {
 
 /// `phalanx block [HEIGHT] [--rpc URL]`
 pub fn cmd_block(height: Option<u64>, rpc: &str, json: bool) -> Result<()> {
-    let b = Client::new(rpc).request::<m::ChainGetBlock>(&BlockParams { height, hash: None })?;
+    let b = Client::new(rpc).request::<m::ChainGetBlock>(&BlockParams {
+        height,
+        ..BlockParams::default()
+    })?;
     print(json, &b, || {
         let h = &b.header;
         println!("height     {}", h.height);

@@ -30,12 +30,13 @@ pub const COMPACT_AFTER: u64 = 50_000;
 /// Least time between two compactions.
 pub const COMPACT_EVERY: Duration = Duration::from_secs(10);
 /// Block families: compacted when blocks are pruned.
-const BLOCK_FAMILIES: [Column; 5] = [
+const BLOCK_FAMILIES: [Column; 6] = [
     Column::Blocks,
     Column::BlockIndex,
     Column::Certificates,
     Column::TxIndex,
     Column::Receipts,
+    Column::SenderIndex,
 ];
 /// State tree families: compacted when state versions are pruned.
 const STATE_FAMILIES: [Column; 3] = [Column::TreeNodes, Column::TreeValues, Column::StaleNodes];

@@ -745,12 +745,48 @@ fn gas_auto_limits_let_hundreds_of_transfers_share_a_block() {
         .unwrap();
     let most = (start + 1..=end)
         .map(|h| {
-            rpc(&url, "chain_getBlock", json!({"height": h}))["txs"]
-                .as_array()
-                .map_or(0, Vec::len)
+            let full = rpc(&url, "chain_getBlock", json!({"height": h}));
+            let count = full["txs"].as_array().map_or(0, Vec::len);
+            assert_eq!(full["tx_count"], count);
+            // The light view counts them without listing them.
+            let light = rpc(
+                &url,
+                "chain_getBlock",
+                json!({"height": h, "omit_txs": true}),
+            );
+            assert_eq!(
+                (light["tx_count"].clone(), light["txs"].clone()),
+                (json!(count), json!([]))
+            );
+            assert_eq!(light["header"], full["header"]);
+            count
         })
         .max()
         .unwrap();
+    // Each sender's history is its one transfer; the funder's, every funding transfer.
+    let history = rpc(
+        &url,
+        "account_txs",
+        json!({"address": senders[0].address()}),
+    );
+    assert_eq!(history["nonce"], 1);
+    assert_eq!(history["txs"].as_array().unwrap().len(), 1);
+    assert_eq!(history["next_before"], json!(null));
+    // The dev account deployed, then transferred: two pages of one, newest first.
+    let dev = got["tx"]["sender"].clone();
+    let page = rpc(&url, "account_txs", json!({"address": dev, "limit": 1}));
+    assert_eq!(
+        (page["nonce"].clone(), page["next_before"].clone()),
+        (json!(2), json!(1))
+    );
+    assert_eq!(page["txs"][0]["hash"], sent["hash"]);
+    let older = rpc(
+        &url,
+        "account_txs",
+        json!({"address": dev, "limit": 1, "before_nonce": 1}),
+    );
+    assert_eq!(older["txs"][0]["nonce"], 0);
+    assert_eq!(older["next_before"], json!(null));
     assert!(most >= 200, "at most {most} transfers in one block");
     println!(
         "gas auto: limit {limit} per transfer; {most} transfers in the fullest block of {} ",

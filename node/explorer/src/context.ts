@@ -25,7 +25,11 @@ export function describe(e: unknown): string {
     if (e.code === PRUNED) return `Pruned: this node no longer keeps that height. ${e.message}`;
     return `The node answered: ${e.message}`;
   }
-  if (e instanceof TypeError || (e instanceof DOMException && e.name === "TimeoutError")) {
+  // What fetch throws when nothing answers (its message differs between browsers).
+  const unreachable =
+    (e instanceof TypeError && /fetch|network|load failed/i.test(e.message)) ||
+    (e instanceof DOMException && (e.name === "TimeoutError" || e.name === "AbortError"));
+  if (unreachable) {
     return `Cannot reach the node at ${location.host} (${(e as Error).message}). It may be down or restarting.`;
   }
   return e instanceof Error ? e.message : String(e);
@@ -52,7 +56,7 @@ export function summarize(b: api.BlockView | api.NewBlock): Summary {
     height: b.header.height,
     hash: b.header.hash,
     time: b.header.time,
-    txs: b.txs.length,
+    txs: b.tx_count,
     failed: ok.filter((x) => !x).length,
     proposer: b.header.proposer,
   };

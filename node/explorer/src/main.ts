@@ -29,11 +29,11 @@ let leave: (() => void) | null = null;
 const HEX = "([0-9a-f]{64})";
 const routes: [RegExp, (m: RegExpMatchArray, alive: () => boolean) => Promise<void | (() => void)> | void][] = [
   [/^\/?$/, (_, alive) => overview(view, live, alive)],
-  [/^\/validators$/, () => validators(view)],
-  [new RegExp(`^/block/(\\d+|${HEX.slice(1, -1)})$`), (m) => block(view, m[1])],
-  [new RegExp(`^/tx/${HEX}$`), (m) => tx(view, m[1])],
-  [new RegExp(`^/account/${HEX}$`), (m) => account(view, m[1])],
-  [new RegExp(`^/contract/${HEX}$`), (m) => contract(view, m[1])],
+  [/^\/validators$/, (_, alive) => validators(view, alive)],
+  [new RegExp(`^/block/(\\d+|${HEX.slice(1, -1)})$`), (m, alive) => block(view, m[1], alive)],
+  [new RegExp(`^/tx/${HEX}$`), (m, alive) => tx(view, m[1], alive)],
+  [new RegExp(`^/account/${HEX}$`), (m, alive) => account(view, m[1], alive)],
+  [new RegExp(`^/contract/${HEX}$`), (m, alive) => contract(view, m[1], alive)],
   [/^\/proof(?:\?(.*))?$/, (m) => proof(view, new URLSearchParams(m[1] ?? ""))],
 ];
 
@@ -42,11 +42,12 @@ async function route(): Promise<void> {
   const alive = () => mine === generation;
   leave?.();
   leave = null;
-  const path = decodeURIComponent(location.hash.replace(/^#/, "")) || "/";
+  // The fragment as it is: a page's query string is decoded by the page.
+  const path = location.hash.replace(/^#/, "") || "/";
   replace(view, h("p", { "aria-busy": "true" }, "Loading…"));
   const found = routes.find(([re]) => re.test(path));
   try {
-    if (!found) throw new Error(`No page at ${path}.`);
+    if (!found) throw new Error(`No page at ${path.slice(0, 80)}.`);
     const done = await found[1](path.match(found[0])!, alive);
     if (typeof done === "function") {
       if (alive()) leave = done;
@@ -56,6 +57,14 @@ async function route(): Promise<void> {
     if (alive()) replace(view, h("h1", { tabindex: "-1" }, "Not available"), errorBox(e));
   }
   if (alive()) (view.querySelector("h1") as HTMLElement | null)?.focus({ preventScroll: true });
+}
+
+/** Leaves the page shown for one drawn here (search results): its updates stop. */
+function takeOver(): () => boolean {
+  const mine = ++generation;
+  leave?.();
+  leave = null;
+  return () => mine === generation;
 }
 
 document.getElementById("search")!.addEventListener("submit", async (ev) => {
@@ -69,9 +78,11 @@ document.getElementById("search")!.addEventListener("submit", async (ev) => {
       input.value = "";
       location.hash = where;
     } else {
+      takeOver();
       replace(view, h("h1", { tabindex: "-1" }, "Search"), h("p", { class: "error", role: "alert" }, where.error));
     }
   } catch (e) {
+    takeOver();
     replace(view, h("h1", { tabindex: "-1" }, "Search"), errorBox(e));
   }
 });
@@ -83,8 +94,9 @@ async function watch(): Promise<void> {
     chain.textContent = `chain ${s.chain_id} · height ${s.height}${s.syncing ? " · syncing" : ""}`;
     if (!banner.hidden) {
       banner.hidden = true;
-      // Whatever failed while it was down is worth another try.
-      void route();
+      // A page that failed while the node was down is worth another try (one that loaded,
+      // perhaps with a half-filled form, is left alone).
+      if (view.querySelector(".error")) void route();
     }
   } catch (e) {
     banner.textContent = `${describe(e)} Retrying…`;
@@ -94,6 +106,11 @@ async function watch(): Promise<void> {
 }
 
 window.addEventListener("hashchange", () => void route());
+// "Skip to content" moves focus; it must not change the fragment the pages live in.
+document.querySelector(".skip")?.addEventListener("click", (ev) => {
+  ev.preventDefault();
+  view.focus();
+});
 void route();
 void watch();
 setInterval(watch, 3_000);

@@ -63,12 +63,15 @@ fn host_name(value: &str) -> Option<&str> {
 }
 
 /// Checks `Host` against `hosts` and a browser's `Origin` against `origins` (the CORS
-/// list; `*` for any). A page of the node's own origin (`Origin` naming the `Host` it was
-/// served from) is always allowed.
+/// list; `*` for any). With `own_pages` (the node serves the explorer), a page of the node's
+/// own origin (`Origin` naming the `Host` the request went to) is allowed too, but only when
+/// `Host` was checked against a list of names: with any name allowed (`*`), a rebound name
+/// would pass for the node's own.
 pub fn check_headers(
     headers: &HeaderMap,
     hosts: &[String],
     origins: &[String],
+    own_pages: bool,
 ) -> Result<(), Box<Response>> {
     if !hosts.iter().any(|h| h == "*") {
         let host = headers
@@ -91,16 +94,19 @@ pub fn check_headers(
     if let Some(origin) = headers.get(header::ORIGIN) {
         let origin = origin.to_str().unwrap_or("");
         // A page of this very origin (the explorer the node serves) may call it: the Host
-        // header was checked above, so a rebound name cannot pass for it.
-        let same_origin = headers
-            .get(header::HOST)
-            .and_then(|h| h.to_str().ok())
-            .is_some_and(|host| {
-                origin
-                    .strip_prefix("http://")
-                    .or_else(|| origin.strip_prefix("https://"))
-                    .is_some_and(|o| o.eq_ignore_ascii_case(host))
-            });
+        // header was checked above against named hosts, so a rebound name cannot pass for it.
+        let named_hosts = !hosts.iter().any(|h| h == "*");
+        let same_origin = own_pages
+            && named_hosts
+            && headers
+                .get(header::HOST)
+                .and_then(|h| h.to_str().ok())
+                .is_some_and(|host| {
+                    origin
+                        .strip_prefix("http://")
+                        .or_else(|| origin.strip_prefix("https://"))
+                        .is_some_and(|o| o.eq_ignore_ascii_case(host))
+                });
         let allowed = same_origin || origins.iter().any(|o| o == "*" || o == origin);
         if !allowed {
             return Err(Box::new(refusal(
@@ -155,7 +161,7 @@ mod tests {
             "[::1]:8645",
         ] {
             assert!(
-                check_headers(&headers(&[(header::HOST, ok)]), &hosts, &[]).is_ok(),
+                check_headers(&headers(&[(header::HOST, ok)]), &hosts, &[], false).is_ok(),
                 "{ok}"
             );
         }
@@ -171,19 +177,43 @@ mod tests {
             "localhost@evil.example",
         ] {
             assert!(
-                check_headers(&headers(&[(header::HOST, bad)]), &hosts, &[]).is_err(),
+                check_headers(&headers(&[(header::HOST, bad)]), &hosts, &[], false).is_err(),
                 "{bad}"
             );
         }
         assert!(
-            check_headers(&HeaderMap::new(), &hosts, &[]).is_err(),
+            check_headers(&HeaderMap::new(), &hosts, &[], false).is_err(),
             "no Host"
         );
         let any = hosts_for("0.0.0.0:8645".parse().unwrap(), &[]);
-        assert!(check_headers(&headers(&[(header::HOST, "node.example")]), &any, &[]).is_ok());
+        assert!(
+            check_headers(
+                &headers(&[(header::HOST, "node.example")]),
+                &any,
+                &[],
+                false
+            )
+            .is_ok()
+        );
         let listed = hosts_for("0.0.0.0:8645".parse().unwrap(), &["Node.Example".into()]);
-        assert!(check_headers(&headers(&[(header::HOST, "node.example:1")]), &listed, &[]).is_ok());
-        assert!(check_headers(&headers(&[(header::HOST, "other.example")]), &listed, &[]).is_err());
+        assert!(
+            check_headers(
+                &headers(&[(header::HOST, "node.example:1")]),
+                &listed,
+                &[],
+                false
+            )
+            .is_ok()
+        );
+        assert!(
+            check_headers(
+                &headers(&[(header::HOST, "other.example")]),
+                &listed,
+                &[],
+                false
+            )
+            .is_err()
+        );
     }
 
     #[test]
@@ -191,74 +221,93 @@ mod tests {
         let hosts = vec!["*".to_string()];
         let from = |o: &str| headers(&[(header::ORIGIN, o)]);
         assert!(
-            check_headers(&HeaderMap::new(), &hosts, &[]).is_ok(),
+            check_headers(&HeaderMap::new(), &hosts, &[], false).is_ok(),
             "no Origin: not a browser"
         );
-        assert!(check_headers(&from("https://evil.example"), &hosts, &[]).is_err());
+        assert!(check_headers(&from("https://evil.example"), &hosts, &[], false).is_err());
         let listed = vec!["https://app.example".to_string()];
-        assert!(check_headers(&from("https://app.example"), &hosts, &listed).is_ok());
-        assert!(check_headers(&from("https://evil.example"), &hosts, &listed).is_err());
-        assert!(check_headers(&from("https://evil.example"), &hosts, &["*".into()]).is_ok());
+        assert!(check_headers(&from("https://app.example"), &hosts, &listed, false).is_ok());
+        assert!(check_headers(&from("https://evil.example"), &hosts, &listed, false).is_err());
+        assert!(check_headers(&from("https://evil.example"), &hosts, &["*".into()], false).is_ok());
     }
 
     #[test]
     fn the_nodes_own_pages_may_call_it_and_nothing_else_passes_for_them() {
         let loopback = hosts_for("127.0.0.1:8645".parse().unwrap(), &[]);
-        let req =
-            |host: &str, origin: &str| headers(&[(header::HOST, host), (header::ORIGIN, origin)]);
+        let check = |hosts: &[String], host: &str, origin: &str, own_pages: bool| {
+            let h = headers(&[(header::HOST, host), (header::ORIGIN, origin)]);
+            check_headers(&h, hosts, &[], own_pages).is_ok()
+        };
         // The explorer served from this host and port.
-        assert!(
-            check_headers(
-                &req("127.0.0.1:8645", "http://127.0.0.1:8645"),
-                &loopback,
-                &[]
-            )
-            .is_ok()
-        );
-        assert!(
-            check_headers(
-                &req("localhost:8645", "http://localhost:8645"),
-                &loopback,
-                &[]
-            )
-            .is_ok()
-        );
+        assert!(check(
+            &loopback,
+            "127.0.0.1:8645",
+            "http://127.0.0.1:8645",
+            true
+        ));
+        assert!(check(
+            &loopback,
+            "localhost:8645",
+            "http://localhost:8645",
+            true
+        ));
+        // Not while the node serves no pages of its own.
+        assert!(!check(
+            &loopback,
+            "127.0.0.1:8645",
+            "http://127.0.0.1:8645",
+            false
+        ));
         // Another port or host of the same machine is another origin.
-        assert!(
-            check_headers(
-                &req("127.0.0.1:8645", "http://127.0.0.1:9999"),
-                &loopback,
-                &[]
-            )
-            .is_err()
-        );
-        assert!(
-            check_headers(
-                &req("127.0.0.1:8645", "http://localhost:8645"),
-                &loopback,
-                &[]
-            )
-            .is_err()
-        );
-        assert!(
-            check_headers(
-                &req("127.0.0.1:8645", "http://127.0.0.1:8645.evil.example"),
-                &loopback,
-                &[]
-            )
-            .is_err()
-        );
-        assert!(check_headers(&req("127.0.0.1:8645", "null"), &loopback, &[]).is_err());
+        assert!(!check(
+            &loopback,
+            "127.0.0.1:8645",
+            "http://127.0.0.1:9999",
+            true
+        ));
+        assert!(!check(
+            &loopback,
+            "127.0.0.1:8645",
+            "http://localhost:8645",
+            true
+        ));
+        assert!(!check(
+            &loopback,
+            "127.0.0.1:8645",
+            "http://127.0.0.1:8645.evil.example",
+            true
+        ));
+        assert!(!check(&loopback, "127.0.0.1:8645", "null", true));
         // DNS rebinding: the page and the Host agree, but the Host is not a name the node
         // answers to.
-        assert!(
-            check_headers(
-                &req("evil.example:8645", "http://evil.example:8645"),
-                &loopback,
-                &[]
-            )
-            .is_err()
-        );
+        assert!(!check(
+            &loopback,
+            "evil.example:8645",
+            "http://evil.example:8645",
+            true
+        ));
+        // A node listening on every interface answers any name: a rebound name must not pass
+        // for its own origin, so there the explorer needs `allowed_hosts`.
+        let any = hosts_for("0.0.0.0:8645".parse().unwrap(), &[]);
+        assert!(!check(
+            &any,
+            "evil.example:8645",
+            "http://evil.example:8645",
+            true
+        ));
+        let named = hosts_for("0.0.0.0:8645".parse().unwrap(), &["node.example".into()]);
+        assert!(check(
+            &named,
+            "node.example:8645",
+            "http://node.example:8645",
+            true
+        ));
+        assert!(!check(
+            &named,
+            "evil.example:8645",
+            "http://evil.example:8645",
+            true
+        ));
     }
 
     #[test]

@@ -404,6 +404,7 @@ async fn rpc_handler(
         &headers,
         &rpc.limits.allowed_hosts,
         &rpc.limits.cors_origins,
+        rpc.limits.explorer,
     )
     .and_then(|()| guard::check_json(&headers))
     {

@@ -124,7 +124,11 @@ fn get_block(rpc: &Rpc, p: BlockParams) -> Result<BlockView, RpcError> {
         ));
     };
     let cert = rpc.blocks.certificate(height).map_err(RpcError::internal)?;
-    Ok(BlockView::new(&block, cert.as_ref()))
+    let mut view = BlockView::new(&block, cert.as_ref());
+    if p.omit_txs {
+        view.txs.clear();
+    }
+    Ok(view)
 }
 
 fn refused(e: AdmitError) -> RpcError {
@@ -332,12 +336,15 @@ fn account_txs(rpc: &Rpc, p: AccountTxsParams) -> Result<AccountHistory, RpcErro
             });
         }
     }
+    // Committed nonces are consecutive, and pruning takes the oldest blocks first: a range
+    // with some missing means everything below it is gone too.
     let oldest = before.saturating_sub(limit as u64);
+    let complete = txs.len() as u64 == before - oldest;
     Ok(AccountHistory {
         address: p.address,
         nonce,
         txs,
-        next_before: (oldest > 0).then_some(oldest),
+        next_before: (complete && oldest > 0).then_some(oldest),
     })
 }
 

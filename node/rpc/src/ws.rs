@@ -80,6 +80,7 @@ pub(crate) async fn handler(
         &headers,
         &rpc.limits.allowed_hosts,
         &rpc.limits.cors_origins,
+        rpc.limits.explorer,
     ) {
         return *refused;
     }

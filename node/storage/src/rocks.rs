@@ -54,24 +54,35 @@ impl RocksStore {
     }
 
     /// Opens the database at `path` for reading only: it may be open for writing by a running
-    /// node at the same time, and this handle sees the data as of opening.
+    /// node at the same time, and this handle sees the data as of opening. Columns a database
+    /// written by an earlier version lacks (it creates them when it next opens for writing)
+    /// read as empty.
     pub fn open_read_only(path: impl AsRef<Path>) -> Result<RocksStore, StorageError> {
         let opts = Options::default();
-        let names = Column::ALL.iter().map(|c| c.name());
+        let existing = DB::list_cf(&opts, path.as_ref())?;
+        let names = Column::ALL
+            .iter()
+            .map(|c| c.name())
+            .filter(|n| existing.iter().any(|e| e == n));
         let db = DB::open_cf_for_read_only(&opts, path, names, false)?;
         Ok(RocksStore { db })
     }
 
-    fn cf(&self, col: Column) -> &rocksdb::ColumnFamily {
-        self.db
-            .cf_handle(col.name())
-            .expect("every column family is created at open")
+    /// The column's handle: every column exists in a store opened for writing; a read-only
+    /// store of an earlier version may lack one.
+    fn cf(&self, col: Column) -> Result<&rocksdb::ColumnFamily, StorageError> {
+        self.db.cf_handle(col.name()).ok_or(StorageError::Corrupt {
+            column: col.name(),
+            reason: "column family missing (a read-only store of an earlier version)".into(),
+        })
     }
 
     /// Flushes memtables to disk (used on graceful shutdown).
     pub fn flush(&self) -> Result<(), StorageError> {
         for c in Column::ALL {
-            self.db.flush_cf(self.cf(c))?;
+            if let Ok(cf) = self.cf(c) {
+                self.db.flush_cf(cf)?;
+            }
         }
         Ok(())
     }
@@ -79,13 +90,17 @@ impl RocksStore {
 
 impl KvStore for RocksStore {
     fn compact(&self, col: Column) -> Result<(), StorageError> {
-        self.db
-            .compact_range_cf(self.cf(col), None::<&[u8]>, None::<&[u8]>);
+        if let Ok(cf) = self.cf(col) {
+            self.db.compact_range_cf(cf, None::<&[u8]>, None::<&[u8]>);
+        }
         Ok(())
     }
 
     fn get(&self, col: Column, key: &[u8]) -> Result<Option<Vec<u8>>, StorageError> {
-        Ok(self.db.get_cf(self.cf(col), key)?)
+        match self.cf(col) {
+            Ok(cf) => Ok(self.db.get_cf(cf, key)?),
+            Err(_) => Ok(None),
+        }
     }
 
     fn scan(
@@ -99,13 +114,14 @@ impl KvStore for RocksStore {
             Some(s) if s > prefix => s,
             _ => prefix,
         };
+        let Ok(cf) = self.cf(col) else {
+            return Ok(Vec::new());
+        };
         let mut read = ReadOptions::default();
         read.set_total_order_seek(true);
-        let iter = self.db.iterator_cf_opt(
-            self.cf(col),
-            read,
-            IteratorMode::From(from, Direction::Forward),
-        );
+        let iter = self
+            .db
+            .iterator_cf_opt(cf, read, IteratorMode::From(from, Direction::Forward));
         let mut out = Vec::new();
         for item in iter {
             if out.len() >= limit {
@@ -123,7 +139,7 @@ impl KvStore for RocksStore {
     fn write(&self, batch: WriteBatch, durability: Durability) -> Result<(), StorageError> {
         let mut wb = rocksdb::WriteBatch::default();
         for (col, key, value) in batch.ops {
-            let cf = self.cf(col);
+            let cf = self.cf(col)?;
             match value {
                 Some(v) => wb.put_cf(cf, key, v),
                 None => wb.delete_cf(cf, key),
@@ -133,5 +149,49 @@ impl KvStore for RocksStore {
         wo.set_sync(durability == Durability::Sync);
         self.db.write_opt(wb, &wo)?;
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::kv::KvStore;
+
+    /// A database of a version without the newest column (here the sender index) opens for
+    /// reading (a state export, state sync's check of a home) and reads that column as empty;
+    /// opening it for writing creates the column.
+    #[test]
+    fn a_database_of_an_earlier_version_opens_read_only() {
+        let dir = tempfile::tempdir().unwrap();
+        {
+            let mut opts = Options::default();
+            opts.create_if_missing(true);
+            opts.create_missing_column_families(true);
+            let older = Column::ALL
+                .iter()
+                .filter(|c| **c != Column::SenderIndex)
+                .map(|c| c.name());
+            let db = DB::open_cf(&opts, dir.path(), older).unwrap();
+            let meta = db.cf_handle(Column::Meta.name()).unwrap();
+            db.put_cf(meta, b"k", b"v").unwrap();
+        }
+        let ro = RocksStore::open_read_only(dir.path()).unwrap();
+        assert_eq!(ro.get(Column::Meta, b"k").unwrap(), Some(b"v".to_vec()));
+        assert_eq!(ro.get(Column::SenderIndex, b"x").unwrap(), None);
+        assert!(
+            ro.scan(Column::SenderIndex, b"", None, 10)
+                .unwrap()
+                .is_empty()
+        );
+        let mut b = crate::kv::WriteBatch::new();
+        b.put(Column::SenderIndex, b"x".to_vec(), b"y".to_vec());
+        assert!(ro.write(b, crate::kv::Durability::Buffered).is_err());
+        drop(ro);
+        let rw = RocksStore::open(dir.path()).unwrap();
+        rw.put(Column::SenderIndex, b"x", b"y").unwrap();
+        assert_eq!(
+            rw.get(Column::SenderIndex, b"x").unwrap(),
+            Some(b"y".to_vec())
+        );
     }
 }

@@ -225,6 +225,11 @@ export interface Methods {
        * The block's height.
        */
       height?: number | null;
+      /**
+       * Leave the transaction hashes out (`txs` is empty; `tx_count` still counts them): for
+       * views of many blocks of a busy chain.
+       */
+      omit_txs?: boolean;
     };
     result: BlockView;
   };
@@ -531,7 +536,11 @@ export interface BlockView {
   certificate: CertificateView | null;
   header: HeaderView;
   /**
-   * The transactions' hashes, in block order.
+   * How many transactions the block holds.
+   */
+  tx_count: number;
+  /**
+   * The transactions' hashes, in block order (empty when asked with `omit_txs`).
    */
   txs: Hash[];
 }
@@ -1254,6 +1263,11 @@ export interface BlockParams {
    * The block's height.
    */
   height?: number | null;
+  /**
+   * Leave the transaction hashes out (`txs` is empty; `tx_count` still counts them): for
+   * views of many blocks of a busy chain.
+   */
+  omit_txs?: boolean;
 }
 /**
  * `contract_get`.
@@ -1343,7 +1357,11 @@ export interface NewBlock {
    */
   receipts: number;
   /**
-   * The transactions' hashes, in block order.
+   * How many transactions the block holds.
+   */
+  tx_count: number;
+  /**
+   * The transactions' hashes, in block order (empty when asked with `omit_txs`).
    */
   txs: Hash[];
 }

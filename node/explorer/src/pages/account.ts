@@ -1,11 +1,11 @@
 // An account: its next nonce and its committed transactions, newest first.
 
-import { isNotFound, rpc } from "../context.js";
+import { errorBox, isNotFound, rpc } from "../context.js";
 import { fields, h, link, replace, short, table, to } from "../dom.js";
 
 const PAGE = 25;
 
-export async function account(view: HTMLElement, address: string): Promise<void> {
+export async function account(view: HTMLElement, address: string, alive: () => boolean): Promise<void> {
   const contract = await rpc.call("contract_get", { address }).catch((e) => {
     if (isNotFound(e)) return null;
     throw e;
@@ -34,8 +34,14 @@ export async function account(view: HTMLElement, address: string): Promise<void>
           {
             type: "button",
             onclick: async (ev: Event) => {
-              (ev.target as HTMLButtonElement).disabled = true;
-              add(await rpc.call("account_txs", { address, limit: PAGE, before_nonce: before }));
+              const button = ev.target as HTMLButtonElement;
+              button.disabled = true;
+              try {
+                add(await rpc.call("account_txs", { address, limit: PAGE, before_nonce: before }));
+              } catch (e) {
+                button.disabled = false;
+                more.appendChild(errorBox(e));
+              }
             },
           },
           "Older transactions",
@@ -43,6 +49,7 @@ export async function account(view: HTMLElement, address: string): Promise<void>
       );
     }
   };
+  if (!alive()) return;
   replace(
     view,
     h("h1", { tabindex: "-1" }, contract ? "Contract account" : "Account"),
@@ -53,7 +60,7 @@ export async function account(view: HTMLElement, address: string): Promise<void>
     ]),
     h("h2", null, "Transactions"),
     first.txs.length === 0
-      ? h("p", null, first.nonce === 0 ? "This account has sent nothing." : "Its transactions are in blocks this node pruned.")
+      ? h("p", null, first.nonce === 0 ? "This account has sent nothing." : "Its transactions are in blocks this node pruned (or did not index: blocks committed by a version before the index).")
       : h(
           "div",
           { class: "scroll", id: "account-txs" },

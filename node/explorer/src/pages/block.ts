@@ -19,7 +19,7 @@ function kind(p: api.PayloadView): string {
   }
 }
 
-export async function block(view: HTMLElement, id: string): Promise<void> {
+export async function block(view: HTMLElement, id: string, alive: () => boolean): Promise<void> {
   const b = /^\d+$/.test(id)
     ? await rpc.call("chain_getBlock", { height: Number(id) })
     : await rpc.call("chain_getBlock", { hash: id });
@@ -42,6 +42,7 @@ export async function block(view: HTMLElement, id: string): Promise<void> {
       t?.receipt?.gas_used ?? "",
     ];
   });
+  if (!alive()) return;
   replace(
     view,
     h("h1", { tabindex: "-1" }, `Block ${hd.height}`),
@@ -80,7 +81,7 @@ export async function block(view: HTMLElement, id: string): Promise<void> {
           ),
         ]
       : h("p", null, "This node holds no certificate for this block."),
-    h("h2", null, `Transactions (${b.txs.length})`),
+    h("h2", null, `Transactions (${b.tx_count})`),
     b.txs.length === 0
       ? h("p", null, "No transactions.")
       : table(

@@ -7,9 +7,12 @@ import { fields, h, json, link, replace, table, to } from "../dom.js";
 /** Heights searched for events, back from the latest. */
 const EVENT_SPAN = 5_000;
 
-/** The JSON value of a form field for an ABI type. */
+/** The JSON value of a form field for an ABI type (`Option<T>` as `T`: an empty field of
+ * an optional parameter is left out before this). */
 function value(ty: string, text: string): unknown {
   const t = text.trim();
+  const inner = /^Option<(.*)>$/.exec(ty);
+  if (inner) return value(inner[1], text);
   if (/^(String|str|Address|Amount)$/.test(ty)) return t;
   if (/^[ui](8|16|32|64)$/.test(ty)) return t === "" ? NaN : Number(t);
   if (ty === "bool") return t === "true";
@@ -61,24 +64,51 @@ function queryForm(address: string, abi: Abi, m: AbiMethod): HTMLElement {
   return form;
 }
 
-export async function contract(view: HTMLElement, address: string): Promise<void> {
+/** Most heights one `events_get` call may span (the node's cap). */
+const MAX_CALL_SPAN = 10_000;
+/** Pages of 1,000 followed within one window, at most. */
+const MAX_PAGES = 20;
+
+export async function contract(view: HTMLElement, address: string, alive: () => boolean): Promise<void> {
   const c = await rpc.call("contract_get", { address });
   const status = await rpc.call("node_status");
   const floor = Math.max(1, status.earliest_height);
-  // The newest events: windows growing back from the latest block until 25 are found (a
-  // window holds at most one page of 1,000, so a busy contract is looked at closely).
+  // The newest events: windows growing back from the latest block until 25 are found, at
+  // most EVENT_SPAN heights. Each window is read to its end (following the cursor), keeping
+  // only its last 25, so a busy contract costs pages, not memory.
+  const lowest = Math.max(floor, status.height - EVENT_SPAN + 1);
   let recent: api.LocatedEvent[] = [];
   let from = status.height + 1;
-  for (let span = 20; recent.length < 25 && from > floor && status.height - from + 1 < EVENT_SPAN; span *= 5) {
+  let partial = false;
+  for (let span = 20; recent.length < 25 && from > lowest; span *= 5) {
     const to_height = from - 1;
-    from = Math.max(floor, to_height - span + 1);
-    const page = await rpc.call("events_get", { from_height: from, to_height, address, limit: 1_000 });
+    from = Math.max(lowest, to_height - Math.min(span, MAX_CALL_SPAN) + 1);
+    let window: api.LocatedEvent[] = [];
+    let cursor: string | null = null;
+    for (let pages = 0; ; pages++) {
+      const page: api.EventsPage = await rpc.call("events_get", {
+        from_height: from,
+        to_height,
+        address,
+        limit: 1_000,
+        ...(cursor ? { cursor } : {}),
+      });
+      window = [...window, ...page.events].slice(-25);
+      cursor = page.next_cursor;
+      if (!cursor) break;
+      if (pages + 1 >= MAX_PAGES) {
+        partial = true;
+        break;
+      }
+    }
     // Ascending: the older window's events come first.
-    recent = [...page.events, ...recent];
+    recent = [...window, ...recent].slice(-25);
+    if (partial) break;
   }
-  recent = recent.slice(-25).reverse();
+  recent = recent.reverse();
   const abi = c.abi as Abi | null;
   const queries = abi?.methods.filter((m) => m.kind === "query") ?? [];
+  if (!alive()) return;
   replace(
     view,
     h("h1", { tabindex: "-1" }, abi ? `Contract ${abi.contract}` : "Contract"),
@@ -105,7 +135,9 @@ export async function contract(view: HTMLElement, address: string): Promise<void
           "div",
           { id: "contract-events" },
           table(
-            `The newest ${recent.length} in blocks ${from} to ${status.height}`,
+            partial
+              ? `The newest ${recent.length} of the first ${MAX_PAGES * 1000} events of blocks ${from} to ${status.height} (a busy contract: use events_get for the rest)`
+              : `The newest ${recent.length} in blocks ${from} to ${status.height}`,
             ["Block", "Transaction", "Topic", "Data"],
             recent.map((e) => [link(to.block(e.height), e.height), link(to.tx(e.tx_hash), e.tx_hash.slice(0, 12) + "…", { class: "mono" }), e.topic, json(e.data)]),
           ),

@@ -80,7 +80,7 @@ export async function overview(view: HTMLElement, live: Live, alive: () => boole
     const top = first.height;
     const heights = Array.from({ length: Math.min(ROWS, top) }, (_, i) => top - i);
     try {
-      const got = await rpc.batch(heights.map((height) => ({ method: "chain_getBlock", params: { height } })));
+      const got = await rpc.batch(heights.map((height) => ({ method: "chain_getBlock", params: { height, omit_txs: true } })));
       live.seed(got.filter((b): b is api.BlockView => !!b && !(b instanceof Error)).map(summarize));
     } catch (e) {
       failure = e;

@@ -31,8 +31,9 @@ function payload(p: api.PayloadView): [string, Child][] {
   }
 }
 
-export async function tx(view: HTMLElement, hash: string): Promise<void> {
+export async function tx(view: HTMLElement, hash: string, alive: () => boolean): Promise<void> {
   const found = await rpc.call("tx_get", { hash });
+  if (!alive()) return;
   if (!found) {
     replace(
       view,

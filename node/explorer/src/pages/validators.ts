@@ -7,7 +7,7 @@ import { h, link, replace, short, table, to } from "../dom.js";
 /** Certificates looked at. */
 const RECENT = 20;
 
-export async function validators(view: HTMLElement): Promise<void> {
+export async function validators(view: HTMLElement, alive: () => boolean): Promise<void> {
   const [set, gov, status, evidence] = await Promise.all([
     rpc.call("chain_getValidators", {}),
     rpc.call("gov_proposals", { limit: 1 }),
@@ -18,7 +18,7 @@ export async function validators(view: HTMLElement): Promise<void> {
   const from = Math.max(status.earliest_height, top - RECENT + 1, 1);
   const heights = top >= from ? Array.from({ length: top - from + 1 }, (_, i) => top - i) : [];
   const answers = heights.length
-    ? await rpc.batch(heights.map((height) => ({ method: "chain_getBlock", params: { height } })))
+    ? await rpc.batch(heights.map((height) => ({ method: "chain_getBlock", params: { height, omit_txs: true } })))
     : [];
   const blocks = answers.filter((b): b is api.BlockView => !!b && !(b instanceof Error));
   const signed = (b: api.BlockView, address: string) =>
@@ -64,6 +64,7 @@ export async function validators(view: HTMLElement): Promise<void> {
       ),
     ),
   );
+  if (!alive()) return;
   replace(
     view,
     h("h1", { tabindex: "-1" }, "Validators"),

@@ -52,6 +52,10 @@ pub struct BlockParams {
     /// The block's hash.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub hash: Option<Hash>,
+    /// Leave the transaction hashes out (`txs` is empty; `tx_count` still counts them): for
+    /// views of many blocks of a busy chain.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub omit_txs: bool,
 }
 
 /// A block header, with the block's hash.
@@ -143,8 +147,10 @@ impl CertificateView {
 pub struct BlockView {
     /// The header.
     pub header: HeaderView,
-    /// The transactions' hashes, in block order.
+    /// The transactions' hashes, in block order (empty when asked with `omit_txs`).
     pub txs: Vec<Hash>,
+    /// How many transactions the block holds.
+    pub tx_count: usize,
     /// The commit certificate (null where the node holds none).
     pub certificate: Option<CertificateView>,
 }
@@ -155,6 +161,7 @@ impl BlockView {
         BlockView {
             header: HeaderView::new(&b.header),
             txs: b.txs.iter().map(SignedTx::hash).collect(),
+            tx_count: b.txs.len(),
             certificate: cert.map(CertificateView::new),
         }
     }
