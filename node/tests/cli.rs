@@ -837,3 +837,38 @@ fn a_home_shows_its_node_id_and_validator_key_without_secrets() {
     assert!(!o.status.success());
     assert_eq!(stderr(&o).lines().count(), 1, "{}", stderr(&o));
 }
+
+/// Logs written anywhere but a terminal (a file, a journal, this pipe) carry no colour codes.
+#[test]
+fn logs_to_a_pipe_are_plain_text() {
+    let dir = tempfile::tempdir().unwrap();
+    let port = common::free_base_port(1);
+    let mut child = std::process::Command::new(common::bin())
+        .args(["dev", "--home"])
+        .arg(dir.path().join("dev"))
+        .args(["--rpc", &format!("127.0.0.1:{port}")])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stderr = child.stderr.take().unwrap();
+    let reader = std::thread::spawn(move || {
+        let mut all = Vec::new();
+        let _ = std::io::Read::read_to_end(&mut stderr, &mut all);
+        all
+    });
+    common::wait_for(
+        std::time::Duration::from_secs(30),
+        "the dev chain's RPC",
+        || std::net::TcpStream::connect(("127.0.0.1", port)).is_ok(),
+    );
+    std::thread::sleep(std::time::Duration::from_millis(1500));
+    let _ = child.kill();
+    let _ = child.wait();
+    let log = String::from_utf8_lossy(&reader.join().unwrap()).into_owned();
+    assert!(log.contains("created dev home"), "{log}");
+    assert!(
+        !log.contains('\u{1b}'),
+        "colour codes in a piped log: {log:?}"
+    );
+}

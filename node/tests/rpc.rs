@@ -236,6 +236,27 @@ fn envelopes_batches_and_errors() {
     ] {
         assert!(metrics.contains(line), "missing {line:?} in\n{metrics}");
     }
+    // What standard tools accept: promtool reads the classic format a plain scrape gets.
+    let body = metrics
+        .split_once("\r\n\r\n")
+        .map(|(_, b)| b)
+        .unwrap_or_default();
+    let body = if metrics
+        .to_ascii_lowercase()
+        .contains("transfer-encoding: chunked")
+    {
+        dechunk(body)
+    } else {
+        body.to_string()
+    };
+    assert!(metrics.contains("text/plain; version=0.0.4"), "{metrics}");
+    assert!(body.contains("phalanx_build_info{version=\""), "{body}");
+    promtool_accepts(&body);
+    let status = rpc(&d.url, "node_status", json!({}));
+    assert!(body.contains(&format!(
+        "commit=\"{}\"",
+        status["commit"].as_str().unwrap()
+    )));
     assert_eq!(rpc(&d.url, "evidence_list", json!({})), json!([]));
     // The method table, the dispatcher and rpc.discover agree.
     let discovered = rpc(&d.url, "rpc.discover", json!({}));
@@ -489,4 +510,47 @@ fn websocket_methods_and_block_subscription() {
             break;
         }
     }
+}
+
+/// A chunked HTTP body, joined.
+fn dechunk(mut body: &str) -> String {
+    let mut out = String::new();
+    while let Some((size, rest)) = body.split_once("\r\n") {
+        let n = usize::from_str_radix(size.trim(), 16).unwrap_or(0);
+        if n == 0 || rest.len() < n {
+            break;
+        }
+        out.push_str(&rest[..n]);
+        body = rest[n..].trim_start_matches("\r\n");
+    }
+    out
+}
+
+/// `promtool check metrics` (from the `prometheus` package; .ci/run installs it) accepts
+/// `text` with no problem reported.
+fn promtool_accepts(text: &str) {
+    use std::io::Write as _;
+    let mut child = std::process::Command::new("promtool")
+        .args(["check", "metrics"])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("promtool runs (apt-get install prometheus)");
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(text.as_bytes())
+        .unwrap();
+    let o = child.wait_with_output().unwrap();
+    let said = format!(
+        "{}{}",
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    );
+    assert!(
+        o.status.success() && said.trim().is_empty(),
+        "promtool: {said}\n{text}"
+    );
 }

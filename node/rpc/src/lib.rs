@@ -446,20 +446,24 @@ async fn ready_handler(State(rpc): State<Arc<Rpc>>) -> Response {
     }
 }
 
-async fn metrics_handler(State(rpc): State<Arc<Rpc>>) -> Response {
+async fn metrics_handler(State(rpc): State<Arc<Rpc>>, headers: HeaderMap) -> Response {
     let status = rpc.node.status();
     let m = &rpc.metrics;
     m.peers.set(rpc.node.peers().len() as i64);
     m.mempool.set(status.mempool as i64);
     m.syncing.set(i64::from(status.syncing));
-    (
-        [(
-            header::CONTENT_TYPE,
-            "application/openmetrics-text; version=1.0.0; charset=utf-8",
-        )],
-        m.encode(),
-    )
-        .into_response()
+    exposition(m, &headers)
+}
+
+/// The metrics in the format the scraper asks for (`Accept`).
+fn exposition(m: &Metrics, headers: &HeaderMap) -> Response {
+    let accept = headers.get(header::ACCEPT).and_then(|a| a.to_str().ok());
+    if metrics::wants_openmetrics(accept) {
+        ([(header::CONTENT_TYPE, metrics::OPENMETRICS)], m.encode()).into_response()
+    } else {
+        let text = metrics::to_classic(&m.encode());
+        ([(header::CONTENT_TYPE, metrics::CLASSIC)], text).into_response()
+    }
 }
 
 /// The router with its limits.
@@ -537,17 +541,9 @@ pub async fn serve_metrics_only(
     let router = Router::new()
         .route(
             "/metrics",
-            get(move || {
+            get(move |headers: HeaderMap| {
                 let m = metrics.clone();
-                async move {
-                    (
-                        [(
-                            header::CONTENT_TYPE,
-                            "application/openmetrics-text; version=1.0.0; charset=utf-8",
-                        )],
-                        m.encode(),
-                    )
-                }
+                async move { exposition(&m, &headers) }
             }),
         )
         .route("/health", get(|| async { "ok" }))

@@ -86,7 +86,8 @@ fn node_status(rpc: &Rpc, _: NoParams) -> Result<Status, RpcError> {
     let s = rpc.node.status();
     Ok(Status {
         chain_id: rpc.info.chain_id.clone(),
-        version: env!("CARGO_PKG_VERSION").into(),
+        version: crate::metrics::VERSION.into(),
+        commit: crate::metrics::COMMIT.into(),
         peer_id: rpc.info.peer_id.clone(),
         validator: s.validator,
         validators: s.validators,

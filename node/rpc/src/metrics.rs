@@ -1,4 +1,6 @@
-//! Prometheus metrics (`GET /metrics`, text format), with `prometheus-client`.
+//! Prometheus metrics (`GET /metrics`), with `prometheus-client`: OpenMetrics for a scraper
+//! that asks for it (Prometheus does), the classic text format (0.0.4) otherwise, which is
+//! what `promtool check metrics` reads.
 //!
 //! The node's event loop records commits and consensus progress; the RPC server counts
 //! requests by method and outcome, and samples peers, mempool and sync status when scraped.
@@ -8,7 +10,64 @@ use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
+use prometheus_client::metrics::info::Info;
 use prometheus_client::registry::Registry;
+
+/// The node's version.
+pub const VERSION: &str = env!("CARGO_PKG_VERSION");
+/// The commit the node was built from ("unknown" outside a git checkout).
+pub const COMMIT: &str = env!("PHALANX_COMMIT");
+
+/// `Content-Type` of the OpenMetrics exposition.
+pub const OPENMETRICS: &str = "application/openmetrics-text; version=1.0.0; charset=utf-8";
+/// `Content-Type` of the classic text exposition.
+pub const CLASSIC: &str = "text/plain; version=0.0.4; charset=utf-8";
+
+/// The classic text format (0.0.4) of an OpenMetrics exposition from `prometheus-client`:
+/// a counter's `HELP` and `TYPE` name its `_total` sample, an info metric is a gauge of its
+/// `_info` sample, and `UNIT` and `EOF` lines go.
+pub fn to_classic(openmetrics: &str) -> String {
+    let mut types: std::collections::HashMap<&str, &str> = std::collections::HashMap::new();
+    for line in openmetrics.lines() {
+        if let Some(rest) = line.strip_prefix("# TYPE ")
+            && let Some((name, kind)) = rest.split_once(' ')
+        {
+            types.insert(name, kind);
+        }
+    }
+    let mut out = String::with_capacity(openmetrics.len());
+    for line in openmetrics.lines() {
+        if line == "# EOF" || line.starts_with("# UNIT ") {
+            continue;
+        }
+        let meta = line
+            .strip_prefix("# HELP ")
+            .map(|r| ("HELP", r))
+            .or_else(|| line.strip_prefix("# TYPE ").map(|r| ("TYPE", r)));
+        match meta {
+            Some((what, rest)) => {
+                let (name, text) = rest.split_once(' ').unwrap_or((rest, ""));
+                let (name, text) = match (types.get(name).copied(), what) {
+                    (Some("counter"), _) => (format!("{name}_total"), text),
+                    (Some("info"), "TYPE") => (format!("{name}_info"), "gauge"),
+                    (Some("info"), _) => (format!("{name}_info"), text),
+                    _ => (name.to_string(), text),
+                };
+                out.push_str(&format!("# {what} {name} {text}\n"));
+            }
+            None => {
+                out.push_str(line);
+                out.push('\n');
+            }
+        }
+    }
+    out
+}
+
+/// Whether a scraper's `Accept` header asks for OpenMetrics.
+pub fn wants_openmetrics(accept: Option<&str>) -> bool {
+    accept.is_some_and(|a| a.contains("application/openmetrics-text"))
+}
 
 /// Labels of the RPC request counter.
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
@@ -100,6 +159,14 @@ impl Metrics {
             statesync_bad_chunks: Counter::default(),
             registry: Registry::default(),
         };
+        registry.register(
+            "build",
+            "The node's version and the commit it was built from",
+            Info::new(vec![
+                ("version".to_string(), VERSION.to_string()),
+                ("commit".to_string(), COMMIT.to_string()),
+            ]),
+        );
         registry.register("height", "Latest committed height", m.height.clone());
         registry.register("view", "Current pBFT view", m.view.clone());
         registry.register(
@@ -182,12 +249,66 @@ impl Metrics {
         Metrics { registry, ..m }
     }
 
-    /// The Prometheus text exposition.
+    /// The OpenMetrics text exposition.
     pub fn encode(&self) -> String {
         let mut out = String::new();
         if prometheus_client::encoding::text::encode(&mut out, &self.registry).is_err() {
             out.clear();
         }
         out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_classic_format_names_counter_and_info_samples() {
+        let m = Metrics::new();
+        m.view_changes.inc();
+        let om = m.encode();
+        assert!(om.contains("# TYPE phalanx_view_changes counter") && om.ends_with("# EOF\n"));
+        let classic = to_classic(&om);
+        for line in [
+            "# HELP phalanx_view_changes_total Views entered after the first.",
+            "# TYPE phalanx_view_changes_total counter",
+            "phalanx_view_changes_total 1",
+            "# TYPE phalanx_build_info gauge",
+            "# TYPE phalanx_commit_latency_seconds histogram",
+        ] {
+            assert!(
+                classic.lines().any(|l| l == line),
+                "no {line:?} in\n{classic}"
+            );
+        }
+        assert!(classic.contains(&format!(
+            "phalanx_build_info{{version=\"{VERSION}\",commit=\"{COMMIT}\"}} 1"
+        )));
+        assert!(!classic.contains("# EOF") && !classic.contains("# UNIT"));
+        // Every sample has its family's HELP and TYPE before it.
+        let mut described = std::collections::HashSet::new();
+        for line in classic.lines() {
+            if let Some(rest) = line.strip_prefix("# TYPE ") {
+                described.insert(rest.split(' ').next().unwrap().to_string());
+            } else if !line.starts_with('#') {
+                let name = line.split(['{', ' ']).next().unwrap();
+                let family = ["_bucket", "_sum", "_count"]
+                    .iter()
+                    .find_map(|s| name.strip_suffix(s))
+                    .filter(|f| described.contains(*f))
+                    .unwrap_or(name);
+                assert!(described.contains(family), "{name} has no TYPE");
+            }
+        }
+    }
+
+    #[test]
+    fn scrapers_get_the_format_they_ask_for() {
+        assert!(wants_openmetrics(Some(
+            "application/openmetrics-text;version=1.0.0,text/plain;version=0.0.4;q=0.5"
+        )));
+        assert!(!wants_openmetrics(Some("text/plain")));
+        assert!(!wants_openmetrics(None));
     }
 }

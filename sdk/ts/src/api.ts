@@ -473,6 +473,10 @@ export interface Status {
    */
   chain_id: string;
   /**
+   * The commit it was built from ("unknown" outside a git checkout).
+   */
+  commit: string;
+  /**
    * The lowest height whose block this node still holds (pruning raises it).
    */
   earliest_height: number;

@@ -14,6 +14,8 @@ pub struct Status {
     pub chain_id: String,
     /// The node's version.
     pub version: String,
+    /// The commit it was built from ("unknown" outside a git checkout).
+    pub commit: String,
     /// Its libp2p peer id.
     pub peer_id: String,
     /// Its validator address while it is in the current set.
