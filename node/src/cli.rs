@@ -99,6 +99,17 @@ pub enum Command {
     /// Account keys.
     #[command(subcommand)]
     Keys(KeysCommand),
+    /// Check a genesis file, or print its hash.
+    #[command(subcommand)]
+    Genesis(crate::maintain::GenesisCommand),
+    /// Delete a home's chain data (blocks, state, consensus log, snapshots) and keep its keys,
+    /// config and genesis: the node starts again from genesis and syncs. Refuses while a node
+    /// runs on the home. Unsafe for a validator that signed at the chain's current height.
+    UnsafeResetAll {
+        /// Node home.
+        #[arg(long, default_value_os_t = home::default_home())]
+        home: PathBuf,
+    },
     /// Print the libp2p peer id of a home's node key.
     ShowNodeId {
         /// Node home.
@@ -333,6 +344,8 @@ pub fn run(cli: Cli) -> Result<()> {
         Command::Keys(KeysCommand::New { out }) => keys::cmd_new(&out, json),
         Command::Keys(KeysCommand::Show { file }) => keys::cmd_show(&file, json),
         Command::ShowNodeId { home } => keys::cmd_show_node_id(&home, json),
+        Command::Genesis(cmd) => crate::maintain::cmd_genesis(&cmd, json),
+        Command::UnsafeResetAll { home } => crate::maintain::cmd_unsafe_reset_all(&home, json),
         Command::ShowValidator { home } => keys::cmd_show_validator(&home, json),
         Command::Init { home, chain_id } => home::cmd_init(&home, &chain_id, json),
         Command::Testnet {

@@ -12,6 +12,7 @@ mod contract;
 mod gov;
 mod home;
 mod keys;
+mod maintain;
 mod node;
 mod p2p;
 mod pruning;

@@ -872,3 +872,85 @@ fn logs_to_a_pipe_are_plain_text() {
         "colour codes in a piped log: {log:?}"
     );
 }
+
+/// `genesis validate|hash` check a file the way nodes do, and `unsafe-reset-all` removes a
+/// home's chain data but never its keys, and never under a running node.
+#[test]
+fn genesis_checks_and_a_reset_that_keeps_the_keys() {
+    let dir = tempfile::tempdir().unwrap();
+    let home = dir.path().join("n");
+    let h = home.to_str().unwrap();
+    assert!(
+        run(&["init", "--home", h, "--chain-id", "maint"])
+            .status
+            .success()
+    );
+    let genesis = home.join("config/genesis.json");
+    let g = genesis.to_str().unwrap();
+    let o = run(&["genesis", "validate", g]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(stdout(&o).contains("chain      maint"), "{}", stdout(&o));
+    let hash = stdout(&run(&["genesis", "hash", g])).trim().to_string();
+    assert_eq!(hash.len(), 64, "{hash}");
+    // The same document laid out otherwise has the same hash.
+    let doc: Value = serde_json::from_str(&std::fs::read_to_string(&genesis).unwrap()).unwrap();
+    let compact = dir.path().join("compact.json");
+    std::fs::write(&compact, doc.to_string()).unwrap();
+    assert_eq!(
+        stdout(&run(&["genesis", "hash", compact.to_str().unwrap()])).trim(),
+        hash
+    );
+    // A broken one is refused, naming what is wrong.
+    let mut twice = doc.clone();
+    let v = twice["validators"][0].clone();
+    twice["validators"].as_array_mut().unwrap().push(v);
+    let bad = dir.path().join("bad.json");
+    std::fs::write(&bad, twice.to_string()).unwrap();
+    let o = run(&["genesis", "validate", bad.to_str().unwrap()]);
+    assert!(!o.status.success());
+    assert!(
+        stderr(&o).to_lowercase().contains("duplicate"),
+        "{}",
+        stderr(&o)
+    );
+
+    // A dev home with chain data: refused while the node runs, then reset.
+    let dev = dir.path().join("dev");
+    let port = common::free_base_port(1);
+    let mut node = Command::new(bin())
+        .args(["dev", "--home", dev.to_str().unwrap()])
+        .args(["--rpc", &format!("127.0.0.1:{port}")])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let url = format!("http://127.0.0.1:{port}");
+    common::wait_for(std::time::Duration::from_secs(30), "a block", || {
+        std::net::TcpStream::connect(("127.0.0.1", port)).is_ok()
+            && rpc(&url, "node_status", json!({}))["height"].as_u64() >= Some(2)
+    });
+    let d = dev.to_str().unwrap();
+    let validator = stdout(&run(&["show-validator", "--home", d]));
+    let o = run(&["unsafe-reset-all", "--home", d]);
+    assert!(
+        !o.status.success() && stderr(&o).contains("is a node running"),
+        "{}",
+        stderr(&o)
+    );
+    assert!(dev.join("data").exists());
+    let _ = node.kill();
+    let _ = node.wait();
+    let o = run(&["unsafe-reset-all", "--home", d]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(stderr(&o).contains("warning"), "{}", stderr(&o));
+    assert!(!dev.join("data").exists());
+    assert!(dev.join("config/genesis.json").exists() && dev.join("dev.key").exists());
+    assert_eq!(stdout(&run(&["show-validator", "--home", d])), validator);
+    // Not a home: nothing is touched.
+    let o = run(&[
+        "unsafe-reset-all",
+        "--home",
+        dir.path().join("none").to_str().unwrap(),
+    ]);
+    assert!(!o.status.success() && stderr(&o).contains("not a node home"));
+}
