@@ -9,28 +9,10 @@ mod common;
 #[path = "../../runtime/benches/support/example_contracts.rs"]
 mod example_contracts;
 
-use common::{SERIAL, text};
+use common::{SERIAL, npm, npm_installed, text};
 use serde_json::Value;
 use std::path::Path;
 use std::process::Command;
-
-fn npm(dir: &Path, args: &[&str]) {
-    let o = Command::new("npm")
-        .args(args)
-        .current_dir(dir)
-        .output()
-        .unwrap_or_else(|e| panic!("npm {args:?}: {e} (install Node.js 20 and npm)"));
-    assert!(o.status.success(), "npm {args:?}: {}", text(&o));
-}
-
-/// `npm ci` unless `dir`'s dependencies are installed and current with its lockfile.
-fn installed(dir: &Path) {
-    let stamp = |p: std::path::PathBuf| std::fs::metadata(p).and_then(|m| m.modified()).ok();
-    let at = stamp(dir.join("node_modules/.package-lock.json"));
-    if at.is_none() || at < stamp(dir.join("package-lock.json")) {
-        npm(dir, &["ci", "--no-audit", "--no-fund"]);
-    }
-}
 
 fn json_of(args: &[&str]) -> Value {
     let mut all = vec!["--output", "json"];
@@ -45,8 +27,8 @@ fn the_explorer_shows_a_live_chain_in_a_real_browser() {
     let repo = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
     let app = repo.join("node/explorer");
     // The bundle's sources include the TypeScript client, whose dependencies it bundles.
-    installed(&repo.join("sdk/ts"));
-    installed(&app);
+    npm_installed(&repo.join("sdk/ts"));
+    npm_installed(&app);
     npm(&app, &["run", "typecheck"]);
     npm(&app, &["run", "check"]);
     let chromium = std::env::var("CHROMIUM").unwrap_or_else(|_| "/usr/bin/chromium".into());

@@ -8,29 +8,15 @@ mod common;
 #[path = "../../runtime/benches/support/example_contracts.rs"]
 mod example_contracts;
 
-use common::{SERIAL, text};
+use common::{SERIAL, npm, text};
 use std::path::Path;
 use std::process::Command;
-
-fn npm(dir: &Path, args: &[&str]) {
-    let o = Command::new("npm")
-        .args(args)
-        .current_dir(dir)
-        .output()
-        .unwrap_or_else(|e| panic!("npm {args:?}: {e} (install Node.js 20.19+ and npm)"));
-    assert!(o.status.success(), "npm {args:?}: {}", text(&o));
-}
 
 #[test]
 fn the_typescript_client_matches_the_vectors_and_verifies_a_live_chain() {
     let repo = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
     let pkg = repo.join("sdk/ts");
-    // Installed, and current with the lockfile (a dependency may have been added since).
-    let stamp = |p: std::path::PathBuf| std::fs::metadata(p).and_then(|m| m.modified()).ok();
-    let installed = stamp(pkg.join("node_modules/.package-lock.json"));
-    if installed.is_none() || installed < stamp(pkg.join("package-lock.json")) {
-        npm(&pkg, &["ci", "--no-audit", "--no-fund"]);
-    }
+    common::npm_installed(&pkg);
     // The API types are those of the node's OpenRPC document (docs/openrpc.json, itself
     // checked against the Rust types by phalanx-rpc's tests).
     npm(&pkg, &["run", "gen:api", "--", "--check"]);

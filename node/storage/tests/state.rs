@@ -180,39 +180,7 @@ fn block_store_indexes_txs_and_receipts() {
             .sign(&key)
         })
         .collect();
-    let block = Block {
-        header: Header {
-            chain_id: "c".into(),
-            height: 5,
-            parent_hash: Hash::ZERO,
-            timestamp_ms: 1,
-            proposer: key.address(),
-            tx_root: Block::compute_tx_root(&txs),
-            state_root: Hash::ZERO,
-            receipts_root: Hash::ZERO,
-            validators_hash: Hash::ZERO,
-        },
-        txs: txs.clone(),
-    };
-    let receipts: Vec<Receipt> = txs
-        .iter()
-        .enumerate()
-        .map(|(i, t)| Receipt {
-            tx_hash: t.hash(),
-            status: TxStatus::Ok,
-            gas_used: 1,
-            return_data: Bytes::default(),
-            events: vec![],
-            height: 5,
-            index: i as u32,
-        })
-        .collect();
-    let cert = CommitCertificate {
-        height: 5,
-        view: 2,
-        block_hash: block.hash(),
-        signatures: vec![],
-    };
+    let (block, receipts, cert) = certified(5, key.address(), &txs);
     let mut batch = WriteBatch::new();
     blocks.stage_commit(&mut batch, &block, &cert, &receipts);
     kv.write(batch, Durability::Sync).unwrap();
@@ -248,39 +216,7 @@ fn the_sender_index_pages_an_accounts_transactions_and_is_pruned_with_its_blocks
             tx(&alice, 2 * height - 1),
         ];
         hashes.extend([txs[0].hash(), txs[2].hash()]);
-        let block = Block {
-            header: Header {
-                chain_id: "c".into(),
-                height,
-                parent_hash: Hash::ZERO,
-                timestamp_ms: height,
-                proposer: alice.address(),
-                tx_root: Block::compute_tx_root(&txs),
-                state_root: Hash::ZERO,
-                receipts_root: Hash::ZERO,
-                validators_hash: Hash::ZERO,
-            },
-            txs: txs.clone(),
-        };
-        let receipts: Vec<Receipt> = txs
-            .iter()
-            .enumerate()
-            .map(|(i, t)| Receipt {
-                tx_hash: t.hash(),
-                status: TxStatus::Ok,
-                gas_used: 1,
-                return_data: Bytes::default(),
-                events: vec![],
-                height,
-                index: i as u32,
-            })
-            .collect();
-        let cert = CommitCertificate {
-            height,
-            view: 0,
-            block_hash: block.hash(),
-            signatures: vec![],
-        };
+        let (block, receipts, cert) = certified(height, alice.address(), &txs);
         let mut batch = WriteBatch::new();
         blocks.stage_commit(&mut batch, &block, &cert, &receipts);
         kv.write(batch, Durability::Sync).unwrap();
@@ -306,4 +242,46 @@ fn the_sender_index_pages_an_accounts_transactions_and_is_pruned_with_its_blocks
         [7, 6, 5, 4]
     );
     assert_eq!(blocks.sender_txs(&bob.address(), 4, 100).unwrap().len(), 2);
+}
+
+/// Block `height` holding `txs` with one successful receipt each, and a certificate of it.
+fn certified(
+    height: u64,
+    proposer: Address,
+    txs: &[SignedTx],
+) -> (Block, Vec<Receipt>, CommitCertificate) {
+    let block = Block {
+        header: Header {
+            chain_id: "c".into(),
+            height,
+            parent_hash: Hash::ZERO,
+            timestamp_ms: height,
+            proposer,
+            tx_root: Block::compute_tx_root(txs),
+            state_root: Hash::ZERO,
+            receipts_root: Hash::ZERO,
+            validators_hash: Hash::ZERO,
+        },
+        txs: txs.to_vec(),
+    };
+    let receipts = txs
+        .iter()
+        .enumerate()
+        .map(|(i, t)| Receipt {
+            tx_hash: t.hash(),
+            status: TxStatus::Ok,
+            gas_used: 1,
+            return_data: Bytes::default(),
+            events: vec![],
+            height,
+            index: i as u32,
+        })
+        .collect();
+    let cert = CommitCertificate {
+        height,
+        view: 0,
+        block_hash: block.hash(),
+        signatures: vec![],
+    };
+    (block, receipts, cert)
 }

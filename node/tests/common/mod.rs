@@ -51,6 +51,28 @@ pub fn text(o: &std::process::Output) -> String {
     )
 }
 
+/// Runs `npm ARGS` in `dir`; fails the test with npm's output if it fails.
+#[allow(dead_code)]
+pub fn npm(dir: &Path, args: &[&str]) {
+    let o = Command::new("npm")
+        .args(args)
+        .current_dir(dir)
+        .output()
+        .unwrap_or_else(|e| panic!("npm {args:?}: {e} (install Node.js 20.19+ and npm)"));
+    assert!(o.status.success(), "npm {args:?}: {}", text(&o));
+}
+
+/// `npm ci` in `dir` unless its dependencies are installed and current with its lockfile
+/// (a dependency may have been added since the last install).
+#[allow(dead_code)]
+pub fn npm_installed(dir: &Path) {
+    let stamp = |p: PathBuf| std::fs::metadata(p).and_then(|m| m.modified()).ok();
+    let at = stamp(dir.join("node_modules/.package-lock.json"));
+    if at.is_none() || at < stamp(dir.join("package-lock.json")) {
+        npm(dir, &["ci", "--no-audit", "--no-fund"]);
+    }
+}
+
 /// The value of environment variable `name`, or `default` if unset or unparsable (benchmark
 /// knobs).
 #[allow(dead_code)]
