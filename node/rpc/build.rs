@@ -1,5 +1,6 @@
-//! Records the commit the node is built from (`PHALANX_COMMIT`, "unknown" outside a git
-//! checkout) for `phalanx_build_info` and `node_status`.
+//! Records the commit the node is built from (`PHALANX_COMMIT`: `PHALANX_BUILD_COMMIT` if
+//! set, else git's, "unknown" outside a git checkout) for `phalanx_build_info` and
+//! `node_status`.
 
 use std::process::Command;
 
@@ -12,7 +13,14 @@ fn git(args: &[&str]) -> Option<String> {
 }
 
 fn main() {
-    let commit = git(&["rev-parse", "--short=12", "HEAD"]).unwrap_or_else(|| "unknown".into());
+    // A build without the repository (a container image) is told its commit.
+    let given = std::env::var("PHALANX_BUILD_COMMIT")
+        .ok()
+        .filter(|c| !c.is_empty());
+    println!("cargo:rerun-if-env-changed=PHALANX_BUILD_COMMIT");
+    let commit = given
+        .or_else(|| git(&["rev-parse", "--short=12", "HEAD"]))
+        .unwrap_or_else(|| "unknown".into());
     println!("cargo:rustc-env=PHALANX_COMMIT={commit}");
     // Built again when the checkout moves to another commit.
     for path in ["HEAD", "index"] {

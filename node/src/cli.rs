@@ -47,9 +47,10 @@ pub enum Command {
         /// Node home.
         #[arg(long, default_value_os_t = home::default_home())]
         home: PathBuf,
-        /// JSON-RPC listen address.
-        #[arg(long, default_value = "127.0.0.1:8645")]
-        rpc: SocketAddr,
+        /// JSON-RPC listen address (default: the home's `rpc.listen`, 127.0.0.1:8645 in a
+        /// new home).
+        #[arg(long)]
+        rpc: Option<SocketAddr>,
     },
     /// Create keys, config and a one-validator genesis in a new home.
     Init {
@@ -60,7 +61,7 @@ pub enum Command {
         #[arg(long)]
         chain_id: String,
     },
-    /// Write the homes of an N-validator network on 127.0.0.1.
+    /// Write the homes of an N-validator network: on 127.0.0.1, or one per host (`--hosts`).
     Testnet {
         /// Number of validators.
         #[arg(long, default_value_t = 4)]
@@ -68,9 +69,14 @@ pub enum Command {
         /// Output directory (gets node0 … node{N-1}, client.key, testnet.json).
         #[arg(long)]
         out: PathBuf,
-        /// First port; node i uses P+2i for p2p and P+2i+1 for RPC.
-        #[arg(long, default_value_t = 26600)]
+        /// First port; node i uses P+2i for p2p and P+2i+1 for RPC, all on 127.0.0.1.
+        #[arg(long, default_value_t = 26600, conflicts_with = "hosts")]
         base_port: u16,
+        /// One IP address per validator (comma-separated), for nodes on separate hosts or
+        /// containers: node i listens on every interface on ports 26656 (p2p) and 8645
+        /// (RPC), and the others dial it at the i-th address.
+        #[arg(long, value_delimiter = ',')]
+        hosts: Vec<std::net::IpAddr>,
         /// Chain id.
         #[arg(long, default_value = "phalanx-testnet")]
         chain_id: String,
@@ -116,6 +122,15 @@ pub enum Command {
         #[arg(long, default_value_os_t = home::default_home())]
         home: PathBuf,
     },
+    /// Run a remote signer: hold a validator key off the node and sign for one node over
+    /// an authenticated connection, never twice for one (height, view, phase).
+    Signer(crate::signer::SignerArgs),
+    /// Print the settings a node would run with: config.toml plus `PHALANX_*` overrides.
+    Config {
+        /// Node home.
+        #[arg(long, default_value_os_t = home::default_home())]
+        home: PathBuf,
+    },
     /// Print the validator public key and address of a home (public data only).
     ShowValidator {
         /// Node home.
@@ -146,13 +161,13 @@ pub enum Command {
         #[arg(long)]
         height: Option<u64>,
         /// Node RPC URL.
-        #[arg(long, default_value = client::DEFAULT_RPC)]
+        #[arg(long, env = "PHALANX_RPC", default_value = client::DEFAULT_RPC)]
         rpc: String,
     },
     /// The node's status.
     Status {
         /// Node RPC URL.
-        #[arg(long, default_value = client::DEFAULT_RPC)]
+        #[arg(long, env = "PHALANX_RPC", default_value = client::DEFAULT_RPC)]
         rpc: String,
     },
     /// Fetch a contract storage value with its proof and verify it against a commit
@@ -169,14 +184,14 @@ pub enum Command {
         #[arg(long)]
         genesis: Option<PathBuf>,
         /// Node RPC URL.
-        #[arg(long, default_value = client::DEFAULT_RPC)]
+        #[arg(long, env = "PHALANX_RPC", default_value = client::DEFAULT_RPC)]
         rpc: String,
     },
     /// Load generator: deploys the token, funds senders, submits transfers at a rate and
     /// prints `tps=N p50_ms=N p99_ms=N committed=N`.
     Bench {
         /// Node RPC URLs (repeat for several nodes).
-        #[arg(long, default_value = client::DEFAULT_RPC)]
+        #[arg(long, env = "PHALANX_RPC", default_value = client::DEFAULT_RPC)]
         rpc: Vec<String>,
         /// The token contract (`cargo build --release --target wasm32-unknown-unknown --manifest-path contracts/Cargo.toml`).
         #[arg(
@@ -208,7 +223,7 @@ pub enum Command {
         /// Height.
         height: Option<u64>,
         /// Node RPC URL.
-        #[arg(long, default_value = client::DEFAULT_RPC)]
+        #[arg(long, env = "PHALANX_RPC", default_value = client::DEFAULT_RPC)]
         rpc: String,
     },
 }
@@ -227,7 +242,7 @@ pub enum TxCommand {
         #[arg(long)]
         key: PathBuf,
         /// Node RPC URL.
-        #[arg(long, default_value = client::DEFAULT_RPC)]
+        #[arg(long, env = "PHALANX_RPC", default_value = client::DEFAULT_RPC)]
         rpc: String,
         /// Gas limit: a number, or `auto` (200,000,000: deploys are not simulated).
         #[arg(long, default_value = "auto")]
@@ -249,7 +264,7 @@ pub enum TxCommand {
         #[arg(long)]
         key: PathBuf,
         /// Node RPC URL.
-        #[arg(long, default_value = client::DEFAULT_RPC)]
+        #[arg(long, env = "PHALANX_RPC", default_value = client::DEFAULT_RPC)]
         rpc: String,
         /// Gas limit: `auto` simulates the transaction first and allows what it used plus a
         /// fifth plus 20,000; or a number.
@@ -270,7 +285,7 @@ pub enum TxCommand {
         #[arg(long)]
         key: PathBuf,
         /// Node RPC URL.
-        #[arg(long, default_value = client::DEFAULT_RPC)]
+        #[arg(long, env = "PHALANX_RPC", default_value = client::DEFAULT_RPC)]
         rpc: String,
         /// Gas limit: `auto` or a number.
         #[arg(long, default_value = "auto")]
@@ -296,7 +311,7 @@ pub struct MigrateArgs {
     #[arg(long)]
     pub key: PathBuf,
     /// Node RPC URL.
-    #[arg(long, default_value = client::DEFAULT_RPC)]
+    #[arg(long, env = "PHALANX_RPC", default_value = client::DEFAULT_RPC)]
     pub rpc: String,
     /// Gas limit: a number, or `auto` (200,000,000: transactions bringing code are not
     /// simulated).
@@ -313,8 +328,17 @@ pub enum KeysCommand {
         #[arg(long)]
         out: PathBuf,
     },
-    /// Print a key's address, public key and peer id (never the secret).
+    /// Print a key's address, public key and peer id (never the secret; an encrypted key
+    /// needs no passphrase for this).
     Show {
+        /// The key file.
+        file: PathBuf,
+    },
+    /// Seal a key file under a passphrase (Argon2id, XChaCha20-Poly1305), in place. The
+    /// passphrase is asked twice on the terminal, or read from the file named by
+    /// `PHALANX_KEY_PASSPHRASE_FILE`, which is also how a node started without a terminal
+    /// gets it.
+    Encrypt {
         /// The key file.
         file: PathBuf,
     },
@@ -343,17 +367,28 @@ pub fn run(cli: Cli) -> Result<()> {
     match cli.command {
         Command::Keys(KeysCommand::New { out }) => keys::cmd_new(&out, json),
         Command::Keys(KeysCommand::Show { file }) => keys::cmd_show(&file, json),
+        Command::Keys(KeysCommand::Encrypt { file }) => keys::cmd_encrypt(&file, json),
         Command::ShowNodeId { home } => keys::cmd_show_node_id(&home, json),
         Command::Genesis(cmd) => crate::maintain::cmd_genesis(&cmd, json),
         Command::UnsafeResetAll { home } => crate::maintain::cmd_unsafe_reset_all(&home, json),
         Command::ShowValidator { home } => keys::cmd_show_validator(&home, json),
+        Command::Config { home } => crate::config::cmd_show(&home, json),
+        Command::Signer(args) => crate::signer::cmd_signer(args),
         Command::Init { home, chain_id } => home::cmd_init(&home, &chain_id, json),
         Command::Testnet {
             validators,
             out,
             base_port,
+            hosts,
             chain_id,
-        } => home::cmd_testnet(validators, &out, base_port, &chain_id, json),
+        } => {
+            let layout = if hosts.is_empty() {
+                home::Layout::Loopback { base_port }
+            } else {
+                home::Layout::Hosts(hosts)
+            };
+            home::cmd_testnet(validators, &out, &layout, &chain_id, json)
+        }
         Command::Start {
             home,
             rpc,

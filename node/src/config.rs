@@ -3,6 +3,7 @@
 
 use anyhow::{Context, Result};
 use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::path::Path;
 
@@ -21,6 +22,44 @@ pub struct NodeConfig {
     /// Snapshots kept and served to peers for state sync (`snapshot_interval`,
     /// `keep_recent`, `serve_bytes_per_sec`).
     pub snapshots: crate::snapshots::SnapshotConfig,
+    /// Where Prometheus scrapes `/metrics`.
+    pub metrics: MetricsConfig,
+    /// A remote signer holding the validator key (`phalanx signer`), instead of
+    /// `config/validator_key`.
+    pub signer: RemoteSignerConfig,
+}
+
+/// A remote signer (`phalanx signer` on another machine).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RemoteSignerConfig {
+    /// The signer's multiaddr, ending in `/p2p/<its peer id>` (the peer id of its
+    /// `--identity` key). Unset: the node signs with `config/validator_key`.
+    pub address: Option<String>,
+    /// How long one signature may take before the node gives up on it (ms).
+    pub timeout_ms: u64,
+    /// How long the node waits for the signer at start before giving up (ms).
+    pub connect_timeout_ms: u64,
+}
+
+impl Default for RemoteSignerConfig {
+    fn default() -> Self {
+        RemoteSignerConfig {
+            address: None,
+            timeout_ms: 3_000,
+            connect_timeout_ms: 30_000,
+        }
+    }
+}
+
+/// Prometheus metrics settings.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct MetricsConfig {
+    /// A listen address of its own for `/metrics` (and `/health`), so a scraper can reach
+    /// metrics on a network the JSON-RPC port is not open to. Unset: `/metrics` is served on
+    /// the JSON-RPC address; set: only here.
+    pub listen: Option<SocketAddr>,
 }
 
 /// Peer-to-peer settings.
@@ -74,6 +113,8 @@ impl Default for NodeConfig {
             rpc: RpcConfig::default(),
             pruning: Default::default(),
             snapshots: Default::default(),
+            metrics: MetricsConfig::default(),
+            signer: RemoteSignerConfig::default(),
         }
     }
 }
@@ -106,12 +147,92 @@ impl Default for RpcConfig {
     }
 }
 
+/// Prefix of the environment variables that override config keys.
+pub const ENV_PREFIX: &str = "PHALANX_";
+/// Separator of sections in an override's name: `PHALANX_RPC__MAX_BATCH` is `rpc.max_batch`.
+pub const ENV_SEPARATOR: &str = "__";
+
+/// The config key path (`rpc.max_batch`) an environment variable overrides, if any.
+fn env_key(name: &str) -> Option<String> {
+    let rest = name
+        .get(..ENV_PREFIX.len())
+        .filter(|p| p.eq_ignore_ascii_case(ENV_PREFIX))
+        .map(|_| &name[ENV_PREFIX.len()..])?;
+    if !rest.contains(ENV_SEPARATOR) && !rest.eq_ignore_ascii_case("moniker") {
+        return None;
+    }
+    let parts: Vec<String> = rest
+        .split(ENV_SEPARATOR)
+        .map(str::to_ascii_lowercase)
+        .collect();
+    (!parts.iter().any(String::is_empty)).then(|| parts.join("."))
+}
+
 impl NodeConfig {
-    /// Reads `path`; unknown keys are errors.
+    /// Reads `path`, then applies `PHALANX_*` overrides from the environment; unknown keys
+    /// are errors in both.
+    ///
+    /// Precedence, lowest first: built-in defaults, `config.toml`, then environment
+    /// variables named `PHALANX_<SECTION>__<KEY>` (`PHALANX_RPC__LISTEN=0.0.0.0:8645`,
+    /// `PHALANX_PRUNING__RETAIN_BLOCKS=1000`, `PHALANX_P2P__PEERS='["/ip4/…"]'`) or
+    /// `PHALANX_MONIKER`. Values are parsed as TOML values, falling back to strings. Other
+    /// `PHALANX_*` variables without a `__` (`PHALANX_RPC`, the clients' node URL) are not
+    /// config keys and are ignored. Command-line flags of `phalanx start` override all.
     pub fn load(path: &Path) -> Result<NodeConfig> {
-        let text = std::fs::read_to_string(path)
-            .with_context(|| format!("cannot read {}", path.display()))?;
-        toml::from_str(&text).with_context(|| format!("invalid config {}", path.display()))
+        let vars = std::env::vars_os()
+            .filter_map(|(k, v)| Some((k.into_string().ok()?, v.into_string().ok()?)));
+        Self::load_from(path, vars)
+    }
+
+    /// [`NodeConfig::load`] with the environment given as (name, value) pairs.
+    pub fn load_from(
+        path: &Path,
+        vars: impl IntoIterator<Item = (String, String)>,
+    ) -> Result<NodeConfig> {
+        use figment::Figment;
+        use figment::providers::{Format, Serialized, Toml};
+        // figment skips a missing file; a node must not start on defaults by mistake.
+        if !path.is_file() {
+            anyhow::bail!("cannot read {}: no such file", path.display());
+        }
+        let mut figment = Figment::from(Serialized::defaults(NodeConfig::default()))
+            .merge(Toml::file_exact(path));
+        // Keys whose values are text take the variable's text as is (`PHALANX_MONIKER=2024`
+        // is a name, not a number); the others are read as TOML values.
+        let defaults = serde_json::to_value(NodeConfig::default())?;
+        let is_text = |key: &str| {
+            key.split('.')
+                .try_fold(&defaults, |v, part| v.get(part))
+                .is_some_and(serde_json::Value::is_string)
+        };
+        let mut overrides: BTreeMap<String, (String, String)> = BTreeMap::new();
+        for (name, value) in vars {
+            let Some(key) = env_key(&name) else { continue };
+            if let Some((first, _)) = overrides.get(&key) {
+                anyhow::bail!("{first} and {name} both set config key {key}");
+            }
+            overrides.insert(key, (name, value));
+        }
+        for (key, (_, value)) in &overrides {
+            let value = if is_text(key) {
+                figment::value::Value::from(value.clone())
+            } else {
+                value.parse().expect("parsing is infallible")
+            };
+            figment = figment.merge((key.as_str(), value));
+        }
+        figment.extract().map_err(|e| {
+            let names: Vec<&str> = overrides.values().map(|(n, _)| n.as_str()).collect();
+            if names.is_empty() {
+                anyhow::anyhow!("invalid config {}: {e}", path.display())
+            } else {
+                anyhow::anyhow!(
+                    "invalid config {} with the environment's {}: {e}",
+                    path.display(),
+                    names.join(", ")
+                )
+            }
+        })
     }
 
     /// Writes `path`.
@@ -119,6 +240,19 @@ impl NodeConfig {
         let text = toml::to_string_pretty(self)?;
         std::fs::write(path, text).with_context(|| format!("cannot write {}", path.display()))
     }
+}
+
+/// `phalanx config [--home DIR]`: the settings a node started from this home would run with:
+/// `config.toml` with the `PHALANX_*` overrides of this environment applied (the flags of
+/// `phalanx start` come on top).
+pub fn cmd_show(home: &Path, json: bool) -> Result<()> {
+    let config = NodeConfig::load(&crate::home::Home(home.to_path_buf()).config())?;
+    if json {
+        println!("{}", serde_json::to_string(&config)?);
+    } else {
+        print!("{}", toml::to_string_pretty(&config)?);
+    }
+    Ok(())
 }
 
 #[cfg(test)]
@@ -149,5 +283,79 @@ mod tests {
         );
         std::fs::write(&p, "[pruning]\nretain_block = 50\n").unwrap();
         assert!(NodeConfig::load(&p).is_err());
+        std::fs::remove_file(&p).unwrap();
+        let err = NodeConfig::load(&p).unwrap_err();
+        assert!(format!("{err:#}").contains("no such file"), "{err:#}");
+    }
+
+    #[test]
+    fn environment_overrides_every_key_and_refuses_unknown_ones() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("config.toml");
+        std::fs::write(
+            &p,
+            "moniker = \"file\"\n[rpc]\nmax_batch = 7\ntimeout_ms = 5\n",
+        )
+        .unwrap();
+        let env = |extra: &[(&str, &str)]| {
+            [
+                ("PHALANX_MONIKER", "env"),
+                ("PHALANX_RPC__MAX_BATCH", "9"),
+                ("phalanx_rpc__listen", "0.0.0.0:9999"),
+                ("PHALANX_RPC__EXPLORER", "true"),
+                ("PHALANX_P2P__PEERS", r#"["/ip4/10.0.0.2/tcp/26656/p2p/x"]"#),
+                ("PHALANX_PRUNING__RETAIN_BLOCKS", "1000"),
+                // Not config keys: the clients' node URL, a test log filter, other programs'.
+                ("PHALANX_RPC", "http://127.0.0.1:1"),
+                ("PHALANX_TEST_LOG", "debug"),
+                ("RPC__MAX_BATCH", "1"),
+            ]
+            .iter()
+            .chain(extra)
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect::<Vec<_>>()
+        };
+        let c = NodeConfig::load_from(&p, env(&[])).unwrap();
+        assert_eq!(c.moniker, "env");
+        assert_eq!(c.rpc.max_batch, 9, "the environment beats the file");
+        assert_eq!(c.rpc.timeout_ms, 5, "the file beats the defaults");
+        assert_eq!(c.rpc.listen, "0.0.0.0:9999".parse().unwrap());
+        assert_eq!(c.rpc.explorer, Some(true));
+        assert_eq!(
+            c.p2p.peers,
+            vec!["/ip4/10.0.0.2/tcp/26656/p2p/x".to_string()]
+        );
+        assert_eq!(c.pruning.retain_blocks, 1000);
+        assert_eq!(c.rpc.max_body_bytes, RpcConfig::default().max_body_bytes);
+        // A misspelt key or a bad value is an error that names it.
+        // A bad value names its key and the variable that set it.
+        let err = format!(
+            "{:#}",
+            NodeConfig::load_from(
+                &p,
+                [("PHALANX_RPC__MAX_BATCH".to_string(), "lots".to_string())]
+            )
+            .unwrap_err()
+        );
+        assert!(
+            err.contains("max_batch") && err.contains("PHALANX_RPC__MAX_BATCH"),
+            "{err}"
+        );
+        // A name that looks like a number stays a name.
+        let c = NodeConfig::load_from(&p, [("PHALANX_MONIKER".to_string(), "2024".to_string())])
+            .unwrap();
+        assert_eq!(c.moniker, "2024");
+        for (name, value, named) in [
+            ("PHALANX_RPC__MAX_BATCHES", "9", "max_batches"),
+            ("PHALANX_NOPE__X", "1", "nope"),
+            // Two spellings of one key: refused rather than one picked.
+            ("phalanx_rpc__max_batch", "3", "both set"),
+        ] {
+            let err = format!(
+                "{:#}",
+                NodeConfig::load_from(&p, env(&[(name, value)])).unwrap_err()
+            );
+            assert!(err.contains(named), "{name}: {err}");
+        }
     }
 }

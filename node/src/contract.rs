@@ -15,7 +15,7 @@ pub enum ContractCommand {
         /// A `.wasm` file, or a contract address (hex).
         target: String,
         /// Node RPC URL (for an address).
-        #[arg(long, default_value = client::DEFAULT_RPC)]
+        #[arg(long, env = "PHALANX_RPC", default_value = client::DEFAULT_RPC)]
         rpc: String,
     },
     /// Create a contract project (a crate of its own, with an example contract, a test, the

@@ -2,7 +2,6 @@
 //! proposals and approvals with its validator key (`config/validator_key` of its home).
 
 use crate::client::{Client, DEFAULT_RPC, parse_address, print, report};
-use crate::home::Home;
 use crate::keys;
 use anyhow::{Context, Result, anyhow, bail};
 use base64::Engine;
@@ -28,7 +27,7 @@ pub enum GovCommand {
         #[arg(long, global = true)]
         key: Option<PathBuf>,
         /// Node RPC URL.
-        #[arg(long, global = true, default_value = DEFAULT_RPC)]
+        #[arg(long, global = true, env = "PHALANX_RPC", default_value = DEFAULT_RPC)]
         rpc: String,
     },
     /// Approve a pending proposal (validators only).
@@ -39,13 +38,13 @@ pub enum GovCommand {
         #[arg(long)]
         key: PathBuf,
         /// Node RPC URL.
-        #[arg(long, default_value = DEFAULT_RPC)]
+        #[arg(long, env = "PHALANX_RPC", default_value = DEFAULT_RPC)]
         rpc: String,
     },
     /// Proposals, the current validator set and any scheduled change.
     List {
         /// Node RPC URL.
-        #[arg(long, default_value = DEFAULT_RPC)]
+        #[arg(long, env = "PHALANX_RPC", default_value = DEFAULT_RPC)]
         rpc: String,
     },
 }
@@ -53,17 +52,15 @@ pub enum GovCommand {
 /// What to change.
 #[derive(Debug, Subcommand)]
 pub enum ChangeArg {
-    /// Add a validator: give its key and peer id, or the home of its node.
+    /// Add a validator: public data only, printed on its machine by `phalanx show-validator`
+    /// and `phalanx show-node-id` (no secret key leaves that machine).
     AddValidator {
-        /// The node's home: its validator key and node key give the key and peer id.
-        #[arg(long, conflicts_with_all = ["public_key", "peer_id"])]
-        node_home: Option<PathBuf>,
         /// Its ed25519 consensus key (hex).
-        #[arg(long, requires = "peer_id")]
-        public_key: Option<String>,
+        #[arg(long)]
+        public_key: String,
         /// Its libp2p peer id.
-        #[arg(long, requires = "public_key")]
-        peer_id: Option<String>,
+        #[arg(long)]
+        peer_id: String,
     },
     /// Remove a validator.
     RemoveValidator {
@@ -154,24 +151,13 @@ pub fn run(cmd: GovCommand, json: bool) -> Result<()> {
 fn build_change(change: ChangeArg, client: &Client) -> Result<Proposal> {
     Ok(match change {
         ChangeArg::AddValidator {
-            node_home,
             public_key,
             peer_id,
-        } => match (node_home, public_key, peer_id) {
-            (Some(dir), _, _) => {
-                let home = Home(dir);
-                Proposal::AddValidator {
-                    public_key: keys::read_key(&home.validator_key())?.public_key(),
-                    peer_id: keys::peer_id(&keys::read_key(&home.node_key())?)?,
-                }
-            }
-            (None, Some(pk), Some(peer_id)) => Proposal::AddValidator {
-                public_key: pk
-                    .parse::<PublicKey>()
-                    .map_err(|e| anyhow!("bad --public-key: {e}"))?,
-                peer_id,
-            },
-            _ => bail!("give --node-home DIR, or --public-key and --peer-id"),
+        } => Proposal::AddValidator {
+            public_key: public_key
+                .parse::<PublicKey>()
+                .map_err(|e| anyhow!("bad --public-key: {e}"))?,
+            peer_id,
         },
         ChangeArg::RemoveValidator {
             address: a,

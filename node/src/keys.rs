@@ -1,12 +1,13 @@
 //! Key files: ed25519 secrets in JSON, written with mode 0600, never logged.
 
 use anyhow::{Context, Result, bail};
-use phalanx_types::SecretKey;
+use phalanx_types::{PublicKey, SecretKey};
 use serde::{Deserialize, Serialize};
 use std::io::Write;
 use std::path::Path;
 
-/// On-disk form of a key.
+/// On-disk form of a key: the secret in hex, or sealed under a passphrase
+/// ([`crate::keycrypt`]). The address and public key are readable either way.
 #[derive(Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct KeyFile {
@@ -14,7 +15,10 @@ struct KeyFile {
     kind: String,
     address: String,
     public_key: String,
-    secret_key: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    secret_key: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    sealed: Option<crate::keycrypt::Sealed>,
 }
 
 /// Writes `key` to `path` (mode 0600). Refuses to overwrite an existing file.
@@ -28,9 +32,15 @@ pub fn write_key(path: &Path, key: &SecretKey) -> Result<()> {
         kind: "ed25519".into(),
         address: key.address().to_hex(),
         public_key: key.public_key().to_hex(),
-        secret_key: hex_secret(key),
+        secret_key: Some(hex_secret(key)),
+        sealed: None,
     };
-    let json = serde_json::to_string_pretty(&file)?;
+    create_key_file(path, &file)
+}
+
+/// Writes a key file that must not exist yet, mode 0600, synced.
+fn create_key_file(path: &Path, file: &KeyFile) -> Result<()> {
+    let json = serde_json::to_string_pretty(file)?;
     let mut opts = std::fs::OpenOptions::new();
     opts.write(true).create_new(true);
     #[cfg(unix)]
@@ -59,17 +69,53 @@ fn hex_secret(key: &SecretKey) -> String {
     s
 }
 
-/// Reads a key file written by [`write_key`].
-pub fn read_key(path: &Path) -> Result<SecretKey> {
-    let json = std::fs::read_to_string(path)
-        .with_context(|| format!("cannot read key file {}", path.display()))?;
+fn load_file(path: &Path) -> Result<KeyFile> {
+    let json = zeroize::Zeroizing::new(
+        std::fs::read_to_string(path)
+            .with_context(|| format!("cannot read key file {}", path.display()))?,
+    );
     let file: KeyFile = serde_json::from_str(&json)
         .with_context(|| format!("{} is not a phalanx key file", path.display()))?;
     if file.kind != "ed25519" {
         bail!("{}: unsupported key type {:?}", path.display(), file.kind);
     }
-    let key = SecretKey::from_hex(&file.secret_key)
-        .with_context(|| format!("{}: bad secret key", path.display()))?;
+    if file.secret_key.is_some() == file.sealed.is_some() {
+        bail!(
+            "{}: a key file holds either secret_key or sealed",
+            path.display()
+        );
+    }
+    Ok(file)
+}
+
+/// The public key in a key file, without asking for a passphrase. A plain file's secret is
+/// checked against it; an encrypted file's public key is authenticated only when the file
+/// is opened with its passphrase.
+pub fn read_public(path: &Path) -> Result<PublicKey> {
+    let file = load_file(path)?;
+    if file.secret_key.is_some() {
+        return Ok(read_key(path)?.public_key());
+    }
+    file.public_key
+        .parse()
+        .map_err(|e| anyhow::anyhow!("{}: bad public key: {e}", path.display()))
+}
+
+/// Reads a key file written by [`write_key`] or sealed by `keys encrypt` (then its passphrase
+/// comes from [`crate::keycrypt::passphrase`]).
+pub fn read_key(path: &Path) -> Result<SecretKey> {
+    let file = load_file(path)?;
+    let key = match (&file.secret_key, &file.sealed) {
+        (Some(hex), _) => SecretKey::from_hex(hex)
+            .with_context(|| format!("{}: bad secret key", path.display()))?,
+        (None, Some(sealed)) => {
+            let passphrase = crate::keycrypt::passphrase(path, false)?;
+            let seed = crate::keycrypt::open(sealed, &file.public_key, passphrase.as_bytes())
+                .with_context(|| format!("cannot open {}", path.display()))?;
+            SecretKey::from_seed(*seed)
+        }
+        (None, None) => unreachable!("checked by load_file"),
+    };
     if key.public_key().to_hex() != file.public_key {
         bail!(
             "{}: public key does not match the secret key",
@@ -87,10 +133,75 @@ pub fn read_key(path: &Path) -> Result<SecretKey> {
     Ok(key)
 }
 
+/// `phalanx keys encrypt FILE`: seals a plain key file under a passphrase, in place (the
+/// plain file is replaced atomically; the key, address and peer id stay the same).
+pub fn cmd_encrypt(path: &Path, json: bool) -> Result<()> {
+    let file = load_file(path)?;
+    if file.sealed.is_some() {
+        bail!("{} is already encrypted", path.display());
+    }
+    let key = read_key(path)?;
+    let passphrase = crate::keycrypt::passphrase(path, true)?;
+    if passphrase.chars().count() < crate::keycrypt::MIN_PASSPHRASE {
+        bail!(
+            "the passphrase is shorter than {} characters",
+            crate::keycrypt::MIN_PASSPHRASE
+        );
+    }
+    let sealed = crate::keycrypt::seal(
+        &key.to_seed(),
+        &key.public_key().to_hex(),
+        passphrase.as_bytes(),
+    )?;
+    let sealed_file = KeyFile {
+        secret_key: None,
+        sealed: Some(sealed),
+        ..file
+    };
+    // Written beside it, then renamed over it: a crash leaves one whole file or the other.
+    let tmp = path.with_extension("encrypting");
+    let _ = std::fs::remove_file(&tmp);
+    create_key_file(&tmp, &sealed_file)?;
+    // The same owner as before (root encrypting the service user's key must not lock the
+    // service out of it).
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::MetadataExt;
+        let (before, now) = (std::fs::metadata(path)?, std::fs::metadata(&tmp)?);
+        if (before.uid(), before.gid()) != (now.uid(), now.gid()) {
+            std::os::unix::fs::chown(&tmp, Some(before.uid()), Some(before.gid()))
+                .with_context(|| format!("cannot give {} its owner back", tmp.display()))?;
+        }
+    }
+    std::fs::rename(&tmp, path).with_context(|| format!("replacing {}", path.display()))?;
+    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+        std::fs::File::open(dir)?.sync_all()?;
+    }
+    if json {
+        println!(
+            "{}",
+            serde_json::json!({"file": path.display().to_string(), "encrypted": true, "address": key.address().to_hex()})
+        );
+    } else {
+        println!("encrypted {} (address {})", path.display(), key.address());
+        println!(
+            "the node asks for the passphrase on its terminal, or reads it from the file named by {}",
+            crate::keycrypt::PASSPHRASE_FILE_ENV
+        );
+    }
+    Ok(())
+}
+
 /// The libp2p peer id of a node key.
 pub fn peer_id(node_key: &SecretKey) -> Result<String> {
-    Ok(crate::p2p::keypair(node_key)?
-        .public()
+    peer_id_of(&node_key.public_key())
+}
+
+/// The libp2p peer id of an ed25519 public key (a node key's names its node).
+pub fn peer_id_of(public_key: &PublicKey) -> Result<String> {
+    let key = libp2p::identity::ed25519::PublicKey::try_from_bytes(&public_key.0)
+        .map_err(|e| anyhow::anyhow!("invalid ed25519 public key: {e}"))?;
+    Ok(libp2p::identity::PublicKey::from(key)
         .to_peer_id()
         .to_base58())
 }
@@ -99,25 +210,25 @@ pub fn peer_id(node_key: &SecretKey) -> Result<String> {
 pub fn cmd_new(out: &Path, json: bool) -> Result<()> {
     let key = SecretKey::generate();
     write_key(out, &key)?;
-    print_key(&key, Some(out), json);
+    print_public(&key.public_key(), Some(out), json);
     Ok(())
 }
 
-/// `phalanx keys show FILE`
+/// `phalanx keys show FILE`: public data only, so an encrypted file needs no passphrase.
 pub fn cmd_show(file: &Path, json: bool) -> Result<()> {
-    let key = read_key(file)?;
-    print_key(&key, None, json);
+    print_public(&read_public(file)?, None, json);
     Ok(())
 }
 
-fn print_key(key: &SecretKey, written: Option<&Path>, json: bool) {
+fn print_public(public_key: &PublicKey, written: Option<&Path>, json: bool) {
     // Any ed25519 key names a libp2p peer; for a node key (`config/node_key`) it is the
     // node's peer id, what a genesis file and `gov propose add-validator` need.
-    let peer = peer_id(key).unwrap_or_default();
+    let peer = peer_id_of(public_key).unwrap_or_default();
+    let address = public_key.address();
     if json {
         let mut v = serde_json::json!({
-            "address": key.address().to_hex(),
-            "public_key": key.public_key().to_hex(),
+            "address": address.to_hex(),
+            "public_key": public_key.to_hex(),
             "peer_id": peer,
         });
         if let Some(p) = written {
@@ -128,16 +239,17 @@ fn print_key(key: &SecretKey, written: Option<&Path>, json: bool) {
         if let Some(p) = written {
             println!("wrote   {}", p.display());
         }
-        println!("address    {}", key.address());
-        println!("public key {}", key.public_key());
+        println!("address    {address}");
+        println!("public key {public_key}");
         println!("peer id    {peer} (as a node key)");
     }
 }
 
 /// `phalanx show-node-id [--home DIR]`: the libp2p peer id of the home's node key.
 pub fn cmd_show_node_id(home: &Path, json: bool) -> Result<()> {
-    let key = read_key(&crate::home::Home(home.to_path_buf()).node_key())?;
-    let id = peer_id(&key)?;
+    let id = peer_id_of(&read_public(
+        &crate::home::Home(home.to_path_buf()).node_key(),
+    )?)?;
     if json {
         println!("{}", serde_json::json!({ "peer_id": id }));
     } else {
@@ -147,19 +259,20 @@ pub fn cmd_show_node_id(home: &Path, json: bool) -> Result<()> {
 }
 
 /// `phalanx show-validator [--home DIR]`: the home's validator public key and address, what
-/// `gov propose add-validator --public-key` needs (no secret leaves the machine).
+/// `gov propose add-validator --public-key` needs (no secret leaves the machine, and an
+/// encrypted key needs no passphrase).
 pub fn cmd_show_validator(home: &Path, json: bool) -> Result<()> {
-    let key = read_key(&crate::home::Home(home.to_path_buf()).validator_key())?;
+    let key = read_public(&crate::home::Home(home.to_path_buf()).validator_key())?;
     if json {
         println!(
             "{}",
             serde_json::json!({
-                "public_key": key.public_key().to_hex(),
+                "public_key": key.to_hex(),
                 "address": key.address().to_hex(),
             })
         );
     } else {
-        println!("public key {}", key.public_key());
+        println!("public key {key}");
         println!("address    {}", key.address());
     }
     Ok(())
@@ -186,6 +299,16 @@ mod tests {
         let text = std::fs::read_to_string(&path).unwrap();
         assert!(text.contains(&key.address().to_hex()));
         assert!(peer_id(&key).unwrap().starts_with("12D3KooW"));
+        // The public-key route gives libp2p's own peer id for the key.
+        assert_eq!(
+            peer_id(&key).unwrap(),
+            crate::p2p::keypair(&key)
+                .unwrap()
+                .public()
+                .to_peer_id()
+                .to_base58()
+        );
+        assert_eq!(read_public(&path).unwrap(), key.public_key());
     }
 
     #[test]

@@ -135,7 +135,7 @@ pub fn cmd_start(
 
 /// `phalanx dev [--home DIR] [--rpc ADDR]`: creates a one-validator home with a dev account
 /// key on first run, then runs it.
-pub fn cmd_dev(dir: &Path, rpc: SocketAddr) -> Result<()> {
+pub fn cmd_dev(dir: &Path, rpc: Option<SocketAddr>) -> Result<()> {
     let home = Home(dir.to_path_buf());
     let dev_key = dir.join("dev.key");
     if !home.exists() {
@@ -143,7 +143,9 @@ pub fn cmd_dev(dir: &Path, rpc: SocketAddr) -> Result<()> {
             moniker: "dev".into(),
             ..NodeConfig::default()
         };
-        config.rpc.listen = rpc;
+        if let Some(rpc) = rpc {
+            config.rpc.listen = rpc;
+        }
         let params = ConsensusParams {
             block_interval_ms: 1_000,
             ..ConsensusParams::default()
@@ -153,7 +155,10 @@ pub fn cmd_dev(dir: &Path, rpc: SocketAddr) -> Result<()> {
         tracing::info!(home = %dir.display(), "created dev home");
     }
     let mut config = NodeConfig::load(&home.config())?;
-    config.rpc.listen = rpc;
+    // The flag wins; without it, config.toml and PHALANX_RPC__LISTEN decide.
+    if let Some(rpc) = rpc {
+        config.rpc.listen = rpc;
+    }
     // The explorer is on for a dev chain unless its config says otherwise.
     let explorer = *config.rpc.explorer.get_or_insert(true);
     let dev = keys::read_key(&dev_key)?;
@@ -214,7 +219,7 @@ fn spawn_network(
 }
 
 /// Fetches a snapshot into the empty home over `net`, serving `/metrics` (with the sync's
-/// progress) on the RPC address meanwhile.
+/// progress) meanwhile, on the metrics address or else the RPC address.
 async fn state_sync_run(
     home: &Home,
     config: &NodeConfig,
@@ -222,9 +227,10 @@ async fn state_sync_run(
     net: phalanx_network::Network,
     metrics: Arc<Metrics>,
 ) -> Result<()> {
-    let listener = tokio::net::TcpListener::bind(config.rpc.listen)
+    let addr = config.metrics.listen.unwrap_or(config.rpc.listen);
+    let listener = tokio::net::TcpListener::bind(addr)
         .await
-        .with_context(|| format!("cannot listen for metrics on {}", config.rpc.listen))?;
+        .with_context(|| format!("cannot listen for metrics on {addr}"))?;
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
     let server = tokio::spawn(phalanx_rpc::serve_metrics_only(
         metrics.clone(),
@@ -265,7 +271,6 @@ fn run(
     byzantine: Option<Strategy>,
 ) -> Result<()> {
     let genesis = Genesis::load(home.genesis())?;
-    let validator = keys::read_key(&home.validator_key())?;
     let node_key = keys::read_key(&home.node_key())?;
     // Queries run contract code on blocking threads: give them the stack it needs.
     let rt = tokio::runtime::Builder::new_multi_thread()
@@ -280,6 +285,9 @@ fn run(
         .enable_all()
         .thread_name("phalanx-net")
         .build()?;
+    let (validator, local_key) = crate::signer::validator_signer(home, config, &node_key, &net_rt)?;
+    #[cfg(not(feature = "byzantine"))]
+    let _ = local_key;
     let metrics = Arc::new(Metrics::new());
     let late_blocks = p2p::LateBlocks::default();
     crate::snapshots::remove_unfinished(&home.snapshots())?;
@@ -372,11 +380,20 @@ fn run(
         max_ws_connections: config.rpc.max_ws_connections,
         blocking_threads: workers,
         explorer: config.rpc.explorer.unwrap_or(false),
+        metrics: config.metrics.listen.is_none(),
     };
     rt.block_on(async {
         let listener = tokio::net::TcpListener::bind(config.rpc.listen)
             .await
             .with_context(|| format!("cannot listen for JSON-RPC on {}", config.rpc.listen))?;
+        let metrics_listener = match config.metrics.listen {
+            Some(addr) => Some(
+                tokio::net::TcpListener::bind(addr)
+                    .await
+                    .with_context(|| format!("cannot listen for metrics on {addr}"))?,
+            ),
+            None => None,
+        };
         let on_net = net_rt.handle().clone();
         let (service, net) = match network {
             Some((net, events)) => {
@@ -388,7 +405,9 @@ fn run(
                         outbound,
                         net.clone(),
                         strategy,
-                        validator.clone(),
+                        local_key
+                            .clone()
+                            .context("a Byzantine test validator needs its key in its home")?,
                         genesis.chain_id.clone(),
                     )),
                     #[cfg(not(feature = "byzantine"))]
@@ -436,6 +455,17 @@ fn run(
         let rpc = Rpc::new(api, metrics, runtime, info, kv, limits);
         let (stop, stopped) = tokio::sync::watch::channel(false);
         let mut stopped_rpc = stopped.clone();
+        if let Some(listener) = metrics_listener {
+            let mut stopped_metrics = stopped.clone();
+            let served = phalanx_rpc::serve_metrics(rpc.clone(), listener, async move {
+                let _ = stopped_metrics.changed().await;
+            });
+            tokio::spawn(async move {
+                if let Err(e) = served.await {
+                    tracing::error!(error = %e, "the metrics listener failed");
+                }
+            });
+        }
         let server = tokio::spawn(phalanx_rpc::serve(rpc, listener, async move {
             let _ = stopped_rpc.changed().await;
         }));
@@ -464,7 +494,8 @@ fn run(
     Ok(())
 }
 
-async fn shutdown_signal() {
+/// Resolves on Ctrl-C or SIGTERM.
+pub(crate) async fn shutdown_signal() {
     #[cfg(unix)]
     {
         use tokio::signal::unix::{SignalKind, signal};

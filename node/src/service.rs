@@ -228,6 +228,9 @@ impl<N: Outbound> Loop<N> {
                     validators,
                     upcoming,
                 } => {
+                    let addresses: Vec<_> =
+                        validators.validators.iter().map(|v| v.address).collect();
+                    self.metrics.known_validators(&addresses);
                     let peers = validators
                         .validators
                         .iter()
@@ -235,6 +238,16 @@ impl<N: Outbound> Loop<N> {
                         .map(|v| v.peer_id.clone())
                         .collect();
                     self.net.set_validator_peers(peers);
+                }
+                Action::Participation {
+                    height,
+                    voted,
+                    missed,
+                } => {
+                    if !missed.is_empty() {
+                        tracing::debug!(height, missed = missed.len(), "votes missing at commit");
+                    }
+                    self.metrics.participation(height, &voted, &missed);
                 }
                 Action::Committed(committed) => {
                     let block = &committed.block;

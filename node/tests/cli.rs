@@ -108,8 +108,8 @@ fn deploy_call_query_status_block_from_the_cli() {
             vec!["query", &contract, "echo", "{not json", "--rpc", &url],
             "not valid JSON",
         ),
-        (vec!["query", &contract, "missing", "--rpc", &url], "-32008"),
-        (vec!["block", "999999", "--rpc", &url], "-32004"),
+        (vec!["query", &contract, "missing", "--rpc", &url], "-32022"),
+        (vec!["block", "999999", "--rpc", &url], "-32020"),
         (
             vec!["status", "--rpc", "http://127.0.0.1:1"],
             "cannot reach",
@@ -522,7 +522,8 @@ fn governance_from_the_cli_on_a_dev_chain() {
         &dev.url,
     ]);
     assert!(!o.status.success());
-    assert!(stderr(&o).contains("--node-home"), "{}", stderr(&o));
+    // Only public data is accepted: no path to another node's secret keys.
+    assert!(stderr(&o).contains("--public-key"), "{}", stderr(&o));
     // The set and its history.
     let set = rpc(&dev.url, "chain_getValidators", json!({"height": 1}));
     assert_eq!(set.as_array().unwrap().len(), 1);
@@ -531,10 +532,10 @@ fn governance_from_the_cli_on_a_dev_chain() {
     };
     assert_eq!(
         code("chain_getValidators", json!({"height": 1_000_000})),
-        -32004
+        -32020
     );
     assert_eq!(code("gov_proposals", json!({"limit": 0})), -32602);
-    assert_eq!(code("gov_proposal", json!({"id": 99})), -32004);
+    assert_eq!(code("gov_proposal", json!({"id": 99})), -32020);
 }
 
 /// `tx_simulate` runs without committing, and `--gas auto` (the CLI's default) sets the
@@ -808,6 +809,13 @@ fn a_home_shows_its_node_id_and_validator_key_without_secrets() {
         serde_json::from_str(&std::fs::read_to_string(home.join("config/genesis.json")).unwrap())
             .unwrap();
     let me = &genesis["validators"][0];
+    // Its peers are on other machines: p2p listens on every interface, RPC on loopback.
+    let config = std::fs::read_to_string(home.join("config/config.toml")).unwrap();
+    assert!(
+        config.contains("listen = \"/ip4/0.0.0.0/tcp/26656\""),
+        "{config}"
+    );
+    assert!(config.contains("listen = \"127.0.0.1:8645\""), "{config}");
     let o = run(&["show-node-id", "--home", h]);
     assert!(o.status.success(), "{}", stderr(&o));
     assert_eq!(stdout(&o), me["peer_id"].as_str().unwrap());
@@ -953,4 +961,100 @@ fn genesis_checks_and_a_reset_that_keeps_the_keys() {
         dir.path().join("none").to_str().unwrap(),
     ]);
     assert!(!o.status.success() && stderr(&o).contains("not a node home"));
+}
+
+/// `keys encrypt` seals a key under a passphrase: the public data stays readable, and a node
+/// starts from an encrypted validator key only with its passphrase.
+#[test]
+fn an_encrypted_validator_key_needs_its_passphrase() {
+    let dir = tempfile::tempdir().unwrap();
+    let home = dir.path().join("n");
+    let h = home.to_str().unwrap();
+    assert!(
+        run(&["init", "--home", h, "--chain-id", "sealed"])
+            .status
+            .success()
+    );
+    let key = home.join("config/validator_key");
+    let k = key.to_str().unwrap();
+    let before = stdout(&run(&["show-validator", "--home", h]));
+    let with_passphrase = |passphrase: &str, args: &[&str]| {
+        let file = dir.path().join("passphrase");
+        std::fs::write(&file, format!("{passphrase}\n")).unwrap();
+        Command::new(bin())
+            .args(args)
+            .env("PHALANX_KEY_PASSPHRASE_FILE", &file)
+            .output()
+            .unwrap()
+    };
+    // Too short a passphrase is refused and the file is left alone.
+    let o = with_passphrase("short", &["keys", "encrypt", k]);
+    assert!(
+        !o.status.success() && stderr(&o).contains("shorter"),
+        "{}",
+        stderr(&o)
+    );
+    assert!(
+        std::fs::read_to_string(&key)
+            .unwrap()
+            .contains("secret_key")
+    );
+    let o = with_passphrase("correct horse battery", &["keys", "encrypt", k]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let sealed = std::fs::read_to_string(&key).unwrap();
+    assert!(
+        !sealed.contains("secret_key") && sealed.contains("argon2id"),
+        "{sealed}"
+    );
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(&key).unwrap().permissions().mode();
+        assert_eq!(mode & 0o777, 0o600);
+    }
+    let o = with_passphrase("correct horse battery", &["keys", "encrypt", k]);
+    assert!(stderr(&o).contains("already encrypted"), "{}", stderr(&o));
+    // Public data needs no passphrase, and is unchanged.
+    assert_eq!(stdout(&run(&["show-validator", "--home", h])), before);
+    assert!(run(&["keys", "show", k]).status.success());
+    // Starting needs the passphrase: none (no terminal), a wrong one, then the right one.
+    let port = common::free_base_port(1);
+    let start = [
+        "start",
+        "--home",
+        h,
+        "--rpc",
+        &format!("127.0.0.1:{port}"),
+        "--p2p",
+        "/ip4/127.0.0.1/tcp/0",
+    ];
+    let o = run(&start);
+    assert!(!o.status.success());
+    assert!(
+        stderr(&o).contains("PHALANX_KEY_PASSPHRASE_FILE"),
+        "{}",
+        stderr(&o)
+    );
+    let o = with_passphrase("wrong horse battery", &start);
+    assert!(!o.status.success());
+    assert!(stderr(&o).contains("wrong passphrase"), "{}", stderr(&o));
+    let file = dir.path().join("passphrase");
+    std::fs::write(&file, "correct horse battery\n").unwrap();
+    let mut node = Command::new(bin())
+        .args(start)
+        .env("PHALANX_KEY_PASSPHRASE_FILE", &file)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let url = format!("http://127.0.0.1:{port}");
+    common::wait_for(std::time::Duration::from_secs(30), "blocks", || {
+        std::net::TcpStream::connect(("127.0.0.1", port)).is_ok()
+            && common::rpc_try(&url, "node_status", json!({}))
+                .ok()
+                .and_then(|r| r["result"]["height"].as_u64())
+                >= Some(2)
+    });
+    let _ = node.kill();
+    let _ = node.wait();
 }

@@ -2,7 +2,7 @@
 
 mod common;
 
-use common::{SERIAL, Testnet, rpc, rpc_try, wait_for};
+use common::{SERIAL, Testnet, read_key, rpc, rpc_try, wait_for};
 use serde_json::json;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
@@ -46,10 +46,10 @@ fn four_validators_commit_the_same_blocks_and_state() {
     }
     // Bad input gets a clear error and changes nothing.
     let bad = rpc_try(&net.nodes[0].rpc, "tx_submit", json!({"tx": "AAAA"})).unwrap();
-    assert_eq!(bad["error"]["code"], -32001, "{bad}");
+    assert_eq!(bad["error"]["code"], -32010, "{bad}");
     let replay = net.set_call(contract, 3, "again");
     let bad = rpc_try(&net.nodes[0].rpc, "tx_submit", json!({"tx": replay})).unwrap();
-    assert_eq!(bad["error"]["code"], -32002, "{bad}");
+    assert_eq!(bad["error"]["code"], -32011, "{bad}");
 }
 
 #[test]
@@ -92,11 +92,11 @@ fn killing_the_primary_under_load_loses_nothing() {
                             break;
                         }
                         // Already pending from an earlier attempt: wait for it via tx_get.
-                        Ok(v) if v["error"]["code"] == -32007 || v["error"]["code"] == -32005 => {
+                        Ok(v) if v["error"]["code"] == -32012 || v["error"]["code"] == -32014 => {
                             std::thread::sleep(Duration::from_millis(200));
                         }
                         // Nonce already used: an earlier attempt committed.
-                        Ok(v) if v["error"]["code"] == -32002 => break,
+                        Ok(v) if v["error"]["code"] == -32011 => break,
                         _ => std::thread::sleep(Duration::from_millis(100)),
                     }
                 }
@@ -107,9 +107,38 @@ fn killing_the_primary_under_load_loses_nothing() {
         finalized.lock().unwrap().len() >= 5
     });
     let before = net.heights().into_iter().max().unwrap();
+    // Missed-vote counters, as a backup sees the primary and another backup.
+    let sample = |of: usize| {
+        let address = read_key(&net.nodes[of].home.join("config/validator_key")).address();
+        format!(
+            "phalanx_validator_missed_votes_total{{validator=\"{}\"}}",
+            address.to_hex()
+        )
+    };
+    let (watcher, live) = (backups[0], backups[1]);
+    let (watcher_rpc, of_dead, of_live) = (
+        net.nodes[watcher].rpc.clone(),
+        sample(primary),
+        sample(live),
+    );
+    let missed = |sample: &str| common::metric(&watcher_rpc, sample).unwrap_or(0.0);
+    let (dead_before, live_before) = (missed(&of_dead), missed(&of_live));
     net.nodes[primary].kill();
     // The others change view and keep committing.
     net.wait_height(&backups, before + 3, SECS(20));
+    // Every height they decided without it counts against the dead primary (the first may
+    // have had its vote in hand); with three left, each commit needs every live vote.
+    let dead = missed(&of_dead) - dead_before;
+    let alive = missed(&of_live) - live_before;
+    assert!(
+        dead >= 2.0,
+        "the dead primary missed {dead} heights on node {watcher}"
+    );
+    // (Only heights decided between the sample and the kill, with all four up, may count.)
+    assert!(
+        alive <= 2.0,
+        "a live validator missed {alive} heights while {dead} went without the dead one"
+    );
     let done_before_restart = finalized.lock().unwrap().len();
     net.nodes[primary].start();
     let target = net.heights().into_iter().max().unwrap();

@@ -98,13 +98,33 @@ fn a_validator_joins_and_the_primary_leaves_by_governance() {
     let urls = net.nodes.iter().map(|n| n.rpc.clone()).collect();
     let (sent, contract) = light_load(&net, urls, stop.clone());
 
-    // 4 -> 5: node 0 proposes the newcomer (its home gives key and peer id), 1 and 2 approve.
+    // 4 -> 5: node 0 proposes the newcomer with the public data its operator prints
+    // (`show-validator`, `show-node-id`), 1 and 2 approve.
     let home = newcomer.home.display().to_string();
+    let show = |cmd: &str| -> Value {
+        let o = common::phalanx(&["--output", "json", cmd, "--home", &home]);
+        assert!(
+            o.status.success(),
+            "{cmd}: {}",
+            String::from_utf8_lossy(&o.stderr)
+        );
+        serde_json::from_slice(&o.stdout).unwrap()
+    };
+    let public_key = show("show-validator")["public_key"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let peer_id = show("show-node-id")["peer_id"]
+        .as_str()
+        .unwrap()
+        .to_string();
     let out = gov(&[
         "propose",
         "add-validator",
-        "--node-home",
-        &home,
+        "--public-key",
+        &public_key,
+        "--peer-id",
+        &peer_id,
         "--key",
         &key_of(&net.nodes[0]),
         "--rpc",

@@ -50,7 +50,7 @@ fn check_pruned(url: &str, contract: &str, key_b64: &str) -> u64 {
         let mut moved = false;
         for h in lowest..=tip {
             let b = rpc_try(url, "chain_getBlock", json!({"height": h})).unwrap();
-            if b["error"]["code"] == json!(-32013) {
+            if b["error"]["code"] == json!(-32021) {
                 assert!(
                     b["error"]["data"]["earliest_height"].as_u64().unwrap() > h,
                     "{b}"
@@ -68,7 +68,7 @@ fn check_pruned(url: &str, contract: &str, key_b64: &str) -> u64 {
             continue;
         }
         let err = error_of(url, "chain_getBlock", json!({"height": lowest - 1}));
-        assert_eq!(err["code"], json!(-32013), "{err}");
+        assert_eq!(err["code"], json!(-32021), "{err}");
         assert!(
             err["data"]["earliest_height"].as_u64().unwrap() >= lowest,
             "{err}"
@@ -79,9 +79,9 @@ fn check_pruned(url: &str, contract: &str, key_b64: &str) -> u64 {
             "state_getProof",
             json!({"address": contract, "key": key_b64, "height": 1}),
         );
-        assert_eq!(err["code"], json!(-32013), "{err}");
+        assert_eq!(err["code"], json!(-32021), "{err}");
         let err = error_of(url, "events_get", json!({"from_height": 1, "to_height": 5}));
-        assert_eq!(err["code"], json!(-32013), "{err}");
+        assert_eq!(err["code"], json!(-32021), "{err}");
         let p = rpc(
             url,
             "state_getProof",

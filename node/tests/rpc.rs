@@ -68,13 +68,13 @@ fn refusals_before_a_method_are_json_rpc_errors() {
     refused(
         &format!("Host: evil.example:{}\r\n{json_type}", d.port),
         403,
-        -32011,
+        -32033,
     );
     // A browser page from another origin.
     refused(
         &format!("Host: 127.0.0.1\r\nOrigin: https://evil.example\r\n{json_type}"),
         403,
-        -32011,
+        -32033,
     );
     // A body a page may send cross-origin without a CORS preflight.
     refused(
@@ -149,14 +149,14 @@ fn envelopes_batches_and_errors() {
             d.port,
             &json!({"jsonrpc": "2.0", "id": 1, "method": "chain_getBlock", "params": {"height": 10_000_000}})
         )),
-        -32004
+        -32020
     );
     assert_eq!(
         code(&post_json(
             d.port,
             &json!({"jsonrpc": "2.0", "id": 1, "method": "contract_get", "params": {"address": "00".repeat(32)}})
         )),
-        -32004
+        -32020
     );
 
     // A batch mixing valid, invalid and notification calls: one answer per non-notification,
@@ -180,8 +180,8 @@ fn envelopes_batches_and_errors() {
         "tx_submitBatch",
         json!({"txs": ["AAAA", "not base64!"]}),
     );
-    assert_eq!(r["results"][0]["error"]["code"], -32001, "{r}");
-    assert_eq!(r["results"][1]["error"]["code"], -32001, "{r}");
+    assert_eq!(r["results"][0]["error"]["code"], -32010, "{r}");
+    assert_eq!(r["results"][1]["error"]["code"], -32010, "{r}");
     assert_eq!(
         code(&post_json(
             d.port,
@@ -210,20 +210,13 @@ fn envelopes_batches_and_errors() {
     assert!(body.is_empty() || body.contains("-32600"), "{body}");
     assert!(rpc(&d.url, "node_status", json!({}))["height"].is_u64());
     // Health and readiness.
-    let get = |path: &str| {
-        let mut s = TcpStream::connect(("127.0.0.1", d.port)).unwrap();
-        write!(
-            s,
-            "GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n"
-        )
-        .unwrap();
-        let mut out = String::new();
-        s.read_to_string(&mut out).unwrap();
-        out
-    };
+    let get = |path: &str| http_get(d.port, path);
     assert!(get("/health").starts_with("HTTP/1.1 200"));
     assert!(get("/ready").starts_with("HTTP/1.1 200"));
     // Prometheus metrics: consensus progress and the requests made above, by method and code.
+    wait_for(Duration::from_secs(10), "a committed block", || {
+        rpc(&d.url, "node_status", json!({}))["height"].as_u64() >= Some(1)
+    });
     let metrics = get("/metrics");
     assert!(metrics.starts_with("HTTP/1.1 200"), "{metrics}");
     for line in [
@@ -232,10 +225,28 @@ fn envelopes_batches_and_errors() {
         "phalanx_commit_latency_seconds_count ",
         "phalanx_rpc_requests_total{method=\"unknown\",code=\"-32601\"}",
         "phalanx_rpc_requests_total{method=\"node_status\",code=\"0\"}",
-        "phalanx_rpc_requests_total{method=\"chain_getBlock\",code=\"-32004\"} 1",
+        "phalanx_rpc_requests_total{method=\"chain_getBlock\",code=\"-32020\"} 1",
     ] {
         assert!(metrics.contains(line), "missing {line:?} in\n{metrics}");
     }
+    // The one validator votes for every block it commits, and misses none.
+    let sample = |name: &str| -> f64 {
+        metrics
+            .lines()
+            .find(|l| l.starts_with(&format!("{name}{{validator=\"")))
+            .and_then(|l| l.rsplit(' ').next()?.parse().ok())
+            .unwrap_or_else(|| panic!("no {name} in\n{metrics}"))
+    };
+    assert!(sample("phalanx_validator_votes_total") >= 1.0, "{metrics}");
+    assert!(
+        sample("phalanx_validator_last_vote_height") >= 1.0,
+        "{metrics}"
+    );
+    assert_eq!(
+        sample("phalanx_validator_missed_votes_total"),
+        0.0,
+        "{metrics}"
+    );
     // What standard tools accept: promtool reads the classic format a plain scrape gets.
     let body = metrics
         .split_once("\r\n\r\n")
@@ -252,6 +263,30 @@ fn envelopes_batches_and_errors() {
     assert!(metrics.contains("text/plain; version=0.0.4"), "{metrics}");
     assert!(body.contains("phalanx_build_info{version=\""), "{body}");
     promtool_accepts(&body);
+    // The Grafana dashboard (docs/deploy) queries only metrics this node exports.
+    let dashboard = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../docs/deploy/grafana-dashboard.json"
+    ))
+    .unwrap();
+    let mut queried: Vec<&str> = dashboard
+        .split(|c: char| !(c.is_ascii_lowercase() || c == '_'))
+        .filter(|w| w.starts_with("phalanx_"))
+        .collect();
+    queried.sort_unstable();
+    queried.dedup();
+    assert!(queried.len() >= 15, "{queried:?}");
+    for name in queried {
+        let family = ["_bucket", "_sum", "_count"]
+            .iter()
+            .find_map(|s| name.strip_suffix(s))
+            .filter(|f| body.contains(&format!("# TYPE {f} histogram")))
+            .unwrap_or(name);
+        assert!(
+            body.contains(&format!("# TYPE {family} ")),
+            "the dashboard queries {name}, which the node does not export"
+        );
+    }
     let status = rpc(&d.url, "node_status", json!({}));
     assert!(body.contains(&format!(
         "commit=\"{}\"",
@@ -353,7 +388,7 @@ fn a_deeply_nested_transaction_is_refused_and_the_chain_goes_on() {
     assert!(depth >= 800, "{depth} levels");
     let tx = base64::engine::general_purpose::STANDARD.encode(&bytes);
     let r = rpc_try(&d.url, "tx_submit", json!({"tx": tx})).unwrap();
-    assert_eq!(r["error"]["code"], -32001, "{r}");
+    assert_eq!(r["error"]["code"], -32010, "{r}");
     assert!(
         r["error"]["message"]
             .as_str()
@@ -513,6 +548,39 @@ fn websocket_methods_and_block_subscription() {
 }
 
 /// A chunked HTTP body, joined.
+/// A plain HTTP GET on loopback: the whole response, head and body.
+fn http_get(port: u16, path: &str) -> String {
+    let mut s = TcpStream::connect(("127.0.0.1", port)).unwrap();
+    write!(
+        s,
+        "GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n"
+    )
+    .unwrap();
+    let mut out = String::new();
+    s.read_to_string(&mut out).unwrap();
+    out
+}
+
+/// `metrics.listen`, set through its environment override: metrics move to their own port.
+#[test]
+fn metrics_get_a_listener_of_their_own() {
+    let _g = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let port = common::free_base_port(1);
+    let addr = format!("127.0.0.1:{port}");
+    let d = common::dev_with_env(&[("PHALANX_METRICS__LISTEN", &addr)]);
+    wait_for(Duration::from_secs(10), "a committed block", || {
+        rpc(&d.url, "node_status", json!({}))["height"].as_u64() > Some(1)
+    });
+    let metrics = http_get(port, "/metrics");
+    assert!(metrics.starts_with("HTTP/1.1 200"), "{metrics}");
+    assert!(metrics.contains("phalanx_height "), "{metrics}");
+    assert!(http_get(port, "/health").starts_with("HTTP/1.1 200"));
+    // Only there: the JSON-RPC port no longer serves them, and the metrics port no JSON-RPC.
+    assert!(http_get(d.port, "/metrics").starts_with("HTTP/1.1 404"));
+    let (status, _) = post(port, br#"{"jsonrpc":"2.0","id":1,"method":"node_status"}"#);
+    assert_ne!(status, 200);
+}
+
 fn dechunk(mut body: &str) -> String {
     let mut out = String::new();
     while let Some((size, rest)) = body.split_once("\r\n") {

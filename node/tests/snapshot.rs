@@ -138,7 +138,7 @@ fn an_observer_joins_from_a_verified_snapshot_and_follows() {
         json!({"height": height - 1}),
     )
     .unwrap();
-    assert_eq!(b["error"]["code"], json!(-32013), "{b}");
+    assert_eq!(b["error"]["code"], json!(-32021), "{b}");
 
     // It syncs what came after and follows: more blocks, with more state.
     for n in 61..=70 {

@@ -1,5 +1,6 @@
 //! Static configuration of a consensus core.
 
+use crate::signer::ValidatorSigner;
 use phalanx_types::{SecretKey, ValidatorSet};
 
 /// Default byte budget of one author's future-height messages: a block of the largest size
@@ -20,8 +21,9 @@ pub struct Config {
     pub chain_id: String,
     /// The validator set (primary order).
     pub validators: ValidatorSet,
-    /// This validator's signing key; `None` for a non-voting observer.
-    pub key: Option<SecretKey>,
+    /// This validator's signer (its key, or a remote signer); `None` for a non-voting
+    /// observer.
+    pub key: Option<ValidatorSigner>,
     /// First view-change timeout (ms); doubles with each consecutive failed view.
     pub base_timeout_ms: u64,
     /// Cap on the view-change timeout (ms).
@@ -55,7 +57,7 @@ impl Config {
         Config {
             chain_id: chain_id.into(),
             validators,
-            key,
+            key: key.map(ValidatorSigner::from),
             base_timeout_ms: 2_000,
             max_timeout_ms: 10_000,
             window: 16,
@@ -65,6 +67,12 @@ impl Config {
             view_lookbehind: 2,
             weaken_quorum_for_tests: false,
         }
+    }
+
+    /// The same with `signer` signing for this validator instead of a key held here.
+    pub fn with_signer(mut self, signer: Option<ValidatorSigner>) -> Config {
+        self.key = signer;
+        self
     }
 
     /// 2f+1 (or f+1 under the test-only switch).

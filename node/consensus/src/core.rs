@@ -6,13 +6,11 @@ use crate::config::Config;
 use crate::log::FutureBuffer;
 use crate::round::Round;
 use crate::wal::{WalEntry, recover};
-use crate::{Input, Output, Reject, Timeout};
+use crate::{Input, Output, Reject, Timeout, ValidatorSigner};
 use phalanx_types::consensus::{
     ConsensusMessage, Evidence, NewView, Phase, Signable, Signed, SignedMessage, Statement,
 };
-use phalanx_types::{
-    Address, CheckedBlock, CommitCertificate, Hash, Height, SecretKey, ValidatorSet, View,
-};
+use phalanx_types::{Address, CheckedBlock, CommitCertificate, Hash, Height, ValidatorSet, View};
 use std::collections::{BTreeMap, VecDeque};
 
 /// A snapshot of where the replica is, for status reporting.
@@ -90,7 +88,7 @@ impl Core {
     fn member(cfg: &Config) -> Option<Address> {
         cfg.key
             .as_ref()
-            .map(SecretKey::address)
+            .map(ValidatorSigner::address)
             .filter(|a| cfg.validators.contains(a))
     }
 
@@ -258,7 +256,7 @@ impl Core {
     }
 
     /// The key to sign with: only while this replica is a validator of the current set.
-    pub(crate) fn signing_key(&self) -> Option<SecretKey> {
+    pub(crate) fn signing_key(&self) -> Option<ValidatorSigner> {
         self.me.and(self.cfg.key.clone())
     }
 
@@ -280,9 +278,26 @@ impl Core {
         if !self.record_signature(msg.statement(), out) {
             return None;
         }
-        let signed = msg.sign(&self.cfg.chain_id, &key);
+        // A remote signer may refuse (its own guard) or be out of reach: the slot stays
+        // recorded, so this replica never signs another digest for it, and it sends nothing.
+        let signed = self.sign_body(&key, msg)?;
         out.push(Output::Broadcast(signed.clone()));
         Some(signed)
+    }
+
+    /// `body` signed by this replica's signer; `None` if the signer refused or is out of reach
+    /// (a remote signer), in which case nothing is sent.
+    pub(crate) fn sign_body<T: Signable>(
+        &self,
+        key: &ValidatorSigner,
+        body: T,
+    ) -> Option<Signed<T>> {
+        let signature = key.sign(&self.cfg.chain_id, &body.statement()).ok()?;
+        Some(Signed {
+            author: key.address(),
+            body,
+            signature,
+        })
     }
 
     /// Records (and persists) a signature slot without broadcasting; false if it conflicts.
@@ -468,11 +483,16 @@ impl Core {
         &mut self,
         block: CheckedBlock,
         certificate: CommitCertificate,
+        voters: Option<Vec<Address>>,
         out: &mut Vec<Output>,
     ) {
         let view = certificate.view;
         self.parent = block.hash();
-        out.push(Output::Commit { block, certificate });
+        out.push(Output::Commit {
+            block,
+            certificate,
+            voters,
+        });
         self.height += 1;
         // Adopt the certificate's view if it is ahead (a quorum was in it); a pending view
         // change for the decided height is moot.

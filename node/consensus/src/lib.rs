@@ -27,6 +27,7 @@ pub mod core;
 pub mod log;
 pub mod normal_case;
 pub mod round;
+pub mod signer;
 pub mod sync;
 pub mod view_change;
 pub mod votes;
@@ -34,6 +35,7 @@ pub mod wal;
 
 pub use crate::config::Config;
 pub use crate::core::{Core, Status};
+pub use crate::signer::{SignError, StatementSigner, ValidatorSigner};
 pub use crate::wal::WalEntry;
 
 use phalanx_types::consensus::{Evidence, SignedMessage};
@@ -167,6 +169,11 @@ pub enum Output {
         block: CheckedBlock,
         /// A quorum of commits.
         certificate: CommitCertificate,
+        /// Validators whose vote for this block reached this replica before it committed:
+        /// PREPARE or COMMIT in any view, or the proposing primary's PRE-PREPARE (this
+        /// replica's own votes included, when it signed them).
+        /// `None` when the block came by sync, which says nothing of who voted.
+        voters: Option<Vec<Address>>,
     },
     /// A validator equivocated; store the evidence.
     Evidence(Evidence),

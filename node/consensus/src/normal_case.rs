@@ -10,6 +10,7 @@ use phalanx_types::consensus::{
     Vote,
 };
 use phalanx_types::{Address, CheckedBlock, CommitCertificate, Hash, Height, Signature, View};
+use std::collections::BTreeSet;
 
 impl Core {
     /// §4.2: a backup accepts a PRE-PREPARE if it is in view v, the message is from the
@@ -241,6 +242,27 @@ impl Core {
     /// proof of finality, so a replica commits on it even if it did not prepare itself, as
     /// long as it holds and has executed the block (it asks peers for the block otherwise).
     /// True if it committed.
+    /// Who took part in deciding `hash` at this height, as seen here (for liveness metrics):
+    /// voters of either phase in any view and primaries that proposed it. This replica is
+    /// among them only if it managed to sign (a remote signer may be out of reach).
+    fn voters_of(&self, hash: &Hash) -> Vec<Address> {
+        let mut voters: BTreeSet<Address> = self
+            .round
+            .votes
+            .voters_of(Phase::Prepare, hash)
+            .into_iter()
+            .chain(self.round.votes.voters_of(Phase::Commit, hash))
+            .collect();
+        voters.extend(
+            self.round
+                .pre_prepares
+                .values()
+                .filter(|pp| pp.body.block.hash() == *hash)
+                .map(|pp| pp.author),
+        );
+        voters.into_iter().collect()
+    }
+
     pub(crate) fn try_commit(&mut self, view: View, hash: Hash, out: &mut Vec<Output>) -> bool {
         let quorum = self.quorum();
         if self.round.votes.count(view, Phase::Commit, &hash, None) < quorum {
@@ -280,7 +302,8 @@ impl Core {
             block_hash: hash,
             signatures,
         };
-        self.commit(block, certificate, out);
+        let voters = self.voters_of(&hash);
+        self.commit(block, certificate, Some(voters), out);
         true
     }
 
@@ -330,8 +353,9 @@ impl Core {
             }
             Some(target) if target == view => {
                 // A fresh block for a NEW-VIEW in which nothing was prepared.
-                let signed = Signed::new(pp, &self.cfg.chain_id, &key);
-                self.send_new_view(view, signed, out);
+                if let Some(signed) = self.sign_body(&key, pp) {
+                    self.send_new_view(view, signed, out);
+                }
             }
             _ => {}
         }

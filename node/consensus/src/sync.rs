@@ -23,7 +23,7 @@ impl Core {
         certificate
             .verify(&self.cfg.chain_id, &self.cfg.validators)
             .map_err(|_| Reject::InvalidCertificate)?;
-        self.commit(block, certificate, out);
+        self.commit(block, certificate, None, out);
         Ok(())
     }
 

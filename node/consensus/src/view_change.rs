@@ -64,8 +64,8 @@ impl Core {
         };
         if let Some(key) = self.signing_key()
             && self.record_signature(vc.statement(), out)
+            && let Some(signed) = self.sign_body(&key, vc)
         {
-            let signed = Signed::new(vc, &self.cfg.chain_id, &key);
             out.push(Output::Broadcast(signed.clone().into_message()));
             self.round.view_changes.insert(signed);
         }
@@ -168,15 +168,16 @@ impl Core {
                     .validation
                     .entry(block.hash())
                     .or_insert(Validation::Valid);
-                let pp = Signed::new(
+                let Some(pp) = self.sign_body(
+                    &key,
                     PrePrepare {
                         view,
                         height: self.height,
                         block,
                     },
-                    &self.cfg.chain_id,
-                    &key,
-                );
+                ) else {
+                    return;
+                };
                 self.send_new_view(view, pp, out);
             }
             None => {
@@ -233,7 +234,9 @@ impl Core {
         let Some(key) = self.signing_key() else {
             return;
         };
-        let signed = Signed::new(nv, &self.cfg.chain_id, &key);
+        let Some(signed) = self.sign_body(&key, nv) else {
+            return;
+        };
         self.round
             .new_views
             .insert(signed.body.view, signed.signed_statement());

@@ -78,6 +78,44 @@ fn normal_case_pre_prepare_prepare_commit() {
     assert_eq!(core.status().height, 2);
 }
 
+/// The voters a commit reports (for the node's missed-vote counters).
+fn commit_voters(out: &[Output]) -> Option<Option<Vec<phalanx_types::Address>>> {
+    out.iter().find_map(|o| match o {
+        Output::Commit { voters, .. } => Some(voters.clone()),
+        _ => None,
+    })
+}
+
+#[test]
+fn a_commit_names_the_validators_whose_votes_arrived() {
+    let net = Net::new(4);
+    let mut core = net.core(1);
+    core.start();
+    let block = net.block(0, 1);
+    let h = block.hash();
+    core.handle(Input::Message(net.pre_prepare(0, 0, &block)));
+    core.handle(Input::BlockValidated {
+        height: 1,
+        block_hash: h,
+        verdict: Verdict::Valid,
+    });
+    core.handle(Input::Message(net.vote(2, false, 0, h)));
+    core.handle(Input::Message(net.vote(0, true, 0, h)));
+    // Validator 3 stays silent.
+    let out = core.handle(Input::Message(net.vote(2, true, 0, h)));
+    let mut expected = vec![net.address(0), net.address(1), net.address(2)];
+    expected.sort();
+    assert_eq!(commit_voters(&out), Some(Some(expected)));
+    // A block that arrives by sync says nothing of who voted.
+    let mut behind = net.core(3);
+    behind.start();
+    let out = behind.handle(Input::Decided {
+        block: net.block(0, 1),
+        certificate: net.commit_cert(&net.block(0, 1), &[0, 1, 2]),
+    });
+    assert_eq!(commit_voters(&out), Some(None));
+}
+
 #[test]
 fn invalid_block_gets_no_prepare() {
     let net = Net::new(4);

@@ -13,6 +13,7 @@
 
 pub mod chain;
 mod error;
+pub mod io;
 pub mod node;
 pub mod prune;
 pub mod steer;

@@ -12,12 +12,10 @@
 use crate::chain::{Chain, ExecutedBlock};
 use crate::error::{BlockError, CoreError};
 use crate::steer::Steering;
-use phalanx_consensus::{Config, Core, Input, Output, Timeout, Verdict};
+use phalanx_consensus::{Config, Core, Input, Output, ValidatorSigner, Verdict};
 use phalanx_executor::mempool::{AdmitError, Mempool, MempoolLimits, Origin, VerifiedTx};
-use phalanx_types::consensus::SignedMessage;
 use phalanx_types::{
-    Address, Block, CheckedBlock, CommitCertificate, Hash, Height, Receipt, SecretKey, SignedTx,
-    ValidatorSet, View,
+    Address, CheckedBlock, CommitCertificate, Hash, Height, SignedTx, ValidatorSet, View,
 };
 use std::collections::{BTreeMap, BTreeSet, HashSet, VecDeque};
 
@@ -27,128 +25,7 @@ pub const SYNC_BATCH: usize = 64;
 /// The mempool's answer to one submitted transaction.
 pub type Admission = Result<Hash, AdmitError>;
 
-/// A sync answer: committed blocks with their certificates, and the sender's tip.
-#[derive(Debug, Clone, Default)]
-pub struct SyncBatch {
-    /// Consecutive certified blocks.
-    pub blocks: Vec<(Block, CommitCertificate)>,
-    /// The sender's latest height.
-    pub tip: Height,
-}
-
-/// Something that happened to the node.
-#[derive(Debug, Clone)]
-pub enum Event {
-    /// A consensus message from a peer (unverified).
-    Message(Box<SignedMessage>),
-    /// A consensus timer fired.
-    Timeout(Timeout),
-    /// The delay before proposing a block for (view, height) ended.
-    ProposalDue {
-        /// View.
-        view: View,
-        /// Height.
-        height: Height,
-    },
-    /// Transactions forwarded by a peer, verified on arrival (admitted without forwarding
-    /// them again).
-    PeerTxs(Vec<VerifiedTx>),
-    /// A peer said how far its chain goes.
-    PeerStatus {
-        /// The peer (libp2p peer id).
-        peer: String,
-        /// Its latest committed height.
-        height: Height,
-    },
-    /// A peer answered a block request (an empty batch if the request failed).
-    Blocks {
-        /// The peer.
-        peer: String,
-        /// What it sent.
-        batch: SyncBatch,
-    },
-}
-
-/// Something the node must do for the core.
-#[derive(Debug, Clone)]
-pub enum Action {
-    /// Send to every other validator.
-    Broadcast(Box<SignedMessage>),
-    /// Forward transactions admitted here to the other validators.
-    GossipTxs(Vec<SignedTx>),
-    /// Feed [`Event::Timeout`] back after `after_ms`.
-    ScheduleTimeout {
-        /// The timer.
-        timeout: Timeout,
-        /// Delay (ms).
-        after_ms: u64,
-    },
-    /// Feed [`Event::ProposalDue`] back after `after_ms`.
-    ScheduleProposal {
-        /// View.
-        view: View,
-        /// Height.
-        height: Height,
-        /// Delay (ms).
-        after_ms: u64,
-    },
-    /// Ask `peer` for certified blocks from `from` and feed the answer as [`Event::Blocks`].
-    RequestBlocks {
-        /// The peer.
-        peer: String,
-        /// First height wanted.
-        from: Height,
-    },
-    /// Tell `peer` this node's height (it is behind and will fetch from us).
-    SendStatus {
-        /// The peer.
-        peer: String,
-    },
-    /// A block is final and stored.
-    Committed(Box<CommittedBlock>),
-    /// Who may connect changed (at start, and when governance schedules or applies a
-    /// validator-set change): the current set and the scheduled one, if any.
-    Membership {
-        /// The validators of the next block.
-        validators: ValidatorSet,
-        /// The set a scheduled change will install.
-        upcoming: Option<ValidatorSet>,
-    },
-}
-
-/// A committed block with its receipts, as published to subscribers.
-#[derive(Debug, Clone)]
-pub struct CommittedBlock {
-    /// The block.
-    pub block: Block,
-    /// Its receipts.
-    pub receipts: Vec<Receipt>,
-}
-
-/// A snapshot of the node for status reporting.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct NodeStatus {
-    /// Latest committed height.
-    pub height: Height,
-    /// Its hash.
-    pub hash: Hash,
-    /// Its state root.
-    pub state_root: Hash,
-    /// The consensus view.
-    pub view: View,
-    /// True while this node leads the view.
-    pub is_primary: bool,
-    /// True while a peer is known to be more than one block ahead.
-    pub syncing: bool,
-    /// Pending transactions.
-    pub mempool: usize,
-    /// This node's validator address while it is in the current set.
-    pub validator: Option<Address>,
-    /// Size of the current validator set.
-    pub validators: usize,
-    /// Votes needed for a quorum in the current set (2f+1).
-    pub quorum: usize,
-}
+pub use crate::io::{Action, CommittedBlock, Event, NodeStatus, SyncBatch};
 
 #[derive(Debug, Clone, Copy)]
 struct ProposalRequest {
@@ -162,8 +39,8 @@ pub struct NodeCore {
     consensus: Core,
     chain: Chain,
     mempool: Mempool,
-    /// This node's consensus key (it votes while the key is in the current set).
-    key: Option<SecretKey>,
+    /// This node's consensus signer (it votes while its key is in the current set).
+    key: Option<ValidatorSigner>,
     /// This node's address while it is a validator of the current set.
     me: Option<Address>,
     /// The membership last announced with [`Action::Membership`].
@@ -196,19 +73,21 @@ impl std::fmt::Debug for NodeCore {
 }
 
 impl NodeCore {
-    /// A node over `chain`, signing with `key` if it is a validator. The consensus state is
-    /// restored from the chain's tip and write-ahead log, so a restarted validator never
-    /// signs anything that conflicts with what it signed before.
+    /// A node over `chain`, signing with `key` (a key held here, or a remote signer) if it
+    /// is a validator. The consensus state is restored from the chain's tip and write-ahead
+    /// log, so a restarted validator never signs anything that conflicts with what it signed
+    /// before.
     pub fn new(
         chain: Chain,
-        key: Option<SecretKey>,
+        key: Option<ValidatorSigner>,
         limits: MempoolLimits,
     ) -> Result<NodeCore, CoreError> {
         let mut cfg = Config::new(
             chain.info().chain_id.clone(),
             chain.validators().clone(),
-            key.clone(),
-        );
+            None,
+        )
+        .with_signer(key.clone());
         cfg.base_timeout_ms = chain.params().view_timeout_ms;
         cfg.max_timeout_ms = chain.params().max_view_timeout_ms;
         cfg.max_buffered_bytes_per_peer =
@@ -614,7 +493,26 @@ impl NodeCore {
                     after_ms: self.chain.params().block_interval_ms,
                 });
             }
-            Output::Commit { block, certificate } => {
+            Output::Commit {
+                block,
+                certificate,
+                voters,
+            } => {
+                if let Some(voted) = voters {
+                    let missed = self
+                        .chain
+                        .validators()
+                        .validators
+                        .iter()
+                        .map(|v| v.address)
+                        .filter(|a| voted.binary_search(a).is_err())
+                        .collect();
+                    actions.push(Action::Participation {
+                        height: block.height(),
+                        voted,
+                        missed,
+                    });
+                }
                 self.commit(block, certificate, now_ms, actions)?;
                 return Ok(Some(Next::Resume));
             }
@@ -781,8 +679,8 @@ enum Next {
 }
 
 /// The address of `key` if it belongs to `validators`.
-fn member(key: &Option<SecretKey>, validators: &ValidatorSet) -> Option<Address> {
+fn member(key: &Option<ValidatorSigner>, validators: &ValidatorSet) -> Option<Address> {
     key.as_ref()
-        .map(SecretKey::address)
+        .map(ValidatorSigner::address)
         .filter(|a| validators.contains(a))
 }

@@ -231,7 +231,7 @@ impl Sim {
         .unwrap();
         let mut core = NodeCore::new(
             chain,
-            Some(self.nodes[i].key.clone()),
+            Some(self.nodes[i].key.clone().into()),
             MempoolLimits::default(),
         )
         .unwrap();
@@ -349,7 +349,7 @@ impl Sim {
                         },
                     );
                 }
-                Action::Membership { .. } => {}
+                Action::Membership { .. } | Action::Participation { .. } => {}
                 Action::Committed(c) => {
                     let block = &c.block;
                     // PHALANX_SIM_DEBUG=1 prints the outcome of every governance transaction.

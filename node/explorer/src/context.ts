@@ -11,8 +11,8 @@ export const rpc = new Client(`${location.origin}/`, 15_000);
 export const wsUrl = `${location.protocol === "https:" ? "wss" : "ws"}://${location.host}/ws`;
 
 /** The block-pruned and not-found codes (docs/RPC.md, "Errors"). */
-const PRUNED = -32013;
-const NOT_FOUND = -32004;
+const PRUNED = -32021;
+const NOT_FOUND = -32020;
 
 /** True if `e` is the node saying the thing does not exist. */
 export function isNotFound(e: unknown): boolean {

@@ -5,7 +5,7 @@ use crate::api::{
     CertificateView, ContractParams, ContractView, HeaderView, ProofParams, QueryParams,
     QueryResult, StateProof, data,
 };
-use crate::jsonrpc::{NOT_FOUND, QUERY_FAILED, QUERY_OUT_OF_GAS, RpcError, UNAVAILABLE};
+use crate::jsonrpc::{BUSY, NOT_FOUND, QUERY_FAILED, QUERY_OUT_OF_GAS, RpcError};
 use base64::Engine;
 use phalanx_executor::adapters::{StoreView, StoreViewAt};
 use phalanx_runtime::abi::code;
@@ -42,7 +42,7 @@ impl ReadAt {
     /// cannot serve the read (iteration), pruned while the read ran, or a node fault.
     pub(crate) fn runtime_error(&self, rpc: &Rpc, e: RuntimeError) -> RpcError {
         match e {
-            RuntimeError::Busy => RpcError::new(UNAVAILABLE, "too many queries at once; retry"),
+            RuntimeError::Busy => RpcError::new(BUSY, "too many queries at once; retry"),
             RuntimeError::Unavailable(why) => RpcError::new(QUERY_FAILED, why),
             e => self.pruned_or(rpc, RpcError::internal(e)),
         }

@@ -8,11 +8,11 @@ use axum::response::{IntoResponse, Response};
 use serde_json::Value;
 
 /// A request was refused before it reached a method.
-pub const REFUSED: i64 = -32011;
+pub const REFUSED: i64 = -32033;
 /// The request took longer than the server's timeout.
-pub const TIMED_OUT: i64 = -32010;
+pub const TIMED_OUT: i64 = -32032;
 /// The server has as many WebSocket connections as it takes.
-pub const TOO_MANY_SOCKETS: i64 = -32012;
+pub const TOO_MANY_SOCKETS: i64 = -32034;
 
 /// A JSON-RPC error body with an HTTP status.
 pub fn refusal(status: StatusCode, code: i64, message: impl Into<String>) -> Response {

@@ -13,26 +13,34 @@ pub const METHOD_NOT_FOUND: i64 = -32601;
 pub const INVALID_PARAMS: i64 = -32602;
 /// The node failed.
 pub const INTERNAL: i64 = -32603;
+// Application errors use -32010 to -32039 (JSON-RPC 2.0 leaves -32000 to -32099 to the
+// server). -32000 to -32006 stay unused: EIP-1474 gives them other meanings, and a client
+// written for Ethereum must not misread ours. Tens group them: transactions (-3201x), reads
+// (-3202x), the server itself (-3203x, in `guard` for the refusals before a method runs).
+
 /// The transaction is invalid: bad encoding, signature, chain id or gas limit.
-pub const BAD_TX: i64 = -32001;
+pub const BAD_TX: i64 = -32010;
 /// The nonce is used, taken by another pending tx, or too far ahead.
-pub const BAD_NONCE: i64 = -32002;
-/// The mempool is full; retry later.
-pub const MEMPOOL_FULL: i64 = -32003;
-/// The block, transaction or contract asked for is unknown.
-pub const NOT_FOUND: i64 = -32004;
-/// The transaction was accepted but did not commit within the wait.
-pub const TIMEOUT: i64 = -32005;
-/// The node is shutting down or its core stopped.
-pub const UNAVAILABLE: i64 = -32006;
+pub const BAD_NONCE: i64 = -32011;
 /// The transaction is already pending.
-pub const DUPLICATE: i64 = -32007;
-/// A read-only contract call failed (the contract's code and message are in the message).
-pub const QUERY_FAILED: i64 = -32008;
-/// A read-only contract call ran out of its gas cap.
-pub const QUERY_OUT_OF_GAS: i64 = -32009;
+pub const DUPLICATE: i64 = -32012;
+/// The mempool is full, or the sender has its share pending; retry later.
+pub const MEMPOOL_FULL: i64 = -32013;
+/// The transaction was accepted but did not commit within the wait (it stays pending).
+pub const TIMEOUT: i64 = -32014;
+/// The block, transaction or contract asked for is unknown.
+pub const NOT_FOUND: i64 = -32020;
 /// The height asked for was pruned: `data.earliest_height` is the lowest this node still has.
-pub const PRUNED: i64 = -32013;
+pub const PRUNED: i64 = -32021;
+/// A read-only contract call failed (the contract's code and message are in the message).
+pub const QUERY_FAILED: i64 = -32022;
+/// A read-only contract call ran out of its gas cap.
+pub const QUERY_OUT_OF_GAS: i64 = -32023;
+/// The node is shutting down or its core stopped.
+pub const UNAVAILABLE: i64 = -32030;
+/// Too much at once (every query slot taken, or blocks committing during every attempt at a
+/// consistent read): retry.
+pub const BUSY: i64 = -32031;
 
 /// A method's failure.
 #[derive(Debug, Clone, PartialEq)]

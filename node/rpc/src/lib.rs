@@ -112,6 +112,8 @@ pub struct RpcLimits {
     pub blocking_threads: usize,
     /// Serve the block explorer at `/explorer`.
     pub explorer: bool,
+    /// Serve `/metrics` here (false when metrics have a listener of their own).
+    pub metrics: bool,
 }
 
 /// Attempts of a [`Rpc::consistent`] read before the client is asked to retry.
@@ -131,7 +133,7 @@ fn settled<T>(
         }
     }
     Err(RpcError::new(
-        jsonrpc::UNAVAILABLE,
+        jsonrpc::BUSY,
         "blocks committed during every attempt at this read; retry",
     ))
 }
@@ -473,8 +475,12 @@ pub fn router(rpc: Arc<Rpc>) -> Router {
         .route("/", post(rpc_handler))
         .route("/health", get(|| async { "ok" }))
         .route("/ready", get(ready_handler))
-        .route("/ws", get(ws::handler))
-        .route("/metrics", get(metrics_handler));
+        .route("/ws", get(ws::handler));
+    let router = if limits.metrics {
+        router.route("/metrics", get(metrics_handler))
+    } else {
+        router
+    };
     let router = if limits.explorer {
         router.merge(explorer::routes())
     } else {
@@ -525,6 +531,36 @@ pub async fn serve(
 ) -> std::io::Result<()> {
     tracing::info!(addr = %listener.local_addr()?, "json-rpc listening");
     axum::serve(listener, router(rpc))
+        .with_graceful_shutdown(shutdown)
+        .await
+}
+
+/// Requests served at once on the metrics listener.
+const METRICS_CONCURRENCY: usize = 16;
+/// Longest a request on the metrics listener may take.
+const METRICS_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// Serves `/metrics` and `/health` on a listener of their own (`metrics.listen`) until
+/// `shutdown` resolves.
+pub async fn serve_metrics(
+    rpc: Arc<Rpc>,
+    listener: tokio::net::TcpListener,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    tracing::info!(addr = %listener.local_addr()?, "metrics listening");
+    let router = Router::new()
+        .route("/metrics", get(metrics_handler))
+        .route("/health", get(|| async { "ok" }))
+        // A scraper needs little: a few requests at once, each answered quickly.
+        .layer(tower::limit::ConcurrencyLimitLayer::new(
+            METRICS_CONCURRENCY,
+        ))
+        .layer(tower_http::timeout::TimeoutLayer::with_status_code(
+            StatusCode::REQUEST_TIMEOUT,
+            METRICS_TIMEOUT,
+        ))
+        .with_state(rpc);
+    axum::serve(listener, router)
         .with_graceful_shutdown(shutdown)
         .await
 }
@@ -587,6 +623,6 @@ mod tests {
             },
         )
         .unwrap_err();
-        assert_eq!(err.code, jsonrpc::UNAVAILABLE);
+        assert_eq!(err.code, jsonrpc::BUSY);
     }
 }

@@ -5,6 +5,7 @@
 //! The node's event loop records commits and consensus progress; the RPC server counts
 //! requests by method and outcome, and samples peers, mempool and sync status when scraped.
 
+use phalanx_types::Address;
 use prometheus_client::encoding::EncodeLabelSet;
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
@@ -78,6 +79,13 @@ pub struct RpcLabels {
     pub code: i64,
 }
 
+/// Labels of the per-validator participation counters.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct ValidatorLabels {
+    /// The validator's address (hex); bounded by the validator set.
+    pub validator: String,
+}
+
 /// Every metric the node exports.
 pub struct Metrics {
     registry: Registry,
@@ -119,6 +127,13 @@ pub struct Metrics {
     pub statesync_chunks_done: Gauge,
     /// Chunks or headers refused (their peer is avoided afterwards).
     pub statesync_bad_chunks: Counter,
+    /// Heights this node decided with the validator's vote in hand.
+    pub validator_votes: Family<ValidatorLabels, Counter>,
+    /// Heights this node decided before the validator's vote arrived (a down, slow or
+    /// partitioned validator): the missed-vote counter to alert on.
+    pub validator_missed: Family<ValidatorLabels, Counter>,
+    /// The last height this node decided with the validator's vote in hand.
+    pub validator_last_vote: Family<ValidatorLabels, Gauge>,
 }
 
 impl std::fmt::Debug for Metrics {
@@ -157,6 +172,9 @@ impl Metrics {
             statesync_chunks: Gauge::default(),
             statesync_chunks_done: Gauge::default(),
             statesync_bad_chunks: Counter::default(),
+            validator_votes: Family::default(),
+            validator_missed: Family::default(),
+            validator_last_vote: Family::default(),
             registry: Registry::default(),
         };
         registry.register(
@@ -246,7 +264,51 @@ impl Metrics {
             "Snapshot chunks or headers refused by state sync (their peer is avoided)",
             m.statesync_bad_chunks.clone(),
         );
+        registry.register(
+            "validator_votes",
+            "Heights decided here with this validator's vote (PREPARE or COMMIT) in hand",
+            m.validator_votes.clone(),
+        );
+        registry.register(
+            "validator_missed_votes",
+            "Heights decided here before this validator's vote arrived",
+            m.validator_missed.clone(),
+        );
+        registry.register(
+            "validator_last_vote_height",
+            "Last height decided here with this validator's vote in hand",
+            m.validator_last_vote.clone(),
+        );
         Metrics { registry, ..m }
+    }
+
+    /// Starts the per-validator series at zero for every validator of `set` (so a dashboard
+    /// and an alert see a validator that never voted, not a missing series).
+    pub fn known_validators(&self, set: &[Address]) {
+        for a in set {
+            let label = ValidatorLabels {
+                validator: a.to_hex(),
+            };
+            let _ = self.validator_votes.get_or_create(&label);
+            let _ = self.validator_missed.get_or_create(&label);
+        }
+    }
+
+    /// Records who took part in a height this node decided (see
+    /// `phalanx_core::Action::Participation`).
+    pub fn participation(&self, height: u64, voted: &[Address], missed: &[Address]) {
+        let label = |a: &Address| ValidatorLabels {
+            validator: a.to_hex(),
+        };
+        for a in voted {
+            self.validator_votes.get_or_create(&label(a)).inc();
+            self.validator_last_vote
+                .get_or_create(&label(a))
+                .set(height as i64);
+        }
+        for a in missed {
+            self.validator_missed.get_or_create(&label(a)).inc();
+        }
     }
 
     /// The OpenMetrics text exposition.
@@ -301,6 +363,36 @@ mod tests {
                 assert!(described.contains(family), "{name} has no TYPE");
             }
         }
+    }
+
+    #[test]
+    fn participation_counts_votes_and_misses_per_validator() {
+        let m = Metrics::new();
+        let (a, b, c) = (Address([1; 32]), Address([2; 32]), Address([3; 32]));
+        m.known_validators(&[c]);
+        m.participation(7, &[a], &[b]);
+        m.participation(8, &[a, b], &[]);
+        let classic = to_classic(&m.encode());
+        let (ha, hb) = (a.to_hex(), b.to_hex());
+        for line in [
+            format!("phalanx_validator_votes_total{{validator=\"{ha}\"}} 2"),
+            format!("phalanx_validator_votes_total{{validator=\"{hb}\"}} 1"),
+            format!("phalanx_validator_missed_votes_total{{validator=\"{hb}\"}} 1"),
+            format!("phalanx_validator_last_vote_height{{validator=\"{hb}\"}} 8"),
+            // A validator of the set that never voted shows at zero, not missing.
+            format!(
+                "phalanx_validator_missed_votes_total{{validator=\"{}\"}} 0",
+                c.to_hex()
+            ),
+        ] {
+            assert!(
+                classic.lines().any(|l| l == line),
+                "no {line} in\n{classic}"
+            );
+        }
+        assert!(!classic.contains(&format!(
+            "phalanx_validator_missed_votes_total{{validator=\"{ha}\"}}"
+        )));
     }
 
     #[test]

@@ -22,7 +22,7 @@ use crate::api::{
     is_deploy,
 };
 use crate::contracts::ReadAt;
-use crate::jsonrpc::{BAD_TX, NOT_FOUND, RpcError, UNAVAILABLE};
+use crate::jsonrpc::{BAD_TX, BUSY, NOT_FOUND, RpcError};
 use base64::Engine;
 use phalanx_executor::block::{BlockEnv, execute_block_with, intrinsic_gas};
 use phalanx_executor::governance;
@@ -98,7 +98,7 @@ pub(crate) async fn simulate(rpc: &Arc<Rpc>, p: SimulateParams) -> Result<Simula
 fn busy(
     r: Result<Result<Simulation, RpcError>, phalanx_runtime::RuntimeError>,
 ) -> Result<Simulation, RpcError> {
-    r.map_err(|_| RpcError::new(UNAVAILABLE, "too many queries at once; retry"))?
+    r.map_err(|_| RpcError::new(BUSY, "too many queries at once; retry"))?
 }
 
 /// The state a simulation reads, the block it runs in (the one after the state's, at that

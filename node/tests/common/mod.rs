@@ -150,6 +150,23 @@ pub fn rpc_within(
     serde_json::from_str(body).map_err(|e| format!("{e}: {body}"))
 }
 
+/// The value of one sample (`name{labels}` exactly as exposed) of a node's `/metrics`.
+#[allow(dead_code)]
+pub fn metric(url: &str, sample: &str) -> Option<f64> {
+    let addr = url.trim_start_matches("http://").trim_end_matches('/');
+    let mut s = TcpStream::connect(addr).ok()?;
+    s.set_read_timeout(Some(Duration::from_secs(10))).ok()?;
+    write!(
+        s,
+        "GET /metrics HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n"
+    )
+    .ok()?;
+    let mut out = String::new();
+    s.read_to_string(&mut out).ok()?;
+    out.lines()
+        .find_map(|l| l.strip_prefix(sample)?.strip_prefix(' ')?.parse().ok())
+}
+
 /// A JSON-RPC call that must succeed; returns `result`.
 pub fn rpc(url: &str, method: &str, params: Value) -> Value {
     let v = rpc_try(url, method, params).unwrap_or_else(|e| panic!("{method} on {url}: {e}"));
@@ -397,7 +414,7 @@ impl Testnet {
                     let b = rpc_try(&self.nodes[*i].rpc, "chain_getBlock", json!({"height": h}))
                         .unwrap_or_else(|e| panic!("node {i}: {e}"));
                     // A pruning node's window moves on while this runs.
-                    if b["error"]["code"] == json!(-32013) {
+                    if b["error"]["code"] == json!(-32021) {
                         return None;
                     }
                     assert!(
@@ -708,6 +725,11 @@ impl Drop for Dev {
 
 /// Starts a dev chain and waits for its RPC.
 pub fn dev() -> Dev {
+    dev_with_env(&[])
+}
+
+/// [`dev`] with extra environment variables (`PHALANX_*` config overrides).
+pub fn dev_with_env(env: &[(&str, &str)]) -> Dev {
     let dir = tempfile::tempdir().unwrap();
     let home = dir.path().join("dev");
     let port = free_base_port(1);
@@ -716,6 +738,7 @@ pub fn dev() -> Dev {
         .args(["dev", "--home"])
         .arg(&home)
         .args(["--rpc", &format!("127.0.0.1:{port}")])
+        .envs(env.iter().copied())
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .spawn()

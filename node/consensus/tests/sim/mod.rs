@@ -459,7 +459,9 @@ impl Sim {
                     },
                 );
             }
-            Output::Commit { block, certificate } => self.on_commit(i, block, certificate),
+            Output::Commit {
+                block, certificate, ..
+            } => self.on_commit(i, block, certificate),
             Output::Evidence(ev) => {
                 let set = self.set_at(ev.height());
                 if ev.verify(CHAIN, set).is_err() {
