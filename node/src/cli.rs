@@ -125,6 +125,16 @@ pub enum Command {
     /// Run a remote signer: hold a validator key off the node and sign for one node over
     /// an authenticated connection, never twice for one (height, view, phase).
     Signer(crate::signer::SignerArgs),
+    /// Serve the JSON-RPC API (and the explorer, if configured) over a stopped node's data,
+    /// read-only: for looking into a home without starting consensus.
+    Inspect {
+        /// Node home.
+        #[arg(long, default_value_os_t = home::default_home())]
+        home: PathBuf,
+        /// JSON-RPC listen address (default: the home's `rpc.listen`).
+        #[arg(long)]
+        rpc: Option<SocketAddr>,
+    },
     /// Print the settings a node would run with: config.toml plus `PHALANX_*` overrides.
     Config {
         /// Node home.
@@ -373,6 +383,7 @@ pub fn run(cli: Cli) -> Result<()> {
         Command::UnsafeResetAll { home } => crate::maintain::cmd_unsafe_reset_all(&home, json),
         Command::ShowValidator { home } => keys::cmd_show_validator(&home, json),
         Command::Config { home } => crate::config::cmd_show(&home, json),
+        Command::Inspect { home, rpc } => crate::inspect::cmd_inspect(&home, rpc),
         Command::Signer(args) => crate::signer::cmd_signer(args),
         Command::Init { home, chain_id } => home::cmd_init(&home, &chain_id, json),
         Command::Testnet {

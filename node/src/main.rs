@@ -11,6 +11,7 @@ mod config;
 mod contract;
 mod gov;
 mod home;
+mod inspect;
 mod keycrypt;
 mod keys;
 mod maintain;

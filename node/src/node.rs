@@ -364,24 +364,8 @@ fn run(
         peer_id: keys::peer_id(&node_key)?,
         governance: genesis.governance.clone(),
     };
-    let workers = match config.rpc.worker_threads {
-        0 => phalanx_rpc::default_blocking_threads(),
-        n => n,
-    };
-    let limits = RpcLimits {
-        max_body_bytes: config.rpc.max_body_bytes,
-        max_batch: config.rpc.max_batch,
-        max_concurrent: config.rpc.max_connections,
-        timeout: Duration::from_millis(config.rpc.timeout_ms),
-        query_gas_cap: config.rpc.query_gas_cap,
-        max_subscriptions: config.rpc.max_subscriptions,
-        cors_origins: config.rpc.cors_origins.clone(),
-        allowed_hosts: phalanx_rpc::guard::hosts_for(config.rpc.listen, &config.rpc.allowed_hosts),
-        max_ws_connections: config.rpc.max_ws_connections,
-        blocking_threads: workers,
-        explorer: config.rpc.explorer.unwrap_or(false),
-        metrics: config.metrics.listen.is_none(),
-    };
+    let limits = rpc_limits(config);
+    let workers = limits.blocking_threads;
     rt.block_on(async {
         let listener = tokio::net::TcpListener::bind(config.rpc.listen)
             .await
@@ -492,6 +476,28 @@ fn run(
     net_rt.shutdown_timeout(Duration::from_secs(1));
     tracing::info!("stopped");
     Ok(())
+}
+
+/// The JSON-RPC server's limits from `config`.
+pub(crate) fn rpc_limits(config: &NodeConfig) -> RpcLimits {
+    let workers = match config.rpc.worker_threads {
+        0 => phalanx_rpc::default_blocking_threads(),
+        n => n,
+    };
+    RpcLimits {
+        max_body_bytes: config.rpc.max_body_bytes,
+        max_batch: config.rpc.max_batch,
+        max_concurrent: config.rpc.max_connections,
+        timeout: Duration::from_millis(config.rpc.timeout_ms),
+        query_gas_cap: config.rpc.query_gas_cap,
+        max_subscriptions: config.rpc.max_subscriptions,
+        cors_origins: config.rpc.cors_origins.clone(),
+        allowed_hosts: phalanx_rpc::guard::hosts_for(config.rpc.listen, &config.rpc.allowed_hosts),
+        max_ws_connections: config.rpc.max_ws_connections,
+        blocking_threads: workers,
+        explorer: config.rpc.explorer.unwrap_or(false),
+        metrics: config.metrics.listen.is_none(),
+    }
 }
 
 /// Resolves on Ctrl-C or SIGTERM.
