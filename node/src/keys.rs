@@ -94,7 +94,7 @@ fn load_file(path: &Path) -> Result<KeyFile> {
 pub fn read_public(path: &Path) -> Result<PublicKey> {
     let file = load_file(path)?;
     if file.secret_key.is_some() {
-        return Ok(read_key(path)?.public_key());
+        return Ok(key_of(&file, path)?.public_key());
     }
     file.public_key
         .parse()
@@ -104,7 +104,12 @@ pub fn read_public(path: &Path) -> Result<PublicKey> {
 /// Reads a key file written by [`write_key`] or sealed by `keys encrypt` (then its passphrase
 /// comes from [`crate::keycrypt::passphrase`]).
 pub fn read_key(path: &Path) -> Result<SecretKey> {
-    let file = load_file(path)?;
+    key_of(&load_file(path)?, path)
+}
+
+/// The secret key of a loaded key file (asking for its passphrase if it is sealed), checked
+/// against its public key.
+fn key_of(file: &KeyFile, path: &Path) -> Result<SecretKey> {
     let key = match (&file.secret_key, &file.sealed) {
         (Some(hex), _) => SecretKey::from_hex(hex)
             .with_context(|| format!("{}: bad secret key", path.display()))?,
@@ -140,7 +145,7 @@ pub fn cmd_encrypt(path: &Path, json: bool) -> Result<()> {
     if file.sealed.is_some() {
         bail!("{} is already encrypted", path.display());
     }
-    let key = read_key(path)?;
+    let key = key_of(&file, path)?;
     let passphrase = crate::keycrypt::passphrase(path, true)?;
     if passphrase.chars().count() < crate::keycrypt::MIN_PASSPHRASE {
         bail!(

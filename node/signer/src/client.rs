@@ -1,12 +1,15 @@
 //! The node's side: a [`StatementSigner`] that asks a remote signer, over a libp2p
 //! connection that only that signer's identity can answer.
 
-use crate::{PROTOCOL, Request, Response, SignerError, read_frame, write_frame};
+use crate::{
+    Behaviour, BehaviourEvent, PROTOCOL, Request, Response, SignerError, read_frame, write_frame,
+};
 use futures::StreamExt;
+use libp2p::connection_limits::ConnectionLimits;
 use libp2p::multiaddr::Protocol;
+use libp2p::swarm::SwarmEvent;
 use libp2p::swarm::dial_opts::{DialOpts, PeerCondition};
-use libp2p::swarm::{NetworkBehaviour, SwarmEvent};
-use libp2p::{Multiaddr, PeerId, allow_block_list, identity, noise, ping, tcp, yamux};
+use libp2p::{Multiaddr, PeerId, identity, ping};
 use phalanx_consensus::{SignError, StatementSigner};
 use phalanx_types::consensus::Statement;
 use phalanx_types::{PublicKey, Signature};
@@ -16,15 +19,6 @@ use std::time::{Duration, Instant};
 
 /// How often a lost connection to the signer is dialled again.
 const REDIAL: Duration = Duration::from_millis(250);
-
-#[derive(NetworkBehaviour)]
-struct Behaviour {
-    allow: allow_block_list::Behaviour<allow_block_list::AllowedPeers>,
-    /// A connection that stops answering pings is closed (and redialled) instead of
-    /// swallowing requests until TCP gives up.
-    ping: ping::Behaviour,
-    streams: libp2p_stream::Behaviour,
-}
 
 /// A remote signer, reached from the node.
 pub struct RemoteSigner {
@@ -67,27 +61,7 @@ impl RemoteSigner {
         patience: Duration,
     ) -> Result<RemoteSigner, SignerError> {
         let (dial, signer) = split_peer(addr)?;
-        let transport = |e: &dyn std::fmt::Display| SignerError::Transport(e.to_string());
-        let mut swarm = libp2p::SwarmBuilder::with_existing_identity(identity)
-            .with_tokio()
-            .with_tcp(
-                tcp::Config::default().nodelay(true),
-                noise::Config::new,
-                yamux::Config::default,
-            )
-            .map_err(|e| transport(&e))?
-            .with_behaviour(|_| {
-                let mut allow = allow_block_list::Behaviour::default();
-                allow.allow_peer(signer);
-                Behaviour {
-                    allow,
-                    ping: ping::Behaviour::default(),
-                    streams: libp2p_stream::Behaviour::new(),
-                }
-            })
-            .map_err(|e| transport(&e))?
-            .with_swarm_config(|c| c.with_idle_connection_timeout(crate::server::IDLE))
-            .build();
+        let mut swarm = crate::swarm(identity, signer, ConnectionLimits::default())?;
         let control = swarm.behaviour().streams.new_control();
         let connected = Arc::new(AtomicBool::new(false));
         let up = connected.clone();

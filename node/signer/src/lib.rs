@@ -73,6 +73,51 @@ pub enum SignerError {
     Transport(String),
 }
 
+/// Both ends' libp2p behaviour: only the one peer at the other end gets through the
+/// handshake, a connection that stops answering pings is closed (a host gone without
+/// closing must not hold a slot or swallow requests until TCP gives up), and requests
+/// travel on streams.
+#[derive(libp2p::swarm::NetworkBehaviour)]
+pub(crate) struct Behaviour {
+    allow: libp2p::allow_block_list::Behaviour<libp2p::allow_block_list::AllowedPeers>,
+    limits: libp2p::connection_limits::Behaviour,
+    pub(crate) ping: libp2p::ping::Behaviour,
+    pub(crate) streams: libp2p_stream::Behaviour,
+}
+
+/// A connection without streams is closed after this long (a node signs every block).
+pub(crate) const IDLE: std::time::Duration = std::time::Duration::from_secs(600);
+
+/// A swarm over TCP, Noise and Yamux as `identity`, admitting only `peer`, within `limits`.
+pub(crate) fn swarm(
+    identity: libp2p::identity::Keypair,
+    peer: libp2p::PeerId,
+    limits: libp2p::connection_limits::ConnectionLimits,
+) -> Result<libp2p::Swarm<Behaviour>, SignerError> {
+    let transport = |e: &dyn std::fmt::Display| SignerError::Transport(e.to_string());
+    Ok(libp2p::SwarmBuilder::with_existing_identity(identity)
+        .with_tokio()
+        .with_tcp(
+            libp2p::tcp::Config::default().nodelay(true),
+            libp2p::noise::Config::new,
+            libp2p::yamux::Config::default,
+        )
+        .map_err(|e| transport(&e))?
+        .with_behaviour(|_| {
+            let mut allow = libp2p::allow_block_list::Behaviour::default();
+            allow.allow_peer(peer);
+            Behaviour {
+                allow,
+                limits: libp2p::connection_limits::Behaviour::new(limits),
+                ping: libp2p::ping::Behaviour::default(),
+                streams: libp2p_stream::Behaviour::new(),
+            }
+        })
+        .map_err(|e| transport(&e))?
+        .with_swarm_config(|c| c.with_idle_connection_timeout(IDLE))
+        .build())
+}
+
 /// Writes one length-prefixed frame.
 pub(crate) async fn write_frame<T: Serialize>(
     stream: &mut libp2p::Stream,

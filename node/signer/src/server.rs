@@ -1,12 +1,10 @@
 //! `phalanx signer`: holds the validator key and signs for one node, behind the guard.
 
 use crate::guard::{Guard, Verdict};
-use crate::{PROTOCOL, Request, Response, SignerError, read_frame, write_frame};
+use crate::{BehaviourEvent, PROTOCOL, Request, Response, SignerError, read_frame, write_frame};
 use futures::StreamExt;
-use libp2p::swarm::{NetworkBehaviour, SwarmEvent};
-use libp2p::{
-    Multiaddr, PeerId, allow_block_list, connection_limits, identity, noise, ping, tcp, yamux,
-};
+use libp2p::swarm::SwarmEvent;
+use libp2p::{Multiaddr, PeerId, connection_limits, identity, ping};
 use phalanx_types::SecretKey;
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
@@ -34,24 +32,12 @@ pub struct SignerConfig {
     pub new_state: bool,
 }
 
-#[derive(NetworkBehaviour)]
-struct Behaviour {
-    allow: allow_block_list::Behaviour<allow_block_list::AllowedPeers>,
-    limits: connection_limits::Behaviour,
-    /// Finds dead connections (a node host gone without closing): each is closed on a
-    /// failed ping, so it never holds a connection slot the node needs.
-    ping: ping::Behaviour,
-    streams: libp2p_stream::Behaviour,
-}
-
 /// Connections one node may hold at once (a restarted node reconnects before its old,
 /// dead connection is found out).
 const MAX_PER_NODE: u32 = 8;
 /// Handshakes in progress from anyone (they time out after 10 s); put the signer's port
 /// behind a firewall that admits only the node.
 const MAX_PENDING: u32 = 64;
-/// A connection without streams is closed after this long (the node signs every block).
-pub(crate) const IDLE: Duration = Duration::from_secs(600);
 
 /// Serves until `shutdown` resolves. Only `config.node` gets through the handshake; its
 /// requests are answered one at a time, each new signature synced to the guard's log first.
@@ -66,30 +52,10 @@ pub async fn serve(
     )?));
     let transport = |e: &dyn std::fmt::Display| SignerError::Transport(e.to_string());
     let node = config.node;
-    let mut swarm = libp2p::SwarmBuilder::with_existing_identity(config.identity.clone())
-        .with_tokio()
-        .with_tcp(
-            tcp::Config::default().nodelay(true),
-            noise::Config::new,
-            yamux::Config::default,
-        )
-        .map_err(|e| transport(&e))?
-        .with_behaviour(|_| {
-            let mut allow = allow_block_list::Behaviour::default();
-            allow.allow_peer(node);
-            let limits = connection_limits::ConnectionLimits::default()
-                .with_max_established_per_peer(Some(MAX_PER_NODE))
-                .with_max_pending_incoming(Some(MAX_PENDING));
-            Behaviour {
-                allow,
-                limits: connection_limits::Behaviour::new(limits),
-                ping: ping::Behaviour::default(),
-                streams: libp2p_stream::Behaviour::new(),
-            }
-        })
-        .map_err(|e| transport(&e))?
-        .with_swarm_config(|c| c.with_idle_connection_timeout(IDLE))
-        .build();
+    let limits = connection_limits::ConnectionLimits::default()
+        .with_max_established_per_peer(Some(MAX_PER_NODE))
+        .with_max_pending_incoming(Some(MAX_PENDING));
+    let mut swarm = crate::swarm(config.identity.clone(), node, limits)?;
     swarm
         .listen_on(config.listen.clone())
         .map_err(|e| transport(&e))?;
