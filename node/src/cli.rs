@@ -116,6 +116,14 @@ pub enum Command {
         #[arg(long, default_value_os_t = home::default_home())]
         home: PathBuf,
     },
+    /// Rewind a stopped node's tip block: its state goes back one height, and the block and
+    /// certificate are kept and re-executed on the next start, committed only if they execute
+    /// to the certified header. For recovery after a bad upgrade; the chain is not changed.
+    Rollback {
+        /// Node home.
+        #[arg(long, default_value_os_t = home::default_home())]
+        home: PathBuf,
+    },
     /// Print the libp2p peer id of a home's node key.
     ShowNodeId {
         /// Node home.
@@ -135,11 +143,15 @@ pub enum Command {
         #[arg(long)]
         rpc: Option<SocketAddr>,
     },
-    /// Print the settings a node would run with: config.toml plus `PHALANX_*` overrides.
+    /// Print the settings a node would run with: config.toml plus `PHALANX_*` overrides
+    /// (`phalanx config set` changes one).
     Config {
         /// Node home.
         #[arg(long, default_value_os_t = home::default_home())]
         home: PathBuf,
+        /// Change a setting instead.
+        #[command(subcommand)]
+        action: Option<crate::config::ConfigCommand>,
     },
     /// Print the validator public key and address of a home (public data only).
     ShowValidator {
@@ -381,8 +393,13 @@ pub fn run(cli: Cli) -> Result<()> {
         Command::ShowNodeId { home } => keys::cmd_show_node_id(&home, json),
         Command::Genesis(cmd) => crate::maintain::cmd_genesis(&cmd, json),
         Command::UnsafeResetAll { home } => crate::maintain::cmd_unsafe_reset_all(&home, json),
+        Command::Rollback { home } => crate::maintain::cmd_rollback(&home, json),
         Command::ShowValidator { home } => keys::cmd_show_validator(&home, json),
-        Command::Config { home } => crate::config::cmd_show(&home, json),
+        Command::Config { home, action: None } => crate::config::cmd_show(&home, json),
+        Command::Config {
+            action: Some(crate::config::ConfigCommand::Set { home, key, value }),
+            ..
+        } => crate::config::cmd_set(&home, &key, &value, json),
         Command::Inspect { home, rpc } => crate::inspect::cmd_inspect(&home, rpc),
         Command::Signer(args) => crate::signer::cmd_signer(args),
         Command::Init { home, chain_id } => home::cmd_init(&home, &chain_id, json),

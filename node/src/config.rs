@@ -199,12 +199,7 @@ impl NodeConfig {
             .merge(Toml::file_exact(path));
         // Keys whose values are text take the variable's text as is (`PHALANX_MONIKER=2024`
         // is a name, not a number); the others are read as TOML values.
-        let defaults = serde_json::to_value(NodeConfig::default())?;
-        let is_text = |key: &str| {
-            key.split('.')
-                .try_fold(&defaults, |v, part| v.get(part))
-                .is_some_and(serde_json::Value::is_string)
-        };
+        let is_text = text_keys()?;
         let mut overrides: BTreeMap<String, (String, String)> = BTreeMap::new();
         for (name, value) in vars {
             let Some(key) = env_key(&name) else { continue };
@@ -242,6 +237,102 @@ impl NodeConfig {
     }
 }
 
+/// Which config keys (`rpc.listen`) hold text: a value given for one is taken as is.
+fn text_keys() -> Result<impl Fn(&str) -> bool> {
+    let defaults = serde_json::to_value(NodeConfig::default())?;
+    Ok(move |key: &str| {
+        key.split('.')
+            .try_fold(&defaults, |v, part| v.get(part))
+            .is_some_and(serde_json::Value::is_string)
+    })
+}
+
+/// `phalanx config set …`
+#[derive(Debug, clap::Subcommand)]
+pub enum ConfigCommand {
+    /// Set one key of config.toml (`p2p.peers`, `rpc.listen`, `moniker`…), keeping the
+    /// file's comments and layout. The value is read as a TOML value (a number, a boolean,
+    /// an array), else as text; the file is checked as a whole before it is replaced.
+    Set {
+        /// The key: `section.key`, or a top-level key.
+        key: String,
+        /// The value (TOML).
+        value: String,
+        /// Node home.
+        #[arg(long, default_value_os_t = crate::home::default_home())]
+        home: std::path::PathBuf,
+    },
+}
+
+/// `phalanx config set KEY VALUE [--home DIR]`
+pub fn cmd_set(home: &Path, key: &str, value: &str, json: bool) -> Result<()> {
+    let path = crate::home::Home(home.to_path_buf()).config();
+    let text = std::fs::read_to_string(&path)
+        .with_context(|| format!("cannot read {}", path.display()))?;
+    let mut doc: toml_edit::DocumentMut = text
+        .parse()
+        .with_context(|| format!("{} is not valid TOML", path.display()))?;
+    let parts: Vec<&str> = key.split('.').collect();
+    let (section, name) = match parts.as_slice() {
+        [name] => (None, *name),
+        [section, name] => (Some(*section), *name),
+        _ => anyhow::bail!("{key:?} is not a config key (section.key or key)"),
+    };
+    if name.is_empty() || section.is_some_and(str::is_empty) {
+        anyhow::bail!("{key:?} is not a config key (section.key or key)");
+    }
+    let parsed = if text_keys()?(key) {
+        toml_edit::Value::from(value)
+    } else {
+        value
+            .parse::<toml_edit::Value>()
+            .unwrap_or_else(|_| toml_edit::Value::from(value))
+    };
+    let table = match section {
+        None => doc.as_table_mut(),
+        Some(s) => doc
+            .entry(s)
+            .or_insert_with(toml_edit::table)
+            .as_table_mut()
+            .ok_or_else(|| anyhow::anyhow!("{s} in {} is not a section", path.display()))?,
+    };
+    match table.get_mut(name).and_then(toml_edit::Item::as_value_mut) {
+        // Keep the comment after the old value.
+        Some(old) => {
+            let decor = old.decor().clone();
+            *old = parsed;
+            *old.decor_mut() = decor;
+        }
+        None => {
+            table.insert(name, toml_edit::value(parsed));
+        }
+    }
+    let new_text = doc.to_string();
+    // Checked as the node would read it (unknown keys and bad values are errors).
+    let check = path.with_extension("checking");
+    std::fs::write(&check, &new_text)
+        .with_context(|| format!("cannot write {}", check.display()))?;
+    let checked = NodeConfig::load_from(&check, std::iter::empty());
+    let _ = std::fs::remove_file(&check);
+    checked.map_err(|e| {
+        anyhow::anyhow!(
+            "{key} = {value} would make an invalid config: {}",
+            e.to_string()
+                .replace(&check.display().to_string(), &path.display().to_string())
+        )
+    })?;
+    crate::fsutil::replace(&path, new_text.as_bytes())?;
+    if json {
+        println!(
+            "{}",
+            serde_json::json!({"file": path.display().to_string(), "key": key, "value": value})
+        );
+    } else {
+        println!("set {key} in {}", path.display());
+    }
+    Ok(())
+}
+
 /// `phalanx config [--home DIR]`: the settings a node started from this home would run with:
 /// `config.toml` with the `PHALANX_*` overrides of this environment applied (the flags of
 /// `phalanx start` come on top).
@@ -258,6 +349,48 @@ pub fn cmd_show(home: &Path, json: bool) -> Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// `config set` edits one key and keeps the rest of the file (comments too); a value
+    /// that would make the config invalid, or an unknown key, leaves the file as it was.
+    #[test]
+    fn set_edits_one_key_and_refuses_a_bad_result() {
+        let dir = tempfile::tempdir().unwrap();
+        let home = dir.path();
+        std::fs::create_dir_all(home.join("config")).unwrap();
+        let p = home.join("config/config.toml");
+        let text = "# kept\nmoniker = \"a\"\n\n[rpc]\nlisten = \"127.0.0.1:8645\" # private\n";
+        std::fs::write(&p, text).unwrap();
+        let peers = r#"["/ip4/10.0.0.2/tcp/26656/p2p/x"]"#;
+        cmd_set(home, "p2p.peers", peers, false).unwrap();
+        cmd_set(home, "rpc.listen", "127.0.0.1:9", false).unwrap();
+        cmd_set(home, "moniker", "2024", false).unwrap();
+        let c = NodeConfig::load_from(&p, std::iter::empty()).unwrap();
+        assert_eq!(
+            c.p2p.peers,
+            vec!["/ip4/10.0.0.2/tcp/26656/p2p/x".to_string()]
+        );
+        assert_eq!(c.rpc.listen.port(), 9);
+        assert_eq!(c.moniker, "2024", "a text key takes the text");
+        let now = std::fs::read_to_string(&p).unwrap();
+        assert!(
+            now.starts_with("# kept\n") && now.contains("# private"),
+            "{now}"
+        );
+        for (key, value) in [
+            ("rpc.listen", "not an address"),
+            ("rpc.max_batch", "many"),
+            ("rpc.nonsense", "1"),
+            ("a.b.c", "1"),
+            ("moniker.x", "1"),
+        ] {
+            assert!(cmd_set(home, key, value, false).is_err(), "{key} = {value}");
+            assert_eq!(
+                std::fs::read_to_string(&p).unwrap(),
+                now,
+                "{key} changed the file"
+            );
+        }
+    }
 
     #[test]
     fn round_trip_and_unknown_keys() {

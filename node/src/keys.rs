@@ -169,15 +169,7 @@ pub fn cmd_encrypt(path: &Path, json: bool) -> Result<()> {
     create_key_file(&tmp, &sealed_file)?;
     // The same owner as before (root encrypting the service user's key must not lock the
     // service out of it).
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::MetadataExt;
-        let (before, now) = (std::fs::metadata(path)?, std::fs::metadata(&tmp)?);
-        if (before.uid(), before.gid()) != (now.uid(), now.gid()) {
-            std::os::unix::fs::chown(&tmp, Some(before.uid()), Some(before.gid()))
-                .with_context(|| format!("cannot give {} its owner back", tmp.display()))?;
-        }
-    }
+    crate::fsutil::own_like(&tmp, &std::fs::metadata(path)?)?;
     std::fs::rename(&tmp, path).with_context(|| format!("replacing {}", path.display()))?;
     if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
         std::fs::File::open(dir)?.sync_all()?;

@@ -9,6 +9,7 @@ mod cli;
 mod client;
 mod config;
 mod contract;
+mod fsutil;
 mod gov;
 mod home;
 mod inspect;

@@ -1,5 +1,5 @@
-//! Maintenance of a home and its genesis: `phalanx genesis validate|hash FILE` and
-//! `phalanx unsafe-reset-all`.
+//! Maintenance of a home and its genesis: `phalanx genesis validate|hash FILE`,
+//! `phalanx unsafe-reset-all` and `phalanx rollback`.
 
 use crate::home::Home;
 use anyhow::{Context, Result, bail};
@@ -21,6 +21,22 @@ pub enum GenesisCommand {
     Hash {
         /// The genesis file.
         file: PathBuf,
+    },
+    /// Add a validator to a genesis file, from the public key and peer id its operator sent
+    /// (`show-validator`, `show-node-id` on its machine). The file is checked and replaced
+    /// atomically; its hash changes.
+    AddValidator {
+        /// The genesis file (edited in place).
+        file: PathBuf,
+        /// The validator's name (logs only; default `validator<N>`).
+        #[arg(long)]
+        name: Option<String>,
+        /// Its ed25519 public key (hex).
+        #[arg(long)]
+        public_key: String,
+        /// Its node's libp2p peer id.
+        #[arg(long)]
+        peer_id: String,
     },
 }
 
@@ -46,6 +62,42 @@ pub fn cmd_genesis(cmd: &GenesisCommand, json: bool) -> Result<()> {
                 println!("hash       {}", g.hash());
             }
         }
+        GenesisCommand::AddValidator {
+            file,
+            name,
+            public_key,
+            peer_id,
+        } => {
+            let mut g = load(file)?;
+            let public_key = public_key
+                .parse::<phalanx_types::PublicKey>()
+                .map_err(|e| anyhow::anyhow!("bad --public-key: {e}"))?;
+            let name = name
+                .clone()
+                .unwrap_or_else(|| format!("validator{}", g.validators.len()));
+            g.validators.push(phalanx_genesis::GenesisValidator {
+                name: name.clone(),
+                public_key,
+                peer_id: peer_id.clone(),
+            });
+            g.validate()
+                .with_context(|| format!("{name} cannot join {}", file.display()))?;
+            crate::fsutil::replace(file, g.to_json().as_bytes())?;
+            if json {
+                println!(
+                    "{}",
+                    serde_json::json!({
+                        "validators": g.validators.len(),
+                        "address": public_key.address(),
+                        "hash": g.hash(),
+                    })
+                );
+            } else {
+                println!("added      {name} ({})", public_key.address());
+                println!("validators {}", g.validators.len());
+                println!("hash       {}", g.hash());
+            }
+        }
         GenesisCommand::Hash { file } => {
             let g = load(file)?;
             if json {
@@ -60,6 +112,47 @@ pub fn cmd_genesis(cmd: &GenesisCommand, json: bool) -> Result<()> {
 
 fn load(file: &Path) -> Result<Genesis> {
     Genesis::load(file).with_context(|| format!("{} is not a valid genesis file", file.display()))
+}
+
+/// `phalanx rollback [--home DIR]`: rewinds the tip block of a stopped node (see
+/// [`phalanx_storage::rollback`]); the node re-executes it on its next start.
+pub fn cmd_rollback(home: &Path, json: bool) -> Result<()> {
+    let h = Home(home.to_path_buf());
+    let data = h.data();
+    if !data.exists() {
+        bail!("{} holds no chain data", data.display());
+    }
+    let store = phalanx_storage::RocksStore::open(&data).with_context(|| {
+        format!(
+            "cannot open {}; is a node running on this home? Stop it first",
+            data.display()
+        )
+    })?;
+    let kv: std::sync::Arc<dyn phalanx_storage::KvStore> = std::sync::Arc::new(store);
+    let done = phalanx_storage::rollback::rollback_tip(&kv)
+        .with_context(|| format!("cannot roll back {}", data.display()))?;
+    if json {
+        println!(
+            "{}",
+            serde_json::json!({
+                "rolled_back": done.height,
+                "hash": done.hash,
+                "height": done.height - 1,
+                "state_root": done.state_root,
+                "keys_restored": done.keys,
+            })
+        );
+    } else {
+        println!("rolled back block {} ({})", done.height, done.hash);
+        println!("height      {}", done.height - 1);
+        println!("state root  {}", done.state_root);
+        println!("keys        {} restored", done.keys);
+        println!(
+            "next start  re-executes block {} and commits it only if it matches its certificate",
+            done.height
+        );
+    }
+    Ok(())
 }
 
 /// `phalanx unsafe-reset-all [--home DIR]`: deletes the home's chain data (blocks, state, the
@@ -105,4 +198,55 @@ pub fn cmd_unsafe_reset_all(home: &Path, json: bool) -> Result<()> {
          until the chain has moved past that height."
     );
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use phalanx_types::SecretKey;
+
+    fn add(file: &Path, key: &SecretKey, peer: &str) -> Result<()> {
+        cmd_genesis(
+            &GenesisCommand::AddValidator {
+                file: file.to_path_buf(),
+                name: None,
+                public_key: key.public_key().to_hex(),
+                peer_id: peer.into(),
+            },
+            true,
+        )
+    }
+
+    /// `genesis add-validator` adds one validator; a duplicate key or peer id, or a bad peer
+    /// id, is refused and leaves the file as it was.
+    #[test]
+    fn add_validator_checks_and_keeps_the_file_on_refusal() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("genesis.json");
+        let first = SecretKey::generate();
+        let peer = |k: &SecretKey| crate::keys::peer_id(k).unwrap();
+        let g = crate::home::make_genesis(
+            "acme-1",
+            &[(first.clone(), peer(&first))],
+            phalanx_genesis::DeployPolicy::Anyone,
+            phalanx_genesis::ConsensusParams::default(),
+        )
+        .unwrap();
+        std::fs::write(&file, g.to_json()).unwrap();
+        let second = SecretKey::generate();
+        add(&file, &second, &peer(&second)).unwrap();
+        let after = Genesis::load(&file).unwrap();
+        assert_eq!(after.validators.len(), 2);
+        assert_eq!(after.validators[1].name, "validator1");
+        let text = std::fs::read_to_string(&file).unwrap();
+        let third = SecretKey::generate();
+        for (key, peer_id) in [
+            (&second, peer(&third)),
+            (&third, peer(&second)),
+            (&third, "not-a-peer-id".to_string()),
+        ] {
+            assert!(add(&file, key, &peer_id).is_err());
+            assert_eq!(std::fs::read_to_string(&file).unwrap(), text);
+        }
+    }
 }

@@ -94,6 +94,26 @@ fn genesis_changes(kv: Arc<dyn KvStore>, genesis: &Genesis) -> Result<StateChang
     Ok(changes)
 }
 
+/// Re-executes the blocks `phalanx rollback` left pending, before consensus starts, on a
+/// thread with the stack contracts need.
+fn replay_rolled_back(mut chain: Chain) -> Result<Chain> {
+    std::thread::Builder::new()
+        .name("rollback-replay".into())
+        .stack_size(EXEC_STACK_BYTES)
+        .spawn(move || {
+            for height in chain.replay_rolled_back()? {
+                tracing::info!(
+                    height,
+                    "re-executed the rolled-back block: it matches its certificate"
+                );
+            }
+            Ok::<Chain, phalanx_core::CoreError>(chain)
+        })?
+        .join()
+        .map_err(|_| anyhow::anyhow!("replaying rolled-back blocks panicked"))?
+        .map_err(Into::into)
+}
+
 fn hex_of(b: &[u8]) -> String {
     b.iter().map(|x| format!("{x:02x}")).collect()
 }
@@ -343,6 +363,7 @@ fn run(
         ChainInfo::from_genesis(&genesis),
         runtime.clone(),
     )?;
+    let chain = replay_rolled_back(chain)?;
     let core = NodeCore::new(chain, Some(validator.clone()), MempoolLimits::default())?;
     let tip = core.chain().tip();
     late_blocks.set(core.chain().blocks().clone());

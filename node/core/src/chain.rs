@@ -168,6 +168,9 @@ impl Chain {
         };
         let mut wal_live = BTreeMap::new();
         for (key, value) in kv.scan(Column::Wal, &[], None, usize::MAX)? {
+            if key == phalanx_storage::rollback::WAL_SENTINEL {
+                continue;
+            }
             wal_live.insert(seq_of(&key)?, decode_wal(&value)?.height());
         }
         let wal_seq = wal_live.keys().next_back().map_or(0, |s| s + 1);
@@ -554,6 +557,62 @@ impl Chain {
         Ok(receipts)
     }
 
+    /// Re-executes and commits the blocks `phalanx rollback` removed (see
+    /// [`phalanx_storage::rollback`]), lowest first, each only if its certificate verifies
+    /// against the validator set in force and it executes to its certified header here. A
+    /// block that executes differently stops the node with [`CoreError::Diverged`] and stays
+    /// pending, so the operator can start the binary that reproduces it. Runs contracts:
+    /// call it on a thread with the runtime's stack. Returns the heights replayed.
+    pub fn replay_rolled_back(&mut self) -> Result<Vec<Height>, CoreError> {
+        use phalanx_storage::rollback;
+        let pending = rollback::pending(&*self.kv)?;
+        let mut replayed = Vec::new();
+        for (i, &height) in pending.iter().enumerate() {
+            let last = i + 1 == pending.len();
+            let (block, certificate) = rollback::rolled_back(&*self.kv, height)?
+                .ok_or_else(|| CoreError::Corrupt(format!("rolled-back block {height} missing")))?;
+            if height <= self.tip.height {
+                // Committed again before the record went: only the same block may stand.
+                let stored = self.blocks.block(height)?.map(|b| b.hash());
+                if stored != Some(block.hash()) {
+                    return Err(CoreError::Corrupt(format!(
+                        "block {height} was rolled back as {}, but {} is stored at that height",
+                        block.hash(),
+                        stored.map_or("nothing".into(), |h| h.to_string())
+                    )));
+                }
+                let mut batch = WriteBatch::new();
+                rollback::stage_replayed(&mut batch, height, last);
+                self.kv.write(batch, Durability::Sync)?;
+                continue;
+            }
+            if height != self.tip.height + 1 {
+                return Err(CoreError::Corrupt(format!(
+                    "rolled-back block {height} waits for replay above tip {}",
+                    self.tip.height
+                )));
+            }
+            let bad_record =
+                |what: String| CoreError::Corrupt(format!("rolled-back block {height}: {what}"));
+            if certificate.height != height || certificate.block_hash != block.hash() {
+                return Err(bad_record("its certificate is for another block".into()));
+            }
+            certificate
+                .verify(&self.info.chain_id, &self.config.validators)
+                .map_err(|e| bad_record(format!("its certificate does not verify: {e}")))?;
+            let checked = CheckedBlock::check(block.clone())
+                .map_err(|e| bad_record(format!("its body: {e}")))?;
+            let mut executed = self.replay(&checked)?.map_err(|e| CoreError::Diverged {
+                height,
+                reason: format!("re-executed after a rollback: {e}"),
+            })?;
+            rollback::stage_replayed(&mut executed.batch, height, last);
+            self.commit(&block, &certificate, executed)?;
+            replayed.push(height);
+        }
+        Ok(replayed)
+    }
+
     /// Saves the proof of the configuration that takes effect after `block` (see
     /// [`phalanx_storage::prune::SetProof`]): it must outlive pruning.
     fn save_set_proof(
@@ -595,6 +654,7 @@ impl Chain {
         self.kv
             .scan(Column::Wal, &[], None, usize::MAX)?
             .into_iter()
+            .filter(|(k, _)| k[..] != phalanx_storage::rollback::WAL_SENTINEL)
             .map(|(_, v)| decode_wal(&v))
             .collect()
     }

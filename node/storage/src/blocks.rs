@@ -53,6 +53,11 @@ fn receipt_key(height: Height, index: u32) -> [u8; 12] {
     k
 }
 
+/// Stages `height` as the latest committed height.
+pub(crate) fn stage_latest_height(batch: &mut WriteBatch, height: Height) {
+    batch.put(Column::Meta, LATEST_HEIGHT, height.to_be_bytes());
+}
+
 pub(crate) fn read<T: DeserializeOwned>(
     kv: &dyn KvStore,
     col: Column,
@@ -103,7 +108,7 @@ impl BlockStore {
                 );
             }
         }
-        batch.put(Column::Meta, LATEST_HEIGHT, hk);
+        stage_latest_height(batch, height);
     }
 
     /// Height of the latest committed block (0 before the first block).

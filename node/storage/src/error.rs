@@ -22,4 +22,7 @@ pub enum StorageError {
     /// A proof did not verify.
     #[error("invalid proof: {0}")]
     InvalidProof(String),
+    /// A maintenance operation cannot be done on this store (the reason says why).
+    #[error("{0}")]
+    Refused(String),
 }

@@ -17,6 +17,7 @@ pub mod kv;
 pub mod memory;
 pub mod prune;
 pub mod rocks;
+pub mod rollback;
 pub mod snapshot;
 pub mod state;
 

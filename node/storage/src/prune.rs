@@ -223,6 +223,11 @@ pub fn stage_set_proof(batch: &mut WriteBatch, height: Height, proof: &SetProof)
     );
 }
 
+/// Stages deleting the [`SetProof`] saved for `height` (a rollback of the block before it).
+pub fn stage_delete_set_proof(batch: &mut WriteBatch, height: Height) {
+    batch.delete(Column::Meta, set_proof_key(height));
+}
+
 /// Every saved [`SetProof`], with the height each governs from, in height order.
 pub fn set_proofs(kv: &dyn KvStore) -> Result<Vec<(Height, SetProof)>, StorageError> {
     let prefix = b"set_proof/";
