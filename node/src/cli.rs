@@ -147,7 +147,7 @@ pub enum Command {
     /// (`phalanx config set` changes one).
     Config {
         /// Node home.
-        #[arg(long, default_value_os_t = home::default_home())]
+        #[arg(long, global = true, default_value_os_t = home::default_home())]
         home: PathBuf,
         /// Change a setting instead.
         #[command(subcommand)]
@@ -397,8 +397,8 @@ pub fn run(cli: Cli) -> Result<()> {
         Command::ShowValidator { home } => keys::cmd_show_validator(&home, json),
         Command::Config { home, action: None } => crate::config::cmd_show(&home, json),
         Command::Config {
-            action: Some(crate::config::ConfigCommand::Set { home, key, value }),
-            ..
+            home,
+            action: Some(crate::config::ConfigCommand::Set { key, value }),
         } => crate::config::cmd_set(&home, &key, &value, json),
         Command::Inspect { home, rpc } => crate::inspect::cmd_inspect(&home, rpc),
         Command::Signer(args) => crate::signer::cmd_signer(args),

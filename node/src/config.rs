@@ -189,14 +189,25 @@ impl NodeConfig {
         path: &Path,
         vars: impl IntoIterator<Item = (String, String)>,
     ) -> Result<NodeConfig> {
-        use figment::Figment;
-        use figment::providers::{Format, Serialized, Toml};
         // figment skips a missing file; a node must not start on defaults by mistake.
         if !path.is_file() {
             anyhow::bail!("cannot read {}: no such file", path.display());
         }
-        let mut figment = Figment::from(Serialized::defaults(NodeConfig::default()))
-            .merge(Toml::file_exact(path));
+        let text = std::fs::read_to_string(path)
+            .with_context(|| format!("cannot read {}", path.display()))?;
+        Self::from_text(&text, path, vars)
+    }
+
+    /// [`NodeConfig::load_from`] of `text`, the contents of `path` (named in errors).
+    pub fn from_text(
+        text: &str,
+        path: &Path,
+        vars: impl IntoIterator<Item = (String, String)>,
+    ) -> Result<NodeConfig> {
+        use figment::Figment;
+        use figment::providers::{Format, Serialized, Toml};
+        let mut figment =
+            Figment::from(Serialized::defaults(NodeConfig::default())).merge(Toml::string(text));
         // Keys whose values are text take the variable's text as is (`PHALANX_MONIKER=2024`
         // is a name, not a number); the others are read as TOML values.
         let is_text = text_keys()?;
@@ -216,8 +227,8 @@ impl NodeConfig {
             };
             figment = figment.merge((key.as_str(), value));
         }
-        figment.extract().map_err(|e| {
-            let names: Vec<&str> = overrides.values().map(|(n, _)| n.as_str()).collect();
+        let names: Vec<&str> = overrides.values().map(|(n, _)| n.as_str()).collect();
+        let invalid = |e: &dyn std::fmt::Display| {
             if names.is_empty() {
                 anyhow::anyhow!("invalid config {}: {e}", path.display())
             } else {
@@ -227,7 +238,36 @@ impl NodeConfig {
                     names.join(", ")
                 )
             }
-        })
+        };
+        let config: NodeConfig = figment.extract().map_err(|e| invalid(&e))?;
+        config.check().map_err(|e| invalid(&e))?;
+        Ok(config)
+    }
+
+    /// The checks beyond types: the addresses parse as the node uses them (a peer and the
+    /// remote signer must name their peer id).
+    fn check(&self) -> Result<()> {
+        use libp2p::Multiaddr;
+        let with_id = |what: &str, a: &str| -> Result<()> {
+            let addr: Multiaddr = a
+                .parse()
+                .with_context(|| format!("{what} {a:?} is not a multiaddr"))?;
+            if phalanx_network::peer_of(&addr).is_none() {
+                anyhow::bail!("{what} {a:?} must end in /p2p/<peer id>");
+            }
+            Ok(())
+        };
+        self.p2p
+            .listen
+            .parse::<Multiaddr>()
+            .with_context(|| format!("p2p.listen {:?} is not a multiaddr", self.p2p.listen))?;
+        for p in &self.p2p.peers {
+            with_id("p2p.peers entry", p)?;
+        }
+        if let Some(a) = &self.signer.address {
+            with_id("signer.address", a)?;
+        }
+        Ok(())
     }
 
     /// Writes `path`.
@@ -252,15 +292,13 @@ fn text_keys() -> Result<impl Fn(&str) -> bool> {
 pub enum ConfigCommand {
     /// Set one key of config.toml (`p2p.peers`, `rpc.listen`, `moniker`…), keeping the
     /// file's comments and layout. The value is read as a TOML value (a number, a boolean,
-    /// an array), else as text; the file is checked as a whole before it is replaced.
+    /// an array); a key that holds text takes the text as is. The file is checked as the
+    /// node reads it before it is replaced.
     Set {
         /// The key: `section.key`, or a top-level key.
         key: String,
         /// The value (TOML).
         value: String,
-        /// Node home.
-        #[arg(long, default_value_os_t = crate::home::default_home())]
-        home: std::path::PathBuf,
     },
 }
 
@@ -288,40 +326,37 @@ pub fn cmd_set(home: &Path, key: &str, value: &str, json: bool) -> Result<()> {
             .parse::<toml_edit::Value>()
             .unwrap_or_else(|_| toml_edit::Value::from(value))
     };
-    let table = match section {
+    let table: &mut dyn toml_edit::TableLike = match section {
         None => doc.as_table_mut(),
         Some(s) => doc
             .entry(s)
             .or_insert_with(toml_edit::table)
-            .as_table_mut()
+            .as_table_like_mut()
             .ok_or_else(|| anyhow::anyhow!("{s} in {} is not a section", path.display()))?,
     };
-    match table.get_mut(name).and_then(toml_edit::Item::as_value_mut) {
+    match table.get_mut(name) {
         // Keep the comment after the old value.
-        Some(old) => {
+        Some(toml_edit::Item::Value(old)) => {
             let decor = old.decor().clone();
             *old = parsed;
             *old.decor_mut() = decor;
         }
-        None => {
+        Some(toml_edit::Item::None) | None => {
             table.insert(name, toml_edit::value(parsed));
         }
+        Some(_) => anyhow::bail!("{key} is a section: set its keys one by one"),
     }
     let new_text = doc.to_string();
-    // Checked as the node would read it (unknown keys and bad values are errors).
-    let check = path.with_extension("checking");
-    std::fs::write(&check, &new_text)
-        .with_context(|| format!("cannot write {}", check.display()))?;
-    let checked = NodeConfig::load_from(&check, std::iter::empty());
-    let _ = std::fs::remove_file(&check);
-    checked.map_err(|e| {
-        anyhow::anyhow!(
-            "{key} = {value} would make an invalid config: {}",
-            e.to_string()
-                .replace(&check.display().to_string(), &path.display().to_string())
-        )
-    })?;
+    // Checked as the node would read it (unknown keys, bad values and addresses are errors).
+    NodeConfig::from_text(&new_text, &path, std::iter::empty())
+        .map_err(|e| anyhow::anyhow!("{key} = {value} would make an invalid config: {e}"))?;
     crate::fsutil::replace(&path, new_text.as_bytes())?;
+    // An override in this environment would hide the change from a node started here.
+    for (name, _) in std::env::vars() {
+        if env_key(&name).as_deref() == Some(key) {
+            eprintln!("warning: {name} is set here and overrides {key} for a node started with it");
+        }
+    }
     if json {
         println!(
             "{}",
@@ -360,14 +395,17 @@ mod tests {
         let p = home.join("config/config.toml");
         let text = "# kept\nmoniker = \"a\"\n\n[rpc]\nlisten = \"127.0.0.1:8645\" # private\n";
         std::fs::write(&p, text).unwrap();
-        let peers = r#"["/ip4/10.0.0.2/tcp/26656/p2p/x"]"#;
+        let peers = r#"["/ip4/10.0.0.2/tcp/26656/p2p/12D3KooWGT5HsSYL46ZczRihHSzdZcdYErUDFnCvMCk3kXcJGXYf"]"#;
         cmd_set(home, "p2p.peers", peers, false).unwrap();
         cmd_set(home, "rpc.listen", "127.0.0.1:9", false).unwrap();
         cmd_set(home, "moniker", "2024", false).unwrap();
         let c = NodeConfig::load_from(&p, std::iter::empty()).unwrap();
         assert_eq!(
             c.p2p.peers,
-            vec!["/ip4/10.0.0.2/tcp/26656/p2p/x".to_string()]
+            vec![
+                "/ip4/10.0.0.2/tcp/26656/p2p/12D3KooWGT5HsSYL46ZczRihHSzdZcdYErUDFnCvMCk3kXcJGXYf"
+                    .to_string()
+            ]
         );
         assert_eq!(c.rpc.listen.port(), 9);
         assert_eq!(c.moniker, "2024", "a text key takes the text");
@@ -377,6 +415,11 @@ mod tests {
             "{now}"
         );
         for (key, value) in [
+            ("p2p.peers", r#"["/ip4/10.0.0.2/tcp/26656/p2p/"]"#),
+            ("p2p.peers", r#"["/ip4/10.0.0.2/tcp/26656"]"#),
+            ("p2p.listen", "nowhere"),
+            ("signer.address", "/ip4/10.0.0.9/tcp/26659"),
+            ("rpc", r#"{listen = "127.0.0.1:1"}"#),
             ("rpc.listen", "not an address"),
             ("rpc.max_batch", "many"),
             ("rpc.nonsense", "1"),
@@ -397,7 +440,9 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let p = dir.path().join("config.toml");
         let mut c = NodeConfig::default();
-        c.p2p.peers.push("/ip4/127.0.0.1/tcp/1/p2p/x".into());
+        c.p2p.peers.push(
+            "/ip4/127.0.0.1/tcp/1/p2p/12D3KooWGT5HsSYL46ZczRihHSzdZcdYErUDFnCvMCk3kXcJGXYf".into(),
+        );
         c.save(&p).unwrap();
         assert_eq!(NodeConfig::load(&p).unwrap(), c);
         std::fs::write(&p, "bogus = 1\n").unwrap();
@@ -436,7 +481,7 @@ mod tests {
                 ("PHALANX_RPC__MAX_BATCH", "9"),
                 ("phalanx_rpc__listen", "0.0.0.0:9999"),
                 ("PHALANX_RPC__EXPLORER", "true"),
-                ("PHALANX_P2P__PEERS", r#"["/ip4/10.0.0.2/tcp/26656/p2p/x"]"#),
+                ("PHALANX_P2P__PEERS", r#"["/ip4/10.0.0.2/tcp/26656/p2p/12D3KooWGT5HsSYL46ZczRihHSzdZcdYErUDFnCvMCk3kXcJGXYf"]"#),
                 ("PHALANX_PRUNING__RETAIN_BLOCKS", "1000"),
                 // Not config keys: the clients' node URL, a test log filter, other programs'.
                 ("PHALANX_RPC", "http://127.0.0.1:1"),
@@ -456,7 +501,10 @@ mod tests {
         assert_eq!(c.rpc.explorer, Some(true));
         assert_eq!(
             c.p2p.peers,
-            vec!["/ip4/10.0.0.2/tcp/26656/p2p/x".to_string()]
+            vec![
+                "/ip4/10.0.0.2/tcp/26656/p2p/12D3KooWGT5HsSYL46ZczRihHSzdZcdYErUDFnCvMCk3kXcJGXYf"
+                    .to_string()
+            ]
         );
         assert_eq!(c.pruning.retain_blocks, 1000);
         assert_eq!(c.rpc.max_body_bytes, RpcConfig::default().max_body_bytes);

@@ -4,25 +4,37 @@ use anyhow::{Context, Result};
 use std::io::Write;
 use std::path::Path;
 
-/// Replaces `path` with `bytes` atomically: written beside it, synced, given the old file's
-/// owner and permissions, then renamed over it, so a crash leaves one whole file or the
-/// other, and root editing the service user's file does not lock the service out of it.
+/// Replaces `path` with `bytes` atomically: written beside it (beside the target of a
+/// symlink), synced, given the old file's owner and permissions, then renamed over it, so a
+/// crash leaves one whole file or the other, and root editing the service user's file does
+/// not lock the service out of it. A failure leaves the file as it was and no temporary
+/// file behind.
 pub fn replace(path: &Path, bytes: &[u8]) -> Result<()> {
-    let tmp = path.with_extension("replacing");
-    let _ = std::fs::remove_file(&tmp);
+    let path =
+        &std::fs::canonicalize(path).with_context(|| format!("cannot read {}", path.display()))?;
     let before =
         std::fs::metadata(path).with_context(|| format!("cannot read {}", path.display()))?;
-    {
-        let mut f = std::fs::File::create(&tmp)
+    let tmp = path.with_extension("replacing");
+    let _ = std::fs::remove_file(&tmp);
+    let written = (|| -> Result<()> {
+        let mut f = std::fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .open(&tmp)
             .with_context(|| format!("cannot write {}", tmp.display()))?;
         f.set_permissions(before.permissions())?;
         f.write_all(bytes)?;
         f.sync_all()?;
+        own_like(&tmp, &before)?;
+        std::fs::rename(&tmp, path).with_context(|| format!("replacing {}", path.display()))
+    })();
+    if written.is_err() {
+        let _ = std::fs::remove_file(&tmp);
     }
-    own_like(&tmp, &before)?;
-    std::fs::rename(&tmp, path).with_context(|| format!("replacing {}", path.display()))?;
-    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-        std::fs::File::open(dir)?.sync_all()?;
+    written?;
+    // The new file is in place; a failed directory sync only weakens crash durability.
+    if let Some(dir) = path.parent() {
+        let _ = std::fs::File::open(dir).and_then(|d| d.sync_all());
     }
     Ok(())
 }

@@ -83,6 +83,17 @@ pub fn cmd_genesis(cmd: &GenesisCommand, json: bool) -> Result<()> {
             g.validate()
                 .with_context(|| format!("{name} cannot join {}", file.display()))?;
             crate::fsutil::replace(file, g.to_json().as_bytes())?;
+            // A home's database is tied to the genesis it was created from.
+            if let Some(home) = file.parent().and_then(Path::parent)
+                && home.join("data/CURRENT").exists()
+            {
+                eprintln!(
+                    "warning: {} holds chain data of the old genesis: a node started there \
+                     refuses the new one until `phalanx unsafe-reset-all --home {}`",
+                    home.join("data").display(),
+                    home.display()
+                );
+            }
             if json {
                 println!(
                     "{}",

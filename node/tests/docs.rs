@@ -271,15 +271,23 @@ impl Walk<'_> {
     }
 }
 
-fn needs_root() {
-    let ok = std::process::Command::new("ip")
-        .args(["netns", "list"])
-        .output()
-        .is_ok_and(|o| o.status.success());
-    assert!(
-        ok && is_root(),
-        "the documentation tests need root and `ip netns` (CI runs as root)"
-    );
+/// Whether the machines can be built here: they need root and `ip netns`. CI sets
+/// `PHALANX_DOCTEST=required`, so there a missing one fails the test; elsewhere (a
+/// contributor's `cargo test` as a user) the walkthroughs are skipped, and say so.
+fn can_run() -> bool {
+    let ok = is_root()
+        && std::process::Command::new("ip")
+            .args(["netns", "list"])
+            .output()
+            .is_ok_and(|o| o.status.success());
+    if !ok {
+        assert!(
+            std::env::var("PHALANX_DOCTEST").as_deref() != Ok("required"),
+            "the documentation tests need root and `ip netns`"
+        );
+        eprintln!("skipped: the documentation walkthroughs need root and `ip netns`");
+    }
+    ok
 }
 
 fn is_root() -> bool {
@@ -292,13 +300,15 @@ fn is_root() -> bool {
 }
 
 fn lab(specs: &[(&str, Option<&str>)]) -> Lab {
-    needs_root();
     let target = example_contracts::target_root();
     Lab::new(&target, &repo(), &binary(), &contracts(), specs)
 }
 
 #[test]
 fn readme_commands_run_as_written() {
+    if !can_run() {
+        return;
+    }
     let _g = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
     let mut lab = lab(&[("dev", None)]);
     let rules = Rules::new(&repo());
@@ -326,6 +336,9 @@ fn readme_commands_run_as_written() {
 
 #[test]
 fn the_operator_guide_builds_a_network_of_separate_machines() {
+    if !can_run() {
+        return;
+    }
     let _g = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
     let machines = ["alpha", "bravo", "charlie", "delta"];
     let mut lab = lab(&[

@@ -566,6 +566,12 @@ impl Chain {
     pub fn replay_rolled_back(&mut self) -> Result<Vec<Height>, CoreError> {
         use phalanx_storage::rollback;
         let pending = rollback::pending(&*self.kv)?;
+        if pending.is_empty() && self.kv.get(Column::Wal, &rollback::WAL_SENTINEL)?.is_some() {
+            // Nothing waits (no write leaves one without the other; this only tidies).
+            let mut batch = WriteBatch::new();
+            batch.delete(Column::Wal, rollback::WAL_SENTINEL);
+            self.kv.write(batch, Durability::Sync)?;
+        }
         let mut replayed = Vec::new();
         for (i, &height) in pending.iter().enumerate() {
             let last = i + 1 == pending.len();
