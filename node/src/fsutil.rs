@@ -10,6 +10,11 @@ use std::path::Path;
 /// not lock the service out of it. A failure leaves the file as it was and no temporary
 /// file behind.
 pub fn replace(path: &Path, bytes: &[u8]) -> Result<()> {
+    replace_with_mode(path, bytes, None)
+}
+
+/// [`replace`], with permissions `mode` (unix) instead of the old file's.
+pub fn replace_with_mode(path: &Path, bytes: &[u8], mode: Option<u32>) -> Result<()> {
     let path =
         &std::fs::canonicalize(path).with_context(|| format!("cannot read {}", path.display()))?;
     let before =
@@ -22,7 +27,15 @@ pub fn replace(path: &Path, bytes: &[u8]) -> Result<()> {
             .create_new(true)
             .open(&tmp)
             .with_context(|| format!("cannot write {}", tmp.display()))?;
-        f.set_permissions(before.permissions())?;
+        let mut permissions = before.permissions();
+        #[cfg(unix)]
+        if let Some(mode) = mode {
+            use std::os::unix::fs::PermissionsExt;
+            permissions.set_mode(mode);
+        }
+        #[cfg(not(unix))]
+        let _ = mode;
+        f.set_permissions(permissions)?;
         f.write_all(bytes)?;
         f.sync_all()?;
         own_like(&tmp, &before)?;

@@ -39,8 +39,15 @@ pub fn write_key(path: &Path, key: &SecretKey) -> Result<()> {
 }
 
 /// Writes a key file that must not exist yet, mode 0600, synced.
+/// A key file's contents: pretty JSON and a newline.
+fn key_file_bytes(file: &KeyFile) -> Result<Vec<u8>> {
+    let mut bytes = serde_json::to_vec_pretty(file)?;
+    bytes.push(b'\n');
+    Ok(bytes)
+}
+
 fn create_key_file(path: &Path, file: &KeyFile) -> Result<()> {
-    let json = serde_json::to_string_pretty(file)?;
+    let bytes = key_file_bytes(file)?;
     let mut opts = std::fs::OpenOptions::new();
     opts.write(true).create_new(true);
     #[cfg(unix)]
@@ -54,8 +61,7 @@ fn create_key_file(path: &Path, file: &KeyFile) -> Result<()> {
             path.display()
         )
     })?;
-    f.write_all(json.as_bytes())?;
-    f.write_all(b"\n")?;
+    f.write_all(&bytes)?;
     f.sync_all()?;
     Ok(())
 }
@@ -163,17 +169,9 @@ pub fn cmd_encrypt(path: &Path, json: bool) -> Result<()> {
         sealed: Some(sealed),
         ..file
     };
-    // Written beside it, then renamed over it: a crash leaves one whole file or the other.
-    let tmp = path.with_extension("encrypting");
-    let _ = std::fs::remove_file(&tmp);
-    create_key_file(&tmp, &sealed_file)?;
-    // The same owner as before (root encrypting the service user's key must not lock the
-    // service out of it).
-    crate::fsutil::own_like(&tmp, &std::fs::metadata(path)?)?;
-    std::fs::rename(&tmp, path).with_context(|| format!("replacing {}", path.display()))?;
-    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-        std::fs::File::open(dir)?.sync_all()?;
-    }
+    // Atomically, keeping the owner (root encrypting the service user's key must not lock
+    // the service out of it), readable by the owner only.
+    crate::fsutil::replace_with_mode(path, &key_file_bytes(&sealed_file)?, Some(0o600))?;
     if json {
         println!(
             "{}",

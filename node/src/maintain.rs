@@ -125,6 +125,16 @@ fn load(file: &Path) -> Result<Genesis> {
     Genesis::load(file).with_context(|| format!("{} is not a valid genesis file", file.display()))
 }
 
+/// Opens the database in `data` for writing, which a running node's lock refuses.
+fn open_stopped(data: &Path) -> Result<phalanx_storage::RocksStore> {
+    phalanx_storage::RocksStore::open(data).map_err(|e| {
+        anyhow::anyhow!(
+            "cannot open {} ({e}); is a node running on this home? Stop it first",
+            data.display()
+        )
+    })
+}
+
 /// `phalanx rollback [--home DIR]`: rewinds the tip block of a stopped node (see
 /// [`phalanx_storage::rollback`]); the node re-executes it on its next start.
 pub fn cmd_rollback(home: &Path, json: bool) -> Result<()> {
@@ -133,13 +143,8 @@ pub fn cmd_rollback(home: &Path, json: bool) -> Result<()> {
     if !data.exists() {
         bail!("{} holds no chain data", data.display());
     }
-    let store = phalanx_storage::RocksStore::open(&data).with_context(|| {
-        format!(
-            "cannot open {}; is a node running on this home? Stop it first",
-            data.display()
-        )
-    })?;
-    let kv: std::sync::Arc<dyn phalanx_storage::KvStore> = std::sync::Arc::new(store);
+    let kv: std::sync::Arc<dyn phalanx_storage::KvStore> =
+        std::sync::Arc::new(open_stopped(&data)?);
     let done = phalanx_storage::rollback::rollback_tip(&kv)
         .with_context(|| format!("cannot roll back {}", data.display()))?;
     if json {
@@ -179,13 +184,7 @@ pub fn cmd_unsafe_reset_all(home: &Path, json: bool) -> Result<()> {
     }
     let data = h.data();
     if data.exists() {
-        // A running node holds the database's lock: opening it for writing fails then.
-        if let Err(e) = phalanx_storage::RocksStore::open(&data) {
-            bail!(
-                "cannot open {} ({e}); is a node running on this home? Stop it first",
-                data.display()
-            );
-        }
+        open_stopped(&data)?;
     }
     let mut removed = Vec::new();
     for dir in [data, h.snapshots(), h.statesync()] {

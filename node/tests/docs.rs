@@ -75,18 +75,30 @@ struct Walk<'a> {
     tally: BTreeMap<String, usize>,
     /// `--help` texts, for checking commands that are not run.
     help: BTreeMap<String, String>,
+    /// The identity variables of each machine with a home (they never change).
+    known: BTreeMap<String, Vec<(String, String)>>,
 }
 
-impl Walk<'_> {
+impl<'a> Walk<'a> {
+    fn new(lab: &'a mut Lab, rules: &'a Rules) -> Walk<'a> {
+        Walk {
+            lab,
+            rules,
+            tally: BTreeMap::new(),
+            help: BTreeMap::new(),
+            known: BTreeMap::new(),
+        }
+    }
+
     /// The public identity of every machine with a node home, as the variables the docs
     /// use for what its operator sent: `BRAVO_PUBLIC_KEY`, `BRAVO_PEER_ID`.
-    fn identities(&self) -> Vec<(String, String)> {
-        let mut env = Vec::new();
+    fn identities(&mut self) -> Vec<(String, String)> {
         for name in self.lab.machines.keys() {
             let home = self.lab.path(name, "/var/lib/phalanx");
-            if !home.join("config/node_key").exists() {
+            if self.known.contains_key(name) || !home.join("config/node_key").exists() {
                 continue;
             }
+            let mut env = Vec::new();
             let show = |what: &str| -> Value {
                 let o = std::process::Command::new(binary())
                     .args(["--output", "json", what, "--home"])
@@ -107,8 +119,9 @@ impl Walk<'_> {
                 format!("{upper}_PEER_ID"),
                 n["peer_id"].as_str().unwrap().to_string(),
             ));
+            self.known.insert(name.clone(), env);
         }
-        env
+        self.known.values().flatten().cloned().collect()
     }
 
     /// Sends `/tmp` files a script names, and `machine` lacks, from the machine that has
@@ -221,7 +234,7 @@ impl Walk<'_> {
                     self.lab.wait(
                         Duration::from_secs(60),
                         &format!("{}: the service on {machine}", block.at),
-                        |lab| lab.rpc(machine, 8645, "node_status", json!({})).is_some(),
+                        |lab| lab.height(machine).is_some(),
                     );
                     started.push(machine.clone());
                 }
@@ -229,11 +242,7 @@ impl Walk<'_> {
         }
         // Services started: the network they form commits (as systemd would have them, up
         // for good) before the next command relies on it.
-        let at = |lab: &Lab, m: &str| {
-            lab.rpc(m, 8645, "node_status", json!({}))
-                .and_then(|s| s["height"].as_u64())
-                .unwrap_or(0)
-        };
+        let at = |lab: &Lab, m: &str| lab.height(m).unwrap_or(0);
         let from: Vec<u64> = started.iter().map(|m| at(self.lab, m)).collect();
         self.lab.wait(
             Duration::from_secs(90),
@@ -312,25 +321,16 @@ fn readme_commands_run_as_written() {
     let _g = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
     let mut lab = lab(&[("dev", None)]);
     let rules = Rules::new(&repo());
-    let mut walk = Walk {
-        lab: &mut lab,
-        rules: &rules,
-        tally: BTreeMap::new(),
-        help: BTreeMap::new(),
-    };
+    let mut walk = Walk::new(&mut lab, &rules);
     walk.document("README.md", &["dev"]);
     // The dev chain the README started is still committing.
-    let height = |lab: &Lab| {
-        lab.rpc("dev", 8645, "node_status", json!({}))
-            .and_then(|s| s["height"].as_u64())
-    };
     let mut h = None;
     lab.wait(Duration::from_secs(30), "the dev chain's status", |lab| {
-        h = height(lab);
+        h = lab.height("dev");
         h.is_some()
     });
     lab.wait(Duration::from_secs(30), "the dev chain to go on", |lab| {
-        height(lab) > h
+        lab.height("dev") > h
     });
 }
 
@@ -348,12 +348,7 @@ fn the_operator_guide_builds_a_network_of_separate_machines() {
         ("delta", Some("10.0.0.4")),
     ]);
     let rules = Rules::new(&repo());
-    let mut walk = Walk {
-        lab: &mut lab,
-        rules: &rules,
-        tally: BTreeMap::new(),
-        help: BTreeMap::new(),
-    };
+    let mut walk = Walk::new(&mut lab, &rules);
     walk.document("docs/OPERATOR.md", &["alpha", "bravo", "charlie"]);
     let delta = walk.identities();
     let delta_key = delta
@@ -373,11 +368,7 @@ fn the_operator_guide_builds_a_network_of_separate_machines() {
             })
         },
     );
-    let height = |lab: &Lab, m: &str| {
-        lab.rpc(m, 8645, "node_status", json!({}))
-            .and_then(|s| s["height"].as_u64())
-            .unwrap_or(0)
-    };
+    let height = |lab: &Lab, m: &str| lab.height(m).unwrap_or(0);
     let joined = height(&lab, "delta");
     lab.wait(
         Duration::from_secs(60),

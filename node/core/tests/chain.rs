@@ -3,14 +3,14 @@
 
 mod common;
 
-use common::{T0, in_big_stack, one_validator_info};
+use common::{T0, call, in_big_stack, one_validator_info};
 use phalanx_consensus::WalEntry;
 use phalanx_core::{BlockError, Chain, chain::write_genesis};
 use phalanx_genesis::ConsensusParams;
 use phalanx_runtime::{Runtime, RuntimeConfig, StateChanges};
 use phalanx_storage::{KvStore, MemoryStore, WriteBatch};
 use phalanx_types::consensus::Phase;
-use phalanx_types::{Address, Bytes, CommitCertificate, Hash, SecretKey, Tx, TxPayload};
+use phalanx_types::{CommitCertificate, Hash, SecretKey};
 use std::sync::Arc;
 
 fn chain() -> (Chain, SecretKey) {
@@ -20,21 +20,6 @@ fn chain() -> (Chain, SecretKey) {
     write_genesis(&kv, &StateChanges::new(), WriteBatch::new()).unwrap();
     let runtime = Arc::new(Runtime::new(RuntimeConfig::default()).unwrap());
     (Chain::open(kv, info, runtime).unwrap(), key)
-}
-
-fn call(key: &SecretKey, nonce: u64) -> phalanx_types::SignedTx {
-    Tx {
-        chain_id: "chain-test".into(),
-        sender: key.public_key(),
-        nonce,
-        gas_limit: 1_000_000,
-        payload: TxPayload::Call {
-            contract: Address([9; 32]),
-            method: "nothing".into(),
-            args: Bytes(Vec::new()),
-        },
-    }
-    .sign(key)
 }
 
 #[test]

@@ -4,34 +4,19 @@
 
 mod common;
 
-use common::{T0, in_big_stack, one_validator_info};
+use common::{T0, call, in_big_stack, one_validator_info};
 use phalanx_consensus::WalEntry;
 use phalanx_core::{Chain, CoreError, chain::write_genesis};
 use phalanx_runtime::{Runtime, RuntimeConfig, StateChanges};
 use phalanx_storage::rollback::{self, rollback_tip};
 use phalanx_storage::{Column, Durability, KvStore, MemoryStore, StorageError, WriteBatch};
 use phalanx_types::consensus::{Phase, Statement, VoteSignature};
-use phalanx_types::{Address, Block, Bytes, CommitCertificate, Hash, SecretKey, Tx, TxPayload};
+use phalanx_types::{Block, CommitCertificate, Hash, SecretKey};
 use std::sync::Arc;
 
 fn open(kv: &Arc<dyn KvStore>, key: &SecretKey) -> Chain {
     let runtime = Arc::new(Runtime::new(RuntimeConfig::default()).unwrap());
     Chain::open(kv.clone(), one_validator_info(key), runtime).unwrap()
-}
-
-fn call(key: &SecretKey, nonce: u64) -> phalanx_types::SignedTx {
-    Tx {
-        chain_id: "chain-test".into(),
-        sender: key.public_key(),
-        nonce,
-        gas_limit: 1_000_000,
-        payload: TxPayload::Call {
-            contract: Address([9; 32]),
-            method: "nothing".into(),
-            args: Bytes(Vec::new()),
-        },
-    }
-    .sign(key)
 }
 
 /// A valid one-validator certificate for `block`.

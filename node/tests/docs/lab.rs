@@ -295,6 +295,11 @@ impl Lab {
         v.get("result").cloned()
     }
 
+    /// The height of the node whose RPC is on `machine`'s port 8645, if it answers.
+    pub fn height(&self, machine: &str) -> Option<u64> {
+        self.rpc(machine, 8645, "node_status", serde_json::json!({}))?["height"].as_u64()
+    }
+
     /// Waits until `f` holds, polling every 250 ms, or panics after `limit` with `what`.
     pub fn wait(&self, limit: Duration, what: &str, mut f: impl FnMut(&Lab) -> bool) {
         let start = Instant::now();
