@@ -13,7 +13,9 @@
 //!
 //! Knobs (environment): `WAN_DELAYS` (ms, default `0,10,25,50`), `WAN_RATE` (tx/s, 500),
 //! `WAN_SECS` (seconds of load per run, 20), `WAN_RUNS` (3), `WAN_MAX_DELAY` (ms of the
-//! throughput comparison, 25; `off` skips it), `WAN_JITTER` (ms, 0).
+//! throughput comparison, 25; `off` skips it), `WAN_JITTER` (ms, 0), `WAN_KEEP_LOGS` (a
+//! directory: each run's node logs are copied there as `node{i}-{delay}.log`; with
+//! `PHALANX_TEST_LOG=info,phalanx_core=trace` they time every consensus message).
 
 #[path = "../tests/common/mod.rs"]
 mod common;
@@ -67,6 +69,14 @@ fn run(token: &std::path::Path, delay_ms: u64, jitter_ms: u64, rate: &str, secs:
                 )
             })
     };
+    if let Ok(dir) = std::env::var("WAN_KEEP_LOGS") {
+        for (i, n) in net.nodes.iter().enumerate() {
+            let _ = std::fs::copy(
+                n.home.join("node.log"),
+                format!("{dir}/node{i}-{delay_ms}.log"),
+            );
+        }
+    }
     Figures {
         tps: field("tps"),
         p50: field("p50_ms"),

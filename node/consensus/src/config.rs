@@ -41,6 +41,9 @@ pub struct Config {
     /// How many views behind the current one proposals and votes are kept (older ones can
     /// no longer lead anywhere: the new view re-proposes whatever was prepared).
     pub view_lookbehind: u64,
+    /// How many heights above the one being decided the primary proposes and replicas
+    /// prepare ahead (0: one height at a time). See [`crate::pipeline`].
+    pub pipeline: u64,
     /// TEST ONLY: use f+1 instead of 2f+1 for every quorum. Breaks safety on purpose so the
     /// simulator can prove its checker catches violations. Never set outside tests.
     #[doc(hidden)]
@@ -65,6 +68,7 @@ impl Config {
             max_buffered_bytes_per_peer: DEFAULT_BUFFERED_BYTES,
             max_view_lookahead: 64,
             view_lookbehind: 2,
+            pipeline: 0,
             weaken_quorum_for_tests: false,
         }
     }

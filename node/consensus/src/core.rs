@@ -46,6 +46,11 @@ pub struct Core {
     pub(crate) failed_views: u32,
     /// Everything about the height being decided.
     pub(crate) round: Round,
+    /// Rounds of the heights above it taken ahead (pipelining), and signed slots there.
+    pub(crate) ahead: BTreeMap<Height, Round>,
+    /// A round taken ahead became the current one: its normal case goes on once the node
+    /// has carried out the commit ([`Core::resume`]).
+    pub(crate) promoted: bool,
     /// A NEW-VIEW this replica sent before a restart, to send again on start.
     pub(crate) restored_new_view: Option<NewView>,
     /// Sequence number of the last timer armed.
@@ -74,6 +79,8 @@ impl Core {
             changing_to: None,
             failed_views: 0,
             round: Round::default(),
+            ahead: BTreeMap::new(),
+            promoted: false,
             restored_new_view: None,
             timer_seq: 0,
             timer_floor: 0,
@@ -108,6 +115,24 @@ impl Core {
         core.round.signed = r.signed;
         core.round.prepared = r.prepared;
         core.restored_new_view = r.new_view.filter(|nv| nv.view == core.view);
+        // What was signed above it (pipelining) stays signed.
+        let above: std::collections::BTreeSet<Height> = wal
+            .iter()
+            .map(WalEntry::height)
+            .filter(|h| *h > height)
+            .collect();
+        for h in above {
+            let signed = recover(h, wal).signed;
+            if !signed.is_empty() {
+                core.ahead.insert(
+                    h,
+                    Round {
+                        signed,
+                        ..Round::default()
+                    },
+                );
+            }
+        }
         core
     }
 
@@ -134,6 +159,7 @@ impl Core {
     pub fn schedule_validators(&mut self, height: Height, validators: ValidatorSet) {
         if height > self.height {
             self.upcoming.insert(height, validators);
+            self.drop_ahead(height);
         }
     }
 
@@ -195,6 +221,7 @@ impl Core {
     /// next call of `handle` takes them too, if `resume` was not called.
     pub fn handle(&mut self, input: Input) -> Vec<Output> {
         let mut out = Vec::new();
+        self.settle(&mut out);
         let height = self.height;
         match input {
             Input::Message(m) => self.queue.push_back(m),
@@ -203,7 +230,17 @@ impl Core {
                 height,
                 block_hash,
                 verdict,
+            } if height > self.height => {
+                self.on_ahead_validated(height, block_hash, verdict, &mut out)
+            }
+            Input::BlockValidated {
+                height,
+                block_hash,
+                verdict,
             } => self.on_validated(height, block_hash, verdict, &mut out),
+            Input::Proposal(block) if block.height() > self.height => {
+                self.on_ahead_proposal(block, &mut out)
+            }
             Input::Proposal(block) => self.on_proposal(block, &mut out),
             Input::Decided { block, certificate } => {
                 if let Err(reason) = self.on_decided(block, certificate, &mut out) {
@@ -221,8 +258,17 @@ impl Core {
     /// After the node carried out a commit: takes the messages buffered for the new height.
     pub fn resume(&mut self) -> Vec<Output> {
         let mut out = Vec::new();
+        self.settle(&mut out);
         self.drain(self.height, &mut out);
         out
+    }
+
+    /// After a commit was carried out: a round taken ahead goes on (pipelining).
+    fn settle(&mut self, out: &mut Vec<Output>) {
+        if std::mem::take(&mut self.promoted) {
+            self.resume_promoted(out);
+            self.request_next(out);
+        }
     }
 
     /// Handles queued messages (the input's, and any replayed from the future buffer) until
@@ -400,10 +446,19 @@ impl Core {
         if m.verify(&self.cfg.chain_id, validators).is_err() {
             return Err(Reject::BadSignature);
         }
+        if self.takes_ahead(&m) {
+            return self.on_ahead(m, out);
+        }
         if height > self.height {
+            // A PRE-PREPARE or PREPARE within the pipeline says nothing of its author having
+            // committed this height (the primary proposes ahead): only the rest starts a sync.
+            let ahead_of_us = !matches!(phase, Phase::PrePrepare | Phase::Prepare)
+                || height > self.height.saturating_add(self.cfg.pipeline);
             let bytes = phalanx_types::encoded_len(&m);
             self.future.push(m, bytes)?;
-            self.check_behind(out);
+            if ahead_of_us {
+                self.check_behind(out);
+            }
             return Ok(());
         }
         let Signed {
@@ -448,28 +503,31 @@ impl Core {
     /// True if this exact message (same author and signature) is already held: a replay
     /// costs no signature check.
     fn already_holds(&self, m: &SignedMessage) -> bool {
-        if m.body.height() > self.height {
-            return self.future.holds_slot_of(m);
+        let height = m.body.height();
+        if height > self.height {
+            return self.future.holds_slot_of(m)
+                || self.ahead.get(&height).is_some_and(|r| Self::holds(r, m));
         }
+        Self::holds(&self.round, m)
+    }
+
+    /// True if `round` holds this exact message.
+    fn holds(round: &Round, m: &SignedMessage) -> bool {
         let view = m.body.view();
         match &m.body {
-            ConsensusMessage::PrePrepare(_) => self
-                .round
+            ConsensusMessage::PrePrepare(_) => round
                 .pre_prepares
                 .get(&view)
                 .is_some_and(|pp| pp.signature == m.signature),
-            ConsensusMessage::Prepare(_) | ConsensusMessage::Commit(_) => self
-                .round
+            ConsensusMessage::Prepare(_) | ConsensusMessage::Commit(_) => round
                 .votes
                 .get(&m.author, view, m.body.phase())
                 .is_some_and(|(_, sig)| *sig == m.signature),
-            ConsensusMessage::ViewChange(_) => self
-                .round
+            ConsensusMessage::ViewChange(_) => round
                 .view_changes
                 .get(&m.author)
                 .is_some_and(|vc| vc.signature == m.signature),
-            ConsensusMessage::NewView(_) => self
-                .round
+            ConsensusMessage::NewView(_) => round
                 .new_views
                 .get(&view)
                 .is_some_and(|s| s.signature == m.signature),
@@ -499,7 +557,8 @@ impl Core {
         self.view = self.view.max(view);
         self.changing_to = None;
         self.failed_views = 0;
-        self.round = Round::default();
+        self.round = self.promote(self.height, self.parent);
+        self.promoted = true;
         // A governance change that starts at the new height takes over before anything of
         // that height is looked at.
         let later = self.upcoming.split_off(&(self.height + 1));

@@ -15,6 +15,7 @@
 //! - [`core`]: the replica, what every message goes through on arrival, signing, commit;
 //! - [`normal_case`]: PRE-PREPARE, PREPARE, COMMIT (§4.2);
 //! - [`view_change`]: timeouts, VIEW-CHANGE, NEW-VIEW (§4.4, §4.5.2);
+//! - [`pipeline`]: proposing and preparing the next heights while one is decided;
 //! - [`sync`]: committed blocks from and for peers;
 //! - [`checks`]: the pure validity rules of certificates, VIEW-CHANGE and NEW-VIEW;
 //! - [`round`]: the state of one height, dropped as a whole on commit;
@@ -26,6 +27,7 @@ pub mod config;
 pub mod core;
 pub mod log;
 pub mod normal_case;
+pub mod pipeline;
 pub mod round;
 pub mod signer;
 pub mod sync;

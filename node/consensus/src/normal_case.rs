@@ -93,6 +93,7 @@ impl Core {
             }
             Verdict::Valid => {
                 self.round.validation.insert(hash, Validation::Valid);
+                self.validate_children_of(hash, out);
             }
         }
         if self.changing_to.is_none()
@@ -320,6 +321,7 @@ impl Core {
             return;
         };
         self.round.awaiting_proposal = None;
+        let height = self.height;
         let hash = block.hash();
         // The primary built (executed) the block itself.
         self.round.validation.insert(hash, Validation::Valid);
@@ -350,6 +352,9 @@ impl Core {
                     },
                 );
                 self.check_prepared(view, out);
+                if self.height == height {
+                    self.request_next(out);
+                }
             }
             Some(target) if target == view => {
                 // A fresh block for a NEW-VIEW in which nothing was prepared.

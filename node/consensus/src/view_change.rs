@@ -55,6 +55,9 @@ impl Core {
         self.changing_to = Some(target);
         self.failed_views = self.failed_views.saturating_add(1);
         self.round.awaiting_proposal = None;
+        for round in self.ahead.values_mut() {
+            round.awaiting_proposal = None;
+        }
         let prepared = self.round.prepared.clone();
         let vc = ViewChange {
             view: target,
@@ -301,7 +304,11 @@ impl Core {
         self.round.awaiting_proposal = None;
         self.round.view_changes.retain_above(nv.view);
         let kept = self.kept_views();
-        self.round.retain_views(kept);
+        self.round.retain_views(kept.clone());
+        for round in self.ahead.values_mut() {
+            round.awaiting_proposal = None;
+            round.retain_views(kept.clone());
+        }
         // The view gets a whole timeout: timers armed while changing views are stale now.
         self.schedule_timer(self.view, out);
         self.timer_floor = self.timer_seq;

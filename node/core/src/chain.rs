@@ -9,7 +9,9 @@ use phalanx_executor::governance::{self, Scheduled};
 use phalanx_executor::{BlockEnv, ExecutorError, execute_block_hashed};
 use phalanx_genesis::{ChainConfig, ConsensusParams, Genesis, GovernancePolicy};
 use phalanx_runtime::Runtime;
-use phalanx_storage::{BlockStore, Column, Durability, KvStore, StateStore, WriteBatch};
+use phalanx_storage::{
+    BlockStore, Column, Durability, KvStore, Layer, Overlay, StateStore, WriteBatch,
+};
 use phalanx_types::consensus::Evidence;
 use phalanx_types::merkle::merkle_root;
 use phalanx_types::{
@@ -17,7 +19,7 @@ use phalanx_types::{
     ValidatorSet, View, decode, encode, encoded_len,
 };
 use std::collections::BTreeMap;
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
 /// The chain rules every node shares that never change, taken from genesis.
 #[derive(Debug, Clone)]
@@ -60,8 +62,9 @@ pub struct Tip {
     pub state_root: Hash,
 }
 
-/// A block executed on top of the tip, ready to commit: its receipts and the staged state
-/// writes. Valid only while the tip has not moved.
+/// A block executed on top of the tip (or on top of executed blocks above it, see
+/// [`Chain::validate_on`]), ready to commit: its receipts and the staged state writes. It
+/// commits only on the parent it was executed on.
 #[derive(Debug, Clone)]
 pub struct ExecutedBlock {
     /// Receipts, in transaction order.
@@ -76,7 +79,44 @@ pub struct ExecutedBlock {
     parent: Hash,
     /// Root of the transactions that were executed (a commit checks the header names them).
     tx_root: Hash,
+    /// Hashes of the transactions that were executed, in order.
+    txs: Vec<Hash>,
     batch: WriteBatch,
+    /// The chain's tip once this block is committed (set when the block's hash is known).
+    after: Tip,
+    /// `batch` indexed for reading, built when a child is executed on top of this block.
+    layer: OnceLock<Arc<Layer>>,
+}
+
+impl ExecutedBlock {
+    /// The block it was executed on.
+    pub fn parent(&self) -> Hash {
+        self.parent
+    }
+
+    /// The tip once this block commits: its height, hash, time and state root (the view is
+    /// that of its certificate, unknown here: 0).
+    pub fn after(&self) -> Tip {
+        self.after
+    }
+
+    /// Hashes of the transactions it executed, in order.
+    pub fn tx_hashes(&self) -> &[Hash] {
+        &self.txs
+    }
+
+    fn layer(&self) -> Arc<Layer> {
+        self.layer
+            .get_or_init(|| Arc::new(Layer::of(&self.batch)))
+            .clone()
+    }
+}
+
+/// What a block executes on: a state (committed, or with uncommitted blocks laid over it)
+/// and the tip it extends.
+struct Base {
+    state: StateStore,
+    tip: Tip,
 }
 
 /// Why executing a list of transactions did not give a block.
@@ -283,8 +323,46 @@ impl Chain {
         committed_nonce(&self.state, address).map_err(CoreError::Execution)
     }
 
+    /// The state and tip that a block extending `parents` executes on: the committed ones
+    /// when `parents` is empty; otherwise the committed state with the parents' uncommitted
+    /// writes laid over it (pipelined consensus). `None` when that cannot be done here: the
+    /// parents do not extend the tip one by one, or the configuration may change among them
+    /// (a scheduled or applied governance change: the next block's rules would not be the
+    /// ones in force here).
+    fn base(&self, parents: &[&ExecutedBlock]) -> Result<Option<Base>, CoreError> {
+        let Some(last) = parents.last() else {
+            return Ok(Some(Base {
+                state: self.state.clone(),
+                tip: self.tip,
+            }));
+        };
+        let mut expected = self.tip.hash;
+        for p in parents {
+            if p.parent != expected {
+                return Ok(None);
+            }
+            expected = p.after.hash;
+        }
+        if self.scheduled.is_some() {
+            return Ok(None);
+        }
+        let layers = parents.iter().map(|p| p.layer()).collect();
+        let state = StateStore::new(Arc::new(Overlay::new(self.kv.clone(), layers)));
+        let config = governance::committed_config(&state).map_err(CoreError::Execution)?;
+        let scheduled = governance::committed_scheduled(&state).map_err(CoreError::Execution)?;
+        if config.is_some_and(|c| c != self.config) || scheduled.is_some() {
+            return Ok(None);
+        }
+        Ok(Some(Base {
+            state,
+            tip: last.after,
+        }))
+    }
+
+    #[allow(clippy::too_many_arguments)]
     fn execute(
         &self,
+        base: &Base,
         height: Height,
         time_ms: u64,
         txs: &[SignedTx],
@@ -301,8 +379,8 @@ impl Chain {
             governance: self.info.governance.clone(),
             leave_out_unfit: building,
         };
-        let base = Arc::new(StoreView(self.state.clone()));
-        let executed = match execute_block_hashed(&self.runtime, base, &env, txs, hashes, verified)
+        let view = Arc::new(StoreView(base.state.clone()));
+        let executed = match execute_block_hashed(&self.runtime, view, &env, txs, hashes, verified)
         {
             Ok(e) => e,
             Err(ExecutorError::Invalid { index, reason }) => {
@@ -311,7 +389,7 @@ impl Chain {
             Err(e) => return Err(ExecFailure::Fault(CoreError::Execution(e))),
         };
         let mut batch = WriteBatch::new();
-        let state_root = self
+        let state_root = base
             .state
             .stage_commit(&mut batch, height, &executed.changes)
             .map_err(|e| ExecFailure::Fault(e.into()))?;
@@ -328,9 +406,19 @@ impl Chain {
             receipts: executed.receipts,
             gas_used: executed.gas_used,
             state_root,
-            parent: self.tip.hash,
+            parent: base.tip.hash,
             tx_root: Block::tx_root_of(&included),
+            txs: included,
             batch,
+            // Completed by the caller once the header (and so the hash) is known.
+            after: Tip {
+                height,
+                hash: Hash::ZERO,
+                timestamp_ms: time_ms,
+                view: 0,
+                state_root,
+            },
+            layer: OnceLock::new(),
         };
         Ok((block, executed.left_out))
     }
@@ -343,16 +431,35 @@ impl Chain {
         &self,
         proposer: Address,
         now_ms: u64,
-        mut txs: Vec<SignedTx>,
+        txs: Vec<SignedTx>,
         verified: &dyn Fn(&Hash) -> bool,
     ) -> Result<(CheckedBlock, ExecutedBlock, Vec<SignedTx>), CoreError> {
-        let height = self.tip.height + 1;
+        self.build_on(&[], proposer, now_ms, txs, verified)?
+            .ok_or_else(|| CoreError::Corrupt("no base to build on".into()))
+    }
+
+    /// [`Chain::build`] on top of `parents`, executed blocks above the tip (oldest first):
+    /// the block extends the last of them. `None` if it cannot be built there (see
+    /// [`Chain::validate_on`]). Transactions dropped as invalid are invalid on the parents'
+    /// state, which may not be the committed one: the caller decides whether to evict them.
+    pub fn build_on(
+        &self,
+        parents: &[&ExecutedBlock],
+        proposer: Address,
+        now_ms: u64,
+        mut txs: Vec<SignedTx>,
+        verified: &dyn Fn(&Hash) -> bool,
+    ) -> Result<Option<(CheckedBlock, ExecutedBlock, Vec<SignedTx>)>, CoreError> {
+        let Some(base) = self.base(parents)? else {
+            return Ok(None);
+        };
+        let height = base.tip.height + 1;
         // Strictly after the parent even if this node's clock is behind.
-        let timestamp_ms = now_ms.max(self.tip.timestamp_ms + 1);
+        let timestamp_ms = now_ms.max(base.tip.timestamp_ms + 1);
         let mut dropped = Vec::new();
         let mut hashes: Vec<Hash> = txs.iter().map(SignedTx::hash).collect();
-        let executed = loop {
-            match self.execute(height, timestamp_ms, &txs, &hashes, verified, true) {
+        let mut executed = loop {
+            match self.execute(&base, height, timestamp_ms, &txs, &hashes, verified, true) {
                 Ok((e, left_out)) => {
                     // Left out for lack of block gas (with their senders' later nonces): they
                     // stay in the mempool for a later block. Executed in the same pass.
@@ -373,7 +480,7 @@ impl Chain {
         let header = Header {
             chain_id: self.info.chain_id.clone(),
             height,
-            parent_hash: self.tip.hash,
+            parent_hash: base.tip.hash,
             timestamp_ms,
             proposer,
             tx_root: executed.tx_root,
@@ -383,7 +490,8 @@ impl Chain {
         };
         let block = CheckedBlock::with_tx_hashes(Block { header, txs }, hashes)
             .map_err(|e| CoreError::Corrupt(format!("built block: {e}")))?;
-        Ok((block, executed, dropped))
+        executed.after.hash = block.hash();
+        Ok(Some((block, executed, dropped)))
     }
 
     /// Checks a proposed block against the tip, the chain rules and this node's clock, then
@@ -394,15 +502,35 @@ impl Chain {
         now_ms: u64,
         verified: &dyn Fn(&Hash) -> bool,
     ) -> Result<Result<ExecutedBlock, BlockError>, CoreError> {
+        self.validate_on(&[], block, now_ms, verified)?
+            .ok_or_else(|| CoreError::Corrupt("no base to validate on".into()))
+    }
+
+    /// [`Chain::validate`] for a block that extends `parents`, executed blocks above the tip
+    /// (oldest first, the first on the tip): it executes on the committed state with their
+    /// writes laid over it, exactly as it will after they commit. `None` when that cannot be
+    /// done here, which says nothing about the block: the parents do not extend the tip one
+    /// by one, or a governance change is scheduled or made among them (the configuration the
+    /// block is checked against would not be the one in force at its height).
+    pub fn validate_on(
+        &self,
+        parents: &[&ExecutedBlock],
+        block: &CheckedBlock,
+        now_ms: u64,
+        verified: &dyn Fn(&Hash) -> bool,
+    ) -> Result<Option<Result<ExecutedBlock, BlockError>>, CoreError> {
         let drift = self.config.params.max_clock_drift_ms;
         if block.header.timestamp_ms > now_ms.saturating_add(drift) {
-            return Ok(Err(BlockError::AheadOfClock {
+            return Ok(Some(Err(BlockError::AheadOfClock {
                 got: block.header.timestamp_ms,
                 now_ms,
                 drift_ms: drift,
-            }));
+            })));
         }
-        self.check_and_execute(block, verified)
+        let Some(base) = self.base(parents)? else {
+            return Ok(None);
+        };
+        self.check_and_execute(&base, block, verified).map(Some)
     }
 
     /// Like [`Chain::validate`] without the clock bound: for blocks that are already
@@ -411,21 +539,27 @@ impl Chain {
         &self,
         block: &CheckedBlock,
     ) -> Result<Result<ExecutedBlock, BlockError>, CoreError> {
-        self.check_and_execute(block, &|_| false)
+        let base = Base {
+            state: self.state.clone(),
+            tip: self.tip,
+        };
+        self.check_and_execute(&base, block, &|_| false)
     }
 
     fn check_and_execute(
         &self,
+        base: &Base,
         block: &CheckedBlock,
         verified: &dyn Fn(&Hash) -> bool,
     ) -> Result<Result<ExecutedBlock, BlockError>, CoreError> {
-        if let Err(e) = self.check_header(block) {
+        if let Err(e) = self.check_header(&base.tip, block) {
             return Ok(Err(e));
         }
         let h = &block.header;
         // The body is the header's (a CheckedBlock), and its tx hashes were computed once.
         let hashes = block.tx_hashes();
-        let executed = match self.execute(
+        let mut executed = match self.execute(
+            base,
             h.height,
             h.timestamp_ms,
             &block.txs,
@@ -453,22 +587,23 @@ impl Chain {
                 executed: executed.receipts_root,
             }));
         }
+        executed.after.hash = block.hash();
         Ok(Ok(executed))
     }
 
-    fn check_header(&self, block: &Block) -> Result<(), BlockError> {
+    fn check_header(&self, tip: &Tip, block: &Block) -> Result<(), BlockError> {
         let h = &block.header;
         let bad = |m: String| Err(BlockError::Header(m));
         if h.chain_id != self.info.chain_id {
             return bad(format!("chain id {:?}", h.chain_id));
         }
-        if h.height != self.tip.height + 1 {
-            return bad(format!("height {} on tip {}", h.height, self.tip.height));
+        if h.height != tip.height + 1 {
+            return bad(format!("height {} on tip {}", h.height, tip.height));
         }
-        if h.parent_hash != self.tip.hash {
+        if h.parent_hash != tip.hash {
             return bad(format!(
                 "parent {} is not the tip {}",
-                h.parent_hash, self.tip.hash
+                h.parent_hash, tip.hash
             ));
         }
         if !self.config.validators.contains(&h.proposer) {
@@ -477,10 +612,10 @@ impl Chain {
         if h.validators_hash != self.config.validators.hash() {
             return bad("validators hash is not the validator set's".into());
         }
-        if h.timestamp_ms <= self.tip.timestamp_ms {
+        if h.timestamp_ms <= tip.timestamp_ms {
             return Err(BlockError::Timestamp {
                 got: h.timestamp_ms,
-                reason: format!("not after the parent's {}", self.tip.timestamp_ms),
+                reason: format!("not after the parent's {}", tip.timestamp_ms),
             });
         }
         let params = &self.config.params;

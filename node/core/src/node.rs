@@ -10,7 +10,7 @@
 //! `NodeCore`s on a virtual clock and in-memory stores, exactly as the node runs them.
 
 use crate::chain::{Chain, ExecutedBlock};
-use crate::error::{BlockError, CoreError};
+use crate::error::CoreError;
 use crate::steer::Steering;
 use phalanx_consensus::{Config, Core, Input, Output, ValidatorSigner, Verdict};
 use phalanx_executor::mempool::{AdmitError, Mempool, MempoolLimits, Origin, VerifiedTx};
@@ -18,6 +18,10 @@ use phalanx_types::{
     Address, CheckedBlock, CommitCertificate, Hash, Height, SignedTx, ValidatorSet, View,
 };
 use std::collections::{BTreeMap, BTreeSet, HashSet, VecDeque};
+
+mod pipeline;
+
+pub use pipeline::PIPELINE;
 
 /// Most blocks served or requested per sync round trip.
 pub const SYNC_BATCH: usize = 64;
@@ -32,6 +36,9 @@ struct ProposalRequest {
     view: View,
     height: Height,
     parent: Hash,
+    /// From when an empty block may be proposed (the block interval after the request; a
+    /// timer armed for an earlier request of the same height must not force one sooner).
+    empty_at_ms: u64,
 }
 
 /// The node's decision logic. See the module docs.
@@ -45,9 +52,12 @@ pub struct NodeCore {
     me: Option<Address>,
     /// The membership last announced with [`Action::Membership`].
     membership: (Hash, Option<Hash>),
-    /// Blocks executed at the current height, by hash (dropped at each commit).
+    /// Blocks executed on the tip or on executed blocks above it, by hash (those that no
+    /// longer extend the tip are dropped at each commit).
     executed: BTreeMap<Hash, ExecutedBlock>,
     proposal: Option<ProposalRequest>,
+    /// The pace of proposals above the tip (pipelining).
+    pace: pipeline::Pace,
     /// Whom to ask for blocks, and which heights to believe.
     steering: Steering,
     /// When the last block committed (for deciding whether to sync from a peer 1 ahead).
@@ -89,6 +99,7 @@ impl NodeCore {
         )
         .with_signer(key.clone());
         cfg.base_timeout_ms = chain.params().view_timeout_ms;
+        cfg.pipeline = PIPELINE;
         cfg.max_timeout_ms = chain.params().max_view_timeout_ms;
         cfg.max_buffered_bytes_per_peer =
             phalanx_consensus::config::buffered_bytes_for(chain.params().max_block_bytes as usize);
@@ -108,6 +119,7 @@ impl NodeCore {
             membership: (Hash::ZERO, None),
             executed: BTreeMap::new(),
             proposal: None,
+            pace: pipeline::Pace::default(),
             steering: Steering::default(),
             last_commit_ms: 0,
             last_resend_ms: 0,
@@ -207,11 +219,11 @@ impl NodeCore {
             }
             Event::Timeout(t) => self.drive(Input::Timeout(t), now_ms, &mut actions)?,
             Event::ProposalDue { view, height } => {
-                if self
-                    .proposal
-                    .is_some_and(|p| p.view == view && p.height == height)
+                if let Some(p) = self.proposal
+                    && p.view == view
+                    && p.height == height
                 {
-                    self.propose(now_ms, true, &mut actions)?;
+                    self.propose(now_ms, now_ms >= p.empty_at_ms, &mut actions)?;
                 }
             }
             Event::PeerTxs(txs) => {
@@ -442,33 +454,10 @@ impl NodeCore {
                 actions.push(Action::ScheduleTimeout { timeout, after_ms });
             }
             Output::ValidateBlock { block } => {
-                let hash = block.hash();
-                // A CheckedBlock's body is its header's: a cached execution by hash stands
-                // for exactly this block.
-                let verdict = if self.executed.contains_key(&hash) {
-                    Verdict::Valid
-                } else {
-                    let mempool = &self.mempool;
-                    match self
-                        .chain
-                        .validate(&block, now_ms, &|h| mempool.contains(h))?
-                    {
-                        Ok(executed) => {
-                            self.executed.insert(hash, executed);
-                            Verdict::Valid
-                        }
-                        Err(reason) => {
-                            tracing::warn!(height = block.height(), %hash, %reason, "refusing a proposed block");
-                            match reason {
-                                BlockError::AheadOfClock { .. } => Verdict::NotYet,
-                                _ => Verdict::Invalid,
-                            }
-                        }
-                    }
-                };
+                let verdict = self.validate_block(&block, now_ms)?;
                 return Ok(Some(Next::Feed(Input::BlockValidated {
                     height: block.height(),
-                    block_hash: hash,
+                    block_hash: block.hash(),
                     verdict,
                 })));
             }
@@ -481,10 +470,11 @@ impl NodeCore {
                     view,
                     height,
                     parent: parent_hash,
+                    empty_at_ms: now_ms + self.chain.params().block_interval_ms,
                 });
                 // Propose at once if transactions are ready; otherwise an empty block after
                 // the block interval (or sooner, when a transaction arrives).
-                if let Some(input) = self.build_proposal(now_ms, false)? {
+                if let Some(input) = self.build_proposal(now_ms, false, actions)? {
                     return Ok(Some(Next::Feed(input)));
                 }
                 actions.push(Action::ScheduleProposal {
@@ -549,50 +539,11 @@ impl NodeCore {
         force: bool,
         actions: &mut Vec<Action>,
     ) -> Result<(), CoreError> {
-        if let Some(input) = self.build_proposal(now_ms, force)? {
+        if let Some(input) = self.build_proposal(now_ms, force, actions)? {
             let outputs = self.consensus.handle(input);
             self.carry_out(outputs, now_ms, actions)?;
         }
         Ok(())
-    }
-
-    /// Builds and executes a block for the pending request, as the input to feed back.
-    /// Without `force`, nothing is built (the request stays pending) unless the mempool has
-    /// transactions that can go in now: pending ones with future nonces must not make the
-    /// primary spin out empty blocks.
-    fn build_proposal(&mut self, now_ms: u64, force: bool) -> Result<Option<Input>, CoreError> {
-        let Some(req) = self.proposal else {
-            return Ok(None);
-        };
-        let tip = self.chain.tip();
-        let Some(me) = self.me else {
-            self.proposal = None;
-            return Ok(None);
-        };
-        if req.height != tip.height + 1 || req.parent != tip.hash {
-            self.proposal = None;
-            return Ok(None);
-        }
-        let txs = self.mempool.select(self.chain.params());
-        if txs.is_empty() && !force {
-            return Ok(None);
-        }
-        self.proposal = None;
-        let mempool = &self.mempool;
-        let (block, executed, dropped) = self
-            .chain
-            .build(me, now_ms, txs, &|h| mempool.contains(h))?;
-        for tx in dropped {
-            self.mempool.remove(&tx.hash());
-        }
-        tracing::debug!(
-            height = req.height,
-            view = req.view,
-            txs = block.txs.len(),
-            "proposing"
-        );
-        self.executed.insert(block.hash(), executed);
-        Ok(Some(Input::Proposal(block)))
     }
 
     fn commit(
@@ -603,6 +554,7 @@ impl NodeCore {
         actions: &mut Vec<Action>,
     ) -> Result<(), CoreError> {
         let hash = block.hash();
+        self.pace.committed(&hash, now_ms);
         let executed = match self.executed.remove(&hash) {
             Some(e) => e,
             // Certified by 2f+1 validators but not executed here (sync): replay it. A block
@@ -636,8 +588,7 @@ impl NodeCore {
             ));
         self.me = member(&self.key, self.chain.validators());
         self.announce_membership(actions);
-        self.executed.clear();
-        self.proposal = None;
+        self.keep_extending_tip();
         self.last_commit_ms = now_ms;
         // Only the block's senders have new nonces.
         let senders: Vec<Address> = block

@@ -95,7 +95,7 @@ enum Event {
         epoch: u64,
         height: u64,
         hash: Hash,
-        valid: bool,
+        verdict: Verdict,
     },
     Propose {
         node: usize,
@@ -130,6 +130,8 @@ struct SimNode {
     crash_pending: bool,
     /// A twin stopped at the heal: never restarted.
     retired: bool,
+    /// Blocks executed above the tip (pipelining): hash → (height, time, state root).
+    executed: BTreeMap<Hash, (u64, u64, Hash)>,
 }
 
 impl SimNode {
@@ -138,6 +140,18 @@ impl SimNode {
     }
     fn tip_time(&self) -> u64 {
         self.chain.last().map_or(0, |(b, _)| b.header.timestamp_ms)
+    }
+    /// (height, time, state root) after `parent`, if it is the tip or a block executed above
+    /// it here.
+    fn after(&self, parent: &Hash) -> Option<(u64, u64, Hash)> {
+        if *parent == self.tip_hash() {
+            let root = *self.roots.last().expect("genesis root");
+            return Some((self.chain.len() as u64, self.tip_time(), root));
+        }
+        self.executed
+            .get(parent)
+            .copied()
+            .filter(|(h, _, _)| *h > self.chain.len() as u64)
     }
 }
 
@@ -217,6 +231,7 @@ impl Sim {
                 wal: Vec::new(),
                 chain: Vec::new(),
                 roots: vec![genesis_root()],
+                executed: BTreeMap::new(),
                 epoch: 0,
                 byz: s.byzantine.iter().find(|(b, _)| *b == i).map(|(_, k)| *k),
                 seen: Vec::new(),
@@ -278,6 +293,7 @@ impl Sim {
         cfg.max_timeout_ms = self.s.max_timeout_ms;
         cfg.max_buffered_bytes_per_peer = BUFFER_BYTES;
         cfg.weaken_quorum_for_tests = self.s.weaken_quorum;
+        cfg.pipeline = self.s.pipeline;
         cfg
     }
 
@@ -377,31 +393,56 @@ impl Sim {
             .cloned()
             .collect();
         let node = &self.nodes[i];
+        // A Byzantine builder may name any parent: the tip's time and state stand in.
+        let (_, parent_time, parent_root) = node.after(&parent).unwrap_or_else(|| {
+            let root = *node.roots.last().expect("genesis root");
+            (height - 1, node.tip_time(), root)
+        });
         let mut header = Header {
             chain_id: CHAIN.into(),
             height,
             parent_hash: parent,
-            timestamp_ms: node.tip_time() + 1 + view % 7,
+            timestamp_ms: parent_time + 1 + view % 7,
             proposer: node.key.address(),
             tx_root: Block::compute_tx_root(&txs),
             state_root: Hash::ZERO,
             receipts_root: Hash::ZERO,
             validators_hash: self.set_at(height).hash(),
         };
-        header.state_root = execute(node.roots.last().expect("genesis root"), &header);
-        CheckedBlock::check(Block { header, txs }).expect("own tx root")
+        header.state_root = execute(&parent_root, &header);
+        let block = CheckedBlock::check(Block { header, txs }).expect("own tx root");
+        self.nodes[i].executed.insert(
+            block.hash(),
+            (height, block.header.timestamp_ms, block.header.state_root),
+        );
+        block
     }
 
-    fn validate(&self, i: usize, block: &CheckedBlock) -> bool {
+    /// Executes a block on its parent (the tip, or a block executed above it): NotYet when
+    /// the parent is unknown here.
+    fn validate(&mut self, i: usize, block: &CheckedBlock) -> Verdict {
         let node = &self.nodes[i];
         let h = &block.header;
-        h.chain_id == CHAIN
-            && h.height == node.chain.len() as u64 + 1
-            && h.parent_hash == node.tip_hash()
-            && h.timestamp_ms > node.tip_time()
+        let Some((parent_height, parent_time, parent_root)) = node.after(&h.parent_hash) else {
+            return if h.height == node.chain.len() as u64 + 1 {
+                Verdict::Invalid
+            } else {
+                Verdict::NotYet
+            };
+        };
+        let valid = h.chain_id == CHAIN
+            && h.height == parent_height + 1
+            && h.timestamp_ms > parent_time
             && h.validators_hash == self.set_at(h.height).hash()
             && self.set_at(h.height).contains(&h.proposer)
-            && h.state_root == execute(node.roots.last().expect("genesis root"), h)
+            && h.state_root == execute(&parent_root, h);
+        if !valid {
+            return Verdict::Invalid;
+        }
+        self.nodes[i]
+            .executed
+            .insert(block.hash(), (h.height, h.timestamp_ms, h.state_root));
+        Verdict::Valid
     }
 
     fn apply(&mut self, i: usize, outs: Vec<Output>) {
@@ -426,7 +467,7 @@ impl Sim {
                 );
             }
             Output::ValidateBlock { block } => {
-                let valid = self.validate(i, &block);
+                let verdict = self.validate(i, &block);
                 let epoch = self.nodes[i].epoch;
                 let at = self.now + self.rng.below(3);
                 self.push(
@@ -436,7 +477,7 @@ impl Sim {
                         epoch,
                         height: block.height(),
                         hash: block.hash(),
-                        valid,
+                        verdict,
                     },
                 );
             }
@@ -720,14 +761,9 @@ impl Sim {
                 epoch,
                 height,
                 hash,
-                valid,
+                verdict,
             } => {
                 if self.nodes[node].epoch == epoch {
-                    let verdict = if valid {
-                        Verdict::Valid
-                    } else {
-                        Verdict::Invalid
-                    };
                     self.step(
                         node,
                         Input::BlockValidated {
@@ -745,7 +781,7 @@ impl Sim {
                 height,
                 parent,
             } => {
-                if self.nodes[node].epoch == epoch && self.nodes[node].tip_hash() == parent {
+                if self.nodes[node].epoch == epoch && self.nodes[node].after(&parent).is_some() {
                     let block = self.build_block(node, view, height, parent);
                     self.step(node, Input::Proposal(block));
                 }

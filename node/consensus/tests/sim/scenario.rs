@@ -89,6 +89,8 @@ pub struct Scenario {
     pub propose_delay_ms: (u64, u64),
     /// TEST ONLY: weaken quorums to f+1 (the checker must then find violations).
     pub weaken_quorum: bool,
+    /// Heights proposed and prepared ahead (the core's `pipeline`; 0: off).
+    pub pipeline: u64,
     /// Replicas beyond the first `n` that start outside the validator set (they follow the
     /// chain as observers until a change adds them).
     pub spares: usize,
@@ -144,8 +146,11 @@ impl Scenario {
             min_commits_after_heal: 3,
             base_timeout_ms: 400,
             max_timeout_ms: 4_000,
-            propose_delay_ms: (150, 400),
+            // Pipelined runs (odd seeds) build blocks fast enough to have several heights in
+            // flight; the others as before.
+            propose_delay_ms: if seed % 2 == 1 { (40, 200) } else { (150, 400) },
             weaken_quorum: false,
+            pipeline: if seed % 2 == 1 { 1 + (seed / 2) % 4 } else { 0 },
             spares: 0,
             changes: Vec::new(),
             twins: None,

@@ -512,6 +512,16 @@ impl Mempool {
     /// across senders (each round takes every sender's next ready transaction), senders
     /// ordered by the arrival of their oldest ready transaction.
     pub fn select(&self, params: &ConsensusParams) -> Vec<SignedTx> {
+        self.select_after(params, &std::collections::HashSet::new())
+    }
+
+    /// [`Mempool::select`] for a block built on top of uncommitted blocks that hold `taken`:
+    /// those are passed over, and the senders' later nonces follow them.
+    pub fn select_after(
+        &self,
+        params: &ConsensusParams,
+        taken: &std::collections::HashSet<Hash>,
+    ) -> Vec<SignedTx> {
         // Gas is not a selection limit: what a block may hold is the gas its transactions
         // *use*, known only by executing them, so the builder stops at the first one whose
         // limit no longer fits and leaves the rest here.
@@ -520,11 +530,12 @@ impl Mempool {
             .senders
             .values()
             .filter_map(|q| {
-                let head = q.ready_txs().next()?.seq;
-                Some((
-                    head,
-                    Box::new(q.ready_txs()) as Box<dyn Iterator<Item = &Pending>>,
-                ))
+                let mut txs = q
+                    .ready_txs()
+                    .filter(|p| !taken.contains(&p.hash))
+                    .peekable();
+                let head = txs.peek()?.seq;
+                Some((head, Box::new(txs) as Box<dyn Iterator<Item = &Pending>>))
             })
             .collect();
         queues.sort_unstable_by_key(|(head, _)| *head);

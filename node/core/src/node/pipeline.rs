@@ -1,0 +1,222 @@
+//! Pipelining at the node (see [`phalanx_consensus::pipeline`]): blocks above the tip are
+//! executed on their parents' uncommitted state, and the primary proposes the next heights
+//! while the current one collects votes, at a pace that spreads the heights in flight over
+//! one round.
+
+use super::{Action, Input, NodeCore, Verdict};
+use crate::chain::ExecutedBlock;
+use crate::error::{BlockError, CoreError};
+use phalanx_types::{CheckedBlock, Hash};
+use std::collections::{BTreeMap, BTreeSet, HashSet};
+
+/// Heights above the one being decided that the primary proposes ahead and replicas
+/// prepare (the consensus core's `pipeline`).
+pub const PIPELINE: u64 = 2;
+
+/// When this node, as primary, last proposed, and how long its blocks take from proposal to
+/// commit (the round). Proposals above the tip are spaced by half a round, so about two
+/// heights are in flight and a transaction waits a quarter of a round for its block on
+/// average, not half of one. Closer spacing was measured slower (docs/PERFORMANCE.md): each
+/// height's COMMIT waits for its parent's commit, so heights commit at most one per one-way
+/// delay plus a commit's work, and proposing faster than that only queues blocks and
+/// lengthens every round. Local timing only: nothing here feeds consensus or state.
+#[derive(Debug, Default)]
+pub(super) struct Pace {
+    last_proposed_ms: u64,
+    /// Smoothed proposal-to-commit time of this node's own blocks (ms).
+    round_ms: u64,
+    /// This node's proposals not yet committed, with the time they were proposed.
+    proposed_at: BTreeMap<Hash, u64>,
+    /// The proposal timer already armed for this time (one per due time).
+    timer_at: u64,
+}
+
+impl Pace {
+    fn proposed(&mut self, hash: Hash, now_ms: u64) {
+        self.last_proposed_ms = now_ms;
+        self.proposed_at.insert(hash, now_ms);
+    }
+
+    /// A block committed: one more sample of the round if it was this node's proposal.
+    pub(super) fn committed(&mut self, hash: &Hash, now_ms: u64) {
+        if let Some(at) = self.proposed_at.remove(hash) {
+            let sample = now_ms.saturating_sub(at);
+            self.round_ms = if self.round_ms == 0 {
+                sample
+            } else {
+                (self.round_ms * 3 + sample) / 4
+            };
+        }
+    }
+
+    /// The earliest time of the next proposal above the tip.
+    fn due_ms(&self) -> u64 {
+        self.last_proposed_ms + self.round_ms / 2
+    }
+}
+
+impl NodeCore {
+    /// The executed blocks from the tip up to `parent` (oldest first): empty when `parent`
+    /// is the tip; `None` unless `parent` extends the tip through executed blocks only.
+    fn ancestry(&self, parent: Hash) -> Option<Vec<&ExecutedBlock>> {
+        let tip = self.chain.tip().hash;
+        let mut out = Vec::new();
+        let mut at = parent;
+        while at != tip {
+            let e = self.executed.get(&at)?;
+            out.push(e);
+            if out.len() as u64 > PIPELINE {
+                return None;
+            }
+            at = e.parent();
+        }
+        out.reverse();
+        Some(out)
+    }
+
+    /// Executes a proposed block, on the tip or above it on its executed parents, and keeps
+    /// the result for its commit (and for its children).
+    pub(super) fn validate_block(
+        &mut self,
+        block: &CheckedBlock,
+        now_ms: u64,
+    ) -> Result<Verdict, CoreError> {
+        let hash = block.hash();
+        // A CheckedBlock's body is its header's: a cached execution by hash stands for
+        // exactly this block.
+        if self.executed.contains_key(&hash) {
+            return Ok(Verdict::Valid);
+        }
+        let tip = self.chain.tip();
+        let mempool = &self.mempool;
+        let verified = |h: &Hash| mempool.contains(h);
+        let result = if block.height() == tip.height + 1 {
+            Some(self.chain.validate(block, now_ms, &verified)?)
+        } else {
+            match self.ancestry(block.header.parent_hash) {
+                Some(parents) if !parents.is_empty() => {
+                    self.chain.validate_on(&parents, block, now_ms, &verified)?
+                }
+                // Its parent is not executed here (yet): asked again at its height.
+                _ => None,
+            }
+        };
+        Ok(match result {
+            None => Verdict::NotYet,
+            Some(Ok(executed)) => {
+                self.executed.insert(hash, executed);
+                Verdict::Valid
+            }
+            Some(Err(reason)) => {
+                tracing::warn!(height = block.height(), %hash, %reason, "refusing a proposed block");
+                match reason {
+                    BlockError::AheadOfClock { .. } => Verdict::NotYet,
+                    _ => Verdict::Invalid,
+                }
+            }
+        })
+    }
+
+    /// Builds and executes a block for the pending request, as the input to feed back.
+    /// Without `force`, nothing is built (the request stays pending) unless the mempool has
+    /// transactions that can go in now: pending ones with future nonces must not make the
+    /// primary spin out empty blocks. Above the tip, a block waits for its pace (a timer is
+    /// armed) and is never empty; the transactions of the blocks below are passed over.
+    pub(super) fn build_proposal(
+        &mut self,
+        now_ms: u64,
+        force: bool,
+        actions: &mut Vec<Action>,
+    ) -> Result<Option<Input>, CoreError> {
+        let Some(req) = self.proposal else {
+            return Ok(None);
+        };
+        let tip = self.chain.tip();
+        let Some(me) = self.me else {
+            self.proposal = None;
+            return Ok(None);
+        };
+        let Some(parents) = self
+            .ancestry(req.parent)
+            .filter(|p| req.height == tip.height + 1 + p.len() as u64)
+        else {
+            self.proposal = None;
+            return Ok(None);
+        };
+        let ahead = !parents.is_empty();
+        if ahead {
+            let due = self.pace.due_ms();
+            if now_ms < due {
+                if !self.mempool.is_empty() && self.pace.timer_at != due {
+                    self.pace.timer_at = due;
+                    actions.push(Action::ScheduleProposal {
+                        view: req.view,
+                        height: req.height,
+                        after_ms: due - now_ms,
+                    });
+                }
+                return Ok(None);
+            }
+        }
+        let taken: HashSet<Hash> = parents
+            .iter()
+            .flat_map(|e| e.tx_hashes().iter().copied())
+            .collect();
+        let txs = self.mempool.select_after(self.chain.params(), &taken);
+        if txs.is_empty() && (ahead || !force) {
+            return Ok(None);
+        }
+        let mempool = &self.mempool;
+        let built = self
+            .chain
+            .build_on(&parents, me, now_ms, txs, &|h| mempool.contains(h))?;
+        self.proposal = None;
+        // None: a governance change among the parents; the height is asked again once they
+        // commit.
+        let Some((block, executed, dropped)) = built else {
+            return Ok(None);
+        };
+        // Invalid on the committed state: evicted. Above the tip, a transaction may be
+        // invalid only on the uncommitted parents (which a view change can discard): kept.
+        if !ahead {
+            for tx in dropped {
+                self.mempool.remove(&tx.hash());
+            }
+        }
+        tracing::debug!(
+            height = req.height,
+            view = req.view,
+            txs = block.txs.len(),
+            ahead,
+            "proposing"
+        );
+        let hash = block.hash();
+        self.pace.proposed(hash, now_ms);
+        self.executed.insert(hash, executed);
+        Ok(Some(Input::Proposal(block)))
+    }
+
+    /// After a commit: keeps the executed blocks that still extend the new tip (and the
+    /// proposal request if it still builds on one of them); drops the rest.
+    pub(super) fn keep_extending_tip(&mut self) {
+        let tip = self.chain.tip();
+        let mut by_height: Vec<(u64, Hash, Hash)> = self
+            .executed
+            .iter()
+            .map(|(h, e)| (e.after().height, *h, e.parent()))
+            .collect();
+        by_height.sort_unstable();
+        let mut live: BTreeSet<Hash> = BTreeSet::from([tip.hash]);
+        for (height, hash, parent) in by_height {
+            if height > tip.height && live.contains(&parent) {
+                live.insert(hash);
+            }
+        }
+        self.executed
+            .retain(|h, _| *h != tip.hash && live.contains(h));
+        self.pace.proposed_at.retain(|h, _| live.contains(h));
+        self.proposal = self.proposal.filter(|r| {
+            r.height > tip.height && (r.parent == tip.hash || self.executed.contains_key(&r.parent))
+        });
+    }
+}
