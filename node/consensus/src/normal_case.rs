@@ -6,8 +6,7 @@ use crate::round::Validation;
 use crate::wal::{Prepared, WalEntry};
 use crate::{Output, Reject, Verdict};
 use phalanx_types::consensus::{
-    ConsensusMessage, Phase, PrePrepare, PreparedCertificate, Signed, SignedStatement, Statement,
-    Vote,
+    ConsensusMessage, Phase, PrePrepare, PreparedCertificate, Signed, Vote,
 };
 use phalanx_types::{Address, CheckedBlock, CommitCertificate, Hash, Height, Signature, View};
 use std::collections::BTreeSet;
@@ -93,7 +92,7 @@ impl Core {
             }
             Verdict::Valid => {
                 self.round.validation.insert(hash, Validation::Valid);
-                self.validate_children_of(hash, out);
+                self.validate_child_of(self.height, hash, out);
             }
         }
         if self.changing_to.is_none()
@@ -152,18 +151,13 @@ impl Core {
             crate::votes::Added::New(_) => {}
             crate::votes::Added::Duplicate => return Err(Reject::Duplicate),
             crate::votes::Added::Conflict(first, first_signature) => {
-                let signed = |digest, signature| SignedStatement {
+                let ev = crate::votes::conflict_evidence(
                     author,
-                    statement: Statement {
-                        digest,
-                        ..vote.statement(phase)
-                    },
+                    phase,
+                    &vote,
                     signature,
-                };
-                let ev = phalanx_types::consensus::Evidence {
-                    first: signed(first, first_signature),
-                    second: signed(vote.block_hash, signature),
-                };
+                    (first, first_signature),
+                );
                 self.report_evidence(ev, out);
                 return Err(Reject::Conflict);
             }

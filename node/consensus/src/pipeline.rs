@@ -37,8 +37,7 @@ use crate::core::Core;
 use crate::round::{Round, Validation};
 use crate::{Output, Reject, Verdict};
 use phalanx_types::consensus::{
-    ConsensusMessage, Phase, PrePrepare, Signable, Signed, SignedMessage, SignedStatement,
-    Statement, Vote,
+    ConsensusMessage, Phase, PrePrepare, Signable, Signed, SignedMessage, Vote,
 };
 use phalanx_types::{CheckedBlock, Hash, Height, View};
 
@@ -132,18 +131,13 @@ impl Core {
                     crate::votes::Added::New(_) => Ok(()),
                     crate::votes::Added::Duplicate => Err(Reject::Duplicate),
                     crate::votes::Added::Conflict(first, first_signature) => {
-                        let signed = |digest, signature| SignedStatement {
+                        let ev = crate::votes::conflict_evidence(
                             author,
-                            statement: Statement {
-                                digest,
-                                ..vote.statement(Phase::Prepare)
-                            },
+                            Phase::Prepare,
+                            &vote,
                             signature,
-                        };
-                        let ev = phalanx_types::consensus::Evidence {
-                            first: signed(first, first_signature),
-                            second: signed(vote.block_hash, signature),
-                        };
+                            (first, first_signature),
+                        );
                         self.report_ahead(height, ev, out);
                         Err(Reject::Conflict)
                     }
@@ -219,15 +213,7 @@ impl Core {
         }
         self.prepare_ahead(height, view, hash, out);
         // The child may be waiting for this verdict.
-        let child = self
-            .ahead
-            .get(&(height + 1))
-            .and_then(|r| r.pre_prepares.get(&view))
-            .map(|pp| pp.body.block.clone())
-            .filter(|b| b.header.parent_hash == hash);
-        if let Some(child) = child {
-            self.validate_ahead(height + 1, child, out);
-        }
+        self.validate_child_of(height, hash, out);
     }
 
     /// A backup multicasts PREPARE for the valid block of (view, height), above the current
@@ -409,19 +395,18 @@ impl Core {
         }
     }
 
-    /// Blocks pre-prepared above the current height that are waiting for their parent's
-    /// verdict are sent for execution once it is in (the parent was the current height's).
-    pub(crate) fn validate_children_of(&mut self, hash: Hash, out: &mut Vec<Output>) {
-        let height = self.height + 1;
+    /// The block pre-prepared at `height` + 1 in the current view, if it waits for the verdict
+    /// on its parent `hash` at `height` (the current height or above), is sent for execution.
+    pub(crate) fn validate_child_of(&mut self, height: Height, hash: Hash, out: &mut Vec<Output>) {
         let view = self.view;
         let child = self
             .ahead
-            .get(&height)
+            .get(&(height + 1))
             .and_then(|r| r.pre_prepares.get(&view))
             .map(|pp| pp.body.block.clone())
             .filter(|b| b.header.parent_hash == hash);
         if let Some(child) = child {
-            self.validate_ahead(height, child, out);
+            self.validate_ahead(height + 1, child, out);
         }
     }
 }

@@ -1,7 +1,7 @@
 //! The vote keeper: PREPAREs and COMMITs at the current height, grouped by view, with quorum
 //! counts kept up to date as votes arrive (no rescans) and equivocation detection.
 
-use phalanx_types::consensus::{Phase, Vote, VoteSignature};
+use phalanx_types::consensus::{Evidence, Phase, SignedStatement, Statement, Vote, VoteSignature};
 use phalanx_types::{Address, Hash, Signature, View};
 use std::collections::BTreeMap;
 use std::ops::RangeInclusive;
@@ -16,6 +16,29 @@ pub enum Added {
     /// A different vote from the same validator for the same view and phase: not counted.
     /// Carries the first vote's (hash, signature), for evidence.
     Conflict(Hash, Signature),
+}
+
+/// The evidence that `author` signed `vote` in `phase` (with `signature`) after signing
+/// `first` (with `first_signature`) for the same view and height.
+pub fn conflict_evidence(
+    author: Address,
+    phase: Phase,
+    vote: &Vote,
+    signature: Signature,
+    (first, first_signature): (Hash, Signature),
+) -> Evidence {
+    let signed = |digest, signature| SignedStatement {
+        author,
+        statement: Statement {
+            digest,
+            ..vote.statement(phase)
+        },
+        signature,
+    };
+    Evidence {
+        first: signed(first, first_signature),
+        second: signed(vote.block_hash, signature),
+    }
 }
 
 /// Votes of one height. Each validator has at most one counted vote per (view, phase), so
