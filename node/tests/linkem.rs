@@ -149,3 +149,27 @@ fn a_one_way_cut_stops_one_direction_only() {
     s.read_exact(&mut buf).unwrap();
     assert_eq!(&buf, b"ping");
 }
+
+#[test]
+fn the_delay_is_kept_to_well_under_a_millisecond() {
+    // tokio's timer rounds a deadline up to its millisecond tick, which added about 1.5 ms to
+    // every emulated hop (3 ms to this round trip): more than the WAN bench's margins.
+    let em = LinkEmulator::new();
+    let proxy = em.proxy(0, 1, echo());
+    em.set_delay(0, 1, Duration::from_millis(10), Duration::ZERO);
+    let mut s = connect(proxy);
+    let mut excess: Vec<Duration> = (0..40u64)
+        .map(|i| {
+            // Writes at varied offsets within a millisecond tick.
+            std::thread::sleep(Duration::from_micros(330 * (i % 7)));
+            round_trip(&mut s, b"tick") - Duration::from_millis(20)
+        })
+        .collect();
+    excess.sort();
+    // The lower quartile: scheduling noise on a busy machine only adds to the upper ones.
+    assert!(
+        excess[10] < Duration::from_micros(1_800),
+        "a round trip over two 10 ms hops took {:?} more (lower quartile)",
+        excess[10]
+    );
+}
