@@ -13,13 +13,26 @@ use std::collections::{BTreeMap, BTreeSet, HashSet};
 /// prepare (the consensus core's `pipeline`).
 pub const PIPELINE: u64 = 2;
 
+/// What the gap between proposals above the tip adds to a third of a round: the work
+/// between a height's commit and its child's COMMIT reaching the other validators (storing
+/// the block, signing, the messages' handling), measured 5–9 ms per height on the test
+/// machine. See [`Pace`].
+const PACE_MARGIN_MS: u64 = 6;
+
 /// When this node, as primary, last proposed, and how long its blocks take from proposal to
-/// commit (the round). Proposals above the tip are spaced by half a round, so about two
-/// heights are in flight and a transaction waits a quarter of a round for its block on
-/// average, not half of one. Closer spacing was measured slower (docs/PERFORMANCE.md): each
-/// height's COMMIT waits for its parent's commit, so heights commit at most one per one-way
-/// delay plus a commit's work, and proposing faster than that only queues blocks and
-/// lengthens every round. Local timing only: nothing here feeds consensus or state.
+/// commit (the round). Proposals above the tip are spaced by a third of a round plus
+/// [`PACE_MARGIN_MS`], so two to three heights are in flight and a transaction waits about a
+/// sixth of a round for its block, not half of one.
+///
+/// Why that gap: each height's COMMIT waits for its parent's commit, so heights commit at
+/// most one per (one-way delay + the work around a commit). A round is three one-way delays
+/// plus processing, so a third of it is one delay plus a little; the margin covers the rest.
+/// Closer than that, blocks queue behind each other and every round grows (a third of a round
+/// alone measured 162–173 ms at 25 ms one-way); further apart, transactions wait longer for
+/// a block (a half: 147–151 ms). A fixed fraction does not fit every delay: two fifths was as good
+/// at 25 ms but at 0 ms (a round of about 20 ms) packed blocks 8 ms apart, and their
+/// per-block work then cost more than waiting saved (docs/PERFORMANCE.md). Local timing
+/// only: nothing here feeds consensus or state.
 #[derive(Debug, Default)]
 pub(super) struct Pace {
     last_proposed_ms: u64,
@@ -51,7 +64,7 @@ impl Pace {
 
     /// The earliest time of the next proposal above the tip.
     fn due_ms(&self) -> u64 {
-        self.last_proposed_ms + self.round_ms / 2
+        self.last_proposed_ms + self.round_ms / 3 + PACE_MARGIN_MS
     }
 }
 
@@ -218,5 +231,28 @@ impl NodeCore {
         self.proposal = self.proposal.filter(|r| {
             r.height > tip.height && (r.parent == tip.hash || self.executed.contains_key(&r.parent))
         });
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn proposals_above_the_tip_are_a_third_of_a_round_plus_the_margin_apart() {
+        let mut pace = Pace::default();
+        let (a, b) = (Hash([1; 32]), Hash([2; 32]));
+        pace.proposed(a, 1_000);
+        pace.committed(&a, 1_090);
+        assert_eq!(pace.round_ms, 90, "the first sample is the round");
+        pace.proposed(b, 1_100);
+        assert_eq!(pace.due_ms(), 1_100 + 30 + PACE_MARGIN_MS);
+        // A slower round moves the smoothed round a quarter of the way.
+        pace.committed(&b, 1_230);
+        assert_eq!(pace.round_ms, 100);
+        assert_eq!(pace.due_ms(), 1_100 + 33 + PACE_MARGIN_MS);
+        // Another node's block is no sample.
+        pace.committed(&Hash([3; 32]), 5_000);
+        assert_eq!(pace.round_ms, 100);
     }
 }
