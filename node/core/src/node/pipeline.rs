@@ -13,25 +13,28 @@ use std::collections::{BTreeMap, BTreeSet, HashSet};
 /// prepare (the consensus core's `pipeline`).
 pub const PIPELINE: u64 = 2;
 
-/// What the gap between proposals above the tip adds to a third of a round: the work
-/// between a height's commit and its child's COMMIT reaching the other validators (storing
-/// the block, signing, the messages' handling), measured 5–9 ms per height on the test
-/// machine. See [`Pace`].
+/// What the gap between proposals above the tip adds to a third of a round (at most another
+/// third): the work between a height's commit and its child's COMMIT reaching the other
+/// validators (storing the block, signing, the messages' handling), measured 5–9 ms per
+/// height on the test machine (debug build, two cores for four validators). A faster node
+/// with rounds of a few ms gets a margin of a third of its round instead. See [`Pace`].
 const PACE_MARGIN_MS: u64 = 6;
 
 /// When this node, as primary, last proposed, and how long its blocks take from proposal to
 /// commit (the round). Proposals above the tip are spaced by a third of a round plus
-/// [`PACE_MARGIN_MS`], so two to three heights are in flight and a transaction waits about a
-/// sixth of a round for its block, not half of one.
+/// [`PACE_MARGIN_MS`] (or plus another third, if less), so at WAN delays two to three heights
+/// are in flight and a transaction waits about a sixth of a round for its block, not half of
+/// one.
 ///
 /// Why that gap: each height's COMMIT waits for its parent's commit, so heights commit at
 /// most one per (one-way delay + the work around a commit). A round is three one-way delays
 /// plus processing, so a third of it is one delay plus a little; the margin covers the rest.
-/// Closer than that, blocks queue behind each other and every round grows (a third of a round
-/// alone measured 162–173 ms at 25 ms one-way); further apart, transactions wait longer for
-/// a block (a half: 147–151 ms). A fixed fraction does not fit every delay: two fifths was as good
-/// at 25 ms but at 0 ms (a round of about 20 ms) packed blocks 8 ms apart, and their
-/// per-block work then cost more than waiting saved (docs/PERFORMANCE.md). Local timing
+/// Closer than that, blocks queue behind each other and every round grows (at 25 ms one-way,
+/// a third of a round alone measured 162 ms and 35 % of it 173 ms); further apart,
+/// transactions wait longer for a block (a half: 143–151 ms; this gap: 132–135 ms). A fixed
+/// fraction does not fit every delay: two fifths gives about the same gap at 25 ms, but at
+/// 0 ms (a round of about 20 ms) it packed blocks 8 ms apart, and their per-block work then
+/// cost more than waiting saved (docs/PERFORMANCE.md). Local timing
 /// only: nothing here feeds consensus or state.
 #[derive(Debug, Default)]
 pub(super) struct Pace {
@@ -64,7 +67,8 @@ impl Pace {
 
     /// The earliest time of the next proposal above the tip.
     fn due_ms(&self) -> u64 {
-        self.last_proposed_ms + self.round_ms / 3 + PACE_MARGIN_MS
+        let third = self.round_ms / 3;
+        self.last_proposed_ms + third + PACE_MARGIN_MS.min(third)
     }
 }
 
@@ -254,5 +258,16 @@ mod tests {
         // Another node's block is no sample.
         pace.committed(&Hash([3; 32]), 5_000);
         assert_eq!(pace.round_ms, 100);
+    }
+
+    #[test]
+    fn a_short_round_gets_a_margin_of_a_third_of_it_at_most() {
+        let mut pace = Pace::default();
+        assert_eq!(pace.due_ms(), 0, "no sample yet: no wait");
+        let a = Hash([1; 32]);
+        pace.proposed(a, 1_000);
+        pace.committed(&a, 1_006);
+        // A 6 ms round (a fast node on a LAN): 2 ms apart plus 2 ms, not 2 + 6.
+        assert_eq!(pace.due_ms(), 1_000 + 2 + 2);
     }
 }
