@@ -25,9 +25,8 @@ const PACE_MARGIN_MS: u64 = 6;
 
 /// When this node, as primary, last proposed, and how long its blocks take from proposal to
 /// commit (the round). Proposals above the tip are spaced by a third of a round plus
-/// [`PACE_MARGIN_MS`], so at WAN delays two to three heights
-/// are in flight and a transaction waits about a sixth of a round for its block, not half of
-/// one.
+/// [`PACE_MARGIN_MS`], so at WAN delays two to three heights are in flight and a transaction
+/// waits about a sixth of a round for its block, not half of one.
 ///
 /// Why that gap: each height's COMMIT waits for its parent's commit, so heights commit at
 /// most one per (one-way delay + the work around a commit). A round is three one-way delays
@@ -37,8 +36,8 @@ const PACE_MARGIN_MS: u64 = 6;
 /// transactions wait longer for a block (a half: 143–151 ms; this gap: 132–135 ms). A fixed
 /// fraction does not fit every delay: two fifths gives about the same gap at 25 ms, but at
 /// 0 ms (a round of about 20 ms) it packed blocks 8 ms apart, and their per-block work then
-/// cost more than waiting saved (docs/PERFORMANCE.md). Local timing
-/// only: nothing here feeds consensus or state.
+/// cost more than waiting saved (docs/PERFORMANCE.md). Local timing only: nothing here
+/// feeds consensus or state.
 #[derive(Debug, Default)]
 pub(super) struct Pace {
     last_proposed_ms: u64,
